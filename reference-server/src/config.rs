@@ -1,0 +1,65 @@
+//! Server configuration, from the command line and the environment.
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The Rucksack reference server.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "rucksack-server", version, about)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port (the chosen address is printed).
+    #[arg(long, env = "RUCKSACK_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory for the database and the generated API key.
+    #[arg(long, env = "RUCKSACK_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// The app's API key. When none is given, one is generated on first start,
+    /// kept in `<data-dir>/api_key` and printed.
+    #[arg(long, env = "RUCKSACK_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "RUCKSACK_MAX_BODY", default_value_t = 1024 * 1024)]
+    pub max_body: u64,
+
+    /// Largest number of records one collection read returns.
+    #[arg(long, env = "RUCKSACK_MAX_PAGE", default_value_t = 1000)]
+    pub max_page: u32,
+
+    /// How long a session lives without use, in seconds (default 30 days).
+    #[arg(long, env = "RUCKSACK_SESSION_TTL", default_value_t = 30 * 24 * 3600)]
+    pub session_ttl: u64,
+
+    /// argon2id memory cost in KiB (OWASP: 19456 with 2 iterations). Lower it only for tests.
+    #[arg(long, env = "RUCKSACK_HASH_MEMORY_KIB", default_value_t = 19456)]
+    pub hash_memory_kib: u32,
+
+    /// argon2id iterations.
+    #[arg(long, env = "RUCKSACK_HASH_ITERATIONS", default_value_t = 2)]
+    pub hash_iterations: u32,
+
+    /// Seconds to wait for open requests to finish on shutdown.
+    #[arg(long, env = "RUCKSACK_SHUTDOWN_GRACE", default_value_t = 10)]
+    pub shutdown_grace: u64,
+}
+
+impl Config {
+    /// A configuration for tests: a free port, the given data directory and key,
+    /// and a cheap (but still argon2id) password hash.
+    pub fn for_tests(data_dir: PathBuf, api_key: &str) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir,
+            api_key: Some(api_key.to_owned()),
+            max_body: 1024 * 1024,
+            max_page: 1000,
+            session_ttl: 3600,
+            hash_memory_kib: 64,
+            hash_iterations: 1,
+            shutdown_grace: 2,
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The server's one error type and the `recover` that turns every rejection into
+//! a JSON `{code, message, errors?}` body with the right status.
+
+use sdk_core::{ErrorBody, ErrorCode};
+use warp::http::StatusCode;
+use warp::reject::Reject;
+use warp::{Rejection, Reply};
+
+/// An error answer: the wire body plus, derived from its code, the status.
+#[derive(Debug)]
+pub struct ApiError(pub ErrorBody);
+
+impl Reject for ApiError {}
+
+impl ApiError {
+    /// An error with a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self(ErrorBody::new(code, message))
+    }
+
+    /// The 500 answer for a failure inside the server; the cause is logged, not sent.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Self::new(ErrorCode::Internal, "the server failed; nothing was written")
+    }
+
+    /// The HTTP response for this error.
+    pub fn into_response(self) -> warp::reply::Response {
+        let status = StatusCode::from_u16(self.0.code.status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        warp::reply::with_status(warp::reply::json(&self.0), status).into_response()
+    }
+}
+
+impl From<ErrorBody> for ApiError {
+    fn from(b: ErrorBody) -> Self {
+        Self(b)
+    }
+}
+
+
+/// Turns any rejection into our JSON error body. Never fails.
+pub async fn recover(err: Rejection) -> Result<warp::reply::Response, std::convert::Infallible> {
+    use warp::reject;
+    let e = if let Some(ApiError(body)) = err.find::<ApiError>() {
+        ApiError(body.clone())
+    } else if err.is_not_found() {
+        ApiError::new(ErrorCode::NotFound, "no such route")
+    } else if err.find::<reject::MethodNotAllowed>().is_some() {
+        ApiError::new(ErrorCode::MethodNotAllowed, "this method is not allowed on this route")
+    } else if err.find::<reject::PayloadTooLarge>().is_some() {
+        ApiError::new(ErrorCode::PayloadTooLarge, "the body is too large")
+    } else if err.find::<reject::InvalidQuery>().is_some() {
+        ApiError::new(ErrorCode::InvalidBody, "the query string is malformed")
+    } else if let Some(h) = err.find::<reject::InvalidHeader>() {
+        ApiError::new(ErrorCode::InvalidBody, format!("the {} header is malformed", h.name()))
+    } else if let Some(h) = err.find::<reject::MissingHeader>() {
+        ApiError::new(ErrorCode::InvalidBody, format!("the {} header is required", h.name()))
+    } else if let Some(e) = err.find::<warp::filters::ws::MissingConnectionUpgrade>() {
+        ApiError::new(ErrorCode::InvalidBody, e.to_string())
+    } else {
+        tracing::warn!(?err, "unhandled rejection");
+        ApiError::new(ErrorCode::Internal, "the server failed; nothing was written")
+    };
+    Ok(e.into_response())
+}

@@ -1,0 +1,102 @@
+//! `POST /register`, `POST /login`, `POST /logout`.
+
+use super::{Ctx, ctx, json_body, json_reply, store_error};
+use crate::app::App;
+use crate::auth::{blocking, check_password, new_token, normalize_email, token_hash};
+use crate::clock::{new_id, unix_now};
+use crate::error::ApiError;
+use sdk_core::api::{AuthResponse, MessageResponse};
+use sdk_core::{ErrorBody, ErrorCode, SESSION_COOKIE};
+use serde_json::Value;
+use std::sync::Arc;
+use warp::filters::BoxedFilter;
+use warp::http::header::SET_COOKIE;
+use warp::{Filter, Rejection, Reply};
+
+/// The auth routes.
+pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
+    let limit = app.config.max_body;
+    let register = warp::path!("register")
+        .and(warp::post())
+        .and(ctx(app.clone()))
+        .and(json_body(limit))
+        .and_then(register);
+    let login = warp::path!("login")
+        .and(warp::post())
+        .and(ctx(app.clone()))
+        .and(json_body(limit))
+        .and_then(login);
+    let logout = warp::path!("logout").and(warp::post()).and(ctx(app)).and_then(logout);
+    register.or(login).unify().or(logout).unify().boxed()
+}
+
+/// Email and password from a body, with a per-field error for each missing one.
+fn credentials(body: &Value) -> Result<(String, String), ErrorBody> {
+    if !body.is_object() {
+        return Err(ErrorBody::new(ErrorCode::InvalidBody, "the body must be a JSON object"));
+    }
+    let field = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+    match (field("email"), field("password")) {
+        (Some(e), Some(p)) => Ok((e, p)),
+        (e, p) => {
+            let mut err = ErrorBody::new(ErrorCode::ValidationFailed, "email and password are required");
+            if e.is_none() {
+                err = err.with_field("email", "required, a string");
+            }
+            if p.is_none() {
+                err = err.with_field("password", "required, a string");
+            }
+            Err(err)
+        }
+    }
+}
+
+async fn register(c: Ctx, body: Value) -> Result<warp::reply::Response, Rejection> {
+    let (email, password) = credentials(&body).map_err(ApiError::from)?;
+    let email = normalize_email(&email).map_err(ApiError::from)?;
+    check_password(&password).map_err(ApiError::from)?;
+    let hasher = c.app.hasher.clone();
+    let hash = blocking(move || hasher.hash(&password)).await?.map_err(ApiError::internal)?;
+    let id = new_id();
+    c.app.store.create_user(&id, &email, &hash).await.map_err(store_error)?;
+    start_session(&c.app, id, 201).await
+}
+
+async fn login(c: Ctx, body: Value) -> Result<warp::reply::Response, Rejection> {
+    let wrong = || ApiError::new(ErrorCode::InvalidCredentials, "the email or password is wrong");
+    let (email, password) = credentials(&body).map_err(ApiError::from)?;
+    // An invalid email cannot be registered; treat it as unknown so the answer
+    // is the same as for any other failed login.
+    let user = match normalize_email(&email) {
+        Ok(e) => c.app.store.user_by_email(&e).await.map_err(store_error)?,
+        Err(_) => None,
+    };
+    let hasher = c.app.hasher.clone();
+    let phc = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = blocking(move || hasher.verify(&password, phc.as_deref())).await?;
+    match user {
+        Some(u) if ok => start_session(&c.app, u.id, 200).await,
+        _ => Err(wrong().into()),
+    }
+}
+
+async fn start_session(app: &App, user_id: String, status: u16) -> Result<warp::reply::Response, Rejection> {
+    let token = new_token();
+    let ttl = app.config.session_ttl;
+    app.store
+        .create_session(&token_hash(&token), &user_id, unix_now() + ttl)
+        .await
+        .map_err(store_error)?;
+    let cookie = format!("{SESSION_COOKIE}={token}; HttpOnly; Path=/; SameSite=Lax; Max-Age={ttl}");
+    let reply = json_reply(&AuthResponse { id: user_id, token }, status);
+    Ok(warp::reply::with_header(reply, SET_COOKIE, cookie).into_response())
+}
+
+async fn logout(c: Ctx) -> Result<warp::reply::Response, Rejection> {
+    if let Some(caller) = &c.caller {
+        c.app.store.delete_session(&caller.token_hash).await.map_err(store_error)?;
+    }
+    let clear = format!("{SESSION_COOKIE}=; HttpOnly; Path=/; SameSite=Lax; Max-Age=0");
+    let reply = json_reply(&MessageResponse { message: "OK".into() }, 200);
+    Ok(warp::reply::with_header(reply, SET_COOKIE, clear).into_response())
+}

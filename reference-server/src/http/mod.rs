@@ -1,0 +1,211 @@
+//! HTTP routes: one file per module, assembled here with CORS and error recovery.
+
+pub mod auth;
+pub mod collections;
+pub mod records;
+
+use crate::app::App;
+use crate::auth::token_hash;
+use crate::error::{ApiError, recover};
+use crate::store::StoreError;
+use futures_util::{Stream, StreamExt};
+use sdk_core::{ErrorCode, SESSION_COOKIE};
+use serde_json::Value;
+use std::sync::Arc;
+use warp::filters::BoxedFilter;
+use warp::{Buf, Filter, Rejection, Reply};
+
+/// The signed-in user behind a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The user's id.
+    pub user_id: String,
+    /// The hash of the session token the request carried.
+    pub token_hash: String,
+}
+
+/// What every handler gets: the app and, when signed in, the caller.
+#[derive(Clone)]
+pub struct Ctx {
+    /// Shared state.
+    pub app: Arc<App>,
+    /// The signed-in user, if any.
+    pub caller: Option<Caller>,
+}
+
+impl Ctx {
+    /// The caller, or 401 `unauthenticated`.
+    pub fn require_user(&self) -> Result<&Caller, Rejection> {
+        self.caller.as_ref().ok_or_else(|| {
+            ApiError::new(ErrorCode::Unauthenticated, "sign in first: this needs a session").into()
+        })
+    }
+}
+
+/// Every route of the server, with CORS and JSON errors.
+pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
+    let health = warp::path!("health").and(warp::get()).map(|| {
+        warp::reply::json(&sdk_core::api::Health {
+            status: "ok".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        })
+        .into_response()
+    });
+    let api = auth::routes(app.clone())
+        .or(collections::routes(app.clone()))
+        .unify()
+        .or(crate::ws::routes(app.clone()))
+        .unify()
+        .or(records::routes(app.clone()))
+        .unify();
+    let cors = warp::cors()
+        .allow_any_origin()
+        .allow_credentials(true)
+        .allow_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        .allow_headers(["authorization", "content-type", "x-authorization", "x-api-key", "if-match"])
+        .max_age(600);
+    health
+        .or(api)
+        .unify()
+        .recover(recover)
+        .unify()
+        .with(cors)
+        .map(Reply::into_response)
+        .boxed()
+}
+
+/// Checks the API key and resolves the session. The key comes from
+/// `Authorization: key <KEY>` (or `API <KEY>`) or `X-API-Key`; the session token
+/// from `X-Authorization`, `Authorization: Bearer <TOKEN>` or the session cookie.
+pub fn ctx(app: Arc<App>) -> impl Filter<Extract = (Ctx,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("authorization")
+        .and(warp::header::optional::<String>("x-api-key"))
+        .and(warp::header::optional::<String>("x-authorization"))
+        .and(warp::cookie::optional::<String>(SESSION_COOKIE))
+        .and(warp::any().map(move || app.clone()))
+        .and_then(resolve)
+}
+
+async fn resolve(
+    authorization: Option<String>,
+    x_api_key: Option<String>,
+    x_authorization: Option<String>,
+    cookie: Option<String>,
+    app: Arc<App>,
+) -> Result<Ctx, Rejection> {
+    let mut key = x_api_key;
+    let mut bearer = None;
+    if let Some(h) = authorization.as_deref() {
+        let (scheme, rest) = h.trim().split_once(' ').unwrap_or((h, ""));
+        let rest = rest.trim().to_owned();
+        if scheme.eq_ignore_ascii_case("key") || scheme.eq_ignore_ascii_case("api") {
+            key = Some(rest);
+        } else if scheme.eq_ignore_ascii_case("bearer") {
+            bearer = Some(rest);
+        }
+    }
+    if !key.is_some_and(|k| constant_time_eq(k.as_bytes(), app.api_key.as_bytes())) {
+        return Err(ApiError::new(ErrorCode::InvalidApiKey, "Check your auth tokens").into());
+    }
+    let explicit = x_authorization.or(bearer).filter(|t| !t.is_empty());
+    let caller = match (explicit, cookie) {
+        (Some(token), _) => Some(
+            session_user(&app, &token).await?.ok_or_else(|| {
+                ApiError::new(ErrorCode::Unauthenticated, "the session has ended; sign in again")
+            })?,
+        ),
+        // A stale cookie makes the request anonymous rather than failing it.
+        (None, Some(token)) => session_user(&app, &token).await?,
+        (None, None) => None,
+    };
+    Ok(Ctx { app, caller })
+}
+
+/// The signed-in user for a session token, if the session is live.
+pub async fn session_user(app: &App, token: &str) -> Result<Option<Caller>, ApiError> {
+    let hash = token_hash(token);
+    let user = app
+        .store
+        .session_user(&hash, crate::clock::unix_now())
+        .await
+        .map_err(store_error)?;
+    Ok(user.map(|user_id| Caller { user_id, token_hash: hash }))
+}
+
+/// Compares secrets in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The request body as JSON, read up to the configured limit whatever the
+/// transfer encoding; anything else is a 400 or 413 with its code.
+pub fn json_body(limit: u64) -> impl Filter<Extract = (Value,), Error = Rejection> + Clone {
+    warp::header::optional::<u64>("content-length")
+        .and(warp::body::stream())
+        .and_then(move |len: Option<u64>, body| read_json(len, body, limit))
+}
+
+async fn read_json<S, B>(len: Option<u64>, body: S, limit: u64) -> Result<Value, Rejection>
+where
+    S: Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    let too_large =
+        || ApiError::new(ErrorCode::PayloadTooLarge, format!("the body is over {limit} bytes"));
+    if len.is_some_and(|n| n > limit) {
+        return Err(too_large().into());
+    }
+    let mut buf = Vec::with_capacity(len.unwrap_or(0) as usize);
+    let mut body = std::pin::pin!(body);
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk.map_err(|e| {
+            ApiError::new(ErrorCode::InvalidBody, format!("the body could not be read: {e}"))
+        })?;
+        if (buf.len() + chunk.remaining()) as u64 > limit {
+            return Err(too_large().into());
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            buf.extend_from_slice(part);
+            let n = part.len();
+            chunk.advance(n);
+        }
+    }
+    if buf.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(ErrorCode::MalformedJson, "the body is empty; JSON is expected").into());
+    }
+    serde_json::from_slice(&buf).map_err(|e| {
+        ApiError::new(
+            ErrorCode::MalformedJson,
+            format!("malformed JSON at line {} column {}: {e}", e.line(), e.column()),
+        )
+        .into()
+    })
+}
+
+/// Maps a storage failure onto its error answer.
+pub fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::new(ErrorCode::NotFound, "no record with that id"),
+        StoreError::EmailTaken => {
+            ApiError::new(ErrorCode::EmailTaken, "a user with that email is already registered")
+        }
+        StoreError::NotOwner => {
+            ApiError::new(ErrorCode::Forbidden, "only the record's owner may change it")
+        }
+        StoreError::VersionConflict(v) => ApiError::new(
+            ErrorCode::VersionConflict,
+            format!("the record has changed: its version is now {v}"),
+        ),
+        StoreError::Busy => {
+            ApiError::new(ErrorCode::Unavailable, "the server is busy; retry shortly")
+        }
+        other => ApiError::internal(other),
+    }
+}
+
+/// A JSON reply with a status.
+pub fn json_reply(value: &impl serde::Serialize, status: u16) -> warp::reply::Response {
+    let status = warp::http::StatusCode::from_u16(status).unwrap_or(warp::http::StatusCode::OK);
+    warp::reply::with_status(warp::reply::json(value), status).into_response()
+}

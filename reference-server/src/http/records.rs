@@ -1,0 +1,161 @@
+//! `/<collection>` and `/<collection>/<id>`: the Backpack `db` methods.
+
+use super::{Ctx, ctx, json_body, json_reply, store_error};
+use crate::app::App;
+use crate::clock::{new_id, now_iso};
+use crate::error::ApiError;
+use crate::store::Change;
+use crate::ws::publish_write;
+use sdk_core::names::{check_collection_name, check_id};
+use sdk_core::record::{CREATED_AT, ID, OWNER, UPDATED_AT, VERSION, check_client_data};
+use sdk_core::ws::WriteAction;
+use sdk_core::{ErrorBody, ErrorCode};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use warp::filters::BoxedFilter;
+use warp::{Filter, Rejection};
+
+/// Routes that belong to the server itself: other methods on them are 405, not a collection.
+const OWN_ROUTES: &[&str] = &["register", "login", "logout", "collections", "health", "ws"];
+
+/// The record routes.
+pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
+    let limit = app.config.max_body;
+    let c = move || ctx(app.clone());
+    let if_match = || warp::header::optional::<String>("if-match");
+    let list = warp::path!(String).and(warp::get()).and(c()).and_then(list);
+    let create = warp::path!(String)
+        .and(warp::post())
+        .and(c())
+        .and(json_body(limit))
+        .and_then(create);
+    let get = warp::path!(String / String).and(warp::get()).and(c()).and_then(get);
+    let patch = warp::path!(String / String)
+        .and(warp::patch())
+        .and(c())
+        .and(if_match())
+        .and(json_body(limit))
+        .and_then(|coll, id, c, m, b| write(coll, id, c, m, b, WriteAction::Patch));
+    let put = warp::path!(String / String)
+        .and(warp::put())
+        .and(c())
+        .and(if_match())
+        .and(json_body(limit))
+        .and_then(|coll, id, c, m, b| write(coll, id, c, m, b, WriteAction::Update));
+    let delete = warp::path!(String / String)
+        .and(warp::delete())
+        .and(c())
+        .and(if_match())
+        .and_then(delete);
+    list.or(create)
+        .unify()
+        .or(get)
+        .unify()
+        .or(patch)
+        .unify()
+        .or(put)
+        .unify()
+        .or(delete)
+        .unify()
+        .boxed()
+}
+
+fn check_collection(name: &str) -> Result<(), ApiError> {
+    if OWN_ROUTES.contains(&name) {
+        return Err(ApiError::new(ErrorCode::MethodNotAllowed, "this method is not allowed on this route"));
+    }
+    check_collection_name(name).map_err(ApiError::from)
+}
+
+fn check_item(coll: &str, id: &str) -> Result<(), ApiError> {
+    check_collection(coll)?;
+    check_id(id).map_err(ApiError::from)
+}
+
+/// The expected version from `If-Match` (a number, quoted or not), else from the body's `__v`.
+fn expected_version(if_match: Option<String>, body_version: Option<u64>) -> Result<Option<u64>, ApiError> {
+    match if_match {
+        None => Ok(body_version),
+        Some(h) => h.trim().trim_matches('"').parse::<u64>().map(Some).map_err(|_| {
+            ApiError::from(
+                ErrorBody::new(ErrorCode::ValidationFailed, "If-Match must be a record version")
+                    .with_field("If-Match", "a non-negative integer"),
+            )
+        }),
+    }
+}
+
+async fn list(coll: String, c: Ctx) -> Result<warp::reply::Response, Rejection> {
+    check_collection(&coll)?;
+    let records = c.app.store.list(&coll, c.app.config.max_page).await.map_err(store_error)?;
+    Ok(json_reply(&records, 200))
+}
+
+async fn get(coll: String, id: String, c: Ctx) -> Result<warp::reply::Response, Rejection> {
+    check_item(&coll, &id)?;
+    match c.app.store.get(&coll, &id).await.map_err(store_error)? {
+        Some(r) => Ok(json_reply(&r, 200)),
+        None => Err(ApiError::new(ErrorCode::NotFound, "no record with that id").into()),
+    }
+}
+
+async fn create(coll: String, c: Ctx, body: Value) -> Result<warp::reply::Response, Rejection> {
+    check_collection(&coll)?;
+    let caller = c.require_user()?;
+    let (version, data) = check_client_data(body, Some(&caller.user_id)).map_err(ApiError::from)?;
+    if version.is_some() {
+        return Err(ApiError::from(
+            ErrorBody::new(ErrorCode::SystemField, "a new record has no version to expect")
+                .with_field(VERSION, "set by the server"),
+        )
+        .into());
+    }
+    let now = now_iso();
+    let mut record = Map::with_capacity(data.len() + 5);
+    record.insert(ID.into(), Value::String(new_id()));
+    record.insert(OWNER.into(), Value::String(caller.user_id.clone()));
+    record.extend(data);
+    record.insert(CREATED_AT.into(), Value::String(now.clone()));
+    record.insert(UPDATED_AT.into(), Value::String(now));
+    record.insert(VERSION.into(), Value::from(0u64));
+    let saved = c.app.store.insert(&coll, record).await.map_err(store_error)?;
+    publish_write(c.app.bus.as_ref(), WriteAction::Create, &coll, &saved);
+    Ok(json_reply(&saved, 201))
+}
+
+async fn write(
+    coll: String,
+    id: String,
+    c: Ctx,
+    if_match: Option<String>,
+    body: Value,
+    action: WriteAction,
+) -> Result<warp::reply::Response, Rejection> {
+    check_item(&coll, &id)?;
+    let caller = c.require_user()?;
+    let (body_version, data) = check_client_data(body, Some(&caller.user_id)).map_err(ApiError::from)?;
+    let expected = expected_version(if_match, body_version)?;
+    let change = if action == WriteAction::Patch { Change::Merge(data) } else { Change::Replace(data) };
+    let saved = c
+        .app
+        .store
+        .update(&coll, &id, &caller.user_id, expected, change, now_iso())
+        .await
+        .map_err(store_error)?;
+    publish_write(c.app.bus.as_ref(), action, &coll, &saved);
+    Ok(json_reply(&saved, 200))
+}
+
+async fn delete(
+    coll: String,
+    id: String,
+    c: Ctx,
+    if_match: Option<String>,
+) -> Result<warp::reply::Response, Rejection> {
+    check_item(&coll, &id)?;
+    let caller = c.require_user()?;
+    let expected = expected_version(if_match, None)?;
+    let gone = c.app.store.delete(&coll, &id, &caller.user_id, expected).await.map_err(store_error)?;
+    publish_write(c.app.bus.as_ref(), WriteAction::Delete, &coll, &gone);
+    Ok(json_reply(&gone, 200))
+}

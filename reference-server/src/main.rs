@@ -1,0 +1,60 @@
+//! `rucksack-server`: run the reference server.
+
+use clap::Parser;
+use reference_server::config::Config;
+use std::io::Write;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RUCKSACK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = Config::parse();
+    let data_dir = config.data_dir.clone();
+    let running = match reference_server::start(config).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rucksack-server: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    if running.key_generated {
+        println!(
+            "generated an API key (kept in {}): {}",
+            data_dir.join("api_key").display(),
+            running.api_key
+        );
+    }
+    println!("rucksack-server listening on http://{}", running.addr);
+    let _ = std::io::stdout().flush();
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await;
+    std::process::ExitCode::SUCCESS
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

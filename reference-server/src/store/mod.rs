@@ -1,0 +1,105 @@
+//! Storage: the `Store` trait every engine implements, and engine selection by URL.
+//!
+//! Writes that must be checked against what is stored (ownership, expected
+//! version) are whole operations of the trait, so each engine does the check and
+//! the write atomically.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+/// Why a store operation failed.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No record with that id.
+    #[error("not found")]
+    NotFound,
+    /// The email is already registered.
+    #[error("email taken")]
+    EmailTaken,
+    /// The caller does not own the record.
+    #[error("not the owner")]
+    NotOwner,
+    /// The expected version does not match.
+    #[error("version conflict: stored version is {0}")]
+    VersionConflict(u64),
+    /// Too many writes are queued; the caller should retry.
+    #[error("the write queue is full")]
+    Busy,
+    /// The engine failed.
+    #[error("storage failure: {0}")]
+    Engine(String),
+}
+
+/// A user as the auth module needs it.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    /// The user's id.
+    pub id: String,
+    /// The argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// How a write changes a record.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Merge the fields in; a `null` value removes that field.
+    Merge(Map<String, Value>),
+    /// Replace every non-system field.
+    Replace(Map<String, Value>),
+}
+
+/// The storage engine behind the server.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Registers a user; fails with [`StoreError::EmailTaken`] if the email exists.
+    async fn create_user(&self, id: &str, email: &str, password_hash: &str) -> Result<(), StoreError>;
+    /// Finds a user by (normalized) email.
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError>;
+    /// Stores a session (by its token's hash) until `expires_at` (Unix seconds).
+    async fn create_session(&self, token_hash: &str, user_id: &str, expires_at: u64) -> Result<(), StoreError>;
+    /// The user of a live session.
+    async fn session_user(&self, token_hash: &str, now: u64) -> Result<Option<String>, StoreError>;
+    /// Ends a session.
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+
+    /// Declares a collection (it is listed only once it holds records).
+    async fn declare_collection(&self, name: &str) -> Result<(), StoreError>;
+    /// Names of the collections that hold records, sorted.
+    async fn collections(&self) -> Result<Vec<String>, StoreError>;
+    /// Up to `limit` records of a collection, oldest first.
+    async fn list(&self, collection: &str, limit: u32) -> Result<Vec<Value>, StoreError>;
+    /// One record.
+    async fn get(&self, collection: &str, id: &str) -> Result<Option<Value>, StoreError>;
+    /// Inserts a complete record (system fields already set).
+    async fn insert(&self, collection: &str, record: Map<String, Value>) -> Result<Value, StoreError>;
+    /// Changes a record the caller owns; checks the expected version if given.
+    async fn update(
+        &self,
+        collection: &str,
+        id: &str,
+        caller: &str,
+        expected_version: Option<u64>,
+        change: Change,
+        now: String,
+    ) -> Result<Value, StoreError>;
+    /// Deletes a record the caller owns and returns it as it was.
+    async fn delete(
+        &self,
+        collection: &str,
+        id: &str,
+        caller: &str,
+        expected_version: Option<u64>,
+    ) -> Result<Value, StoreError>;
+}
+
+/// Opens the store a URL names. `sqlite:<path>` (or a bare path) is the embedded engine.
+pub fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    let path = url.strip_prefix("sqlite:").unwrap_or(url);
+    if url.contains("://") && !url.starts_with("sqlite:") {
+        return Err(StoreError::Engine(format!("no storage engine for '{url}'")));
+    }
+    Ok(std::sync::Arc::new(sqlite::SqliteStore::open(std::path::Path::new(path))?))
+}

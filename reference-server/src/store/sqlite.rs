@@ -1,0 +1,493 @@
+//! The embedded engine: one SQLite file in WAL mode.
+//!
+//! All writes go through one writer thread that commits them in groups: the
+//! writes waiting when a transaction starts share it and its one fsync
+//! (`synchronous=FULL`), and each is acknowledged only after that commit, so an
+//! acknowledged write survives a crash and a power loss. Each write runs in its
+//! own savepoint, so one failing write never undoes another. Reads run on a
+//! small pool of read-only connections and never wait for the writer.
+
+use super::{Change, Store, StoreError, UserRow};
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use sdk_core::record::{OWNER, UPDATED_AT, VERSION};
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+/// How many writes may wait for the writer before new ones are refused as busy.
+const WRITE_QUEUE: usize = 8192;
+/// The most writes one transaction takes.
+const MAX_GROUP: usize = 512;
+/// The most idle read connections kept open.
+const MAX_IDLE_READERS: usize = 8;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id);
+CREATE TABLE IF NOT EXISTS collections (
+    name TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS records (
+    coll TEXT NOT NULL,
+    id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (coll, id)
+) WITHOUT ROWID;
+";
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+type WriteFn<T> = Box<dyn FnOnce(&Connection) -> Result<T, StoreError> + Send>;
+
+/// One queued write: applied inside the group's transaction, answered after commit.
+trait Job: Send {
+    fn apply(&mut self, conn: &Connection) -> bool;
+    fn finish(self: Box<Self>, committed: bool);
+}
+
+struct WriteJob<T> {
+    f: Option<WriteFn<T>>,
+    result: Option<Result<T, StoreError>>,
+    reply: Reply<T>,
+}
+
+impl<T: Send> Job for WriteJob<T> {
+    fn apply(&mut self, conn: &Connection) -> bool {
+        let r = match self.f.take() {
+            Some(f) => f(conn),
+            None => Err(StoreError::Engine("write applied twice".into())),
+        };
+        let ok = r.is_ok();
+        self.result = Some(r);
+        ok
+    }
+
+    fn finish(self: Box<Self>, committed: bool) {
+        let r = match (committed, self.result) {
+            (true, Some(r)) => r,
+            (_, Some(Err(e))) => Err(e),
+            _ => Err(StoreError::Engine("the transaction did not commit".into())),
+        };
+        // The caller may have gone away (client disconnected): nothing to tell then.
+        let _ = self.reply.send(r);
+    }
+}
+
+/// The SQLite store.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: SyncSender<Box<dyn Job>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+fn engine(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Engine(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and starts the writer thread.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(engine)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;
+             PRAGMA busy_timeout=5000;",
+        )
+        .map_err(engine)?;
+        conn.execute_batch(SCHEMA).map_err(engine)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Box<dyn Job>>(WRITE_QUEUE);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(engine)?;
+        Ok(Self { path: path.to_owned(), writer: tx, readers: Arc::new(Mutex::new(Vec::new())) })
+    }
+
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let job = Box::new(WriteJob { f: Some(Box::new(f)), result: None, reply });
+        match self.writer.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(StoreError::Busy),
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(StoreError::Engine("the writer has stopped".into()));
+            }
+        }
+        rx.await.map_err(|_| StoreError::Engine("the writer dropped the write".into()))?
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().map_err(engine)?.pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => {
+                    let c = Connection::open_with_flags(
+                        &path,
+                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )
+                    .map_err(engine)?;
+                    c.busy_timeout(std::time::Duration::from_secs(5)).map_err(engine)?;
+                    c
+                }
+            };
+            let r = f(&conn);
+            let mut pool = readers.lock().map_err(engine)?;
+            if pool.len() < MAX_IDLE_READERS {
+                pool.push(conn);
+            }
+            r
+        })
+        .await
+        .map_err(engine)?
+    }
+}
+
+fn writer_loop(conn: Connection, rx: Receiver<Box<dyn Job>>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(j) => group.push(j),
+                Err(_) => break,
+            }
+        }
+        let committed = run_group(&conn, &mut group);
+        for job in group {
+            job.finish(committed);
+        }
+    }
+    tracing::debug!("sqlite writer stopped");
+}
+
+fn run_group(conn: &Connection, group: &mut [Box<dyn Job>]) -> bool {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        tracing::error!(%e, "could not begin a write transaction");
+        return false;
+    }
+    for job in group.iter_mut() {
+        let step = conn.execute_batch("SAVEPOINT w").and_then(|()| {
+            if job.apply(conn) {
+                conn.execute_batch("RELEASE w")
+            } else {
+                conn.execute_batch("ROLLBACK TO w; RELEASE w")
+            }
+        });
+        if let Err(e) = step {
+            tracing::error!(%e, "savepoint failed; abandoning the group");
+            let _ = conn.execute_batch("ROLLBACK");
+            return false;
+        }
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(%e, "commit failed");
+            let _ = conn.execute_batch("ROLLBACK");
+            false
+        }
+    }
+}
+
+fn load(conn: &Connection, coll: &str, id: &str) -> Result<Option<Map<String, Value>>, StoreError> {
+    let doc: Option<String> = conn
+        .query_row("SELECT doc FROM records WHERE coll = ?1 AND id = ?2", params![coll, id], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(engine)?;
+    match doc {
+        None => Ok(None),
+        Some(d) => match serde_json::from_str(&d).map_err(engine)? {
+            Value::Object(m) => Ok(Some(m)),
+            _ => Err(StoreError::Engine("stored record is not an object".into())),
+        },
+    }
+}
+
+/// Loads a record for a write by `caller`, checking ownership and version.
+fn load_owned(
+    conn: &Connection,
+    coll: &str,
+    id: &str,
+    caller: &str,
+    expected: Option<u64>,
+) -> Result<Map<String, Value>, StoreError> {
+    let rec = load(conn, coll, id)?.ok_or(StoreError::NotFound)?;
+    if rec.get(OWNER).and_then(Value::as_str) != Some(caller) {
+        return Err(StoreError::NotOwner);
+    }
+    let version = rec.get(VERSION).and_then(Value::as_u64).unwrap_or(0);
+    if expected.is_some_and(|e| e != version) {
+        return Err(StoreError::VersionConflict(version));
+    }
+    Ok(rec)
+}
+
+fn parse_doc(doc: String) -> Result<Value, StoreError> {
+    serde_json::from_str(&doc).map_err(engine)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_user(&self, id: &str, email: &str, password_hash: &str) -> Result<(), StoreError> {
+        let (id, email, hash) = (id.to_owned(), email.to_owned(), password_hash.to_owned());
+        self.write(move |c| {
+            let taken: bool = c
+                .query_row("SELECT 1 FROM users WHERE email = ?1", [&email], |_| Ok(true))
+                .optional()
+                .map_err(engine)?
+                .unwrap_or(false);
+            if taken {
+                return Err(StoreError::EmailTaken);
+            }
+            c.execute(
+                "INSERT INTO users (id, email, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![id, email, hash, crate::clock::unix_now() as i64],
+            )
+            .map_err(engine)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
+        let email = email.to_owned();
+        self.read(move |c| {
+            c.query_row("SELECT id, password_hash FROM users WHERE email = ?1", [&email], |r| {
+                Ok(UserRow { id: r.get(0)?, password_hash: r.get(1)? })
+            })
+            .optional()
+            .map_err(engine)
+        })
+        .await
+    }
+
+    async fn create_session(&self, token_hash: &str, user_id: &str, expires_at: u64) -> Result<(), StoreError> {
+        let (t, u) = (token_hash.to_owned(), user_id.to_owned());
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
+                params![t, u, expires_at as i64],
+            )
+            .map_err(engine)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session_user(&self, token_hash: &str, now: u64) -> Result<Option<String>, StoreError> {
+        let t = token_hash.to_owned();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT user_id FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
+                params![t, now as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(engine)
+        })
+        .await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        let t = token_hash.to_owned();
+        self.write(move |c| {
+            c.execute("DELETE FROM sessions WHERE token_hash = ?1", [t]).map_err(engine)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn declare_collection(&self, name: &str) -> Result<(), StoreError> {
+        let n = name.to_owned();
+        self.write(move |c| {
+            c.execute("INSERT OR IGNORE INTO collections (name) VALUES (?1)", [n]).map_err(engine)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn collections(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT DISTINCT coll FROM records ORDER BY coll").map_err(engine)?;
+            let rows = st.query_map([], |r| r.get(0)).map_err(engine)?;
+            rows.collect::<Result<Vec<String>, _>>().map_err(engine)
+        })
+        .await
+    }
+
+    async fn list(&self, collection: &str, limit: u32) -> Result<Vec<Value>, StoreError> {
+        let coll = collection.to_owned();
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached("SELECT doc FROM records WHERE coll = ?1 ORDER BY id LIMIT ?2")
+                .map_err(engine)?;
+            let rows = st.query_map(params![coll, limit], |r| r.get::<_, String>(0)).map_err(engine)?;
+            rows.map(|r| r.map_err(engine).and_then(parse_doc)).collect()
+        })
+        .await
+    }
+
+    async fn get(&self, collection: &str, id: &str) -> Result<Option<Value>, StoreError> {
+        let (coll, id) = (collection.to_owned(), id.to_owned());
+        self.read(move |c| {
+            let mut st = c.prepare_cached("SELECT doc FROM records WHERE coll = ?1 AND id = ?2").map_err(engine)?;
+            let doc: Option<String> = st.query_row(params![coll, id], |r| r.get(0)).optional().map_err(engine)?;
+            doc.map(parse_doc).transpose()
+        })
+        .await
+    }
+
+    async fn insert(&self, collection: &str, record: Map<String, Value>) -> Result<Value, StoreError> {
+        let coll = collection.to_owned();
+        self.write(move |c| {
+            let id = record.get(sdk_core::record::ID).and_then(Value::as_str).unwrap_or_default().to_owned();
+            let doc = Value::Object(record);
+            c.prepare_cached("INSERT INTO records (coll, id, doc) VALUES (?1, ?2, ?3)")
+                .and_then(|mut st| st.execute(params![coll, id, doc.to_string()]))
+                .map_err(engine)?;
+            Ok(doc)
+        })
+        .await
+    }
+
+    async fn update(
+        &self,
+        collection: &str,
+        id: &str,
+        caller: &str,
+        expected_version: Option<u64>,
+        change: Change,
+        now: String,
+    ) -> Result<Value, StoreError> {
+        let (coll, id, caller) = (collection.to_owned(), id.to_owned(), caller.to_owned());
+        self.write(move |c| {
+            let mut rec = load_owned(c, &coll, &id, &caller, expected_version)?;
+            match change {
+                Change::Merge(data) => {
+                    for (k, v) in data {
+                        if v.is_null() {
+                            rec.remove(&k);
+                        } else {
+                            rec.insert(k, v);
+                        }
+                    }
+                }
+                Change::Replace(data) => {
+                    rec.retain(|k, _| sdk_core::record::is_system_field(k));
+                    rec.extend(data);
+                }
+            }
+            let version = rec.get(VERSION).and_then(Value::as_u64).unwrap_or(0) + 1;
+            rec.insert(UPDATED_AT.into(), Value::String(now));
+            rec.insert(VERSION.into(), Value::from(version));
+            let doc = Value::Object(rec);
+            c.prepare_cached("UPDATE records SET doc = ?3 WHERE coll = ?1 AND id = ?2")
+                .and_then(|mut st| st.execute(params![coll, id, doc.to_string()]))
+                .map_err(engine)?;
+            Ok(doc)
+        })
+        .await
+    }
+
+    async fn delete(
+        &self,
+        collection: &str,
+        id: &str,
+        caller: &str,
+        expected_version: Option<u64>,
+    ) -> Result<Value, StoreError> {
+        let (coll, id, caller) = (collection.to_owned(), id.to_owned(), caller.to_owned());
+        self.write(move |c| {
+            let rec = load_owned(c, &coll, &id, &caller, expected_version)?;
+            c.prepare_cached("DELETE FROM records WHERE coll = ?1 AND id = ?2")
+                .and_then(|mut st| st.execute(params![coll, id]))
+                .map_err(engine)?;
+            Ok(Value::Object(rec))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(id: &str, owner: &str) -> Map<String, Value> {
+        let v = json!({"_id": id, "userId": owner, "createdAt": "t", "updatedAt": "t", "__v": 0, "a": 1});
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn concurrent_writes_share_commits_and_all_land() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(SqliteStore::open(&dir.path().join("db.sqlite")).expect("open"));
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move { s.insert("m", record(&format!("id{i:03}"), "u")).await }));
+        }
+        for t in tasks {
+            t.await.expect("join").expect("insert");
+        }
+        assert_eq!(store.list("m", 1000).await.expect("list").len(), 200);
+        assert_eq!(store.collections().await.expect("collections"), vec!["m".to_owned()]);
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_does_not_undo_its_neighbours() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(SqliteStore::open(&dir.path().join("db.sqlite")).expect("open"));
+        store.insert("m", record("dup", "u")).await.expect("first");
+        let (a, b, c) = tokio::join!(
+            store.insert("m", record("x1", "u")),
+            store.insert("m", record("dup", "u")),
+            store.insert("m", record("x2", "u")),
+        );
+        assert!(a.is_ok() && b.is_err() && c.is_ok());
+        assert_eq!(store.list("m", 10).await.expect("list").len(), 3);
+    }
+
+    #[tokio::test]
+    async fn writes_check_owner_and_version_atomically() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("db.sqlite")).expect("open");
+        store.insert("m", record("r", "alice")).await.expect("insert");
+        let merge = || Change::Merge(json!({"b": 2, "a": null}).as_object().cloned().unwrap_or_default());
+        let e = store.update("m", "r", "bob", None, merge(), "t2".into()).await.expect_err("bob");
+        assert!(matches!(e, StoreError::NotOwner));
+        let e = store.update("m", "r", "alice", Some(5), merge(), "t2".into()).await.expect_err("v");
+        assert!(matches!(e, StoreError::VersionConflict(0)));
+        let v = store.update("m", "r", "alice", Some(0), merge(), "t2".into()).await.expect("ok");
+        assert_eq!(v["__v"], 1);
+        assert_eq!(v["b"], 2);
+        assert!(v.get("a").is_none());
+        assert_eq!(v["createdAt"], "t");
+        let d = store.delete("m", "r", "alice", None).await.expect("delete");
+        assert_eq!(d["__v"], 1);
+        assert!(store.get("m", "r").await.expect("get").is_none());
+    }
+}

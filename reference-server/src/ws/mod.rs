@@ -1,0 +1,114 @@
+//! Realtime: the fan-out bus and the WebSocket endpoint.
+
+pub mod conn;
+
+use sdk_core::ws::{ServerMessage, WriteAction, WriteEvent, broadcast_allowed, channel_key};
+use serde_json::Value;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// One message for the connected clients.
+#[derive(Debug)]
+pub struct Event {
+    /// The channel (`"<channelType>_<channelId>"`) whose members alone receive it;
+    /// `None` sends it to every connection.
+    pub channel: Option<String>,
+    /// The JSON text frame.
+    pub text: Arc<str>,
+}
+
+/// Fans events out to every connection of every server process that shares the
+/// database. In-process now; Redis or NATS when several processes share one database.
+pub trait Bus: Send + Sync + 'static {
+    /// Sends an event to all subscribers.
+    fn publish(&self, event: Event);
+    /// A new subscription.
+    fn subscribe(&self) -> broadcast::Receiver<Arc<Event>>;
+}
+
+/// The in-process bus. A subscriber that falls more than `capacity` events behind
+/// is told how many it missed.
+pub struct LocalBus(broadcast::Sender<Arc<Event>>);
+
+impl LocalBus {
+    /// A bus that buffers up to `capacity` events per slow subscriber.
+    pub fn new(capacity: usize) -> Self {
+        Self(broadcast::channel(capacity).0)
+    }
+}
+
+impl Bus for LocalBus {
+    fn publish(&self, event: Event) {
+        // No subscribers is not an error.
+        let _ = self.0.send(Arc::new(event));
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.0.subscribe()
+    }
+}
+
+/// Broadcasts a database write made over HTTP, unless the record opts out with
+/// `broadcast: false`; a record naming a channel goes to that channel's members only.
+pub fn publish_write(bus: &dyn Bus, action: WriteAction, collection: &str, record: &Value) {
+    if !broadcast_allowed(record) {
+        return;
+    }
+    let msg = ServerMessage::Write(WriteEvent {
+        action,
+        collection: collection.to_owned(),
+        http_request: true,
+        response: record.clone(),
+    });
+    bus.publish(Event { channel: channel_key(record), text: msg.to_json().into() });
+}
+
+/// Largest accepted WebSocket message.
+pub const MAX_MESSAGE: usize = 64 * 1024;
+
+/// The WebSocket endpoint: an upgrade on `/ws` or `/`. It needs a live session
+/// (`token` query parameter or the session cookie) or the API key (`apiKey`
+/// query parameter) for an anonymous connection.
+pub fn routes(app: Arc<crate::app::App>) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
+    use warp::Filter;
+    warp::path::end()
+        .or(warp::path!("ws"))
+        .unify()
+        .and(warp::ws())
+        .and(warp::query::<std::collections::HashMap<String, String>>())
+        .and(warp::cookie::optional::<String>(sdk_core::SESSION_COOKIE))
+        .and(warp::any().map(move || app.clone()))
+        .and_then(upgrade)
+        .boxed()
+}
+
+async fn upgrade(
+    ws: warp::ws::Ws,
+    query: std::collections::HashMap<String, String>,
+    cookie: Option<String>,
+    app: Arc<crate::app::App>,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    use crate::error::ApiError;
+    use crate::http::{constant_time_eq, session_user};
+    use sdk_core::ErrorCode;
+    use warp::Reply;
+    let user = match (query.get(sdk_core::WS_TOKEN_PARAM), cookie) {
+        (Some(token), _) => Some(session_user(&app, token).await?.ok_or_else(|| {
+            ApiError::new(ErrorCode::Unauthenticated, "the session has ended; sign in again")
+        })?),
+        (None, Some(token)) => session_user(&app, &token).await?,
+        (None, None) => None,
+    };
+    let key_ok = query
+        .get(sdk_core::WS_API_KEY_PARAM)
+        .is_some_and(|k| constant_time_eq(k.as_bytes(), app.api_key.as_bytes()));
+    if user.is_none() && !key_ok {
+        return Err(ApiError::new(ErrorCode::InvalidApiKey, "Check your auth tokens").into());
+    }
+    let user_id = user.map(|u| u.user_id);
+    Ok(ws
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| conn::serve(socket, app, user_id))
+        .into_response())
+}

@@ -1,0 +1,338 @@
+//! Requests and responses: one definition of every call, shared by the server and
+//! both SDKs, and the sans-IO client that turns calls into HTTP requests and HTTP
+//! answers into results.
+
+use crate::error::Error;
+use crate::names::{check_collection_name, check_id};
+use crate::session::Session;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Body of `POST /register` and `POST /login`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Credentials {
+    /// The user's email, used as the user name.
+    pub email: String,
+    /// The user's password.
+    pub password: String,
+}
+
+/// Answer of `POST /register` and `POST /login`: the user's id and a session token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthResponse {
+    /// The user's id.
+    pub id: String,
+    /// The opaque session token; send it as `X-Authorization` on later requests.
+    pub token: String,
+}
+
+/// What the SDKs return from `register` and `login`: the user's id, as Backpack does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserId {
+    /// The user's id.
+    pub id: String,
+}
+
+/// A plain acknowledgement, e.g. `{"message": "OK"}` from logout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageResponse {
+    /// The acknowledgement text.
+    pub message: String,
+}
+
+/// Body of `POST /collections`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateCollectionRequest {
+    /// The name of the collection to create.
+    #[serde(rename = "collectionName")]
+    pub collection_name: String,
+}
+
+/// Answer of `GET /health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// `"ok"` while the server accepts requests.
+    pub status: String,
+    /// The server's version.
+    pub version: String,
+}
+
+/// An HTTP method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET
+    Get,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
+}
+
+impl Method {
+    /// The method's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Delete => "DELETE",
+        }
+    }
+}
+
+/// One SDK method call, before it becomes HTTP.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub enum Call {
+    /// `auth.register(email, password)`
+    Register(Credentials),
+    /// `auth.login(email, password)`
+    Login(Credentials),
+    /// `auth.logout()`
+    Logout,
+    /// `db.getCollectionList()`
+    GetCollectionList,
+    /// `db.createNewCollection(name)`
+    CreateNewCollection(String),
+    /// `db.getCollection(collection)`
+    GetCollection(String),
+    /// `db.getResource(collection, id)`
+    GetResource(String, String),
+    /// `db.createResource(collection, data)`
+    CreateResource(String, Value),
+    /// `db.updateResource(collection, id, data)`: merge; a `null` value removes the field.
+    UpdateResource(String, String, Value),
+    /// `db.overwriteResource(collection, id, data)`: replace.
+    OverwriteResource(String, String, Value),
+    /// `db.deleteResource(collection, id)`
+    DeleteResource(String, String),
+    /// The server's health.
+    Health,
+}
+
+/// A request ready to be carried: the transport sends exactly this.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpRequest {
+    /// The method.
+    pub method: Method,
+    /// The absolute URL.
+    pub url: String,
+    /// Headers to send, besides the transport's own.
+    pub headers: Vec<(&'static str, String)>,
+    /// A JSON body, if any (sent with `content-type: application/json`).
+    pub body: Option<String>,
+}
+
+/// The sans-IO client: the server's address, the API key and the session.
+///
+/// Call [`Client::prepare`] to get the request for a call, carry it, then hand the
+/// answer to [`Client::complete`].
+#[derive(Debug, Clone)]
+pub struct Client {
+    base_url: String,
+    api_key: String,
+    session: Session,
+}
+
+impl Client {
+    /// A client for the server at `url` (e.g. `http://127.0.0.1:8080/`) with the app's API key.
+    pub fn new(url: &str, api_key: &str) -> Self {
+        Self {
+            base_url: url.trim_end_matches('/').to_owned(),
+            api_key: api_key.to_owned(),
+            session: Session::default(),
+        }
+    }
+
+    /// The current session.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The server's base URL, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The headers every request carries: the API key and, when signed in, the session token.
+    pub fn auth_headers(&self) -> Vec<(&'static str, String)> {
+        let mut h = vec![(crate::AUTHORIZATION, format!("key {}", self.api_key))];
+        if let Some(t) = self.session.token() {
+            h.push((crate::SESSION_HEADER, t.to_owned()));
+        }
+        h
+    }
+
+    /// The request for `call`, or an error if its arguments are invalid (nothing is sent then).
+    pub fn prepare(&self, call: &Call) -> Result<HttpRequest, Error> {
+        use Method::*;
+        let coll = |c: &str| -> Result<String, Error> {
+            check_collection_name(c).map_err(|e| Error::InvalidArgument(e.message))?;
+            Ok(format!("/{c}"))
+        };
+        let item = |c: &str, id: &str| -> Result<String, Error> {
+            check_id(id).map_err(|e| Error::InvalidArgument(e.message))?;
+            Ok(format!("{}/{id}", coll(c)?))
+        };
+        let object = |v: &Value| -> Result<Option<String>, Error> {
+            if v.is_object() {
+                Ok(Some(v.to_string()))
+            } else {
+                Err(Error::InvalidArgument("data must be an object".into()))
+            }
+        };
+        let (method, path, body) = match call {
+            Call::Register(c) => (Post, "/register".into(), Some(json!(c).to_string())),
+            Call::Login(c) => (Post, "/login".into(), Some(json!(c).to_string())),
+            Call::Logout => (Post, "/logout".into(), None),
+            Call::GetCollectionList => (Get, "/collections".into(), None),
+            Call::CreateNewCollection(name) => {
+                check_collection_name(name).map_err(|e| Error::InvalidArgument(e.message))?;
+                let body = json!(CreateCollectionRequest { collection_name: name.clone() });
+                (Post, "/collections".into(), Some(body.to_string()))
+            }
+            Call::GetCollection(c) => (Get, coll(c)?, None),
+            Call::GetResource(c, id) => (Get, item(c, id)?, None),
+            Call::CreateResource(c, data) => (Post, coll(c)?, object(data)?),
+            Call::UpdateResource(c, id, data) => (Patch, item(c, id)?, object(data)?),
+            Call::OverwriteResource(c, id, data) => (Put, item(c, id)?, object(data)?),
+            Call::DeleteResource(c, id) => (Delete, item(c, id)?, None),
+            Call::Health => (Get, "/health".into(), None),
+        };
+        Ok(HttpRequest {
+            method,
+            url: format!("{}{path}", self.base_url),
+            headers: self.auth_headers(),
+            body,
+        })
+    }
+
+    /// Turns the answer to `call` into its result, updating the session on
+    /// register, login and logout. The result is the JSON value the Backpack
+    /// document shows for that method.
+    pub fn complete(&mut self, call: &Call, status: u16, body: &[u8]) -> Result<Value, Error> {
+        if matches!(call, Call::Logout) && matches!(status, 200..=299 | 401) {
+            self.session.clear();
+        }
+        if !(200..300).contains(&status) {
+            return Err(Error::from_response(status, body));
+        }
+        match call {
+            Call::Register(_) | Call::Login(_) => {
+                let auth: AuthResponse = decode(body)?;
+                self.session.sign_in(auth.id.clone(), auth.token);
+                Ok(json!(UserId { id: auth.id }))
+            }
+            _ => decode(body),
+        }
+    }
+
+    /// The WebSocket URL for this server, carrying the API key and, when signed in,
+    /// the session token as query parameters.
+    pub fn ws_url(&self) -> String {
+        let base = if let Some(rest) = self.base_url.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = self.base_url.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            self.base_url.clone()
+        };
+        let mut url =
+            format!("{base}{}?{}={}", crate::WS_PATH, crate::WS_API_KEY_PARAM, encode_query(&self.api_key));
+        if let Some(t) = self.session.token() {
+            url.push_str(&format!("&{}={}", crate::WS_TOKEN_PARAM, encode_query(t)));
+        }
+        url
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    serde_json::from_slice(body).map_err(|e| Error::Decode(e.to_string()))
+}
+
+/// Percent-encodes a query parameter value (everything but RFC 3986 unreserved characters).
+pub fn encode_query(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    fn client() -> Client {
+        Client::new("http://127.0.0.1:8080/", "k&1")
+    }
+
+    #[test]
+    fn calls_map_onto_backpack_routes() {
+        let c = client();
+        let cases = [
+            (Call::GetCollectionList, Method::Get, "/collections"),
+            (Call::GetCollection("messages".into()), Method::Get, "/messages"),
+            (Call::GetResource("messages".into(), "a1".into()), Method::Get, "/messages/a1"),
+            (Call::CreateResource("m".into(), json!({})), Method::Post, "/m"),
+            (Call::UpdateResource("m".into(), "a".into(), json!({})), Method::Patch, "/m/a"),
+            (Call::OverwriteResource("m".into(), "a".into(), json!({})), Method::Put, "/m/a"),
+            (Call::DeleteResource("m".into(), "a".into()), Method::Delete, "/m/a"),
+            (Call::Logout, Method::Post, "/logout"),
+        ];
+        for (call, method, path) in cases {
+            let r = c.prepare(&call).expect("prepare");
+            assert_eq!(r.method, method);
+            assert_eq!(r.url, format!("http://127.0.0.1:8080{path}"));
+            assert_eq!(r.headers[0], ("authorization", "key k&1".to_owned()));
+        }
+    }
+
+    #[test]
+    fn bad_arguments_are_refused_before_sending() {
+        let c = client();
+        for call in [
+            Call::GetCollection("../users".into()),
+            Call::GetResource("m".into(), "a/b".into()),
+            Call::CreateResource("m".into(), json!([1, 2])),
+            Call::CreateNewCollection("users".into()),
+        ] {
+            assert!(matches!(c.prepare(&call), Err(Error::InvalidArgument(_))), "{call:?}");
+        }
+    }
+
+    #[test]
+    fn login_fills_the_session_and_logout_clears_it() {
+        let mut c = client();
+        let login = Call::Login(Credentials { email: "a@b.c".into(), password: "pw".into() });
+        let v = c.complete(&login, 200, br#"{"id":"u1","token":"t1"}"#).expect("login");
+        assert_eq!(v, json!({"id":"u1"}));
+        assert_eq!(c.session().token(), Some("t1"));
+        let r = c.prepare(&Call::GetCollectionList).expect("prepare");
+        assert!(r.headers.contains(&("x-authorization", "t1".to_owned())));
+        assert!(c.ws_url().ends_with("/ws?apiKey=k%261&token=t1"));
+        c.complete(&Call::Logout, 200, br#"{"message":"OK"}"#).expect("logout");
+        assert_eq!(c.session().token(), None);
+    }
+
+    #[test]
+    fn error_answers_become_typed_errors() {
+        let mut c = client();
+        let e = c
+            .complete(&Call::GetResource("m".into(), "x".into()), 404, br#"{"code":"not_found","message":"no record"}"#)
+            .expect_err("404");
+        assert_eq!(e.code(), Some(&ErrorCode::NotFound));
+        let e = c.complete(&Call::GetCollectionList, 200, b"not json").expect_err("decode");
+        assert!(matches!(e, Error::Decode(_)));
+    }
+}

@@ -1,0 +1,43 @@
+//! The Rucksack protocol core.
+//!
+//! This crate holds everything the server and the two SDKs must agree on, and
+//! nothing that moves bytes: it has no sockets, no runtime and no clock, so it
+//! builds for `wasm32-unknown-unknown` and natively alike.
+//!
+//! * [`api`] — one definition of every request ([`api::Call`]): how it becomes an
+//!   HTTP request ([`api::Client::prepare`]) and how an HTTP answer becomes a result
+//!   or a typed [`Error`] ([`api::Client::complete`]).
+//! * [`session`] — who is signed in and the token that proves it.
+//! * [`record`] — the record type with its system fields.
+//! * [`names`] — which collection names and ids are valid.
+//! * [`ws`] — realtime messages.
+//! * [`error`] — the wire error body, the stable error codes, the client error.
+//!
+//! The native SDK and the WASM SDK only carry [`api::HttpRequest`]s to the server
+//! and hand the answers back, so both clients behave identically by construction.
+
+pub mod api;
+pub mod error;
+pub mod names;
+pub mod record;
+pub mod session;
+pub mod ws;
+
+pub use error::{Error, ErrorBody, ErrorCode};
+pub use record::Record;
+
+/// Header that carries the app's API key: `Authorization: key <API_KEY>` (or the
+/// older `Authorization: API <API_KEY>`).
+pub const AUTHORIZATION: &str = "authorization";
+/// Alternative header for the API key, used when `Authorization` carries a bearer token.
+pub const API_KEY_HEADER: &str = "x-api-key";
+/// Header that carries a signed-in user's session token.
+pub const SESSION_HEADER: &str = "x-authorization";
+/// Name of the httpOnly cookie that login sets and browsers send back.
+pub const SESSION_COOKIE: &str = "rucksack_session";
+/// Query parameter that carries the API key on a WebSocket upgrade (browsers cannot set headers there).
+pub const WS_API_KEY_PARAM: &str = "apiKey";
+/// Query parameter that carries the session token on a WebSocket upgrade.
+pub const WS_TOKEN_PARAM: &str = "token";
+/// Path of the realtime endpoint (an upgrade on `/` works too, as Backpack apps use it).
+pub const WS_PATH: &str = "/ws";
