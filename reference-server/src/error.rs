@@ -21,13 +21,16 @@ impl ApiError {
     /// The 500 answer for a failure inside the server; the cause is logged, not sent.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
-        Self::new(ErrorCode::Internal, "the server failed; nothing was written")
+        Self::new(
+            ErrorCode::Internal,
+            "the server failed; nothing was written",
+        )
     }
 
     /// The HTTP response for this error.
     pub fn into_response(self) -> warp::reply::Response {
-        let status = StatusCode::from_u16(self.0.code.status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.0.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         warp::reply::with_status(warp::reply::json(&self.0), status).into_response()
     }
 }
@@ -38,7 +41,6 @@ impl From<ErrorBody> for ApiError {
     }
 }
 
-
 /// Turns any rejection into our JSON error body. Never fails.
 pub async fn recover(err: Rejection) -> Result<warp::reply::Response, std::convert::Infallible> {
     use warp::reject;
@@ -47,20 +49,32 @@ pub async fn recover(err: Rejection) -> Result<warp::reply::Response, std::conve
     } else if err.is_not_found() {
         ApiError::new(ErrorCode::NotFound, "no such route")
     } else if err.find::<reject::MethodNotAllowed>().is_some() {
-        ApiError::new(ErrorCode::MethodNotAllowed, "this method is not allowed on this route")
+        ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "this method is not allowed on this route",
+        )
     } else if err.find::<reject::PayloadTooLarge>().is_some() {
         ApiError::new(ErrorCode::PayloadTooLarge, "the body is too large")
     } else if err.find::<reject::InvalidQuery>().is_some() {
         ApiError::new(ErrorCode::InvalidBody, "the query string is malformed")
     } else if let Some(h) = err.find::<reject::InvalidHeader>() {
-        ApiError::new(ErrorCode::InvalidBody, format!("the {} header is malformed", h.name()))
+        ApiError::new(
+            ErrorCode::InvalidBody,
+            format!("the {} header is malformed", h.name()),
+        )
     } else if let Some(h) = err.find::<reject::MissingHeader>() {
-        ApiError::new(ErrorCode::InvalidBody, format!("the {} header is required", h.name()))
+        ApiError::new(
+            ErrorCode::InvalidBody,
+            format!("the {} header is required", h.name()),
+        )
     } else if let Some(e) = err.find::<warp::filters::ws::MissingConnectionUpgrade>() {
         ApiError::new(ErrorCode::InvalidBody, e.to_string())
     } else {
         tracing::warn!(?err, "unhandled rejection");
-        ApiError::new(ErrorCode::Internal, "the server failed; nothing was written")
+        ApiError::new(
+            ErrorCode::Internal,
+            "the server failed; nothing was written",
+        )
     };
     Ok(e.into_response())
 }

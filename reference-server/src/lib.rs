@@ -79,8 +79,12 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 
 /// Opens the data directory and starts serving.
 pub async fn start(config: Config) -> Result<Running, String> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        format!(
+            "cannot create data directory {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
     let (api_key, key_generated) =
         resolve_api_key(&config).map_err(|e| format!("cannot keep the API key: {e}"))?;
     let db = config.data_dir.join("rucksack.sqlite3");
@@ -101,9 +105,18 @@ pub async fn start(config: Config) -> Result<Running, String> {
         shutdown: shutdown_rx.clone(),
     });
     let mut stop = shutdown_rx;
-    let server = warp::serve(http::routes(app)).incoming(listener).graceful(async move {
-        let _ = stop.wait_for(|s| *s).await;
-    });
+    let server = warp::serve(http::routes(app))
+        .incoming(listener)
+        .graceful(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        });
     let task = tokio::spawn(server.run());
-    Ok(Running { addr, api_key, key_generated, shutdown, task, grace })
+    Ok(Running {
+        addr,
+        api_key,
+        key_generated,
+        shutdown,
+        task,
+        grace,
+    })
 }

@@ -193,7 +193,9 @@ impl Client {
             Call::GetCollectionList => (Get, "/collections".into(), None),
             Call::CreateNewCollection(name) => {
                 check_collection_name(name).map_err(|e| Error::InvalidArgument(e.message))?;
-                let body = json!(CreateCollectionRequest { collection_name: name.clone() });
+                let body = json!(CreateCollectionRequest {
+                    collection_name: name.clone()
+                });
                 (Post, "/collections".into(), Some(body.to_string()))
             }
             Call::GetCollection(c) => (Get, coll(c)?, None),
@@ -242,8 +244,12 @@ impl Client {
         } else {
             self.base_url.clone()
         };
-        let mut url =
-            format!("{base}{}?{}={}", crate::WS_PATH, crate::WS_API_KEY_PARAM, encode_query(&self.api_key));
+        let mut url = format!(
+            "{base}{}?{}={}",
+            crate::WS_PATH,
+            crate::WS_API_KEY_PARAM,
+            encode_query(&self.api_key)
+        );
         if let Some(t) = self.session.token() {
             url.push_str(&format!("&{}={}", crate::WS_TOKEN_PARAM, encode_query(t)));
         }
@@ -282,12 +288,36 @@ mod tests {
         let c = client();
         let cases = [
             (Call::GetCollectionList, Method::Get, "/collections"),
-            (Call::GetCollection("messages".into()), Method::Get, "/messages"),
-            (Call::GetResource("messages".into(), "a1".into()), Method::Get, "/messages/a1"),
-            (Call::CreateResource("m".into(), json!({})), Method::Post, "/m"),
-            (Call::UpdateResource("m".into(), "a".into(), json!({})), Method::Patch, "/m/a"),
-            (Call::OverwriteResource("m".into(), "a".into(), json!({})), Method::Put, "/m/a"),
-            (Call::DeleteResource("m".into(), "a".into()), Method::Delete, "/m/a"),
+            (
+                Call::GetCollection("messages".into()),
+                Method::Get,
+                "/messages",
+            ),
+            (
+                Call::GetResource("messages".into(), "a1".into()),
+                Method::Get,
+                "/messages/a1",
+            ),
+            (
+                Call::CreateResource("m".into(), json!({})),
+                Method::Post,
+                "/m",
+            ),
+            (
+                Call::UpdateResource("m".into(), "a".into(), json!({})),
+                Method::Patch,
+                "/m/a",
+            ),
+            (
+                Call::OverwriteResource("m".into(), "a".into(), json!({})),
+                Method::Put,
+                "/m/a",
+            ),
+            (
+                Call::DeleteResource("m".into(), "a".into()),
+                Method::Delete,
+                "/m/a",
+            ),
             (Call::Logout, Method::Post, "/logout"),
         ];
         for (call, method, path) in cases {
@@ -307,21 +337,30 @@ mod tests {
             Call::CreateResource("m".into(), json!([1, 2])),
             Call::CreateNewCollection("users".into()),
         ] {
-            assert!(matches!(c.prepare(&call), Err(Error::InvalidArgument(_))), "{call:?}");
+            assert!(
+                matches!(c.prepare(&call), Err(Error::InvalidArgument(_))),
+                "{call:?}"
+            );
         }
     }
 
     #[test]
     fn login_fills_the_session_and_logout_clears_it() {
         let mut c = client();
-        let login = Call::Login(Credentials { email: "a@b.c".into(), password: "pw".into() });
-        let v = c.complete(&login, 200, br#"{"id":"u1","token":"t1"}"#).expect("login");
+        let login = Call::Login(Credentials {
+            email: "a@b.c".into(),
+            password: "pw".into(),
+        });
+        let v = c
+            .complete(&login, 200, br#"{"id":"u1","token":"t1"}"#)
+            .expect("login");
         assert_eq!(v, json!({"id":"u1"}));
         assert_eq!(c.session().token(), Some("t1"));
         let r = c.prepare(&Call::GetCollectionList).expect("prepare");
         assert!(r.headers.contains(&("x-authorization", "t1".to_owned())));
         assert!(c.ws_url().ends_with("/ws?apiKey=k%261&token=t1"));
-        c.complete(&Call::Logout, 200, br#"{"message":"OK"}"#).expect("logout");
+        c.complete(&Call::Logout, 200, br#"{"message":"OK"}"#)
+            .expect("logout");
         assert_eq!(c.session().token(), None);
     }
 
@@ -329,10 +368,16 @@ mod tests {
     fn error_answers_become_typed_errors() {
         let mut c = client();
         let e = c
-            .complete(&Call::GetResource("m".into(), "x".into()), 404, br#"{"code":"not_found","message":"no record"}"#)
+            .complete(
+                &Call::GetResource("m".into(), "x".into()),
+                404,
+                br#"{"code":"not_found","message":"no record"}"#,
+            )
             .expect_err("404");
         assert_eq!(e.code(), Some(&ErrorCode::NotFound));
-        let e = c.complete(&Call::GetCollectionList, 200, b"not json").expect_err("decode");
+        let e = c
+            .complete(&Call::GetCollectionList, 200, b"not json")
+            .expect_err("decode");
         assert!(matches!(e, Error::Decode(_)));
     }
 }

@@ -165,7 +165,11 @@ pub struct ErrorBody {
 impl ErrorBody {
     /// An error body without per-field errors.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), errors: None }
+        Self {
+            code,
+            message: message.into(),
+            errors: None,
+        }
     }
 
     /// Adds one per-field error.
@@ -226,7 +230,12 @@ impl Error {
     /// shape (a proxy's HTML page, say) still give a usable error.
     pub fn from_response(status: u16, body: &[u8]) -> Self {
         match serde_json::from_slice::<ErrorBody>(body) {
-            Ok(b) => Self::Api { status, code: b.code, message: b.message, errors: b.errors },
+            Ok(b) => Self::Api {
+                status,
+                code: b.code,
+                message: b.message,
+                errors: b.errors,
+            },
             Err(_) => {
                 let text = String::from_utf8_lossy(body);
                 let message = serde_json::from_slice::<Value>(body)
@@ -242,7 +251,12 @@ impl Error {
                     503 => ErrorCode::Unavailable,
                     _ => ErrorCode::Other(format!("http_{status}")),
                 };
-                Self::Api { status, code, message, errors: None }
+                Self::Api {
+                    status,
+                    code,
+                    message,
+                    errors: None,
+                }
             }
         }
     }
@@ -279,7 +293,10 @@ mod tests {
             assert_eq!(ErrorCode::parse(code.as_str()), code);
             assert!((400..600).contains(&code.status()));
         }
-        assert_eq!(ErrorCode::parse("brand_new"), ErrorCode::Other("brand_new".into()));
+        assert_eq!(
+            ErrorCode::parse("brand_new"),
+            ErrorCode::Other("brand_new".into())
+        );
     }
 
     #[test]

@@ -53,7 +53,9 @@ pub fn check_collection_name(name: &str) -> Result<(), ErrorBody> {
 pub fn check_id(id: &str) -> Result<(), ErrorBody> {
     let ok = !id.is_empty()
         && id.len() <= MAX_ID
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if ok {
         Ok(())
     } else {
@@ -87,7 +89,10 @@ mod tests {
     #[test]
     fn reserved_names_are_refused_in_any_case() {
         for n in ["users", "Users", "collections", "uploads", "ws"] {
-            assert_eq!(check_collection_name(n).expect_err(n).code, ErrorCode::ReservedName);
+            assert_eq!(
+                check_collection_name(n).expect_err(n).code,
+                ErrorCode::ReservedName
+            );
         }
     }
 

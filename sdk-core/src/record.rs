@@ -60,12 +60,18 @@ pub fn check_client_data(
     caller: Option<&str>,
 ) -> Result<(Option<u64>, Map<String, Value>), ErrorBody> {
     let Value::Object(mut data) = body else {
-        return Err(ErrorBody::new(ErrorCode::InvalidBody, "the body must be a JSON object"));
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidBody,
+            "the body must be a JSON object",
+        ));
     };
     let mut err: Option<ErrorBody> = None;
     let mut flag = |field: &str, problem: &str| {
         let e = err.take().unwrap_or_else(|| {
-            ErrorBody::new(ErrorCode::SystemField, "the body sets fields only the server may set")
+            ErrorBody::new(
+                ErrorCode::SystemField,
+                "the body sets fields only the server may set",
+            )
         });
         err = Some(e.with_field(field, problem));
     };
@@ -84,7 +90,10 @@ pub fn check_client_data(
         Some(v) => match v.as_u64() {
             Some(n) => Some(n),
             None => {
-                flag(VERSION, "must be a non-negative integer (the version you expect)");
+                flag(
+                    VERSION,
+                    "must be a non-negative integer (the version you expect)",
+                );
                 None
             }
         },

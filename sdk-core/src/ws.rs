@@ -30,7 +30,11 @@ pub struct WriteEvent {
     /// The collection written to.
     pub collection: String,
     /// `true` when the write came over HTTP rather than the WebSocket.
-    #[serde(rename = "httpRequest", default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        rename = "httpRequest",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub http_request: bool,
     /// The record as written (for a delete: as it was).
     pub response: Value,
@@ -58,7 +62,10 @@ impl ServerMessage {
         let decode = |e: serde_json::Error| Error::Decode(e.to_string());
         Ok(match action {
             "connection" => Self::Connection(
-                v.get("response").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                v.get("response")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
             ),
             "create" | "update" | "patch" | "delete" if v.get("collection").is_some() => {
                 Self::Write(serde_json::from_value(v).map_err(decode)?)
@@ -117,7 +124,10 @@ mod tests {
         };
         let text = ServerMessage::Write(ev.clone()).to_json();
         assert!(text.contains(r#""httpRequest":true"#));
-        assert_eq!(ServerMessage::parse(&text).expect("parse"), ServerMessage::Write(ev));
+        assert_eq!(
+            ServerMessage::parse(&text).expect("parse"),
+            ServerMessage::Write(ev)
+        );
     }
 
     #[test]

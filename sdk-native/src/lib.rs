@@ -1,0 +1,254 @@
+//! The Rucksack SDK for Rust.
+//!
+//! ```no_run
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Serialize, Deserialize)]
+//! struct Message {
+//!     text: String,
+//! }
+//!
+//! # async fn demo() -> Result<(), rucksack::Error> {
+//! let sdk = rucksack::Sdk::new("http://127.0.0.1:8080", "my-api-key")?;
+//! sdk.auth().login("ann@example.com", "correct horse").await?;
+//! let created = sdk
+//!     .db()
+//!     .create_resource::<Message>("messages", &Message { text: "hi".into() })
+//!     .await?;
+//! let again = sdk.db().get_resource::<Message>("messages", &created.id).await?;
+//! assert_eq!(again.data.text, "hi");
+//!
+//! let mut live = sdk.ws().await?;
+//! while let Some(event) = live.next().await {
+//!     println!("{:?}", event?);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Every method mirrors one of the JavaScript SDK's (`auth.login` is
+//! [`Auth::login`], `db.getResource` is [`Db::get_resource`]); requests are built
+//! and answers interpreted by `sdk-core`, so both SDKs behave the same.
+
+mod http;
+mod realtime;
+
+pub use realtime::Realtime;
+pub use sdk_core::api::{MessageResponse, UserId};
+pub use sdk_core::ws::{ServerMessage, WriteAction, WriteEvent};
+pub use sdk_core::{Error, ErrorCode, Record};
+
+use sdk_core::api::{Call, Client, Credentials};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+
+/// A result with the SDK's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+struct Inner {
+    core: Mutex<Client>,
+    http: reqwest::Client,
+}
+
+/// A connection to one Rucksack server: `createSdk(url, apiKey)` in JavaScript.
+/// Cheap to clone; clones share the session.
+#[derive(Clone)]
+pub struct Sdk {
+    inner: Arc<Inner>,
+}
+
+impl Sdk {
+    /// A client for the server at `url` with the app's API key.
+    pub fn new(url: &str, api_key: &str) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("rucksack-sdk-rust/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Transport(e.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                core: Mutex::new(Client::new(url, api_key)),
+                http,
+            }),
+        })
+    }
+
+    /// Sign-up, sign-in and sign-out.
+    pub fn auth(&self) -> Auth<'_> {
+        Auth { sdk: self }
+    }
+
+    /// Collections and records.
+    pub fn db(&self) -> Db<'_> {
+        Db { sdk: self }
+    }
+
+    /// Opens a realtime connection that yields every broadcast this client may see.
+    pub async fn ws(&self) -> Result<Realtime> {
+        let url = self.with_core(|c| c.ws_url());
+        Realtime::connect(&url).await
+    }
+
+    /// The signed-in user's id.
+    pub fn user_id(&self) -> Option<String> {
+        self.with_core(|c| c.session().user_id().map(str::to_owned))
+    }
+
+    /// The session token, to keep a session across restarts of the app.
+    pub fn session_token(&self) -> Option<String> {
+        self.with_core(|c| c.session().token().map(str::to_owned))
+    }
+
+    fn with_core<T>(&self, f: impl FnOnce(&mut Client) -> T) -> T {
+        let mut guard = match self.inner.core.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+
+    async fn call(&self, call: Call) -> Result<Value> {
+        let req = self.with_core(|c| c.prepare(&call))?;
+        let (status, body) = http::send(&self.inner.http, req).await?;
+        self.with_core(|c| c.complete(&call, status, &body))
+    }
+
+    async fn call_as<T: DeserializeOwned>(&self, call: Call) -> Result<T> {
+        let v = self.call(call).await?;
+        serde_json::from_value(v).map_err(|e| Error::Decode(e.to_string()))
+    }
+}
+
+fn to_object(data: &impl Serialize) -> Result<Value> {
+    match serde_json::to_value(data) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(Error::InvalidArgument(
+            "data must serialize to a JSON object".into(),
+        )),
+        Err(e) => Err(Error::InvalidArgument(e.to_string())),
+    }
+}
+
+/// `sdk.auth`: sign-up, sign-in and sign-out.
+pub struct Auth<'a> {
+    sdk: &'a Sdk,
+}
+
+impl Auth<'_> {
+    /// Registers a user and signs them in. Returns the new user's id.
+    pub async fn register(&self, email: &str, password: &str) -> Result<UserId> {
+        let c = Credentials {
+            email: email.into(),
+            password: password.into(),
+        };
+        self.sdk.call_as(Call::Register(c)).await
+    }
+
+    /// Signs a user in. Returns the user's id.
+    pub async fn login(&self, email: &str, password: &str) -> Result<UserId> {
+        let c = Credentials {
+            email: email.into(),
+            password: password.into(),
+        };
+        self.sdk.call_as(Call::Login(c)).await
+    }
+
+    /// Ends the session on the server and forgets it here.
+    pub async fn logout(&self) -> Result<MessageResponse> {
+        self.sdk.call_as(Call::Logout).await
+    }
+}
+
+/// `sdk.db`: collections and records. `T` is the type of a record's own fields.
+pub struct Db<'a> {
+    sdk: &'a Sdk,
+}
+
+impl Db<'_> {
+    /// Names of the collections that hold records.
+    pub async fn get_collection_list(&self) -> Result<Vec<String>> {
+        self.sdk.call_as(Call::GetCollectionList).await
+    }
+
+    /// Declares a collection; it is listed once it holds a record. Returns the name.
+    pub async fn create_new_collection(&self, name: &str) -> Result<String> {
+        self.sdk
+            .call_as(Call::CreateNewCollection(name.into()))
+            .await
+    }
+
+    /// The records of a collection, oldest first.
+    pub async fn get_collection<T: DeserializeOwned>(
+        &self,
+        collection: &str,
+    ) -> Result<Vec<Record<T>>> {
+        self.sdk
+            .call_as(Call::GetCollection(collection.into()))
+            .await
+    }
+
+    /// One record.
+    pub async fn get_resource<T: DeserializeOwned>(
+        &self,
+        collection: &str,
+        id: &str,
+    ) -> Result<Record<T>> {
+        self.sdk
+            .call_as(Call::GetResource(collection.into(), id.into()))
+            .await
+    }
+
+    /// Creates a record owned by the signed-in user.
+    pub async fn create_resource<T: DeserializeOwned>(
+        &self,
+        collection: &str,
+        data: &impl Serialize,
+    ) -> Result<Record<T>> {
+        self.sdk
+            .call_as(Call::CreateResource(collection.into(), to_object(data)?))
+            .await
+    }
+
+    /// Merges `data` into a record; a `null` value removes that field.
+    pub async fn update_resource<T: DeserializeOwned>(
+        &self,
+        collection: &str,
+        id: &str,
+        data: &impl Serialize,
+    ) -> Result<Record<T>> {
+        self.sdk
+            .call_as(Call::UpdateResource(
+                collection.into(),
+                id.into(),
+                to_object(data)?,
+            ))
+            .await
+    }
+
+    /// Replaces a record's fields with `data`.
+    pub async fn overwrite_resource<T: DeserializeOwned>(
+        &self,
+        collection: &str,
+        id: &str,
+        data: &impl Serialize,
+    ) -> Result<Record<T>> {
+        self.sdk
+            .call_as(Call::OverwriteResource(
+                collection.into(),
+                id.into(),
+                to_object(data)?,
+            ))
+            .await
+    }
+
+    /// Deletes a record and returns it as it was.
+    pub async fn delete_resource<T: DeserializeOwned>(
+        &self,
+        collection: &str,
+        id: &str,
+    ) -> Result<Record<T>> {
+        self.sdk
+            .call_as(Call::DeleteResource(collection.into(), id.into()))
+            .await
+    }
+}

@@ -1,1 +1,144 @@
-//! h
+//! Starts the real `rucksack-server` binary on a free port for end-to-end tests.
+//!
+//! The binary is found through `RUCKSACK_SERVER_BIN`, else next to the test
+//! executable's directory (`target/<profile>/rucksack-server`); build it first with
+//! `cargo build -p reference-server`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The API key the test servers use.
+pub const API_KEY: &str = "test-key-0123456789";
+
+/// A running server process with its own data directory.
+pub struct Server {
+    child: Option<Child>,
+    /// The base URL, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// Path of the server binary.
+pub fn server_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("RUCKSACK_SERVER_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    profile_dir.join(format!("rucksack-server{}", std::env::consts::EXE_SUFFIX))
+}
+
+impl Server {
+    /// Starts a server on a fresh temporary data directory.
+    pub fn start() -> Self {
+        let tmp = tempfile::tempdir().expect("temporary data directory");
+        let mut s = Self::start_in(tmp.path());
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts a server on `data_dir` (kept after the server stops).
+    pub fn start_in(data_dir: &Path) -> Self {
+        let bin = server_bin();
+        assert!(
+            bin.exists(),
+            "no server binary at {}: run `cargo build -p reference-server`",
+            bin.display()
+        );
+        let mut child = Command::new(&bin)
+            .args(["--listen", "127.0.0.1:0", "--api-key", API_KEY])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args([
+                "--hash-memory-kib",
+                "64",
+                "--hash-iterations",
+                "1",
+                "--shutdown-grace",
+                "2",
+            ])
+            .env("RUCKSACK_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the server");
+        let stdout = child.stdout.take().expect("server stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server announced its address");
+        Self {
+            child: Some(child),
+            url,
+            data_dir: data_dir.to_owned(),
+            _tmp: None,
+        }
+    }
+
+    /// A new SDK client for this server.
+    pub fn sdk(&self) -> rucksack::Sdk {
+        rucksack::Sdk::new(&self.url, API_KEY).expect("sdk")
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub fn crash(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Asks the process to stop (SIGTERM) and waits; returns whether it exited cleanly.
+    pub fn stop(&mut self) -> bool {
+        let Some(mut c) = self.child.take() else {
+            return false;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if let Ok(Some(status)) = c.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        false
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.crash();
+    }
+}
+
+/// A unique email for a test user.
+pub fn email(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{tag}-{}-{}@example.com",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A password that passes the server's rules.
+pub const PASSWORD: &str = "correct horse battery";

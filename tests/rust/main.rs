@@ -1,1 +1,8 @@
-//! t
+//! End-to-end tests: the real server process, driven through the native SDK
+//! (and, for input the SDK refuses to send, through raw HTTP).
+
+mod auth;
+mod bad_input;
+mod durability;
+mod realtime;
+mod records;

@@ -31,7 +31,10 @@ impl Hasher {
     /// A hasher with `memory_kib` KiB and `iterations` passes.
     pub fn new(memory_kib: u32, iterations: u32) -> Result<Self, String> {
         let params = Params::new(memory_kib, iterations, 1, None).map_err(|e| e.to_string())?;
-        let mut h = Self { params, dummy: String::new() };
+        let mut h = Self {
+            params,
+            dummy: String::new(),
+        };
         h.dummy = h.hash(&hex(&random_bytes::<16>()))?;
         Ok(h)
     }
@@ -53,8 +56,13 @@ impl Hasher {
     /// Whether `password` matches `phc`; with `None`, spends the same time and says no.
     pub fn verify(&self, password: &str, phc: Option<&str>) -> bool {
         let target = phc.unwrap_or(&self.dummy);
-        let Ok(parsed) = PasswordHash::new(target) else { return false };
-        let ok = self.argon().verify_password(password.as_bytes(), &parsed).is_ok();
+        let Ok(parsed) = PasswordHash::new(target) else {
+            return false;
+        };
+        let ok = self
+            .argon()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
         ok && phc.is_some()
     }
 }
@@ -88,8 +96,10 @@ pub fn normalize_email(email: &str) -> Result<String, ErrorBody> {
     if valid {
         Ok(e)
     } else {
-        Err(ErrorBody::new(ErrorCode::ValidationFailed, "the email is not valid")
-            .with_field("email", "must be a valid email address"))
+        Err(
+            ErrorBody::new(ErrorCode::ValidationFailed, "the email is not valid")
+                .with_field("email", "must be a valid email address"),
+        )
     }
 }
 
@@ -97,18 +107,25 @@ pub fn normalize_email(email: &str) -> Result<String, ErrorBody> {
 pub fn check_password(password: &str) -> Result<(), ErrorBody> {
     let n = password.chars().count();
     if n < MIN_PASSWORD || password.len() > MAX_PASSWORD {
-        return Err(ErrorBody::new(ErrorCode::ValidationFailed, "the password is not acceptable")
-            .with_field(
-                "password",
-                format!("must be {MIN_PASSWORD} to {MAX_PASSWORD} characters long"),
-            ));
+        return Err(ErrorBody::new(
+            ErrorCode::ValidationFailed,
+            "the password is not acceptable",
+        )
+        .with_field(
+            "password",
+            format!("must be {MIN_PASSWORD} to {MAX_PASSWORD} characters long"),
+        ));
     }
     Ok(())
 }
 
 /// Runs a CPU-heavy hash off the async threads.
-pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)
 }
 
 #[cfg(test)]
@@ -127,8 +144,20 @@ mod tests {
 
     #[test]
     fn emails_are_normalized_and_checked() {
-        assert_eq!(normalize_email("  Ann@Example.COM ").expect("ok"), "ann@example.com");
-        for bad in ["", "ann", "ann@", "@x.com", "a@b", "a b@x.com", "a@@x.com", "a@x.com."] {
+        assert_eq!(
+            normalize_email("  Ann@Example.COM ").expect("ok"),
+            "ann@example.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@x.com",
+            "a@b",
+            "a b@x.com",
+            "a@@x.com",
+            "a@x.com.",
+        ] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
     }

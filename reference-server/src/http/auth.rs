@@ -1,6 +1,6 @@
 //! `POST /register`, `POST /login`, `POST /logout`.
 
-use super::{Ctx, ctx, json_body, json_reply, store_error};
+use super::{Ctx, Outcome, ctx, finish, json_body, json_reply, store_error};
 use crate::app::App;
 use crate::auth::{blocking, check_password, new_token, normalize_email, token_hash};
 use crate::clock::{new_id, unix_now};
@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use warp::filters::BoxedFilter;
 use warp::http::header::SET_COOKIE;
-use warp::{Filter, Rejection, Reply};
+use warp::{Filter, Reply};
 
 /// The auth routes.
 pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
@@ -20,26 +20,35 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .and(warp::post())
         .and(ctx(app.clone()))
         .and(json_body(limit))
-        .and_then(register);
+        .then(|c, b| async move { finish(register(c, b).await) });
     let login = warp::path!("login")
         .and(warp::post())
         .and(ctx(app.clone()))
         .and(json_body(limit))
-        .and_then(login);
-    let logout = warp::path!("logout").and(warp::post()).and(ctx(app)).and_then(logout);
+        .then(|c, b| async move { finish(login(c, b).await) });
+    let logout = warp::path!("logout")
+        .and(warp::post())
+        .and(ctx(app))
+        .then(|c| async move { finish(logout(c).await) });
     register.or(login).unify().or(logout).unify().boxed()
 }
 
 /// Email and password from a body, with a per-field error for each missing one.
 fn credentials(body: &Value) -> Result<(String, String), ErrorBody> {
     if !body.is_object() {
-        return Err(ErrorBody::new(ErrorCode::InvalidBody, "the body must be a JSON object"));
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidBody,
+            "the body must be a JSON object",
+        ));
     }
     let field = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
     match (field("email"), field("password")) {
         (Some(e), Some(p)) => Ok((e, p)),
         (e, p) => {
-            let mut err = ErrorBody::new(ErrorCode::ValidationFailed, "email and password are required");
+            let mut err = ErrorBody::new(
+                ErrorCode::ValidationFailed,
+                "email and password are required",
+            );
             if e.is_none() {
                 err = err.with_field("email", "required, a string");
             }
@@ -51,19 +60,32 @@ fn credentials(body: &Value) -> Result<(String, String), ErrorBody> {
     }
 }
 
-async fn register(c: Ctx, body: Value) -> Result<warp::reply::Response, Rejection> {
+async fn register(c: Result<Ctx, ApiError>, body: Result<Value, ApiError>) -> Outcome {
+    let (c, body) = (c?, body?);
     let (email, password) = credentials(&body).map_err(ApiError::from)?;
     let email = normalize_email(&email).map_err(ApiError::from)?;
     check_password(&password).map_err(ApiError::from)?;
     let hasher = c.app.hasher.clone();
-    let hash = blocking(move || hasher.hash(&password)).await?.map_err(ApiError::internal)?;
+    let hash = blocking(move || hasher.hash(&password))
+        .await?
+        .map_err(ApiError::internal)?;
     let id = new_id();
-    c.app.store.create_user(&id, &email, &hash).await.map_err(store_error)?;
+    c.app
+        .store
+        .create_user(&id, &email, &hash)
+        .await
+        .map_err(store_error)?;
     start_session(&c.app, id, 201).await
 }
 
-async fn login(c: Ctx, body: Value) -> Result<warp::reply::Response, Rejection> {
-    let wrong = || ApiError::new(ErrorCode::InvalidCredentials, "the email or password is wrong");
+async fn login(c: Result<Ctx, ApiError>, body: Result<Value, ApiError>) -> Outcome {
+    let (c, body) = (c?, body?);
+    let wrong = || {
+        ApiError::new(
+            ErrorCode::InvalidCredentials,
+            "the email or password is wrong",
+        )
+    };
     let (email, password) = credentials(&body).map_err(ApiError::from)?;
     // An invalid email cannot be registered; treat it as unknown so the answer
     // is the same as for any other failed login.
@@ -76,11 +98,11 @@ async fn login(c: Ctx, body: Value) -> Result<warp::reply::Response, Rejection> 
     let ok = blocking(move || hasher.verify(&password, phc.as_deref())).await?;
     match user {
         Some(u) if ok => start_session(&c.app, u.id, 200).await,
-        _ => Err(wrong().into()),
+        _ => Err(wrong()),
     }
 }
 
-async fn start_session(app: &App, user_id: String, status: u16) -> Result<warp::reply::Response, Rejection> {
+async fn start_session(app: &App, user_id: String, status: u16) -> Outcome {
     let token = new_token();
     let ttl = app.config.session_ttl;
     app.store
@@ -92,11 +114,21 @@ async fn start_session(app: &App, user_id: String, status: u16) -> Result<warp::
     Ok(warp::reply::with_header(reply, SET_COOKIE, cookie).into_response())
 }
 
-async fn logout(c: Ctx) -> Result<warp::reply::Response, Rejection> {
+async fn logout(c: Result<Ctx, ApiError>) -> Outcome {
+    let c = c?;
     if let Some(caller) = &c.caller {
-        c.app.store.delete_session(&caller.token_hash).await.map_err(store_error)?;
+        c.app
+            .store
+            .delete_session(&caller.token_hash)
+            .await
+            .map_err(store_error)?;
     }
     let clear = format!("{SESSION_COOKIE}=; HttpOnly; Path=/; SameSite=Lax; Max-Age=0");
-    let reply = json_reply(&MessageResponse { message: "OK".into() }, 200);
+    let reply = json_reply(
+        &MessageResponse {
+            message: "OK".into(),
+        },
+        200,
+    );
     Ok(warp::reply::with_header(reply, SET_COOKIE, clear).into_response())
 }

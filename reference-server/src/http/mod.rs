@@ -35,11 +35,26 @@ pub struct Ctx {
 
 impl Ctx {
     /// The caller, or 401 `unauthenticated`.
-    pub fn require_user(&self) -> Result<&Caller, Rejection> {
+    pub fn require_user(&self) -> Result<&Caller, ApiError> {
         self.caller.as_ref().ok_or_else(|| {
-            ApiError::new(ErrorCode::Unauthenticated, "sign in first: this needs a session").into()
+            ApiError::new(
+                ErrorCode::Unauthenticated,
+                "sign in first: this needs a session",
+            )
         })
     }
+}
+
+/// What a handler produces: a reply, or an error that becomes one.
+///
+/// Once a route's path and method match, nothing rejects any more: key, session
+/// and body problems arrive in the handler as `Err` values and are answered
+/// there, so warp never tries another route with a body already read.
+pub type Outcome = Result<warp::reply::Response, ApiError>;
+
+/// The reply for an outcome.
+pub fn finish(outcome: Outcome) -> warp::reply::Response {
+    outcome.unwrap_or_else(ApiError::into_response)
 }
 
 /// Every route of the server, with CORS and JSON errors.
@@ -62,7 +77,13 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .allow_any_origin()
         .allow_credentials(true)
         .allow_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-        .allow_headers(["authorization", "content-type", "x-authorization", "x-api-key", "if-match"])
+        .allow_headers([
+            "authorization",
+            "content-type",
+            "x-authorization",
+            "x-api-key",
+            "if-match",
+        ])
         .max_age(600);
     health
         .or(api)
@@ -77,13 +98,15 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
 /// Checks the API key and resolves the session. The key comes from
 /// `Authorization: key <KEY>` (or `API <KEY>`) or `X-API-Key`; the session token
 /// from `X-Authorization`, `Authorization: Bearer <TOKEN>` or the session cookie.
-pub fn ctx(app: Arc<App>) -> impl Filter<Extract = (Ctx,), Error = Rejection> + Clone {
+pub fn ctx(
+    app: Arc<App>,
+) -> impl Filter<Extract = (Result<Ctx, ApiError>,), Error = Rejection> + Clone {
     warp::header::optional::<String>("authorization")
         .and(warp::header::optional::<String>("x-api-key"))
         .and(warp::header::optional::<String>("x-authorization"))
         .and(warp::cookie::optional::<String>(SESSION_COOKIE))
         .and(warp::any().map(move || app.clone()))
-        .and_then(resolve)
+        .then(resolve)
 }
 
 async fn resolve(
@@ -92,7 +115,7 @@ async fn resolve(
     x_authorization: Option<String>,
     cookie: Option<String>,
     app: Arc<App>,
-) -> Result<Ctx, Rejection> {
+) -> Result<Ctx, ApiError> {
     let mut key = x_api_key;
     let mut bearer = None;
     if let Some(h) = authorization.as_deref() {
@@ -105,15 +128,19 @@ async fn resolve(
         }
     }
     if !key.is_some_and(|k| constant_time_eq(k.as_bytes(), app.api_key.as_bytes())) {
-        return Err(ApiError::new(ErrorCode::InvalidApiKey, "Check your auth tokens").into());
+        return Err(ApiError::new(
+            ErrorCode::InvalidApiKey,
+            "Check your auth tokens",
+        ));
     }
     let explicit = x_authorization.or(bearer).filter(|t| !t.is_empty());
     let caller = match (explicit, cookie) {
-        (Some(token), _) => Some(
-            session_user(&app, &token).await?.ok_or_else(|| {
-                ApiError::new(ErrorCode::Unauthenticated, "the session has ended; sign in again")
-            })?,
-        ),
+        (Some(token), _) => Some(session_user(&app, &token).await?.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthenticated,
+                "the session has ended; sign in again",
+            )
+        })?),
         // A stale cookie makes the request anonymous rather than failing it.
         (None, Some(token)) => session_user(&app, &token).await?,
         (None, None) => None,
@@ -129,7 +156,10 @@ pub async fn session_user(app: &App, token: &str) -> Result<Option<Caller>, ApiE
         .session_user(&hash, crate::clock::unix_now())
         .await
         .map_err(store_error)?;
-    Ok(user.map(|user_id| Caller { user_id, token_hash: hash }))
+    Ok(user.map(|user_id| Caller {
+        user_id,
+        token_hash: hash,
+    }))
 }
 
 /// Compares secrets in time independent of where they differ.
@@ -139,30 +169,39 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// The request body as JSON, read up to the configured limit whatever the
 /// transfer encoding; anything else is a 400 or 413 with its code.
-pub fn json_body(limit: u64) -> impl Filter<Extract = (Value,), Error = Rejection> + Clone {
+pub fn json_body(
+    limit: u64,
+) -> impl Filter<Extract = (Result<Value, ApiError>,), Error = Rejection> + Clone {
     warp::header::optional::<u64>("content-length")
         .and(warp::body::stream())
-        .and_then(move |len: Option<u64>, body| read_json(len, body, limit))
+        .then(move |len: Option<u64>, body| read_json(len, body, limit))
 }
 
-async fn read_json<S, B>(len: Option<u64>, body: S, limit: u64) -> Result<Value, Rejection>
+async fn read_json<S, B>(len: Option<u64>, body: S, limit: u64) -> Result<Value, ApiError>
 where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
-    let too_large =
-        || ApiError::new(ErrorCode::PayloadTooLarge, format!("the body is over {limit} bytes"));
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the body is over {limit} bytes"),
+        )
+    };
     if len.is_some_and(|n| n > limit) {
-        return Err(too_large().into());
+        return Err(too_large());
     }
     let mut buf = Vec::with_capacity(len.unwrap_or(0) as usize);
     let mut body = std::pin::pin!(body);
     while let Some(chunk) = body.next().await {
         let mut chunk = chunk.map_err(|e| {
-            ApiError::new(ErrorCode::InvalidBody, format!("the body could not be read: {e}"))
+            ApiError::new(
+                ErrorCode::InvalidBody,
+                format!("the body could not be read: {e}"),
+            )
         })?;
         if (buf.len() + chunk.remaining()) as u64 > limit {
-            return Err(too_large().into());
+            return Err(too_large());
         }
         while chunk.has_remaining() {
             let part = chunk.chunk();
@@ -172,14 +211,20 @@ where
         }
     }
     if buf.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::new(ErrorCode::MalformedJson, "the body is empty; JSON is expected").into());
+        return Err(ApiError::new(
+            ErrorCode::MalformedJson,
+            "the body is empty; JSON is expected",
+        ));
     }
     serde_json::from_slice(&buf).map_err(|e| {
         ApiError::new(
             ErrorCode::MalformedJson,
-            format!("malformed JSON at line {} column {}: {e}", e.line(), e.column()),
+            format!(
+                "malformed JSON at line {} column {}: {e}",
+                e.line(),
+                e.column()
+            ),
         )
-        .into()
     })
 }
 
@@ -187,12 +232,14 @@ where
 pub fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound => ApiError::new(ErrorCode::NotFound, "no record with that id"),
-        StoreError::EmailTaken => {
-            ApiError::new(ErrorCode::EmailTaken, "a user with that email is already registered")
-        }
-        StoreError::NotOwner => {
-            ApiError::new(ErrorCode::Forbidden, "only the record's owner may change it")
-        }
+        StoreError::EmailTaken => ApiError::new(
+            ErrorCode::EmailTaken,
+            "a user with that email is already registered",
+        ),
+        StoreError::NotOwner => ApiError::new(
+            ErrorCode::Forbidden,
+            "only the record's owner may change it",
+        ),
         StoreError::VersionConflict(v) => ApiError::new(
             ErrorCode::VersionConflict,
             format!("the record has changed: its version is now {v}"),

@@ -1,6 +1,6 @@
 //! `/<collection>` and `/<collection>/<id>`: the Backpack `db` methods.
 
-use super::{Ctx, ctx, json_body, json_reply, store_error};
+use super::{Ctx, Outcome, ctx, finish, json_body, json_reply, store_error};
 use crate::app::App;
 use crate::clock::{new_id, now_iso};
 use crate::error::ApiError;
@@ -12,8 +12,8 @@ use sdk_core::ws::WriteAction;
 use sdk_core::{ErrorBody, ErrorCode};
 use serde_json::{Map, Value};
 use std::sync::Arc;
+use warp::Filter;
 use warp::filters::BoxedFilter;
-use warp::{Filter, Rejection};
 
 /// Routes that belong to the server itself: other methods on them are 405, not a collection.
 const OWN_ROUTES: &[&str] = &["register", "login", "logout", "collections", "health", "ws"];
@@ -23,30 +23,40 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
     let limit = app.config.max_body;
     let c = move || ctx(app.clone());
     let if_match = || warp::header::optional::<String>("if-match");
-    let list = warp::path!(String).and(warp::get()).and(c()).and_then(list);
+    let list = warp::path!(String)
+        .and(warp::get())
+        .and(c())
+        .then(|coll, c| async move { finish(list(coll, c).await) });
     let create = warp::path!(String)
         .and(warp::post())
         .and(c())
         .and(json_body(limit))
-        .and_then(create);
-    let get = warp::path!(String / String).and(warp::get()).and(c()).and_then(get);
+        .then(|coll, c, b| async move { finish(create(coll, c, b).await) });
+    let get = warp::path!(String / String)
+        .and(warp::get())
+        .and(c())
+        .then(|coll, id, c| async move { finish(get(coll, id, c).await) });
     let patch = warp::path!(String / String)
         .and(warp::patch())
         .and(c())
         .and(if_match())
         .and(json_body(limit))
-        .and_then(|coll, id, c, m, b| write(coll, id, c, m, b, WriteAction::Patch));
+        .then(|coll, id, c, m, b| async move {
+            finish(write(coll, id, c, m, b, WriteAction::Patch).await)
+        });
     let put = warp::path!(String / String)
         .and(warp::put())
         .and(c())
         .and(if_match())
         .and(json_body(limit))
-        .and_then(|coll, id, c, m, b| write(coll, id, c, m, b, WriteAction::Update));
+        .then(|coll, id, c, m, b| async move {
+            finish(write(coll, id, c, m, b, WriteAction::Update).await)
+        });
     let delete = warp::path!(String / String)
         .and(warp::delete())
         .and(c())
         .and(if_match())
-        .and_then(delete);
+        .then(|coll, id, c, m| async move { finish(delete(coll, id, c, m).await) });
     list.or(create)
         .unify()
         .or(get)
@@ -62,7 +72,10 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
 
 fn check_collection(name: &str) -> Result<(), ApiError> {
     if OWN_ROUTES.contains(&name) {
-        return Err(ApiError::new(ErrorCode::MethodNotAllowed, "this method is not allowed on this route"));
+        return Err(ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "this method is not allowed on this route",
+        ));
     }
     check_collection_name(name).map_err(ApiError::from)
 }
@@ -73,42 +86,67 @@ fn check_item(coll: &str, id: &str) -> Result<(), ApiError> {
 }
 
 /// The expected version from `If-Match` (a number, quoted or not), else from the body's `__v`.
-fn expected_version(if_match: Option<String>, body_version: Option<u64>) -> Result<Option<u64>, ApiError> {
+fn expected_version(
+    if_match: Option<String>,
+    body_version: Option<u64>,
+) -> Result<Option<u64>, ApiError> {
     match if_match {
         None => Ok(body_version),
-        Some(h) => h.trim().trim_matches('"').parse::<u64>().map(Some).map_err(|_| {
-            ApiError::from(
-                ErrorBody::new(ErrorCode::ValidationFailed, "If-Match must be a record version")
+        Some(h) => h
+            .trim()
+            .trim_matches('"')
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| {
+                ApiError::from(
+                    ErrorBody::new(
+                        ErrorCode::ValidationFailed,
+                        "If-Match must be a record version",
+                    )
                     .with_field("If-Match", "a non-negative integer"),
-            )
-        }),
+                )
+            }),
     }
 }
 
-async fn list(coll: String, c: Ctx) -> Result<warp::reply::Response, Rejection> {
+type CtxResult = Result<Ctx, ApiError>;
+type BodyResult = Result<Value, ApiError>;
+
+async fn list(coll: String, c: CtxResult) -> Outcome {
+    let c = c?;
     check_collection(&coll)?;
-    let records = c.app.store.list(&coll, c.app.config.max_page).await.map_err(store_error)?;
+    let records = c
+        .app
+        .store
+        .list(&coll, c.app.config.max_page)
+        .await
+        .map_err(store_error)?;
     Ok(json_reply(&records, 200))
 }
 
-async fn get(coll: String, id: String, c: Ctx) -> Result<warp::reply::Response, Rejection> {
+async fn get(coll: String, id: String, c: CtxResult) -> Outcome {
+    let c = c?;
     check_item(&coll, &id)?;
     match c.app.store.get(&coll, &id).await.map_err(store_error)? {
         Some(r) => Ok(json_reply(&r, 200)),
-        None => Err(ApiError::new(ErrorCode::NotFound, "no record with that id").into()),
+        None => Err(ApiError::new(ErrorCode::NotFound, "no record with that id")),
     }
 }
 
-async fn create(coll: String, c: Ctx, body: Value) -> Result<warp::reply::Response, Rejection> {
+async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
+    let c = c?;
     check_collection(&coll)?;
     let caller = c.require_user()?;
-    let (version, data) = check_client_data(body, Some(&caller.user_id)).map_err(ApiError::from)?;
+    let (version, data) =
+        check_client_data(body?, Some(&caller.user_id)).map_err(ApiError::from)?;
     if version.is_some() {
         return Err(ApiError::from(
-            ErrorBody::new(ErrorCode::SystemField, "a new record has no version to expect")
-                .with_field(VERSION, "set by the server"),
-        )
-        .into());
+            ErrorBody::new(
+                ErrorCode::SystemField,
+                "a new record has no version to expect",
+            )
+            .with_field(VERSION, "set by the server"),
+        ));
     }
     let now = now_iso();
     let mut record = Map::with_capacity(data.len() + 5);
@@ -118,7 +156,12 @@ async fn create(coll: String, c: Ctx, body: Value) -> Result<warp::reply::Respon
     record.insert(CREATED_AT.into(), Value::String(now.clone()));
     record.insert(UPDATED_AT.into(), Value::String(now));
     record.insert(VERSION.into(), Value::from(0u64));
-    let saved = c.app.store.insert(&coll, record).await.map_err(store_error)?;
+    let saved = c
+        .app
+        .store
+        .insert(&coll, record)
+        .await
+        .map_err(store_error)?;
     publish_write(c.app.bus.as_ref(), WriteAction::Create, &coll, &saved);
     Ok(json_reply(&saved, 201))
 }
@@ -126,16 +169,22 @@ async fn create(coll: String, c: Ctx, body: Value) -> Result<warp::reply::Respon
 async fn write(
     coll: String,
     id: String,
-    c: Ctx,
+    c: CtxResult,
     if_match: Option<String>,
-    body: Value,
+    body: BodyResult,
     action: WriteAction,
-) -> Result<warp::reply::Response, Rejection> {
+) -> Outcome {
+    let c = c?;
     check_item(&coll, &id)?;
     let caller = c.require_user()?;
-    let (body_version, data) = check_client_data(body, Some(&caller.user_id)).map_err(ApiError::from)?;
+    let (body_version, data) =
+        check_client_data(body?, Some(&caller.user_id)).map_err(ApiError::from)?;
     let expected = expected_version(if_match, body_version)?;
-    let change = if action == WriteAction::Patch { Change::Merge(data) } else { Change::Replace(data) };
+    let change = if action == WriteAction::Patch {
+        Change::Merge(data)
+    } else {
+        Change::Replace(data)
+    };
     let saved = c
         .app
         .store
@@ -146,16 +195,17 @@ async fn write(
     Ok(json_reply(&saved, 200))
 }
 
-async fn delete(
-    coll: String,
-    id: String,
-    c: Ctx,
-    if_match: Option<String>,
-) -> Result<warp::reply::Response, Rejection> {
+async fn delete(coll: String, id: String, c: CtxResult, if_match: Option<String>) -> Outcome {
+    let c = c?;
     check_item(&coll, &id)?;
     let caller = c.require_user()?;
     let expected = expected_version(if_match, None)?;
-    let gone = c.app.store.delete(&coll, &id, &caller.user_id, expected).await.map_err(store_error)?;
+    let gone = c
+        .app
+        .store
+        .delete(&coll, &id, &caller.user_id, expected)
+        .await
+        .map_err(store_error)?;
     publish_write(c.app.bus.as_ref(), WriteAction::Delete, &coll, &gone);
     Ok(json_reply(&gone, 200))
 }

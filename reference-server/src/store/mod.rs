@@ -55,11 +55,21 @@ pub enum Change {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Registers a user; fails with [`StoreError::EmailTaken`] if the email exists.
-    async fn create_user(&self, id: &str, email: &str, password_hash: &str) -> Result<(), StoreError>;
+    async fn create_user(
+        &self,
+        id: &str,
+        email: &str,
+        password_hash: &str,
+    ) -> Result<(), StoreError>;
     /// Finds a user by (normalized) email.
     async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError>;
     /// Stores a session (by its token's hash) until `expires_at` (Unix seconds).
-    async fn create_session(&self, token_hash: &str, user_id: &str, expires_at: u64) -> Result<(), StoreError>;
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        expires_at: u64,
+    ) -> Result<(), StoreError>;
     /// The user of a live session.
     async fn session_user(&self, token_hash: &str, now: u64) -> Result<Option<String>, StoreError>;
     /// Ends a session.
@@ -74,7 +84,11 @@ pub trait Store: Send + Sync + 'static {
     /// One record.
     async fn get(&self, collection: &str, id: &str) -> Result<Option<Value>, StoreError>;
     /// Inserts a complete record (system fields already set).
-    async fn insert(&self, collection: &str, record: Map<String, Value>) -> Result<Value, StoreError>;
+    async fn insert(
+        &self,
+        collection: &str,
+        record: Map<String, Value>,
+    ) -> Result<Value, StoreError>;
     /// Changes a record the caller owns; checks the expected version if given.
     async fn update(
         &self,
@@ -101,5 +115,7 @@ pub fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if url.contains("://") && !url.starts_with("sqlite:") {
         return Err(StoreError::Engine(format!("no storage engine for '{url}'")));
     }
-    Ok(std::sync::Arc::new(sqlite::SqliteStore::open(std::path::Path::new(path))?))
+    Ok(std::sync::Arc::new(sqlite::SqliteStore::open(
+        std::path::Path::new(path),
+    )?))
 }

@@ -10,7 +10,7 @@
 use super::{Change, Store, StoreError, UserRow};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use sdk_core::record::{OWNER, UPDATED_AT, VERSION};
+use sdk_core::record::{CREATED_AT, OWNER, UPDATED_AT, VERSION};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
@@ -111,7 +111,11 @@ impl SqliteStore {
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(conn, rx))
             .map_err(engine)?;
-        Ok(Self { path: path.to_owned(), writer: tx, readers: Arc::new(Mutex::new(Vec::new())) })
+        Ok(Self {
+            path: path.to_owned(),
+            writer: tx,
+            readers: Arc::new(Mutex::new(Vec::new())),
+        })
     }
 
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -120,7 +124,11 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, rx) = oneshot::channel();
-        let job = Box::new(WriteJob { f: Some(Box::new(f)), result: None, reply });
+        let job = Box::new(WriteJob {
+            f: Some(Box::new(f)),
+            result: None,
+            reply,
+        });
         match self.writer.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => return Err(StoreError::Busy),
@@ -128,7 +136,8 @@ impl SqliteStore {
                 return Err(StoreError::Engine("the writer has stopped".into()));
             }
         }
-        rx.await.map_err(|_| StoreError::Engine("the writer dropped the write".into()))?
+        rx.await
+            .map_err(|_| StoreError::Engine("the writer dropped the write".into()))?
     }
 
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -148,7 +157,8 @@ impl SqliteStore {
                         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                     )
                     .map_err(engine)?;
-                    c.busy_timeout(std::time::Duration::from_secs(5)).map_err(engine)?;
+                    c.busy_timeout(std::time::Duration::from_secs(5))
+                        .map_err(engine)?;
                     c
                 }
             };
@@ -212,9 +222,11 @@ fn run_group(conn: &Connection, group: &mut [Box<dyn Job>]) -> bool {
 
 fn load(conn: &Connection, coll: &str, id: &str) -> Result<Option<Map<String, Value>>, StoreError> {
     let doc: Option<String> = conn
-        .query_row("SELECT doc FROM records WHERE coll = ?1 AND id = ?2", params![coll, id], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT doc FROM records WHERE coll = ?1 AND id = ?2",
+            params![coll, id],
+            |r| r.get(0),
+        )
         .optional()
         .map_err(engine)?;
     match doc {
@@ -251,11 +263,18 @@ fn parse_doc(doc: String) -> Result<Value, StoreError> {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn create_user(&self, id: &str, email: &str, password_hash: &str) -> Result<(), StoreError> {
+    async fn create_user(
+        &self,
+        id: &str,
+        email: &str,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
         let (id, email, hash) = (id.to_owned(), email.to_owned(), password_hash.to_owned());
         self.write(move |c| {
             let taken: bool = c
-                .query_row("SELECT 1 FROM users WHERE email = ?1", [&email], |_| Ok(true))
+                .query_row("SELECT 1 FROM users WHERE email = ?1", [&email], |_| {
+                    Ok(true)
+                })
                 .optional()
                 .map_err(engine)?
                 .unwrap_or(false);
@@ -275,16 +294,28 @@ impl Store for SqliteStore {
     async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
         let email = email.to_owned();
         self.read(move |c| {
-            c.query_row("SELECT id, password_hash FROM users WHERE email = ?1", [&email], |r| {
-                Ok(UserRow { id: r.get(0)?, password_hash: r.get(1)? })
-            })
+            c.query_row(
+                "SELECT id, password_hash FROM users WHERE email = ?1",
+                [&email],
+                |r| {
+                    Ok(UserRow {
+                        id: r.get(0)?,
+                        password_hash: r.get(1)?,
+                    })
+                },
+            )
             .optional()
             .map_err(engine)
         })
         .await
     }
 
-    async fn create_session(&self, token_hash: &str, user_id: &str, expires_at: u64) -> Result<(), StoreError> {
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
         let (t, u) = (token_hash.to_owned(), user_id.to_owned());
         self.write(move |c| {
             c.execute(
@@ -314,7 +345,8 @@ impl Store for SqliteStore {
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
         let t = token_hash.to_owned();
         self.write(move |c| {
-            c.execute("DELETE FROM sessions WHERE token_hash = ?1", [t]).map_err(engine)?;
+            c.execute("DELETE FROM sessions WHERE token_hash = ?1", [t])
+                .map_err(engine)?;
             Ok(())
         })
         .await
@@ -323,7 +355,8 @@ impl Store for SqliteStore {
     async fn declare_collection(&self, name: &str) -> Result<(), StoreError> {
         let n = name.to_owned();
         self.write(move |c| {
-            c.execute("INSERT OR IGNORE INTO collections (name) VALUES (?1)", [n]).map_err(engine)?;
+            c.execute("INSERT OR IGNORE INTO collections (name) VALUES (?1)", [n])
+                .map_err(engine)?;
             Ok(())
         })
         .await
@@ -331,7 +364,9 @@ impl Store for SqliteStore {
 
     async fn collections(&self) -> Result<Vec<String>, StoreError> {
         self.read(|c| {
-            let mut st = c.prepare_cached("SELECT DISTINCT coll FROM records ORDER BY coll").map_err(engine)?;
+            let mut st = c
+                .prepare_cached("SELECT DISTINCT coll FROM records ORDER BY coll")
+                .map_err(engine)?;
             let rows = st.query_map([], |r| r.get(0)).map_err(engine)?;
             rows.collect::<Result<Vec<String>, _>>().map_err(engine)
         })
@@ -344,8 +379,11 @@ impl Store for SqliteStore {
             let mut st = c
                 .prepare_cached("SELECT doc FROM records WHERE coll = ?1 ORDER BY id LIMIT ?2")
                 .map_err(engine)?;
-            let rows = st.query_map(params![coll, limit], |r| r.get::<_, String>(0)).map_err(engine)?;
-            rows.map(|r| r.map_err(engine).and_then(parse_doc)).collect()
+            let rows = st
+                .query_map(params![coll, limit], |r| r.get::<_, String>(0))
+                .map_err(engine)?;
+            rows.map(|r| r.map_err(engine).and_then(parse_doc))
+                .collect()
         })
         .await
     }
@@ -353,17 +391,30 @@ impl Store for SqliteStore {
     async fn get(&self, collection: &str, id: &str) -> Result<Option<Value>, StoreError> {
         let (coll, id) = (collection.to_owned(), id.to_owned());
         self.read(move |c| {
-            let mut st = c.prepare_cached("SELECT doc FROM records WHERE coll = ?1 AND id = ?2").map_err(engine)?;
-            let doc: Option<String> = st.query_row(params![coll, id], |r| r.get(0)).optional().map_err(engine)?;
+            let mut st = c
+                .prepare_cached("SELECT doc FROM records WHERE coll = ?1 AND id = ?2")
+                .map_err(engine)?;
+            let doc: Option<String> = st
+                .query_row(params![coll, id], |r| r.get(0))
+                .optional()
+                .map_err(engine)?;
             doc.map(parse_doc).transpose()
         })
         .await
     }
 
-    async fn insert(&self, collection: &str, record: Map<String, Value>) -> Result<Value, StoreError> {
+    async fn insert(
+        &self,
+        collection: &str,
+        record: Map<String, Value>,
+    ) -> Result<Value, StoreError> {
         let coll = collection.to_owned();
         self.write(move |c| {
-            let id = record.get(sdk_core::record::ID).and_then(Value::as_str).unwrap_or_default().to_owned();
+            let id = record
+                .get(sdk_core::record::ID)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             let doc = Value::Object(record);
             c.prepare_cached("INSERT INTO records (coll, id, doc) VALUES (?1, ?2, ?3)")
                 .and_then(|mut st| st.execute(params![coll, id, doc.to_string()]))
@@ -389,7 +440,7 @@ impl Store for SqliteStore {
                 Change::Merge(data) => {
                     for (k, v) in data {
                         if v.is_null() {
-                            rec.remove(&k);
+                            rec.shift_remove(&k);
                         } else {
                             rec.insert(k, v);
                         }
@@ -401,6 +452,12 @@ impl Store for SqliteStore {
                 }
             }
             let version = rec.get(VERSION).and_then(Value::as_u64).unwrap_or(0) + 1;
+            // Timestamps and version stay last, after the application's fields.
+            for field in [CREATED_AT, UPDATED_AT, VERSION] {
+                if let Some(v) = rec.shift_remove(field) {
+                    rec.insert(field.into(), v);
+                }
+            }
             rec.insert(UPDATED_AT.into(), Value::String(now));
             rec.insert(VERSION.into(), Value::from(version));
             let doc = Value::Object(rec);
@@ -448,13 +505,18 @@ mod tests {
         let mut tasks = Vec::new();
         for i in 0..200 {
             let s = store.clone();
-            tasks.push(tokio::spawn(async move { s.insert("m", record(&format!("id{i:03}"), "u")).await }));
+            tasks.push(tokio::spawn(async move {
+                s.insert("m", record(&format!("id{i:03}"), "u")).await
+            }));
         }
         for t in tasks {
             t.await.expect("join").expect("insert");
         }
         assert_eq!(store.list("m", 1000).await.expect("list").len(), 200);
-        assert_eq!(store.collections().await.expect("collections"), vec!["m".to_owned()]);
+        assert_eq!(
+            store.collections().await.expect("collections"),
+            vec!["m".to_owned()]
+        );
     }
 
     #[tokio::test]
@@ -475,13 +537,32 @@ mod tests {
     async fn writes_check_owner_and_version_atomically() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SqliteStore::open(&dir.path().join("db.sqlite")).expect("open");
-        store.insert("m", record("r", "alice")).await.expect("insert");
-        let merge = || Change::Merge(json!({"b": 2, "a": null}).as_object().cloned().unwrap_or_default());
-        let e = store.update("m", "r", "bob", None, merge(), "t2".into()).await.expect_err("bob");
+        store
+            .insert("m", record("r", "alice"))
+            .await
+            .expect("insert");
+        let merge = || {
+            Change::Merge(
+                json!({"b": 2, "a": null})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            )
+        };
+        let e = store
+            .update("m", "r", "bob", None, merge(), "t2".into())
+            .await
+            .expect_err("bob");
         assert!(matches!(e, StoreError::NotOwner));
-        let e = store.update("m", "r", "alice", Some(5), merge(), "t2".into()).await.expect_err("v");
+        let e = store
+            .update("m", "r", "alice", Some(5), merge(), "t2".into())
+            .await
+            .expect_err("v");
         assert!(matches!(e, StoreError::VersionConflict(0)));
-        let v = store.update("m", "r", "alice", Some(0), merge(), "t2".into()).await.expect("ok");
+        let v = store
+            .update("m", "r", "alice", Some(0), merge(), "t2".into())
+            .await
+            .expect("ok");
         assert_eq!(v["__v"], 1);
         assert_eq!(v["b"], 2);
         assert!(v.get("a").is_none());

@@ -77,6 +77,9 @@ fn answer(m: &Message) -> Option<String> {
     };
     match v.get("action").and_then(serde_json::Value::as_str) {
         None => err(ErrorCode::InvalidBody, "messages need a string 'action'"),
-        Some(a) => err(ErrorCode::UnknownAction, &format!("action '{a}' is not supported by this server")),
+        Some(a) => err(
+            ErrorCode::UnknownAction,
+            &format!("action '{a}' is not supported by this server"),
+        ),
     }
 }

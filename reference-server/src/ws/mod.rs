@@ -60,7 +60,10 @@ pub fn publish_write(bus: &dyn Bus, action: WriteAction, collection: &str, recor
         http_request: true,
         response: record.clone(),
     });
-    bus.publish(Event { channel: channel_key(record), text: msg.to_json().into() });
+    bus.publish(Event {
+        channel: channel_key(record),
+        text: msg.to_json().into(),
+    });
 }
 
 /// Largest accepted WebSocket message.
@@ -94,7 +97,10 @@ async fn upgrade(
     use warp::Reply;
     let user = match (query.get(sdk_core::WS_TOKEN_PARAM), cookie) {
         (Some(token), _) => Some(session_user(&app, token).await?.ok_or_else(|| {
-            ApiError::new(ErrorCode::Unauthenticated, "the session has ended; sign in again")
+            ApiError::new(
+                ErrorCode::Unauthenticated,
+                "the session has ended; sign in again",
+            )
         })?),
         (None, Some(token)) => session_user(&app, &token).await?,
         (None, None) => None,

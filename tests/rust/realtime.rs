@@ -1,0 +1,141 @@
+//! Database writes reach connected WebSocket clients as Backpack messages.
+
+use e2e::{PASSWORD, Server, email};
+use rucksack::{Record, ServerMessage, WriteAction};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+async fn next(live: &mut rucksack::Realtime) -> ServerMessage {
+    tokio::time::timeout(Duration::from_secs(10), live.next())
+        .await
+        .expect("a message within 10 s")
+        .expect("connection open")
+        .expect("well-formed message")
+}
+
+#[tokio::test]
+async fn every_http_write_is_broadcast_to_other_clients() {
+    let server = Server::start();
+    let watcher = server.sdk();
+    let mut live = watcher
+        .ws()
+        .await
+        .expect("anonymous connection with the API key");
+    assert!(matches!(
+        next(&mut live).await,
+        ServerMessage::Connection(_)
+    ));
+
+    let writer = server.sdk();
+    writer
+        .auth()
+        .register(&email("ws"), PASSWORD)
+        .await
+        .expect("register");
+    let rec: Record<Value> = writer
+        .db()
+        .create_resource("messages", &json!({"text": "hi"}))
+        .await
+        .expect("create");
+    let _: Record<Value> = writer
+        .db()
+        .update_resource("messages", &rec.id, &json!({"text": "edited"}))
+        .await
+        .expect("patch");
+    let _: Record<Value> = writer
+        .db()
+        .overwrite_resource("messages", &rec.id, &json!({"text": "new"}))
+        .await
+        .expect("put");
+    let _: Record<Value> = writer
+        .db()
+        .delete_resource("messages", &rec.id)
+        .await
+        .expect("delete");
+
+    let expected = [
+        (WriteAction::Create, "hi"),
+        (WriteAction::Patch, "edited"),
+        (WriteAction::Update, "new"),
+        (WriteAction::Delete, "new"),
+    ];
+    for (action, text) in expected {
+        let ServerMessage::Write(ev) = next(&mut live).await else {
+            panic!("expected a write event")
+        };
+        assert_eq!(ev.action, action);
+        assert_eq!(ev.collection, "messages");
+        assert!(ev.http_request);
+        assert_eq!(ev.response["_id"], json!(rec.id));
+        assert_eq!(ev.response["text"], json!(text));
+    }
+}
+
+#[tokio::test]
+async fn broadcast_false_and_channel_records_do_not_reach_outsiders() {
+    let server = Server::start();
+    let mut live = server.sdk().ws().await.expect("connect");
+    next(&mut live).await;
+    let writer = server.sdk();
+    writer
+        .auth()
+        .register(&email("quiet"), PASSWORD)
+        .await
+        .expect("register");
+    let _: Record<Value> = writer
+        .db()
+        .create_resource("usersmeta", &json!({"broadcast": false}))
+        .await
+        .expect("quiet");
+    let _: Record<Value> = writer
+        .db()
+        .create_resource(
+            "messages",
+            &json!({"channelType": "rooms", "channelId": "r1", "text": "members only"}),
+        )
+        .await
+        .expect("channel message");
+    let _: Record<Value> = writer
+        .db()
+        .create_resource("messages", &json!({"text": "public"}))
+        .await
+        .expect("loud");
+    let ServerMessage::Write(ev) = next(&mut live).await else {
+        panic!("expected a write event")
+    };
+    assert_eq!(
+        ev.response["text"],
+        json!("public"),
+        "the first event seen is the public one"
+    );
+}
+
+#[tokio::test]
+async fn signed_in_connections_and_bad_credentials() {
+    let server = Server::start();
+    let sdk = server.sdk();
+    sdk.auth()
+        .register(&email("wsauth"), PASSWORD)
+        .await
+        .expect("register");
+    let mut live = sdk.ws().await.expect("connection with a session token");
+    assert!(matches!(
+        next(&mut live).await,
+        ServerMessage::Connection(_)
+    ));
+
+    // An unknown action is answered with an error and the connection stays up.
+    live.send(&json!({"action": "noSuchAction"}))
+        .await
+        .expect("send");
+    let ServerMessage::Error(e) = next(&mut live).await else {
+        panic!("expected an error message")
+    };
+    assert_eq!(e.code, rucksack::ErrorCode::UnknownAction);
+    live.send(&json!({"no": "action"})).await.expect("send");
+    assert!(matches!(next(&mut live).await, ServerMessage::Error(_)));
+
+    let bad = rucksack::Sdk::new(&server.url, "wrong-key").expect("sdk");
+    let e = bad.ws().await.err().expect("refused");
+    assert_eq!(e.code(), Some(&rucksack::ErrorCode::InvalidApiKey));
+}
