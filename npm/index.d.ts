@@ -1,0 +1,88 @@
+/** Fields every stored record carries. */
+export interface SystemFields {
+  /** The record's id: 24 hex digits, ordered by creation time. */
+  _id: string;
+  /** The owner's user id, set by the server from the session. */
+  userId?: string;
+  /** Creation time, ISO-8601 UTC with milliseconds. */
+  createdAt: string;
+  /** Time of the last write, ISO-8601 UTC with milliseconds. */
+  updatedAt: string;
+  /** Version: 0 on create, +1 on every write. */
+  __v: number;
+}
+
+/** A stored record: the system fields plus the application's own fields. */
+export type Record<T extends object = { [key: string]: unknown }> = SystemFields & T;
+
+/** What register and login resolve to. */
+export interface UserId {
+  id: string;
+}
+
+/** `sdk.auth` */
+export interface Auth {
+  /** Registers a user (email as user name) and signs them in. */
+  register(email: string, password: string): Promise<UserId>;
+  /** Signs a user in. */
+  login(email: string, password: string): Promise<UserId>;
+  /** Signs the current user out. */
+  logout(): Promise<{ message: string }>;
+}
+
+/** `sdk.db` */
+export interface Db {
+  /** Names of the collections that hold records. */
+  getCollectionList(): Promise<string[]>;
+  /** The same as getCollectionList. */
+  getCollectionsList(): Promise<string[]>;
+  /** Declares a collection; it is listed once it holds a record. Resolves to the name. */
+  createNewCollection(collectionName: string): Promise<string>;
+  /** The records of a collection, oldest first. */
+  getCollection<T extends object = { [key: string]: unknown }>(collection: string): Promise<Record<T>[]>;
+  /** One record. */
+  getResource<T extends object = { [key: string]: unknown }>(collection: string, id: string): Promise<Record<T>>;
+  /** Creates a record owned by the signed-in user. */
+  createResource<T extends object = { [key: string]: unknown }>(collection: string, data: object): Promise<Record<T>>;
+  /** Merges data into a record; a null value removes that field. */
+  updateResource<T extends object = { [key: string]: unknown }>(collection: string, id: string, data: object): Promise<Record<T>>;
+  /** Replaces a record's fields with data. */
+  overwriteResource<T extends object = { [key: string]: unknown }>(collection: string, id: string, data: object): Promise<Record<T>>;
+  /** Deletes a record; resolves to it as it was. */
+  deleteResource<T extends object = { [key: string]: unknown }>(collection: string, id: string): Promise<Record<T>>;
+}
+
+/** A database write as broadcast to WebSocket clients. */
+export interface WriteMessage<T extends object = { [key: string]: unknown }> {
+  action: 'create' | 'update' | 'patch' | 'delete';
+  collection: string;
+  /** Present and true when the write came over HTTP. */
+  httpRequest?: boolean;
+  response: Record<T>;
+}
+
+/** The object createSdk returns. */
+export interface Sdk {
+  readonly auth: Auth;
+  readonly db: Db;
+  /**
+   * A standard WebSocket to the server. Messages are JSON text:
+   * `{action: "connection", response}` first, then broadcasts such as {@link WriteMessage}.
+   * Node.js 20 needs `--experimental-websocket` (or `globalThis.WebSocket` from the `ws` package).
+   */
+  ws(): WebSocket;
+}
+
+/** The error every rejected promise carries. */
+export declare class SdkError extends Error {
+  /** HTTP status of the server's answer; 0 when none was received. */
+  readonly status: number;
+  /** Stable machine-readable code, e.g. "not_found", "email_taken", "network_error". */
+  readonly code: string;
+  /** Per-field problems for validation errors. */
+  readonly errors?: { [field: string]: string };
+}
+
+/** Creates an SDK for the server at `url` with the app's API key. */
+export declare function createSdk(url: string, apiKey: string): Sdk;
+export default createSdk;

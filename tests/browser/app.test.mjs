@@ -1,0 +1,130 @@
+// The npm package in a real headless Chromium, served from another origin than
+// the API (so CORS and credentialed requests are exercised), against the real server.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { dirname, extname, join, normalize, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { createSdk } from '../../npm/index.js';
+import { startServer, API_KEY, PASSWORD, email } from '../js/harness.mjs';
+
+const npmDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'npm');
+const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
+
+let api;
+let site;
+let siteUrl;
+let browser;
+let page;
+
+/** Serves the npm package under /npm/ and an empty page at /. */
+function startSite() {
+  const server = createServer(async (req, res) => {
+    const path = new URL(req.url, 'http://x').pathname;
+    if (path === '/') {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><title>rucksack e2e</title><body>e2e</body>');
+      return;
+    }
+    const rel = normalize(path.replace(/^\/npm\//, ''));
+    if (!path.startsWith('/npm/') || rel.startsWith('..')) { res.writeHead(404); res.end(); return; }
+    try {
+      const body = await readFile(join(npmDir, rel));
+      res.writeHead(200, { 'content-type': TYPES[extname(rel)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch { res.writeHead(404); res.end(); }
+  });
+  return new Promise((r) => server.listen(0, '127.0.0.1', () => r(server)));
+}
+
+before(async () => {
+  api = await startServer();
+  site = await startSite();
+  siteUrl = `http://localhost:${site.address().port}`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
+  });
+  page = await browser.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e));
+  await page.goto(`${siteUrl}/`);
+});
+
+after(async () => {
+  await browser?.close();
+  site?.close();
+  await api?.stop();
+});
+
+test('the page origin differs from the API origin', () => {
+  assert.notEqual(new URL(siteUrl).origin, new URL(api.url).origin);
+});
+
+test('register, log in, create, read, update, overwrite, delete from the browser', async () => {
+  const result = await page.evaluate(async ({ url, key, who, password }) => {
+    const { createSdk } = await import('/npm/index.js');
+    const sdk = createSdk(url, key);
+    const out = {};
+    out.register = await sdk.auth.register(who, password);
+    out.logout = await sdk.auth.logout();
+    out.login = await sdk.auth.login(who, password);
+    out.created = await sdk.db.createResource('messages', { text: 'from chromium' });
+    out.read = await sdk.db.getResource('messages', out.created._id);
+    out.list = await sdk.db.getCollection('messages');
+    out.merged = await sdk.db.updateResource('messages', out.created._id, { text: 'edited', extra: 1 });
+    out.replaced = await sdk.db.overwriteResource('messages', out.created._id, { only: true });
+    out.deleted = await sdk.db.deleteResource('messages', out.created._id);
+    out.missing = await sdk.db.getResource('messages', out.created._id).catch((e) =>
+      ({ name: e.name, status: e.status, code: e.code }));
+    out.collections = await sdk.db.getCollectionList();
+    return out;
+  }, { url: api.url, key: API_KEY, who: email('chromium'), password: PASSWORD });
+
+  assert.match(result.register.id, /^[0-9a-f]{24}$/);
+  assert.deepEqual(result.logout, { message: 'OK' });
+  assert.deepEqual(result.login, result.register);
+  assert.equal(result.created.text, 'from chromium');
+  assert.equal(result.created.userId, result.register.id);
+  assert.equal(result.created.__v, 0);
+  assert.deepEqual(result.read, result.created);
+  assert.deepEqual(result.list, [result.created]);
+  assert.equal(result.merged.text, 'edited');
+  assert.equal(result.merged.extra, 1);
+  assert.equal(result.merged.__v, 1);
+  assert.equal(result.replaced.only, true);
+  assert.ok(!('text' in result.replaced));
+  assert.deepEqual(result.deleted, result.replaced);
+  assert.deepEqual(result.missing, { name: 'SdkError', status: 404, code: 'not_found' });
+  assert.deepEqual(result.collections, []);
+});
+
+test('the page receives the websocket message caused by a second client\'s write', async () => {
+  await page.evaluate(async ({ url, key }) => {
+    const { createSdk } = await import('/npm/index.js');
+    const ws = createSdk(url, key).ws();
+    window.received = [];
+    window.firstCreate = new Promise((resolveCreate, reject) => {
+      ws.onmessage = (e) => {
+        const msg = JSON.parse(e.data);
+        window.received.push(msg);
+        if (msg.action === 'create') resolveCreate(msg);
+      };
+      ws.onerror = () => reject(new Error('websocket error'));
+    });
+    await new Promise((r) => { ws.onopen = r; });
+  }, { url: api.url, key: API_KEY });
+
+  // The second client: the same npm package, in Node.js.
+  const writer = createSdk(api.url, API_KEY);
+  await writer.auth.register(email('writer'), PASSWORD);
+  const rec = await writer.db.createResource('chat', { text: 'hello browser' });
+
+  const msg = await page.evaluate(() =>
+    Promise.race([window.firstCreate, new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 10000))]));
+  assert.deepEqual(msg, { action: 'create', collection: 'chat', httpRequest: true, response: rec });
+  const greeting = await page.evaluate(() => window.received[0]);
+  assert.deepEqual(greeting, { action: 'connection', response: 'Websocket connection established' });
+});

@@ -1,0 +1,66 @@
+// Starts the real rucksack-server binary on a free port with its own data
+// directory, for the JavaScript end-to-end tests.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const API_KEY = 'js-test-key-0123456789';
+export const PASSWORD = 'correct horse battery';
+
+let n = 0;
+/** A unique email for a test user. */
+export const email = (tag) => `${tag}-${process.pid}-${Date.now()}-${n++}@example.com`;
+
+export function serverBin() {
+  return process.env.RUCKSACK_SERVER_BIN ?? join(root, 'target', 'debug', 'rucksack-server');
+}
+
+/** Starts a server; resolves to { url, stop() }. */
+export async function startServer() {
+  const bin = serverBin();
+  if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: run cargo build -p reference-server`);
+  const dataDir = mkdtempSync(join(tmpdir(), 'rucksack-js-'));
+  const child = spawn(bin, [
+    '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--api-key', API_KEY,
+    '--hash-memory-kib', '64', '--hash-iterations', '1', '--shutdown-grace', '2',
+  ], { env: { ...process.env, RUCKSACK_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not start in 30 s')), 30_000);
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const m = line.match(/listening on (\S+)/);
+      if (m) { clearTimeout(timer); resolveUrl(m[1]); }
+    });
+  });
+  return {
+    url,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The next message on a WebSocket that satisfies `pred`, as parsed JSON. */
+export function nextMessage(ws, pred = () => true, timeoutMs = 10_000) {
+  return new Promise((resolveMsg, reject) => {
+    const timer = setTimeout(() => reject(new Error('no matching message in time')), timeoutMs);
+    const onMessage = (e) => {
+      const msg = JSON.parse(e.data);
+      if (pred(msg)) {
+        clearTimeout(timer);
+        ws.removeEventListener('message', onMessage);
+        resolveMsg(msg);
+      }
+    };
+    ws.addEventListener('message', onMessage);
+  });
+}

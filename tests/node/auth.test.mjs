@@ -1,0 +1,56 @@
+// sdk.auth in Node.js: the Backpack return shapes and the SdkError fields.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSdk, SdkError } from '../../npm/index.js';
+import { startServer, API_KEY, PASSWORD, email } from '../js/harness.mjs';
+
+let server;
+before(async () => { server = await startServer(); });
+after(async () => { await server?.stop(); });
+
+test('register and login resolve to { id } and logout to { message: "OK" }', async () => {
+  const sdk = createSdk(server.url, API_KEY);
+  const who = email('node');
+  const reg = await sdk.auth.register(who, PASSWORD);
+  assert.deepEqual(Object.keys(reg), ['id']);
+  assert.match(reg.id, /^[0-9a-f]{24}$/);
+  const login = await createSdk(server.url, API_KEY).auth.login(who, PASSWORD);
+  assert.deepEqual(login, reg);
+  assert.deepEqual(await sdk.auth.logout(), { message: 'OK' });
+  await assert.rejects(sdk.db.createResource('notes', { a: 1 }), { code: 'unauthenticated', status: 401 });
+});
+
+test('duplicate registration rejects with email_taken', async () => {
+  const who = email('dup');
+  await createSdk(server.url, API_KEY).auth.register(who, PASSWORD);
+  const err = await createSdk(server.url, API_KEY).auth.register(who, PASSWORD).catch((e) => e);
+  assert.ok(err instanceof SdkError);
+  assert.ok(err instanceof Error);
+  assert.equal(err.status, 409);
+  assert.equal(err.code, 'email_taken');
+  assert.equal(typeof err.message, 'string');
+});
+
+test('wrong password rejects with invalid_credentials', async () => {
+  const who = email('pw');
+  await createSdk(server.url, API_KEY).auth.register(who, PASSWORD);
+  await assert.rejects(createSdk(server.url, API_KEY).auth.login(who, 'wrong password'),
+    { name: 'SdkError', status: 401, code: 'invalid_credentials' });
+});
+
+test('a weak password is reported per field', async () => {
+  const err = await createSdk(server.url, API_KEY).auth.register(email('weak'), 'short').catch((e) => e);
+  assert.equal(err.code, 'validation_failed');
+  assert.equal(typeof err.errors.password, 'string');
+});
+
+test('a wrong API key rejects every call with invalid_api_key', async () => {
+  const sdk = createSdk(server.url, 'not-the-key');
+  await assert.rejects(sdk.db.getCollectionList(), { status: 401, code: 'invalid_api_key' });
+  await assert.rejects(sdk.auth.login(email('k'), PASSWORD), { status: 401, code: 'invalid_api_key' });
+});
+
+test('an unreachable server rejects with network_error', async () => {
+  const sdk = createSdk('http://127.0.0.1:9', API_KEY);
+  await assert.rejects(sdk.db.getCollectionList(), { status: 0, code: 'network_error' });
+});
