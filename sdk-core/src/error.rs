@@ -196,7 +196,7 @@ pub enum Error {
         /// The server's explanation.
         message: String,
         /// Per-field problems, if any.
-        errors: Option<Map<String, Value>>,
+        errors: Option<Box<Map<String, Value>>>,
     },
     /// The arguments were rejected before anything was sent.
     #[error("invalid argument: {0}")]
@@ -234,7 +234,7 @@ impl Error {
                 status,
                 code: b.code,
                 message: b.message,
-                errors: b.errors,
+                errors: b.errors.map(Box::new),
             },
             Err(_) => {
                 let text = String::from_utf8_lossy(body);

@@ -43,7 +43,9 @@ type Shared = Rc<RefCell<Client>>;
 /// Creates an SDK for the server at `url` with the app's API key.
 #[wasm_bindgen(js_name = createSdk)]
 pub fn create_sdk(url: &str, api_key: &str) -> Sdk {
-    Sdk { core: Rc::new(RefCell::new(Client::new(url, api_key))) }
+    Sdk {
+        core: Rc::new(RefCell::new(Client::new(url, api_key))),
+    }
 }
 
 /// The object `createSdk` returns.
@@ -57,20 +59,25 @@ impl Sdk {
     /// `sdk.auth`: register, login, logout.
     #[wasm_bindgen(getter)]
     pub fn auth(&self) -> Auth {
-        Auth { core: self.core.clone() }
+        Auth {
+            core: self.core.clone(),
+        }
     }
 
     /// `sdk.db`: collections and records.
     #[wasm_bindgen(getter)]
     pub fn db(&self) -> Db {
-        Db { core: self.core.clone() }
+        Db {
+            core: self.core.clone(),
+        }
     }
 
     /// `sdk.ws()`: a standard `WebSocket` to the server, authenticated with the
     /// API key and, when signed in, the session. Read messages with `onmessage`.
     pub fn ws(&self) -> Result<web_sys::WebSocket, JsValue> {
         let global = js_sys::global();
-        let has_ws = js_sys::Reflect::has(&global, &JsValue::from_str("WebSocket")).unwrap_or(false);
+        let has_ws =
+            js_sys::Reflect::has(&global, &JsValue::from_str("WebSocket")).unwrap_or(false);
         if !has_ws {
             return Err(js_error(
                 0,
@@ -149,28 +156,46 @@ impl Db {
 
     /// Creates a record; returns it with `_id`, `createdAt`, `updatedAt`, `__v`.
     #[wasm_bindgen(js_name = createResource)]
-    pub async fn create_resource(&self, collection: String, data: JsValue) -> Result<JsValue, JsValue> {
+    pub async fn create_resource(
+        &self,
+        collection: String,
+        data: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let data = to_json(&data)?;
         run(&self.core, Call::CreateResource(collection, data)).await
     }
 
     /// Merges `data` into a record (a `null` value removes the field); returns the record.
     #[wasm_bindgen(js_name = updateResource)]
-    pub async fn update_resource(&self, collection: String, id: String, data: JsValue) -> Result<JsValue, JsValue> {
+    pub async fn update_resource(
+        &self,
+        collection: String,
+        id: String,
+        data: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let data = to_json(&data)?;
         run(&self.core, Call::UpdateResource(collection, id, data)).await
     }
 
     /// Replaces a record's fields with `data`; returns the record.
     #[wasm_bindgen(js_name = overwriteResource)]
-    pub async fn overwrite_resource(&self, collection: String, id: String, data: JsValue) -> Result<JsValue, JsValue> {
+    pub async fn overwrite_resource(
+        &self,
+        collection: String,
+        id: String,
+        data: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let data = to_json(&data)?;
         run(&self.core, Call::OverwriteResource(collection, id, data)).await
     }
 
     /// Deletes a record; returns it as it was.
     #[wasm_bindgen(js_name = deleteResource)]
-    pub async fn delete_resource(&self, collection: String, id: String) -> Result<JsValue, JsValue> {
+    pub async fn delete_resource(
+        &self,
+        collection: String,
+        id: String,
+    ) -> Result<JsValue, JsValue> {
         run(&self.core, Call::DeleteResource(collection, id)).await
     }
 }
@@ -181,16 +206,26 @@ fn js_error(status: u16, code: &str, message: &str, errors: JsValue) -> JsValue 
 
 fn to_js_error(e: Error) -> JsValue {
     match e {
-        Error::Api { status, code, message, errors } => {
+        Error::Api {
+            status,
+            code,
+            message,
+            errors,
+        } => {
             let errors = errors
-                .and_then(|m| js_sys::JSON::parse(&serde_json::Value::Object(m).to_string()).ok())
+                .and_then(|m| js_sys::JSON::parse(&serde_json::Value::Object(*m).to_string()).ok())
                 .unwrap_or(JsValue::UNDEFINED);
             js_error(status, code.as_str(), &message, errors)
         }
         Error::InvalidArgument(m) => js_error(0, "invalid_argument", &m, JsValue::UNDEFINED),
         Error::Transport(m) => js_error(0, "network_error", &m, JsValue::UNDEFINED),
         Error::Decode(m) => js_error(0, "invalid_response", &m, JsValue::UNDEFINED),
-        other => js_error(0, ErrorCode::Internal.as_str(), &other.to_string(), JsValue::UNDEFINED),
+        other => js_error(
+            0,
+            ErrorCode::Internal.as_str(),
+            &other.to_string(),
+            JsValue::UNDEFINED,
+        ),
     }
 }
 
@@ -206,7 +241,10 @@ fn to_json(v: &JsValue) -> Result<serde_json::Value, JsValue> {
 async fn run(core: &Shared, call: Call) -> Result<JsValue, JsValue> {
     let req = core.borrow().prepare(&call).map_err(to_js_error)?;
     let (status, body) = send(req).await.map_err(to_js_error)?;
-    let value = core.borrow_mut().complete(&call, status, body.as_bytes()).map_err(to_js_error)?;
+    let value = core
+        .borrow_mut()
+        .complete(&call, status, body.as_bytes())
+        .map_err(to_js_error)?;
     js_sys::JSON::parse(&value.to_string())
         .map_err(|_| to_js_error(Error::Decode("the answer is not JSON".into())))
 }
@@ -228,7 +266,10 @@ async fn send(req: HttpRequest) -> Result<(u16, String), Error> {
     }
     let transport = |e: gloo_net::Error| Error::Transport(e.to_string());
     let request = match req.body {
-        Some(body) => b.header("content-type", "application/json").body(body).map_err(transport)?,
+        Some(body) => b
+            .header("content-type", "application/json")
+            .body(body)
+            .map_err(transport)?,
         None => b.build().map_err(transport)?,
     };
     let resp = request.send().await.map_err(transport)?;

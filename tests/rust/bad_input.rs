@@ -48,6 +48,9 @@ impl Raw {
     }
 }
 
+/// Method, path, body, expected status, expected code.
+type Case = (&'static str, String, Option<Vec<u8>>, u16, &'static str);
+
 #[tokio::test]
 async fn bad_input_gets_a_coded_4xx_and_writes_nothing() {
     let server = Server::start();
@@ -68,7 +71,7 @@ async fn bad_input_gets_a_coded_4xx_and_writes_nothing() {
     let id = rec["_id"].as_str().expect("id").to_owned();
     let item = format!("/items/{id}");
 
-    let cases: Vec<(&str, String, Option<Vec<u8>>, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "POST",
             "/items".into(),

@@ -44,10 +44,10 @@ pub async fn serve(socket: WebSocket, app: Arc<App>, user: Option<String>) {
                 break;
             }
         };
-        if let Some(text) = out {
-            if tx.send(Message::text(text)).await.is_err() {
-                break;
-            }
+        if let Some(text) = out
+            && tx.send(Message::text(text)).await.is_err()
+        {
+            break;
         }
     }
     tracing::debug!(?user, "websocket closed");

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Runs every test: lints, Rust unit and end-to-end tests, the npm package's
+# Node.js tests and its headless-Chromium tests, all against the real server.
+# On a fresh machine it first installs what it needs (idempotently): Debian's
+# chromium, the wasm32 target, wasm-pack, the wasm-bindgen CLI matching
+# Cargo.lock, and the npm packages.
+#
+#   bash scripts/test.sh            set up, then run everything
+#   SKIP_SETUP=1 bash scripts/test.sh   run without the set-up step
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LOGS=$ROOT/target/test-logs
+mkdir -p "$LOGS"
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+setup() {
+  step "set-up"
+  command -v cargo >/dev/null || die "cargo is required (https://rustup.rs)"
+  command -v node >/dev/null || die "Node.js 20 or newer is required"
+  local node_major
+  node_major=$(node -p 'process.versions.node.split(".")[0]')
+  (( node_major >= 20 )) || die "Node.js 20 or newer is required (found $(node --version))"
+
+  if [[ ! -x ${CHROMIUM_PATH:-/usr/bin/chromium} ]]; then
+    command -v apt-get >/dev/null || die "install Chromium and set CHROMIUM_PATH"
+    local sudo=""
+    [[ $(id -u) == 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  fi
+
+  if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    rustup target add wasm32-unknown-unknown
+  fi
+  command -v wasm-pack >/dev/null || cargo install wasm-pack --version 0.15.1 --locked
+  local want have
+  want=$(wasm_bindgen_version)
+  have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+  if [[ "$have" != "$want" ]]; then
+    cargo install wasm-bindgen-cli --version "$want" --force
+  fi
+  (cd npm && npm ci --no-audit --no-fund --loglevel=error)
+  (cd tests && npm ci --no-audit --no-fund --loglevel=error)
+}
+
+[[ -n ${SKIP_SETUP:-} ]] || setup
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy -p sdk-wasm --target wasm32-unknown-unknown --quiet -- -D warnings
+
+step "Rust: unit and end-to-end tests (real server process, native SDK)"
+cargo build -p reference-server --quiet
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast 2>&1 | tee "$LOGS/rust.log"
+  rust_pass=$(grep -E '^ +Summary' "$LOGS/rust.log" | tail -1 | grep -oE '[0-9]+ passed' | awk '{print $1}' || true)
+  rust_fail=$(grep -E '^ +Summary' "$LOGS/rust.log" | tail -1 | grep -oE '[0-9]+ failed' | awk '{print $1}' || true)
+else
+  cargo test --workspace --no-fail-fast 2>&1 | tee "$LOGS/rust.log"
+  rust_pass=$(grep -E '^test result' "$LOGS/rust.log" | awk '{p+=$4} END {print p}')
+  rust_fail=$(grep -E '^test result' "$LOGS/rust.log" | awk '{f+=$6} END {print f}')
+fi
+
+step "npm package: build"
+npm run build --prefix npm
+
+step "Node.js: end-to-end tests through the npm package"
+node --experimental-websocket --no-warnings=ExperimentalWarning --test --test-reporter=spec \
+  tests/node/*.test.mjs 2>&1 | tee "$LOGS/node.log"
+
+step "Chromium: end-to-end tests of the npm package in a real browser"
+node --experimental-websocket --no-warnings=ExperimentalWarning --test --test-reporter=spec \
+  tests/browser/*.test.mjs 2>&1 | tee "$LOGS/browser.log"
+
+count() { grep -E "^ℹ $2 [0-9]+" "$1" | awk '{print $3}' || true; }
+node_pass=$(count "$LOGS/node.log" pass); node_fail=$(count "$LOGS/node.log" fail)
+browser_pass=$(count "$LOGS/browser.log" pass); browser_fail=$(count "$LOGS/browser.log" fail)
+step "summary"
+echo "rust e2e and unit (native SDK): ${rust_pass:-0} passed, ${rust_fail:-0} failed"
+echo "node e2e (npm package):         $node_pass passed, $node_fail failed"
+echo "chromium e2e (npm package):     $browser_pass passed, $browser_fail failed"
+echo "total: $(( ${rust_pass:-0} + node_pass + browser_pass )) passed, $(( ${rust_fail:-0} + node_fail + browser_fail )) failed"
