@@ -52,6 +52,43 @@ export interface Db {
   deleteResource<T extends object = { [key: string]: unknown }>(collection: string, id: string): Promise<Record<T>>;
 }
 
+/** The metadata record of a stored file. */
+export interface FileRecord {
+  _id: string;
+  /** The owner, who uploaded it. */
+  userId: string;
+  filename: string;
+  bucket: string;
+  /** Size in bytes. */
+  size: number;
+  /** The media type given at upload. */
+  contentType: string;
+  /** SHA-256 of the bytes, lowercase hex (also the download's ETag). */
+  sha256: string;
+  createdAt: string;
+  updatedAt: string;
+  __v: number;
+}
+
+/** What uploads accept: a File or Blob in browsers; a Blob, Uint8Array, ArrayBuffer or string anywhere. */
+export type FileInput = Blob | Uint8Array | ArrayBuffer | string;
+
+/** `sdk.storage`: the signed-in user's files. */
+export interface Storage {
+  /** Uploads a file as `filename` in `bucket`. */
+  uploadFile(file: FileInput, filename: string, bucket: string): Promise<FileRecord>;
+  /** The response carrying the file: `await (await sdk.storage.getFile(id, name)).blob()`. */
+  getFile(userId: string, filename: string): Promise<Response>;
+  /** All of a user's files for the user, the public ones for others. */
+  getListOfUserFiles(userId: string): Promise<{ records: FileRecord[] }>;
+  /** Renames a file and files it under `bucket`. */
+  updateFile(currentFilename: string, newFilename: string, bucket: string): Promise<{ record: FileRecord }>;
+  /** Replaces a file's bytes. */
+  overwriteFile(file: FileInput, filename: string): Promise<{ message: string }>;
+  /** Deletes a file. */
+  deleteFile(filename: string): Promise<{ deletedRecord: FileRecord }>;
+}
+
 /** A database write as broadcast to WebSocket clients. */
 export interface WriteMessage<T extends object = { [key: string]: unknown }> {
   action: 'create' | 'update' | 'patch' | 'delete';
@@ -65,6 +102,7 @@ export interface WriteMessage<T extends object = { [key: string]: unknown }> {
 export interface Sdk {
   readonly auth: Auth;
   readonly db: Db;
+  readonly storage: Storage;
   /**
    * A standard WebSocket to the server. Messages are JSON text:
    * `{action: "connection", response}` first, then broadcasts such as {@link WriteMessage}.

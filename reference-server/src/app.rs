@@ -2,6 +2,7 @@
 
 use crate::auth::Hasher;
 use crate::config::Config;
+use crate::files::FileStore;
 use crate::store::Store;
 use crate::ws::Bus;
 use std::sync::Arc;
@@ -11,6 +12,8 @@ use tokio::sync::watch;
 pub struct App {
     /// The storage engine.
     pub store: Arc<dyn Store>,
+    /// File bytes.
+    pub files: Arc<dyn FileStore>,
     /// Realtime fan-out.
     pub bus: Arc<dyn Bus>,
     /// The app's API key.

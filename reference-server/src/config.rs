@@ -25,6 +25,15 @@ pub struct Config {
     #[arg(long, env = "RUCKSACK_MAX_BODY", default_value_t = 1024 * 1024)]
     pub max_body: u64,
 
+    /// Largest accepted file upload, in bytes (default 100 MiB).
+    #[arg(long, env = "RUCKSACK_MAX_UPLOAD", default_value_t = 100 * 1024 * 1024)]
+    pub max_upload: u64,
+
+    /// Buckets whose files anyone with the API key may read (comma-separated);
+    /// files in other buckets are readable by their owner only.
+    #[arg(long, env = "RUCKSACK_PUBLIC_BUCKETS", value_delimiter = ',')]
+    pub public_buckets: Vec<String>,
+
     /// Largest number of records one collection read returns.
     #[arg(long, env = "RUCKSACK_MAX_PAGE", default_value_t = 1000)]
     pub max_page: u32,
@@ -55,6 +64,8 @@ impl Config {
             data_dir,
             api_key: Some(api_key.to_owned()),
             max_body: 1024 * 1024,
+            max_upload: 100 * 1024 * 1024,
+            public_buckets: vec!["public".into()],
             max_page: 1000,
             session_ttl: 3600,
             hash_memory_kib: 64,

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod store;
 pub mod ws;
@@ -89,6 +90,16 @@ pub async fn start(config: Config) -> Result<Running, String> {
         resolve_api_key(&config).map_err(|e| format!("cannot keep the API key: {e}"))?;
     let db = config.data_dir.join("rucksack.sqlite3");
     let store = store::open(&db.to_string_lossy()).map_err(|e| e.to_string())?;
+    let files: Arc<dyn files::FileStore> = Arc::new(
+        files::local::LocalFiles::open(&config.data_dir.join("files"))
+            .map_err(|e| format!("cannot open the file store: {e}"))?,
+    );
+    // Blobs no file names (an upload cut short by a crash) are removed at start.
+    let referenced = store.file_blobs().await.map_err(|e| e.to_string())?;
+    let swept = files.sweep(&referenced).await.map_err(|e| e.to_string())?;
+    if swept > 0 {
+        tracing::info!(swept, "removed unreferenced upload blobs");
+    }
     let hasher = auth::Hasher::new(config.hash_memory_kib, config.hash_iterations)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -98,6 +109,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
     let grace = Duration::from_secs(config.shutdown_grace);
     let app = Arc::new(App {
         store,
+        files,
         bus: Arc::new(ws::LocalBus::new(1024)),
         api_key: api_key.clone(),
         hasher,

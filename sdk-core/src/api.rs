@@ -3,6 +3,7 @@
 //! answers into results.
 
 use crate::error::Error;
+use crate::files::{RenameFile, check_bucket, check_filename};
 use crate::names::{check_collection_name, check_id};
 use crate::session::Session;
 use serde::{Deserialize, Serialize};
@@ -111,8 +112,52 @@ pub enum Call {
     OverwriteResource(String, String, Value),
     /// `db.deleteResource(collection, id)`
     DeleteResource(String, String),
+    /// `storage.uploadFile(file, filename, bucket)`: the transport adds the file as the
+    /// multipart part `file`.
+    UploadFile {
+        /// The file's name.
+        filename: String,
+        /// The bucket to file it under.
+        bucket: String,
+    },
+    /// `storage.getFile(userId, filename)`: the answer is the file's bytes.
+    GetFile(String, String),
+    /// `storage.getListOfUserFiles(userId)`
+    GetListOfUserFiles(String),
+    /// `storage.updateFile(currentFilename, newFilename, bucket)`: renames and refiles.
+    UpdateFile {
+        /// The file's current name.
+        current: String,
+        /// Its new name.
+        new: String,
+        /// Its new bucket.
+        bucket: String,
+    },
+    /// `storage.overwriteFile(file, filename)`: the transport adds the new bytes as `file`.
+    OverwriteFile(String),
+    /// `storage.deleteFile(filename)`
+    DeleteFile(String),
     /// The server's health.
     Health,
+}
+
+impl Call {
+    /// Whether a successful answer is raw bytes (a file) rather than JSON.
+    pub fn answer_is_bytes(&self) -> bool {
+        matches!(self, Self::GetFile(..))
+    }
+}
+
+/// What a request carries.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// Nothing.
+    Empty,
+    /// JSON text (sent with `content-type: application/json`).
+    Json(String),
+    /// A multipart form with these text fields, then the caller's file as the part `file`.
+    FormWithFile(Vec<(&'static str, String)>),
 }
 
 /// A request ready to be carried: the transport sends exactly this.
@@ -124,8 +169,8 @@ pub struct HttpRequest {
     pub url: String,
     /// Headers to send, besides the transport's own.
     pub headers: Vec<(&'static str, String)>,
-    /// A JSON body, if any (sent with `content-type: application/json`).
-    pub body: Option<String>,
+    /// The body.
+    pub body: Body,
 }
 
 /// The sans-IO client: the server's address, the API key and the session.
@@ -179,32 +224,78 @@ impl Client {
             check_id(id).map_err(|e| Error::InvalidArgument(e.message))?;
             Ok(format!("{}/{id}", coll(c)?))
         };
-        let object = |v: &Value| -> Result<Option<String>, Error> {
+        let file = |f: &str| -> Result<String, Error> {
+            check_filename(f).map_err(|e| Error::InvalidArgument(e.message))?;
+            Ok(encode_query(f))
+        };
+        let bucket = |b: &str| -> Result<(), Error> {
+            check_bucket(b).map_err(|e| Error::InvalidArgument(e.message))
+        };
+        let user = |u: &str| -> Result<String, Error> {
+            check_id(u).map_err(|e| Error::InvalidArgument(format!("user {}", e.message)))?;
+            Ok(u.to_owned())
+        };
+        let json_body = |v: Value| Body::Json(v.to_string());
+        let object = |v: &Value| -> Result<Body, Error> {
             if v.is_object() {
-                Ok(Some(v.to_string()))
+                Ok(Body::Json(v.to_string()))
             } else {
                 Err(Error::InvalidArgument("data must be an object".into()))
             }
         };
         let (method, path, body) = match call {
-            Call::Register(c) => (Post, "/register".into(), Some(json!(c).to_string())),
-            Call::Login(c) => (Post, "/login".into(), Some(json!(c).to_string())),
-            Call::Logout => (Post, "/logout".into(), None),
-            Call::GetCollectionList => (Get, "/collections".into(), None),
+            Call::Register(c) => (Post, "/register".into(), json_body(json!(c))),
+            Call::Login(c) => (Post, "/login".into(), json_body(json!(c))),
+            Call::Logout => (Post, "/logout".into(), Body::Empty),
+            Call::GetCollectionList => (Get, "/collections".into(), Body::Empty),
             Call::CreateNewCollection(name) => {
                 check_collection_name(name).map_err(|e| Error::InvalidArgument(e.message))?;
                 let body = json!(CreateCollectionRequest {
                     collection_name: name.clone()
                 });
-                (Post, "/collections".into(), Some(body.to_string()))
+                (Post, "/collections".into(), json_body(body))
             }
-            Call::GetCollection(c) => (Get, coll(c)?, None),
-            Call::GetResource(c, id) => (Get, item(c, id)?, None),
+            Call::GetCollection(c) => (Get, coll(c)?, Body::Empty),
+            Call::GetResource(c, id) => (Get, item(c, id)?, Body::Empty),
             Call::CreateResource(c, data) => (Post, coll(c)?, object(data)?),
             Call::UpdateResource(c, id, data) => (Patch, item(c, id)?, object(data)?),
             Call::OverwriteResource(c, id, data) => (Put, item(c, id)?, object(data)?),
-            Call::DeleteResource(c, id) => (Delete, item(c, id)?, None),
-            Call::Health => (Get, "/health".into(), None),
+            Call::DeleteResource(c, id) => (Delete, item(c, id)?, Body::Empty),
+            Call::UploadFile {
+                filename,
+                bucket: b,
+            } => {
+                file(filename)?;
+                bucket(b)?;
+                let fields = vec![("bucket", b.clone()), ("filename", filename.clone())];
+                (Post, "/uploads".into(), Body::FormWithFile(fields))
+            }
+            Call::GetFile(u, f) => (
+                Get,
+                format!("/uploads/{}/{}", user(u)?, file(f)?),
+                Body::Empty,
+            ),
+            Call::GetListOfUserFiles(u) => (Get, format!("/uploads/{}", user(u)?), Body::Empty),
+            Call::UpdateFile {
+                current,
+                new,
+                bucket: b,
+            } => {
+                let path = format!("/uploads/{}", file(current)?);
+                file(new)?;
+                bucket(b)?;
+                let body = json!(RenameFile {
+                    filename: new.clone(),
+                    bucket: b.clone()
+                });
+                (Patch, path, json_body(body))
+            }
+            Call::OverwriteFile(f) => {
+                let path = format!("/uploads/{}", file(f)?);
+                (Put, path, Body::FormWithFile(vec![("filename", f.clone())]))
+            }
+            Call::DeleteFile(f) => (Delete, format!("/uploads/{}", file(f)?), Body::Empty),
+            Call::Health => (Get, "/health".into(), Body::Empty),
         };
         Ok(HttpRequest {
             method,
@@ -230,6 +321,7 @@ impl Client {
                 self.session.sign_in(auth.id.clone(), auth.token);
                 Ok(json!(UserId { id: auth.id }))
             }
+            c if c.answer_is_bytes() => Ok(Value::Null),
             _ => decode(body),
         }
     }
@@ -325,6 +417,54 @@ mod tests {
             assert_eq!(r.method, method);
             assert_eq!(r.url, format!("http://127.0.0.1:8080{path}"));
             assert_eq!(r.headers[0], ("authorization", "key k&1".to_owned()));
+        }
+    }
+
+    #[test]
+    fn storage_calls_map_onto_upload_routes() {
+        let c = client();
+        let up = Call::UploadFile {
+            filename: "my photo.jpg".into(),
+            bucket: "photos".into(),
+        };
+        let r = c.prepare(&up).expect("upload");
+        assert_eq!(
+            (r.method, r.url.as_str()),
+            (Method::Post, "http://127.0.0.1:8080/uploads")
+        );
+        assert_eq!(
+            r.body,
+            Body::FormWithFile(vec![
+                ("bucket", "photos".into()),
+                ("filename", "my photo.jpg".into())
+            ])
+        );
+        let r = c
+            .prepare(&Call::GetFile("u1".into(), "my photo.jpg".into()))
+            .expect("get");
+        assert_eq!(r.url, "http://127.0.0.1:8080/uploads/u1/my%20photo.jpg");
+        let r = c
+            .prepare(&Call::DeleteFile("a.txt".into()))
+            .expect("delete");
+        assert_eq!(
+            (r.method, r.url.as_str()),
+            (Method::Delete, "http://127.0.0.1:8080/uploads/a.txt")
+        );
+        for bad in [
+            Call::UploadFile {
+                filename: "../x".into(),
+                bucket: "b".into(),
+            },
+            Call::UploadFile {
+                filename: "x".into(),
+                bucket: "".into(),
+            },
+            Call::GetFile("../u".into(), "x".into()),
+        ] {
+            assert!(
+                matches!(c.prepare(&bad), Err(Error::InvalidArgument(_))),
+                "{bad:?}"
+            );
         }
     }
 

@@ -44,6 +44,12 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// A WebSocket message names an action the server does not know (400).
     UnknownAction,
+    /// A file name is empty, too long, or holds a path trick or control character (400).
+    InvalidFilename,
+    /// The user already has a file of that name (409).
+    FileExists,
+    /// The requested byte range lies outside the file (416).
+    RangeNotSatisfiable,
     /// The server failed; nothing was written (500).
     Internal,
     /// The server is shutting down or overloaded; retry later (503).
@@ -73,6 +79,9 @@ impl ErrorCode {
             Self::VersionConflict => "version_conflict",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnknownAction => "unknown_action",
+            Self::InvalidFilename => "invalid_filename",
+            Self::FileExists => "file_exists",
+            Self::RangeNotSatisfiable => "range_not_satisfiable",
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
             Self::Other(s) => s,
@@ -99,6 +108,9 @@ impl ErrorCode {
             "version_conflict" => Self::VersionConflict,
             "payload_too_large" => Self::PayloadTooLarge,
             "unknown_action" => Self::UnknownAction,
+            "invalid_filename" => Self::InvalidFilename,
+            "file_exists" => Self::FileExists,
+            "range_not_satisfiable" => Self::RangeNotSatisfiable,
             "internal" => Self::Internal,
             "unavailable" => Self::Unavailable,
             other => Self::Other(other.to_owned()),
@@ -117,11 +129,13 @@ impl ErrorCode {
             | Self::InvalidId
             | Self::InvalidCollectionName
             | Self::ReservedName
-            | Self::UnknownAction => 400,
+            | Self::UnknownAction
+            | Self::InvalidFilename => 400,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::EmailTaken | Self::VersionConflict => 409,
+            Self::EmailTaken | Self::VersionConflict | Self::FileExists => 409,
             Self::PayloadTooLarge => 413,
+            Self::RangeNotSatisfiable => 416,
             Self::Internal | Self::Other(_) => 500,
             Self::Unavailable => 503,
         }
@@ -286,6 +300,9 @@ mod tests {
             ErrorCode::VersionConflict,
             ErrorCode::PayloadTooLarge,
             ErrorCode::UnknownAction,
+            ErrorCode::InvalidFilename,
+            ErrorCode::FileExists,
+            ErrorCode::RangeNotSatisfiable,
             ErrorCode::Internal,
             ErrorCode::Unavailable,
         ];

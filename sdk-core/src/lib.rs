@@ -11,6 +11,7 @@
 //! * [`record`] — the record type with its system fields.
 //! * [`names`] — which collection names and ids are valid.
 //! * [`ws`] — realtime messages.
+//! * [`files`] — file names, buckets and file metadata records.
 //! * [`error`] — the wire error body, the stable error codes, the client error.
 //!
 //! The native SDK and the WASM SDK only carry [`api::HttpRequest`]s to the server
@@ -18,6 +19,7 @@
 
 pub mod api;
 pub mod error;
+pub mod files;
 pub mod names;
 pub mod record;
 pub mod session;

@@ -1,13 +1,19 @@
 //! Carries core requests over HTTP with reqwest.
 
 use sdk_core::Error;
-use sdk_core::api::{HttpRequest, Method};
+use sdk_core::api::{Body, HttpRequest, Method};
 
-/// Sends one request; returns the status and the body.
-pub(crate) async fn send(
+fn transport(e: reqwest::Error) -> Error {
+    Error::Transport(e.to_string())
+}
+
+/// Sends one request, with `file` as the multipart part `file` when the body is a
+/// form; returns the response once its status is known.
+pub(crate) async fn start(
     http: &reqwest::Client,
     req: HttpRequest,
-) -> Result<(u16, Vec<u8>), Error> {
+    file: Option<reqwest::multipart::Part>,
+) -> Result<reqwest::Response, Error> {
     let method = match req.method {
         Method::Get => reqwest::Method::GET,
         Method::Post => reqwest::Method::POST,
@@ -19,17 +25,35 @@ pub(crate) async fn send(
     for (name, value) in req.headers {
         b = b.header(name, value);
     }
-    if let Some(body) = req.body {
-        b = b.header("content-type", "application/json").body(body);
-    }
-    let resp = b
-        .send()
-        .await
-        .map_err(|e| Error::Transport(e.to_string()))?;
+    b = match req.body {
+        Body::Empty => b,
+        Body::Json(json) => b.header("content-type", "application/json").body(json),
+        Body::FormWithFile(fields) => {
+            let mut form = reqwest::multipart::Form::new();
+            for (name, value) in fields {
+                form = form.text(name, value);
+            }
+            let file =
+                file.ok_or_else(|| Error::InvalidArgument("this call needs a file".into()))?;
+            b.multipart(form.part("file", file))
+        }
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "unsupported body {other:?}"
+            )));
+        }
+    };
+    b.send().await.map_err(transport)
+}
+
+/// Sends one request; returns the status and the whole body.
+pub(crate) async fn send(
+    http: &reqwest::Client,
+    req: HttpRequest,
+    file: Option<reqwest::multipart::Part>,
+) -> Result<(u16, Vec<u8>), Error> {
+    let resp = start(http, req, file).await?;
     let status = resp.status().as_u16();
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| Error::Transport(e.to_string()))?;
+    let body = resp.bytes().await.map_err(transport)?;
     Ok((status, body.to_vec()))
 }

@@ -31,11 +31,14 @@
 
 mod http;
 mod realtime;
+mod storage;
 
 pub use realtime::Realtime;
 pub use sdk_core::api::{MessageResponse, UserId};
+pub use sdk_core::files::{FileDeleted, FileList, FileRecord, FileUpdated};
 pub use sdk_core::ws::{ServerMessage, WriteAction, WriteEvent};
 pub use sdk_core::{Error, ErrorCode, Record};
+pub use storage::{Storage, Upload};
 
 use sdk_core::api::{Call, Client, Credentials};
 use serde::Serialize;
@@ -83,6 +86,11 @@ impl Sdk {
         Db { sdk: self }
     }
 
+    /// The signed-in user's files.
+    pub fn storage(&self) -> Storage<'_> {
+        Storage { sdk: self }
+    }
+
     /// Opens a realtime connection that yields every broadcast this client may see.
     pub async fn ws(&self) -> Result<Realtime> {
         let url = self.with_core(|c| c.ws_url());
@@ -109,7 +117,7 @@ impl Sdk {
 
     async fn call(&self, call: Call) -> Result<Value> {
         let req = self.with_core(|c| c.prepare(&call))?;
-        let (status, body) = http::send(&self.inner.http, req).await?;
+        let (status, body) = http::send(&self.inner.http, req, None).await?;
         self.with_core(|c| c.complete(&call, status, &body))
     }
 

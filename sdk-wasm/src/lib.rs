@@ -8,17 +8,24 @@
 //! with an `SdkError` carrying `status`, `code`, `message` and `errors`.
 //!
 //! Requests are built and answers interpreted by `sdk-core`; this crate only
-//! carries them with `fetch` (gloo-net) and opens the browser's `WebSocket`.
+//! carries them with the runtime's `fetch` and opens its `WebSocket` (web-sys).
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
-use gloo_net::http::{Method as HttpMethod, RequestBuilder};
-use sdk_core::api::{Call, Client, Credentials, HttpRequest, Method};
+use sdk_core::api::{Body, Call, Client, Credentials, HttpRequest};
 use sdk_core::{Error, ErrorCode};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 use web_sys::RequestCredentials;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The global `fetch` of browsers, workers and Node.js 18+.
+    #[wasm_bindgen(js_name = fetch)]
+    fn global_fetch(request: &web_sys::Request) -> js_sys::Promise;
+}
 
 #[wasm_bindgen(module = "/js/errors.js")]
 extern "C" {
@@ -68,6 +75,14 @@ impl Sdk {
     #[wasm_bindgen(getter)]
     pub fn db(&self) -> Db {
         Db {
+            core: self.core.clone(),
+        }
+    }
+
+    /// `sdk.storage`: the signed-in user's files.
+    #[wasm_bindgen(getter)]
+    pub fn storage(&self) -> Storage {
+        Storage {
             core: self.core.clone(),
         }
     }
@@ -200,6 +215,112 @@ impl Db {
     }
 }
 
+/// `sdk.storage`.
+#[wasm_bindgen]
+pub struct Storage {
+    core: Shared,
+}
+
+#[wasm_bindgen]
+impl Storage {
+    /// Uploads a `File`, `Blob` or `Uint8Array` as `filename` in `bucket`; resolves to
+    /// its metadata record.
+    #[wasm_bindgen(js_name = uploadFile)]
+    pub async fn upload_file(
+        &self,
+        file: JsValue,
+        filename: String,
+        bucket: String,
+    ) -> Result<JsValue, JsValue> {
+        run_with(
+            &self.core,
+            Call::UploadFile { filename, bucket },
+            Some(as_blob(file)?),
+        )
+        .await
+    }
+
+    /// Resolves to the `Response` carrying the file (call `.blob()` on it).
+    #[wasm_bindgen(js_name = getFile)]
+    pub async fn get_file(&self, user_id: String, filename: String) -> Result<JsValue, JsValue> {
+        let call = Call::GetFile(user_id, filename);
+        let req = self.core.borrow().prepare(&call).map_err(to_js_error)?;
+        let resp = fetch(req, None).await.map_err(to_js_error)?;
+        if resp.ok() {
+            return Ok(resp.into());
+        }
+        let (status, body) = read(resp).await.map_err(to_js_error)?;
+        let err = self
+            .core
+            .borrow_mut()
+            .complete(&call, status, body.as_bytes())
+            .err();
+        Err(to_js_error(err.unwrap_or_else(|| {
+            Error::Decode(format!("unexpected status {status}"))
+        })))
+    }
+
+    /// Resolves to `{ records: [...] }`: all of a user's files for the user, the public ones for others.
+    #[wasm_bindgen(js_name = getListOfUserFiles)]
+    pub async fn get_list_of_user_files(&self, user_id: String) -> Result<JsValue, JsValue> {
+        run(&self.core, Call::GetListOfUserFiles(user_id)).await
+    }
+
+    /// Renames a file and files it under `bucket`; resolves to `{ record }`.
+    #[wasm_bindgen(js_name = updateFile)]
+    pub async fn update_file(
+        &self,
+        current_filename: String,
+        new_filename: String,
+        bucket: String,
+    ) -> Result<JsValue, JsValue> {
+        let call = Call::UpdateFile {
+            current: current_filename,
+            new: new_filename,
+            bucket,
+        };
+        run(&self.core, call).await
+    }
+
+    /// Replaces a file's bytes; resolves to `{ message: "file overwritten" }`.
+    #[wasm_bindgen(js_name = overwriteFile)]
+    pub async fn overwrite_file(
+        &self,
+        file: JsValue,
+        filename: String,
+    ) -> Result<JsValue, JsValue> {
+        run_with(
+            &self.core,
+            Call::OverwriteFile(filename),
+            Some(as_blob(file)?),
+        )
+        .await
+    }
+
+    /// Deletes a file; resolves to `{ deletedRecord }`.
+    #[wasm_bindgen(js_name = deleteFile)]
+    pub async fn delete_file(&self, filename: String) -> Result<JsValue, JsValue> {
+        run(&self.core, Call::DeleteFile(filename)).await
+    }
+}
+
+/// A `Blob` (or `File`) as is; a `Uint8Array`, `ArrayBuffer` or string wrapped in a `Blob`.
+fn as_blob(file: JsValue) -> Result<web_sys::Blob, JsValue> {
+    if file.is_instance_of::<web_sys::Blob>() {
+        return Ok(file.unchecked_into());
+    }
+    if file.is_instance_of::<js_sys::Uint8Array>()
+        || file.is_instance_of::<js_sys::ArrayBuffer>()
+        || file.is_string()
+    {
+        let parts = js_sys::Array::of1(&file);
+        return web_sys::Blob::new_with_u8_array_sequence(&parts);
+    }
+    Err(to_js_error(Error::InvalidArgument(
+        "file must be a File, Blob, Uint8Array, ArrayBuffer or string".into(),
+    )))
+}
+
 fn js_error(status: u16, code: &str, message: &str, errors: JsValue) -> JsValue {
     JsSdkError::new(message, status, code, errors).into()
 }
@@ -239,8 +360,17 @@ fn to_json(v: &JsValue) -> Result<serde_json::Value, JsValue> {
 }
 
 async fn run(core: &Shared, call: Call) -> Result<JsValue, JsValue> {
+    run_with(core, call, None).await
+}
+
+async fn run_with(
+    core: &Shared,
+    call: Call,
+    file: Option<web_sys::Blob>,
+) -> Result<JsValue, JsValue> {
     let req = core.borrow().prepare(&call).map_err(to_js_error)?;
-    let (status, body) = send(req).await.map_err(to_js_error)?;
+    let resp = fetch(req, file).await.map_err(to_js_error)?;
+    let (status, body) = read(resp).await.map_err(to_js_error)?;
     let value = core
         .borrow_mut()
         .complete(&call, status, body.as_bytes())
@@ -249,31 +379,67 @@ async fn run(core: &Shared, call: Call) -> Result<JsValue, JsValue> {
         .map_err(|_| to_js_error(Error::Decode("the answer is not JSON".into())))
 }
 
-async fn send(req: HttpRequest) -> Result<(u16, String), Error> {
-    let method = match req.method {
-        Method::Get => HttpMethod::GET,
-        Method::Post => HttpMethod::POST,
-        Method::Put => HttpMethod::PUT,
-        Method::Patch => HttpMethod::PATCH,
-        Method::Delete => HttpMethod::DELETE,
-    };
-    let mut b = RequestBuilder::new(&req.url)
-        .method(method)
-        // Send the session cookie too, as Backpack's SDK does.
-        .credentials(RequestCredentials::Include);
+fn transport(e: JsValue) -> Error {
+    let text = js_sys::Reflect::get(&e, &JsValue::from_str("message"))
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "the request failed".into());
+    Error::Transport(text)
+}
+
+/// Carries one request with `fetch`; `file` becomes the form part `file`.
+async fn fetch(req: HttpRequest, file: Option<web_sys::Blob>) -> Result<web_sys::Response, Error> {
+    let headers = web_sys::Headers::new().map_err(transport)?;
     for (name, value) in &req.headers {
-        b = b.header(name, value);
+        headers.append(name, value).map_err(transport)?;
     }
-    let transport = |e: gloo_net::Error| Error::Transport(e.to_string());
-    let request = match req.body {
-        Some(body) => b
-            .header("content-type", "application/json")
-            .body(body)
-            .map_err(transport)?,
-        None => b.build().map_err(transport)?,
-    };
-    let resp = request.send().await.map_err(transport)?;
+    let init = web_sys::RequestInit::new();
+    init.set_method(req.method.as_str());
+    // Send the session cookie too, as Backpack's SDK does.
+    init.set_credentials(RequestCredentials::Include);
+    match req.body {
+        Body::Empty => {}
+        Body::Json(json) => {
+            headers
+                .append("content-type", "application/json")
+                .map_err(transport)?;
+            init.set_body(&JsValue::from_str(&json));
+        }
+        Body::FormWithFile(fields) => {
+            let form = web_sys::FormData::new().map_err(transport)?;
+            for (name, value) in &fields {
+                form.append_with_str(name, value).map_err(transport)?;
+            }
+            let file =
+                file.ok_or_else(|| Error::InvalidArgument("this call needs a file".into()))?;
+            let name = fields
+                .iter()
+                .find(|(k, _)| *k == "filename")
+                .map_or("file", |(_, v)| v);
+            form.append_with_blob_and_filename("file", &file, name)
+                .map_err(transport)?;
+            init.set_body(&form);
+        }
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "unsupported body {other:?}"
+            )));
+        }
+    }
+    init.set_headers(&headers);
+    let request = web_sys::Request::new_with_str_and_init(&req.url, &init).map_err(transport)?;
+    let resp = JsFuture::from(global_fetch(&request))
+        .await
+        .map_err(transport)?;
+    resp.dyn_into::<web_sys::Response>().map_err(transport)
+}
+
+/// The status and the body text of a response.
+async fn read(resp: web_sys::Response) -> Result<(u16, String), Error> {
     let status = resp.status();
-    let text = resp.text().await.map_err(transport)?;
-    Ok((status, text))
+    let text = JsFuture::from(resp.text().map_err(transport)?)
+        .await
+        .map_err(transport)?;
+    Ok((status, text.as_string().unwrap_or_default()))
 }

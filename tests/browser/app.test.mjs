@@ -101,6 +101,35 @@ test('register, log in, create, read, update, overwrite, delete from the browser
   assert.deepEqual(result.collections, []);
 });
 
+test('a file chosen in an <input type=file> is uploaded and shown as an image', async () => {
+  // A 1x1 PNG.
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+  await page.evaluate(() => {
+    const input = document.createElement('input');
+    input.type = 'file';
+    input.id = 'picker';
+    document.body.append(input);
+  });
+  await page.setInputFiles('#picker', { name: 'dot.png', mimeType: 'image/png', buffer: png });
+  const shown = await page.evaluate(async ({ url, key, who, password }) => {
+    const { createSdk } = await import('/npm/index.js');
+    const sdk = createSdk(url, key);
+    const { id } = await sdk.auth.register(who, password);
+    const file = document.querySelector('#picker').files[0];
+    const rec = await sdk.storage.uploadFile(file, file.name, 'photos');
+    const resp = await sdk.storage.getFile(id, 'dot.png');
+    const img = document.createElement('img');
+    img.src = URL.createObjectURL(await resp.blob());
+    document.body.append(img);
+    await img.decode();
+    return { rec, width: img.naturalWidth, height: img.naturalHeight, id };
+  }, { url: api.url, key: API_KEY, who: email('picker'), password: PASSWORD });
+  assert.equal(shown.rec.filename, 'dot.png');
+  assert.equal(shown.rec.contentType, 'image/png');
+  assert.equal(shown.rec.size, png.length);
+  assert.deepEqual([shown.width, shown.height], [1, 1]);
+});
+
 test('the page receives the websocket message caused by a second client\'s write', async () => {
   await page.evaluate(async ({ url, key }) => {
     const { createSdk } = await import('/npm/index.js');

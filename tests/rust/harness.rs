@@ -12,6 +12,9 @@ use std::time::Duration;
 /// The API key the test servers use.
 pub const API_KEY: &str = "test-key-0123456789";
 
+/// The largest upload the test servers accept.
+pub const MAX_UPLOAD: u64 = 24 * 1024 * 1024;
+
 /// A running server process with its own data directory.
 pub struct Server {
     child: Option<Child>,
@@ -57,6 +60,12 @@ impl Server {
             .args(["--listen", "127.0.0.1:0", "--api-key", API_KEY])
             .arg("--data-dir")
             .arg(data_dir)
+            .args([
+                "--public-buckets",
+                "public",
+                "--max-upload",
+                &MAX_UPLOAD.to_string(),
+            ])
             .args([
                 "--hash-memory-kib",
                 "64",

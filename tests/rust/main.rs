@@ -4,5 +4,6 @@
 mod auth;
 mod bad_input;
 mod durability;
+mod files;
 mod realtime;
 mod records;

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod collections;
 pub mod records;
+pub mod uploads;
 
 use crate::app::App;
 use crate::auth::token_hash;
@@ -69,6 +70,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
     let api = auth::routes(app.clone())
         .or(collections::routes(app.clone()))
         .unify()
+        .or(uploads::routes(app.clone()))
+        .unify()
         .or(crate::ws::routes(app.clone()))
         .unify()
         .or(records::routes(app.clone()))
@@ -83,7 +86,10 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
             "x-authorization",
             "x-api-key",
             "if-match",
+            "if-none-match",
+            "range",
         ])
+        .expose_headers(["etag", "content-range", "accept-ranges", "content-length"])
         .max_age(600);
     health
         .or(api)
@@ -232,6 +238,10 @@ where
 pub fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound => ApiError::new(ErrorCode::NotFound, "no record with that id"),
+        StoreError::FileExists => ApiError::new(
+            ErrorCode::FileExists,
+            "you already have a file of that name; overwrite it or pick another name",
+        ),
         StoreError::EmailTaken => ApiError::new(
             ErrorCode::EmailTaken,
             "a user with that email is already registered",

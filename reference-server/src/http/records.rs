@@ -16,7 +16,15 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 
 /// Routes that belong to the server itself: other methods on them are 405, not a collection.
-const OWN_ROUTES: &[&str] = &["register", "login", "logout", "collections", "health", "ws"];
+const OWN_ROUTES: &[&str] = &[
+    "register",
+    "login",
+    "logout",
+    "collections",
+    "health",
+    "ws",
+    "uploads",
+];
 
 /// The record routes.
 pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {

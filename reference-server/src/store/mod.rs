@@ -7,7 +7,9 @@
 pub mod sqlite;
 
 use async_trait::async_trait;
+use sdk_core::files::FileRecord;
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 
 /// Why a store operation failed.
 #[non_exhaustive]
@@ -25,6 +27,9 @@ pub enum StoreError {
     /// The expected version does not match.
     #[error("version conflict: stored version is {0}")]
     VersionConflict(u64),
+    /// The owner already has a file of that name.
+    #[error("file exists")]
+    FileExists,
     /// Too many writes are queued; the caller should retry.
     #[error("the write queue is full")]
     Busy,
@@ -51,9 +56,59 @@ pub enum Change {
     Replace(Map<String, Value>),
 }
 
+/// New bytes for a file: the blob that holds them and what they are.
+#[derive(Debug, Clone)]
+pub struct FileBytes {
+    /// The blob's name in the file store.
+    pub blob: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256, lowercase hex.
+    pub sha256: String,
+    /// Media type.
+    pub content_type: String,
+}
+
 /// The storage engine behind the server.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Adds a file's metadata; [`StoreError::FileExists`] if the owner has one of that name.
+    async fn file_insert(&self, record: FileRecord, blob: String)
+    -> Result<FileRecord, StoreError>;
+    /// A file's metadata and blob name.
+    async fn file_get(
+        &self,
+        user_id: &str,
+        filename: &str,
+    ) -> Result<Option<(FileRecord, String)>, StoreError>;
+    /// A user's files, by name.
+    async fn file_list(&self, user_id: &str) -> Result<Vec<FileRecord>, StoreError>;
+    /// Points a file at new bytes; returns the new record and the old blob's name.
+    async fn file_replace(
+        &self,
+        user_id: &str,
+        filename: &str,
+        bytes: FileBytes,
+        now: String,
+    ) -> Result<(FileRecord, String), StoreError>;
+    /// Renames and refiles a file.
+    async fn file_rename(
+        &self,
+        user_id: &str,
+        filename: &str,
+        new_filename: &str,
+        bucket: &str,
+        now: String,
+    ) -> Result<FileRecord, StoreError>;
+    /// Removes a file's metadata; returns it and its blob's name.
+    async fn file_delete(
+        &self,
+        user_id: &str,
+        filename: &str,
+    ) -> Result<(FileRecord, String), StoreError>;
+    /// Every blob some file names.
+    async fn file_blobs(&self) -> Result<HashSet<String>, StoreError>;
+
     /// Registers a user; fails with [`StoreError::EmailTaken`] if the email exists.
     async fn create_user(
         &self,

@@ -1,0 +1,168 @@
+//! Blobs as files under `<data-dir>/files/`: uploads stream into `tmp/`, are
+//! fsynced, then renamed into `blobs/` (and the directory fsynced), so a blob is
+//! either whole or absent, also after a crash.
+
+use super::{Blob, ByteStream, FileError, FileStore};
+use crate::clock::{hex, random_bytes};
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use tokio::io::AsyncWriteExt;
+
+/// The local-disk file store.
+pub struct LocalFiles {
+    blobs: PathBuf,
+    tmp: PathBuf,
+}
+
+impl LocalFiles {
+    /// A store under `root`, creating its folders.
+    pub fn open(root: &Path) -> std::io::Result<Self> {
+        let blobs = root.join("blobs");
+        let tmp = root.join("tmp");
+        std::fs::create_dir_all(&blobs)?;
+        std::fs::create_dir_all(&tmp)?;
+        Ok(Self { blobs, tmp })
+    }
+
+    fn path(&self, name: &str) -> Result<PathBuf, FileError> {
+        // Blob names are ours (hex), never a client's; refuse anything else outright.
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(FileError::NotFound);
+        }
+        Ok(self.blobs.join(name))
+    }
+}
+
+async fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    let d = tokio::fs::File::open(dir).await?;
+    d.sync_all().await
+}
+
+#[async_trait]
+impl FileStore for LocalFiles {
+    async fn put(&self, mut body: ByteStream, max: u64) -> Result<Blob, FileError> {
+        let name = hex(&random_bytes::<16>());
+        let tmp = self.tmp.join(&name);
+        let result = async {
+            let mut file = tokio::fs::File::create(&tmp).await?;
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| FileError::Upload(e.to_string()))?;
+                size += chunk.len() as u64;
+                if size > max {
+                    return Err(FileError::TooLarge(max));
+                }
+                hasher.update(&chunk);
+                file.write_all(&chunk).await?;
+            }
+            file.sync_all().await?;
+            drop(file);
+            Ok((size, hex(&hasher.finalize())))
+        }
+        .await;
+        match result {
+            Ok((size, sha256)) => {
+                tokio::fs::rename(&tmp, self.blobs.join(&name)).await?;
+                sync_dir(&self.blobs).await?;
+                Ok(Blob { name, size, sha256 })
+            }
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn open(&self, name: &str) -> Result<tokio::fs::File, FileError> {
+        match tokio::fs::File::open(self.path(name)?).await {
+            Ok(f) => Ok(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(FileError::NotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn remove(&self, name: &str) -> Result<(), FileError> {
+        match tokio::fs::remove_file(self.path(name)?).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn sweep(&self, keep: &std::collections::HashSet<String>) -> Result<usize, FileError> {
+        let mut removed = 0;
+        let mut tmp = tokio::fs::read_dir(&self.tmp).await?;
+        while let Some(entry) = tmp.next_entry().await? {
+            tokio::fs::remove_file(entry.path()).await?;
+            removed += 1;
+        }
+        let mut blobs = tokio::fs::read_dir(&self.blobs).await?;
+        while let Some(entry) = blobs.next_entry().await? {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !keep.contains(&name) {
+                tokio::fs::remove_file(entry.path()).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(chunks: Vec<&'static [u8]>) -> ByteStream {
+        Box::pin(futures_util::stream::iter(
+            chunks.into_iter().map(|c| Ok(bytes::Bytes::from_static(c))),
+        ))
+    }
+
+    #[tokio::test]
+    async fn blobs_are_whole_hashed_and_limited() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalFiles::open(dir.path()).expect("open");
+        let blob = store
+            .put(stream(vec![b"hello ", b"world"]), 100)
+            .await
+            .expect("put");
+        assert_eq!(blob.size, 11);
+        assert_eq!(
+            blob.sha256,
+            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+        );
+        let mut f = store.open(&blob.name).await.expect("open");
+        let mut s = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut f, &mut s)
+            .await
+            .expect("read");
+        assert_eq!(s, "hello world");
+
+        let e = store
+            .put(stream(vec![b"0123456789", b"0123456789"]), 15)
+            .await
+            .expect_err("too large");
+        assert!(matches!(e, FileError::TooLarge(15)));
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp"))
+                .expect("tmp")
+                .count(),
+            0
+        );
+
+        assert!(matches!(
+            store.open("../etc").await,
+            Err(FileError::NotFound)
+        ));
+        let keep = std::collections::HashSet::from([blob.name.clone()]);
+        assert_eq!(store.sweep(&keep).await.expect("sweep"), 0);
+        assert_eq!(store.sweep(&Default::default()).await.expect("sweep"), 1);
+        assert!(matches!(
+            store.open(&blob.name).await,
+            Err(FileError::NotFound)
+        ));
+    }
+}

@@ -1,0 +1,578 @@
+//! `/uploads`: the Backpack storage API. Bytes stream to and from the file store;
+//! metadata lives in the `Store`.
+
+use super::{Ctx, Outcome, ctx, finish, json_body, json_reply, store_error};
+use crate::app::App;
+use crate::clock::{new_id, now_iso};
+use crate::error::ApiError;
+use crate::files::{Blob, FileError};
+use crate::store::FileBytes;
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+use sdk_core::api::MessageResponse;
+use sdk_core::files::{
+    FileDeleted, FileList, FileRecord, FileUpdated, check_bucket, check_filename,
+};
+use sdk_core::names::check_id;
+use sdk_core::{ErrorBody, ErrorCode};
+use serde_json::Value;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use warp::filters::BoxedFilter;
+use warp::filters::multipart::{FormData, Part};
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::{Buf, Filter, Reply};
+
+/// Longest accepted text field in an upload form.
+const MAX_FIELD: usize = 1024;
+
+type CtxResult = Result<Ctx, ApiError>;
+type FormResult = Result<FormData, ApiError>;
+
+/// The storage routes.
+pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
+    let limit = app.config.max_upload;
+    let body_limit = app.config.max_body;
+    let c = {
+        let app = app.clone();
+        move || ctx(app.clone())
+    };
+    // A multipart body, or an error answered by the handler (never a rejection).
+    let form = move || {
+        warp::multipart::form()
+            .max_length(limit.saturating_add(64 * 1024))
+            .map(Ok)
+            .or(warp::any().map(|| {
+                Err(ApiError::new(
+                    ErrorCode::InvalidBody,
+                    "a multipart/form-data body is expected",
+                ))
+            }))
+            .unify()
+    };
+    let name = || warp::path::param::<String>();
+    let upload = warp::path!("uploads")
+        .and(warp::post())
+        .and(c())
+        .and(form())
+        .then(|c, f| async move { finish(upload(c, f).await) });
+    let list = warp::path("uploads")
+        .and(name())
+        .and(warp::path::end())
+        .and(warp::get())
+        .and(c())
+        .then(|u, c| async move { finish(list(u, c).await) });
+    let download = warp::path("uploads")
+        .and(name())
+        .and(name())
+        .and(warp::path::end())
+        .and(warp::get())
+        .and(c())
+        .and(warp::header::optional::<String>("range"))
+        .and(warp::header::optional::<String>("if-none-match"))
+        .then(|u, f, c, r, m| async move { finish(download(u, f, c, r, m).await) });
+    let rename_form = warp::multipart::form()
+        .max_length(16 * 1024)
+        .map(|f| Ok(Rename::Form(f)));
+    let rename_json = json_body(body_limit).map(|b: Result<Value, ApiError>| b.map(Rename::Json));
+    let rename = warp::path("uploads")
+        .and(name())
+        .and(warp::path::end())
+        .and(warp::patch())
+        .and(c())
+        .and(rename_form.or(rename_json).unify())
+        .then(|f, c, b| async move { finish(rename(f, c, b).await) });
+    let overwrite = warp::path("uploads")
+        .and(name())
+        .and(warp::path::end())
+        .and(warp::put())
+        .and(c())
+        .and(form())
+        .then(|f, c, form| async move { finish(overwrite(f, c, form).await) });
+    let delete = warp::path("uploads")
+        .and(name())
+        .and(warp::path::end())
+        .and(warp::delete())
+        .and(c())
+        .then(|f, c| async move { finish(delete(f, c).await) });
+    upload
+        .or(list)
+        .unify()
+        .or(download)
+        .unify()
+        .or(rename)
+        .unify()
+        .or(overwrite)
+        .unify()
+        .or(delete)
+        .unify()
+        .boxed()
+}
+
+enum Rename {
+    Form(FormData),
+    Json(Value),
+}
+
+fn file_error(e: FileError) -> ApiError {
+    match e {
+        FileError::TooLarge(max) => ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the file is over {max} bytes"),
+        ),
+        FileError::Upload(m) => {
+            ApiError::new(ErrorCode::InvalidBody, format!("the upload broke off: {m}"))
+        }
+        FileError::NotFound => ApiError::internal("a file's bytes are missing"),
+        other => ApiError::internal(other),
+    }
+}
+
+/// A file name from a path segment: percent-decoded, then checked.
+fn path_filename(raw: &str) -> Result<String, ApiError> {
+    let name = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| ApiError::new(ErrorCode::InvalidFilename, "the file name is not UTF-8"))?
+        .into_owned();
+    check_filename(&name).map_err(ApiError::from)?;
+    Ok(name)
+}
+
+fn bad_form(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidBody,
+        format!("the multipart body is malformed: {e}"),
+    )
+}
+
+async fn read_text(part: Part) -> Result<String, ApiError> {
+    let mut out = Vec::new();
+    let mut stream = part.stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(bad_form)?;
+        if out.len() + chunk.remaining() > MAX_FIELD {
+            return Err(ApiError::new(
+                ErrorCode::ValidationFailed,
+                "a form field is over 1 KiB",
+            ));
+        }
+        out.extend_from_slice(chunk.chunk());
+    }
+    String::from_utf8(out)
+        .map_err(|_| ApiError::new(ErrorCode::ValidationFailed, "a form field is not UTF-8"))
+}
+
+/// The fields of an upload form; the file part went straight to the file store.
+#[derive(Default)]
+struct Upload {
+    filename: Option<String>,
+    bucket: Option<String>,
+    file: Option<(Blob, String)>,
+}
+
+/// Reads a form, streaming the `file` part into a new blob. `before_file` runs on the
+/// fields seen so far just before the bytes are stored, so a doomed upload is refused
+/// before anything is written. On any error, a stored blob is removed again.
+async fn read_upload<F, Fut>(
+    app: &App,
+    mut form: FormData,
+    before_file: F,
+) -> Result<Upload, ApiError>
+where
+    F: Fn(Option<String>, Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), ApiError>>,
+{
+    let mut up = Upload::default();
+    let result = async {
+        while let Some(part) = form.next().await {
+            let part = part.map_err(bad_form)?;
+            match part.name() {
+                "file" if up.file.is_none() => {
+                    before_file(up.filename.clone(), up.bucket.clone()).await?;
+                    let content_type = part
+                        .content_type()
+                        .unwrap_or("application/octet-stream")
+                        .to_owned();
+                    let stream = part
+                        .stream()
+                        .map_ok(|mut b| b.copy_to_bytes(b.remaining()))
+                        .map_err(|e| std::io::Error::other(e.to_string()));
+                    let body: crate::files::ByteStream = Box::pin(stream);
+                    let blob = app
+                        .files
+                        .put(body, app.config.max_upload)
+                        .await
+                        .map_err(file_error)?;
+                    up.file = Some((blob, content_type));
+                }
+                "file" => {
+                    return Err(ApiError::new(
+                        ErrorCode::ValidationFailed,
+                        "only one file per request",
+                    ));
+                }
+                "filename" => up.filename = Some(read_text(part).await?),
+                "bucket" => up.bucket = Some(read_text(part).await?),
+                _ => {
+                    // Unknown parts are read and dropped, within the field limit.
+                    read_text(part).await?;
+                }
+            }
+        }
+        Ok::<(), ApiError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => Ok(up),
+        Err(e) => {
+            if let Some((blob, _)) = up.file {
+                let _ = app.files.remove(&blob.name).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+fn require_file(up: &mut Upload) -> Result<(Blob, String), ApiError> {
+    up.file.take().ok_or_else(|| {
+        ApiError::from(
+            ErrorBody::new(ErrorCode::ValidationFailed, "the form has no file")
+                .with_field("file", "required"),
+        )
+    })
+}
+
+async fn upload(c: CtxResult, form: FormResult) -> Outcome {
+    let c = c?;
+    let caller = c.require_user()?.user_id.clone();
+    let app = c.app.clone();
+    let check = |filename: Option<String>, bucket: Option<String>| {
+        let app = app.clone();
+        let caller = caller.clone();
+        async move {
+            if let Some(b) = &bucket {
+                check_bucket(b).map_err(ApiError::from)?;
+            }
+            if let Some(f) = &filename {
+                check_filename(f).map_err(ApiError::from)?;
+                if app
+                    .store
+                    .file_get(&caller, f)
+                    .await
+                    .map_err(store_error)?
+                    .is_some()
+                {
+                    return Err(store_error(crate::store::StoreError::FileExists));
+                }
+            }
+            Ok(())
+        }
+    };
+    let mut up = read_upload(&app, form?, check).await?;
+    let stored = up.file.as_ref().map(|(b, _)| b.name.clone());
+    let result = async {
+        let filename = up.filename.clone().ok_or_else(|| {
+            ApiError::from(
+                ErrorBody::new(ErrorCode::InvalidFilename, "filename is required")
+                    .with_field("filename", "required"),
+            )
+        })?;
+        check_filename(&filename).map_err(ApiError::from)?;
+        let bucket = up.bucket.clone().ok_or_else(|| {
+            ApiError::from(
+                ErrorBody::new(ErrorCode::ValidationFailed, "bucket is required")
+                    .with_field("bucket", "required"),
+            )
+        })?;
+        check_bucket(&bucket).map_err(ApiError::from)?;
+        let (blob, content_type) = require_file(&mut up)?;
+        let now = now_iso();
+        let record = FileRecord {
+            id: new_id(),
+            user_id: caller.clone(),
+            filename,
+            bucket,
+            size: blob.size,
+            content_type,
+            sha256: blob.sha256,
+            created_at: now.clone(),
+            updated_at: now,
+            version: 0,
+        };
+        app.store
+            .file_insert(record, blob.name)
+            .await
+            .map_err(store_error)
+    }
+    .await;
+    match result {
+        Ok(record) => Ok(json_reply(&record, 201)),
+        Err(e) => {
+            if let Some(name) = stored {
+                let _ = app.files.remove(&name).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn list(user: String, c: CtxResult) -> Outcome {
+    let c = c?;
+    check_id(&user).map_err(ApiError::from)?;
+    let mine = c.caller.as_ref().is_some_and(|k| k.user_id == user);
+    let mut records = c.app.store.file_list(&user).await.map_err(store_error)?;
+    if !mine {
+        records.retain(|r| c.app.config.public_buckets.contains(&r.bucket));
+    }
+    Ok(json_reply(&FileList { records }, 200))
+}
+
+/// A single byte range `start..=end` of a file of `size` bytes, from a Range header.
+/// `Ok(None)`: serve the whole file (no header, or a form we do not serve partially).
+fn parse_range(header: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let range = match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(start), Ok(end)) if start <= end => (start, end.min(size.saturating_sub(1))),
+        (Ok(start), Err(_)) if b.is_empty() => (start, size.saturating_sub(1)),
+        (Err(_), Ok(suffix)) if a.is_empty() && suffix > 0 => {
+            (size.saturating_sub(suffix), size.saturating_sub(1))
+        }
+        _ => return Ok(None),
+    };
+    if size == 0 || range.0 >= size {
+        return Err(());
+    }
+    Ok(Some(range))
+}
+
+async fn download(
+    user: String,
+    raw_name: String,
+    c: CtxResult,
+    range: Option<String>,
+    if_none_match: Option<String>,
+) -> Outcome {
+    let c = c?;
+    check_id(&user).map_err(ApiError::from)?;
+    let filename = path_filename(&raw_name)?;
+    let not_found = || ApiError::new(ErrorCode::NotFound, "no such file");
+    let (record, blob) = c
+        .app
+        .store
+        .file_get(&user, &filename)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(not_found)?;
+    let mine = c.caller.as_ref().is_some_and(|k| k.user_id == user);
+    // Another user's private file answers exactly as a missing one.
+    if !mine && !c.app.config.public_buckets.contains(&record.bucket) {
+        return Err(not_found());
+    }
+    let etag = format!("\"{}\"", record.sha256);
+    let etag_value = HeaderValue::from_str(&etag).map_err(ApiError::internal)?;
+    if if_none_match.is_some_and(|m| m.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
+        let mut r = warp::reply::Response::default();
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r.headers_mut().insert(header::ETAG, etag_value);
+        return Ok(r);
+    }
+    let size = record.size;
+    let span = match parse_range(range.as_deref(), size) {
+        Ok(s) => s,
+        Err(()) => {
+            let mut r = ApiError::new(
+                ErrorCode::RangeNotSatisfiable,
+                format!("the file has {size} bytes"),
+            )
+            .into_response();
+            let v =
+                HeaderValue::from_str(&format!("bytes */{size}")).map_err(ApiError::internal)?;
+            r.headers_mut().insert(header::CONTENT_RANGE, v);
+            return Ok(r);
+        }
+    };
+    let mut file = c.app.files.open(&blob).await.map_err(file_error)?;
+    let (start, len) = match span {
+        Some((a, b)) => (a, b - a + 1),
+        None => (0, size),
+    };
+    if start > 0 {
+        file.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(ApiError::internal)?;
+    }
+    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 64 * 1024);
+    let mut r = warp::reply::stream(stream.map_ok(Bytes::from)).into_response();
+    let h = r.headers_mut();
+    let content_type = HeaderValue::from_str(&record.content_type)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    h.insert(header::CONTENT_TYPE, content_type);
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(header::ETAG, etag_value);
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Some((a, b)) = span {
+        *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+        let v =
+            HeaderValue::from_str(&format!("bytes {a}-{b}/{size}")).map_err(ApiError::internal)?;
+        r.headers_mut().insert(header::CONTENT_RANGE, v);
+    }
+    Ok(r)
+}
+
+async fn rename(raw_name: String, c: CtxResult, body: Result<Rename, ApiError>) -> Outcome {
+    let c = c?;
+    let caller = c.require_user()?.user_id.clone();
+    let current = path_filename(&raw_name)?;
+    let (new, bucket) = match body? {
+        Rename::Json(v) => {
+            let field = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+            (field("filename"), field("bucket"))
+        }
+        Rename::Form(form) => {
+            let up = read_upload(&c.app, form, |_, _| async {
+                Err(ApiError::new(
+                    ErrorCode::ValidationFailed,
+                    "a rename carries no file",
+                ))
+            })
+            .await?;
+            (up.filename, up.bucket)
+        }
+    };
+    let (Some(new), Some(bucket)) = (new, bucket) else {
+        return Err(ApiError::from(
+            ErrorBody::new(
+                ErrorCode::ValidationFailed,
+                "filename and bucket are required",
+            )
+            .with_field("filename", "required, a string")
+            .with_field("bucket", "required, a string"),
+        ));
+    };
+    check_filename(&new).map_err(ApiError::from)?;
+    check_bucket(&bucket).map_err(ApiError::from)?;
+    let record = c
+        .app
+        .store
+        .file_rename(&caller, &current, &new, &bucket, now_iso())
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::NotFound => {
+                ApiError::new(ErrorCode::NotFound, "no such file")
+            }
+            other => store_error(other),
+        })?;
+    Ok(json_reply(&FileUpdated { record }, 200))
+}
+
+async fn overwrite(raw_name: String, c: CtxResult, form: FormResult) -> Outcome {
+    let c = c?;
+    let caller = c.require_user()?.user_id.clone();
+    let filename = path_filename(&raw_name)?;
+    let app = c.app.clone();
+    let not_found = || ApiError::new(ErrorCode::NotFound, "no such file; upload it first");
+    let check = |_: Option<String>, _: Option<String>| {
+        let (app, caller, filename) = (app.clone(), caller.clone(), filename.clone());
+        async move {
+            match app
+                .store
+                .file_get(&caller, &filename)
+                .await
+                .map_err(store_error)?
+            {
+                Some(_) => Ok(()),
+                None => Err(not_found()),
+            }
+        }
+    };
+    let mut up = read_upload(&app, form?, check).await?;
+    let (blob, content_type) = require_file(&mut up)?;
+    let bytes = FileBytes {
+        blob: blob.name.clone(),
+        size: blob.size,
+        sha256: blob.sha256,
+        content_type,
+    };
+    match app
+        .store
+        .file_replace(&caller, &filename, bytes, now_iso())
+        .await
+    {
+        Ok((_, old)) => {
+            // Readers that opened the old bytes finish reading them.
+            let _ = app.files.remove(&old).await;
+            Ok(json_reply(
+                &MessageResponse {
+                    message: "file overwritten".into(),
+                },
+                200,
+            ))
+        }
+        Err(e) => {
+            let _ = app.files.remove(&blob.name).await;
+            Err(match e {
+                crate::store::StoreError::NotFound => not_found(),
+                other => store_error(other),
+            })
+        }
+    }
+}
+
+async fn delete(raw_name: String, c: CtxResult) -> Outcome {
+    let c = c?;
+    let caller = c.require_user()?.user_id.clone();
+    let filename = path_filename(&raw_name)?;
+    let (record, blob) =
+        c.app
+            .store
+            .file_delete(&caller, &filename)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::NotFound => {
+                    ApiError::new(ErrorCode::NotFound, "no such file")
+                }
+                other => store_error(other),
+            })?;
+    let _ = c.app.files.remove(&blob).await;
+    Ok(json_reply(
+        &FileDeleted {
+            deleted_record: record,
+        },
+        200,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges_parse_as_http_says() {
+        assert_eq!(parse_range(None, 10), Ok(None));
+        assert_eq!(parse_range(Some("bytes=0-3"), 10), Ok(Some((0, 3))));
+        assert_eq!(parse_range(Some("bytes=5-"), 10), Ok(Some((5, 9))));
+        assert_eq!(parse_range(Some("bytes=-4"), 10), Ok(Some((6, 9))));
+        assert_eq!(parse_range(Some("bytes=8-100"), 10), Ok(Some((8, 9))));
+        assert_eq!(parse_range(Some("bytes=10-"), 10), Err(()));
+        assert_eq!(parse_range(Some("bytes=0-1,4-5"), 10), Ok(None));
+        assert_eq!(parse_range(Some("items=0-1"), 10), Ok(None));
+        assert_eq!(parse_range(Some("bytes=5-2"), 10), Ok(None));
+    }
+}
