@@ -70,8 +70,11 @@ export interface FileRecord {
   __v: number;
 }
 
-/** What uploads accept: a File or Blob in browsers; a Blob, Uint8Array, ArrayBuffer or string anywhere. */
-export type FileInput = Blob | Uint8Array | ArrayBuffer | string;
+/**
+ * What uploads accept: a File, a Blob, a FormData (its `file` entry, else its first file),
+ * a Uint8Array, an ArrayBuffer or a string.
+ */
+export type FileInput = Blob | FormData | Uint8Array | ArrayBuffer | string;
 
 /** `sdk.storage`: the signed-in user's files. */
 export interface Storage {

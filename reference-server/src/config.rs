@@ -54,23 +54,3 @@ pub struct Config {
     #[arg(long, env = "RUCKSACK_SHUTDOWN_GRACE", default_value_t = 10)]
     pub shutdown_grace: u64,
 }
-
-impl Config {
-    /// A configuration for tests: a free port, the given data directory and key,
-    /// and a cheap (but still argon2id) password hash.
-    pub fn for_tests(data_dir: PathBuf, api_key: &str) -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            data_dir,
-            api_key: Some(api_key.to_owned()),
-            max_body: 1024 * 1024,
-            max_upload: 100 * 1024 * 1024,
-            public_buckets: vec!["public".into()],
-            max_page: 1000,
-            session_ttl: 3600,
-            hash_memory_kib: 64,
-            hash_iterations: 1,
-            shutdown_grace: 2,
-        }
-    }
-}

@@ -40,7 +40,7 @@ impl Upload {
     /// Any stream of chunks.
     pub fn stream<S>(stream: S) -> Self
     where
-        S: Stream<Item = std::result::Result<Bytes, std::io::Error>> + Send + Sync + 'static,
+        S: Stream<Item = std::result::Result<Bytes, std::io::Error>> + Send + 'static,
     {
         Self {
             part: reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(stream)),

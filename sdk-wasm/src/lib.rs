@@ -304,10 +304,26 @@ impl Storage {
     }
 }
 
-/// A `Blob` (or `File`) as is; a `Uint8Array`, `ArrayBuffer` or string wrapped in a `Blob`.
+/// A `Blob` (or `File`) as is; a `FormData`'s `file` entry (else its first file); a
+/// `Uint8Array`, `ArrayBuffer` or string wrapped in a `Blob`.
 fn as_blob(file: JsValue) -> Result<web_sys::Blob, JsValue> {
     if file.is_instance_of::<web_sys::Blob>() {
         return Ok(file.unchecked_into());
+    }
+    if let Some(form) = file.dyn_ref::<web_sys::FormData>() {
+        let named = form.get("file");
+        if named.is_instance_of::<web_sys::Blob>() {
+            return Ok(named.unchecked_into());
+        }
+        let entries = js_sys::try_iter(&form.values()).ok().flatten();
+        for entry in entries.into_iter().flatten().flatten() {
+            if entry.is_instance_of::<web_sys::Blob>() {
+                return Ok(entry.unchecked_into());
+            }
+        }
+        return Err(to_js_error(Error::InvalidArgument(
+            "the FormData holds no file".into(),
+        )));
     }
     if file.is_instance_of::<js_sys::Uint8Array>()
         || file.is_instance_of::<js_sys::ArrayBuffer>()
@@ -317,7 +333,7 @@ fn as_blob(file: JsValue) -> Result<web_sys::Blob, JsValue> {
         return web_sys::Blob::new_with_u8_array_sequence(&parts);
     }
     Err(to_js_error(Error::InvalidArgument(
-        "file must be a File, Blob, Uint8Array, ArrayBuffer or string".into(),
+        "file must be a File, Blob, FormData, Uint8Array, ArrayBuffer or string".into(),
     )))
 }
 

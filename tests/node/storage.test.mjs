@@ -55,4 +55,14 @@ test('bad names and duplicates are refused', async () => {
   await assert.rejects(sdk.storage.uploadFile(new Blob(['two']), 'once.txt', 'b'), { status: 409, code: 'file_exists' });
   assert.equal(await (await sdk.storage.getFile(me, 'once.txt')).text(), 'one');
   await assert.rejects(sdk.storage.uploadFile(42, 'n.txt', 'b'), { code: 'invalid_argument' });
+  await assert.rejects(sdk.storage.uploadFile(new FormData(), 'n.txt', 'b'), { code: 'invalid_argument' });
+});
+
+test('a FormData upload takes its file entry, as Backpack apps pass it', async () => {
+  const form = new FormData();
+  form.append('note', 'not the file');
+  form.append('file', new Blob(['from a form'], { type: 'text/plain' }), 'picked.txt');
+  const rec = await sdk.storage.uploadFile(form, 'form.txt', 'forms');
+  assert.equal(rec.contentType, 'text/plain');
+  assert.equal(await (await sdk.storage.getFile(me, 'form.txt')).text(), 'from a form');
 });

@@ -299,6 +299,77 @@ async fn an_upload_over_the_limit_is_refused_and_leaves_nothing() {
     assert_eq!(blob_count(&server), 0);
 }
 
+#[tokio::test]
+async fn a_crash_during_an_upload_leaves_neither_bytes_nor_metadata() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = Server::start_in(dir.path());
+    let who = email("crash");
+    let sdk = server.sdk();
+    let me = sdk
+        .auth()
+        .register(&who, PASSWORD)
+        .await
+        .expect("register")
+        .id;
+    sdk.storage()
+        .upload_file(Upload::bytes(b"kept".to_vec()), "kept.txt", "b")
+        .await
+        .expect("upload");
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(1);
+    let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|c| (Ok::<_, std::io::Error>(bytes::Bytes::from(c)), rx))
+    });
+    let uploading = {
+        let sdk = sdk.clone();
+        tokio::spawn(async move {
+            sdk.storage()
+                .upload_file(Upload::stream(chunks), "cut.bin", "b")
+                .await
+        })
+    };
+    for _ in 0..8 {
+        if tx.send(vec![7u8; 256 * 1024]).await.is_err() {
+            panic!("the upload ended early: {:?}", uploading.await);
+        }
+    }
+    // Let the server write what it received, then kill it mid-upload.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let in_flight = std::fs::read_dir(dir.path().join("files/tmp"))
+        .expect("tmp")
+        .count();
+    assert_eq!(in_flight, 1, "the upload is under way when the server dies");
+    server.crash();
+    drop(tx);
+    assert!(
+        uploading.await.expect("join").is_err(),
+        "a cut upload cannot succeed"
+    );
+
+    let server = Server::start_in(dir.path());
+    let sdk = server.sdk();
+    sdk.auth()
+        .login(&who, PASSWORD)
+        .await
+        .expect("login after the crash");
+    let names: Vec<String> = sdk
+        .storage()
+        .get_list_of_user_files(&me)
+        .await
+        .expect("list")
+        .records
+        .into_iter()
+        .map(|r| r.filename)
+        .collect();
+    assert_eq!(names, vec!["kept.txt".to_owned()]);
+    assert_eq!(blob_count(&server), 1, "no stray bytes after restart");
+    let tmp = std::fs::read_dir(dir.path().join("files/tmp"))
+        .expect("tmp")
+        .count();
+    assert_eq!(tmp, 0, "no unfinished upload left behind");
+}
+
 /// Raw multipart requests for what the SDK refuses to send.
 async fn raw_upload(
     server: &Server,

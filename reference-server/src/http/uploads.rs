@@ -25,6 +25,8 @@ use warp::{Buf, Filter, Reply};
 
 /// Longest accepted text field in an upload form.
 const MAX_FIELD: usize = 1024;
+/// Most parts an upload form may have.
+const MAX_PARTS: usize = 16;
 
 type CtxResult = Result<Ctx, ApiError>;
 type FormResult = Result<FormData, ApiError>;
@@ -38,9 +40,23 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         move || ctx(app.clone())
     };
     // A multipart body, or an error answered by the handler (never a rejection).
+    // Sizes are enforced while streaming (the file, each field, the number of
+    // parts), so chunked uploads of unknown length work; an announced length over
+    // the limit is refused before reading.
     let form = move || {
-        warp::multipart::form()
-            .max_length(limit.saturating_add(64 * 1024))
+        let announced =
+            warp::header::optional::<u64>("content-length").map(move |len: Option<u64>| {
+                if len.is_some_and(|n| n > limit.saturating_add(64 * 1024)) {
+                    Err(ApiError::new(
+                        ErrorCode::PayloadTooLarge,
+                        format!("the file is over {limit} bytes"),
+                    ))
+                } else {
+                    Ok(())
+                }
+            });
+        let body = warp::multipart::form()
+            .max_length(None)
             .map(Ok)
             .or(warp::any().map(|| {
                 Err(ApiError::new(
@@ -48,7 +64,10 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
                     "a multipart/form-data body is expected",
                 ))
             }))
-            .unify()
+            .unify();
+        announced
+            .and(body)
+            .map(|ok: Result<(), ApiError>, form: FormResult| ok.and(form))
     };
     let name = || warp::path::param::<String>();
     let upload = warp::path!("uploads")
@@ -72,7 +91,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .and(warp::header::optional::<String>("if-none-match"))
         .then(|u, f, c, r, m| async move { finish(download(u, f, c, r, m).await) });
     let rename_form = warp::multipart::form()
-        .max_length(16 * 1024)
+        .max_length(None)
         .map(|f| Ok(Rename::Form(f)));
     let rename_json = json_body(body_limit).map(|b: Result<Value, ApiError>| b.map(Rename::Json));
     let rename = warp::path("uploads")
@@ -183,9 +202,17 @@ where
     Fut: std::future::Future<Output = Result<(), ApiError>>,
 {
     let mut up = Upload::default();
+    let mut parts = 0;
     let result = async {
         while let Some(part) = form.next().await {
             let part = part.map_err(bad_form)?;
+            parts += 1;
+            if parts > MAX_PARTS {
+                return Err(ApiError::new(
+                    ErrorCode::ValidationFailed,
+                    "the form has too many parts",
+                ));
+            }
             match part.name() {
                 "file" if up.file.is_none() => {
                     before_file(up.filename.clone(), up.bucket.clone()).await?;
@@ -365,18 +392,28 @@ async fn download(
     check_id(&user).map_err(ApiError::from)?;
     let filename = path_filename(&raw_name)?;
     let not_found = || ApiError::new(ErrorCode::NotFound, "no such file");
-    let (record, blob) = c
-        .app
-        .store
-        .file_get(&user, &filename)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(not_found)?;
     let mine = c.caller.as_ref().is_some_and(|k| k.user_id == user);
-    // Another user's private file answers exactly as a missing one.
-    if !mine && !c.app.config.public_buckets.contains(&record.bucket) {
-        return Err(not_found());
-    }
+    // An overwrite may remove the bytes between reading the metadata and opening
+    // them; the metadata then names the new bytes, so look again.
+    let mut attempt = 0;
+    let (record, mut file) = loop {
+        let (record, blob) = c
+            .app
+            .store
+            .file_get(&user, &filename)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(not_found)?;
+        // Another user's private file answers exactly as a missing one.
+        if !mine && !c.app.config.public_buckets.contains(&record.bucket) {
+            return Err(not_found());
+        }
+        match c.app.files.open(&blob).await {
+            Ok(file) => break (record, file),
+            Err(FileError::NotFound) if attempt < 5 => attempt += 1,
+            Err(e) => return Err(file_error(e)),
+        }
+    };
     let etag = format!("\"{}\"", record.sha256);
     let etag_value = HeaderValue::from_str(&etag).map_err(ApiError::internal)?;
     if if_none_match.is_some_and(|m| m.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
@@ -400,7 +437,6 @@ async fn download(
             return Ok(r);
         }
     };
-    let mut file = c.app.files.open(&blob).await.map_err(file_error)?;
     let (start, len) = match span {
         Some((a, b)) => (a, b - a + 1),
         None => (0, size),
