@@ -53,6 +53,11 @@ test('bad names and duplicates are refused', async () => {
   await assert.rejects(sdk.storage.uploadFile(new Blob(['x']), '../escape.txt', 'b'), { code: 'invalid_argument' });
   await sdk.storage.uploadFile(new Blob(['one']), 'once.txt', 'b');
   await assert.rejects(sdk.storage.uploadFile(new Blob(['two']), 'once.txt', 'b'), { status: 409, code: 'file_exists' });
+  // A refused upload is read to its end, so the client gets the answer, not a reset.
+  const large = new Blob([new Uint8Array(768 * 1024)]);
+  await assert.rejects(sdk.storage.uploadFile(large, 'once.txt', 'b'), { status: 409, code: 'file_exists' });
+  await assert.rejects(createSdk(server.url, API_KEY).storage.uploadFile(large, 'anon.txt', 'b'),
+    { status: 401, code: 'unauthenticated' });
   assert.equal(await (await sdk.storage.getFile(me, 'once.txt')).text(), 'one');
   await assert.rejects(sdk.storage.uploadFile(42, 'n.txt', 'b'), { code: 'invalid_argument' });
   await assert.rejects(sdk.storage.uploadFile(new FormData(), 'n.txt', 'b'), { code: 'invalid_argument' });

@@ -2,6 +2,7 @@
 
 use e2e::{API_KEY, MAX_UPLOAD, PASSWORD, Server, email};
 use rucksack::{ErrorCode, Sdk, Upload};
+use sha2::{Digest, Sha256};
 
 /// `n` pseudo-random bytes (xorshift), different per seed.
 fn noise(n: usize, seed: u64) -> Vec<u8> {
@@ -59,12 +60,24 @@ async fn a_20_mb_file_round_trips_from_disk_intact() {
         (rec.user_id.as_str(), rec.content_type.as_str(), rec.version),
         (me.as_str(), "application/x-test", 0)
     );
-    assert_eq!(rec.sha256.len(), 64);
+    let expected: String = Sha256::digest(&data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        rec.sha256, expected,
+        "the server hashed exactly the bytes sent"
+    );
     let back = sdk
         .storage()
         .get_file(&me, "big.bin")
         .await
         .expect("download");
+    let got: String = Sha256::digest(&back)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(got, expected, "the downloaded bytes hash the same");
     assert!(back == data, "the downloaded bytes differ");
 }
 

@@ -255,7 +255,26 @@ where
             if let Some((blob, _)) = up.file {
                 let _ = app.files.remove(&blob.name).await;
             }
+            // Read (and drop) the rest of a refused upload, so the client gets the
+            // answer rather than a reset connection; an oversized one is cut off.
+            if e.0.code != ErrorCode::PayloadTooLarge {
+                drain(&mut form, app.config.max_upload).await;
+            }
             Err(e)
+        }
+    }
+}
+
+/// Reads and discards what is left of a form, up to `budget` bytes.
+async fn drain(form: &mut FormData, budget: u64) {
+    let mut left = budget;
+    while let Some(Ok(part)) = form.next().await {
+        let mut stream = part.stream();
+        while let Some(Ok(chunk)) = stream.next().await {
+            left = left.saturating_sub(chunk.remaining() as u64);
+            if left == 0 {
+                return;
+            }
         }
     }
 }
@@ -269,9 +288,27 @@ fn require_file(up: &mut Upload) -> Result<(Blob, String), ApiError> {
     })
 }
 
-async fn upload(c: CtxResult, form: FormResult) -> Outcome {
+/// The context and the signed-in user's id.
+fn signed_in(c: CtxResult) -> Result<(Ctx, String), ApiError> {
     let c = c?;
-    let caller = c.require_user()?.user_id.clone();
+    let id = c.require_user()?.user_id.clone();
+    Ok((c, id))
+}
+
+/// Refuses an upload before reading it: up to 1 MiB of it is read and dropped so
+/// the client gets the answer; a larger one is cut off.
+async fn refuse(form: FormResult, e: ApiError) -> Outcome {
+    if let Ok(mut form) = form {
+        drain(&mut form, 1024 * 1024).await;
+    }
+    Err(e)
+}
+
+async fn upload(c: CtxResult, form: FormResult) -> Outcome {
+    let (c, caller) = match signed_in(c) {
+        Ok(v) => v,
+        Err(e) => return refuse(form, e).await,
+    };
     let app = c.app.clone();
     let check = |filename: Option<String>, bucket: Option<String>| {
         let app = app.clone();
@@ -519,9 +556,11 @@ async fn rename(raw_name: String, c: CtxResult, body: Result<Rename, ApiError>) 
 }
 
 async fn overwrite(raw_name: String, c: CtxResult, form: FormResult) -> Outcome {
-    let c = c?;
-    let caller = c.require_user()?.user_id.clone();
-    let filename = path_filename(&raw_name)?;
+    let signed = signed_in(c).and_then(|(c, id)| Ok((c, id, path_filename(&raw_name)?)));
+    let (c, caller, filename) = match signed {
+        Ok(v) => v,
+        Err(e) => return refuse(form, e).await,
+    };
     let app = c.app.clone();
     let not_found = || ApiError::new(ErrorCode::NotFound, "no such file; upload it first");
     let check = |_: Option<String>, _: Option<String>| {
