@@ -10,6 +10,9 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
 
+/// How many written bytes start a background flush to disk during an upload.
+const SYNC_EVERY: u64 = 2 * 1024 * 1024;
+
 /// The local-disk file store.
 pub struct LocalFiles {
     blobs: PathBuf,
@@ -46,7 +49,17 @@ impl FileStore for LocalFiles {
         let name = hex(&random_bytes::<16>());
         let tmp = self.tmp.join(&name);
         let result = async {
-            let mut file = tokio::fs::File::create(&tmp).await?;
+            // Large buffered writes: each tokio file write is a trip to a blocking thread.
+            let mut file = tokio::io::BufWriter::with_capacity(
+                1024 * 1024,
+                tokio::fs::File::create(&tmp).await?,
+            );
+            // Data already written is flushed to disk in the background while the
+            // upload goes on, so the final fsync has little left to wait for.
+            let syncer = file.get_ref().try_clone().await?.into_std().await;
+            let syncer = std::sync::Arc::new(syncer);
+            let mut pending: Option<tokio::task::JoinHandle<std::io::Result<()>>> = None;
+            let mut unsynced = 0u64;
             let mut hasher = Sha256::new();
             let mut size = 0u64;
             while let Some(chunk) = body.next().await {
@@ -57,9 +70,22 @@ impl FileStore for LocalFiles {
                 }
                 hasher.update(&chunk);
                 file.write_all(&chunk).await?;
+                unsynced += chunk.len() as u64;
+                if unsynced >= SYNC_EVERY && pending.as_ref().is_none_or(|p| p.is_finished()) {
+                    if let Some(p) = pending.take() {
+                        p.await.map_err(std::io::Error::other)??;
+                    }
+                    file.flush().await?;
+                    let f = syncer.clone();
+                    pending = Some(tokio::task::spawn_blocking(move || f.sync_data()));
+                    unsynced = 0;
+                }
             }
-            file.sync_all().await?;
-            drop(file);
+            if let Some(p) = pending.take() {
+                p.await.map_err(std::io::Error::other)??;
+            }
+            file.flush().await?;
+            file.into_inner().sync_all().await?;
             Ok((size, hex(&hasher.finalize())))
         }
         .await;

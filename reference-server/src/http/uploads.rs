@@ -279,13 +279,17 @@ async fn drain(form: &mut FormData, budget: u64) {
     }
 }
 
+/// The error for a required form field that is missing.
+fn missing(code: ErrorCode, field: &str) -> ApiError {
+    ApiError::from(
+        ErrorBody::new(code, format!("the form has no {field}")).with_field(field, "required"),
+    )
+}
+
 fn require_file(up: &mut Upload) -> Result<(Blob, String), ApiError> {
-    up.file.take().ok_or_else(|| {
-        ApiError::from(
-            ErrorBody::new(ErrorCode::ValidationFailed, "the form has no file")
-                .with_field("file", "required"),
-        )
-    })
+    up.file
+        .take()
+        .ok_or_else(|| missing(ErrorCode::ValidationFailed, "file"))
 }
 
 /// The context and the signed-in user's id.
@@ -335,19 +339,15 @@ async fn upload(c: CtxResult, form: FormResult) -> Outcome {
     let mut up = read_upload(&app, form?, check).await?;
     let stored = up.file.as_ref().map(|(b, _)| b.name.clone());
     let result = async {
-        let filename = up.filename.clone().ok_or_else(|| {
-            ApiError::from(
-                ErrorBody::new(ErrorCode::InvalidFilename, "filename is required")
-                    .with_field("filename", "required"),
-            )
-        })?;
+        let filename = up
+            .filename
+            .clone()
+            .ok_or_else(|| missing(ErrorCode::InvalidFilename, "filename"))?;
         check_filename(&filename).map_err(ApiError::from)?;
-        let bucket = up.bucket.clone().ok_or_else(|| {
-            ApiError::from(
-                ErrorBody::new(ErrorCode::ValidationFailed, "bucket is required")
-                    .with_field("bucket", "required"),
-            )
-        })?;
+        let bucket = up
+            .bucket
+            .clone()
+            .ok_or_else(|| missing(ErrorCode::ValidationFailed, "bucket"))?;
         check_bucket(&bucket).map_err(ApiError::from)?;
         let (blob, content_type) = require_file(&mut up)?;
         let now = now_iso();
