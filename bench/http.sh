@@ -33,13 +33,15 @@ fi
 
 cargo build --release -p reference-server --quiet
 CORES=$(nproc)
-pin_server() { if (( CORES > 1 )); then taskset -c 0 "$@"; else "$@"; fi; }
-pin_load() { if (( CORES > 1 )); then taskset -c 1 "$@"; else "$@"; fi; }
+# Arrays, not functions: a backgrounded function would run in a subshell whose
+# PID is not the server's.
+SERVER_CPU=(); LOAD_CPU=()
+if (( CORES > 1 )); then SERVER_CPU=(taskset -c 0); LOAD_CPU=(taskset -c 1); fi
 
 # --- PocketBase ---------------------------------------------------------------
 PB_URL=http://127.0.0.1:8090
 "$PB" superuser upsert admin@example.com admin-password-123 --dir "$WORK/pb" >/dev/null
-pin_server "$PB" serve --http=127.0.0.1:8090 --dir "$WORK/pb" >"$WORK/pb.log" 2>&1 &
+"${SERVER_CPU[@]}" "$PB" serve --http=127.0.0.1:8090 --dir "$WORK/pb" >"$WORK/pb.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do curl -fsS "$PB_URL/api/health" >/dev/null 2>&1 && break; sleep 0.1; done
 PB_TOKEN=$(curl -fsS -X POST "$PB_URL/api/collections/_superusers/auth-with-password" -H 'content-type: application/json' \
@@ -55,7 +57,7 @@ seq 1 "$SEED" | xargs -P 8 -I{} curl -fsS -X POST "$PB_URL/api/collections/messa
 
 # --- Rucksack -----------------------------------------------------------------
 KEY=bench-key
-pin_server target/release/rucksack-server --listen 127.0.0.1:0 --data-dir "$WORK/rs" --api-key $KEY >"$WORK/rs.out" 2>"$WORK/rs.err" &
+"${SERVER_CPU[@]}" target/release/rucksack-server --listen 127.0.0.1:0 --data-dir "$WORK/rs" --api-key $KEY >"$WORK/rs.out" 2>"$WORK/rs.err" &
 PIDS+=($!)
 for _ in $(seq 100); do grep -q 'listening on' "$WORK/rs.out" 2>/dev/null && break; sleep 0.1; done
 RS_URL=$(sed -n 's/.*listening on //p' "$WORK/rs.out")
@@ -68,14 +70,14 @@ seq 1 "$SEED" | xargs -P 8 -I{} curl -fsS -X POST "$RS_URL/messages" "${RS_H[@]}
 rps() { # wrk args... -> requests/s (median of RUNS), failing on any non-2xx
   local out all=()
   for _ in $(seq "$RUNS"); do
-    out=$(pin_load wrk -t1 -c"$CONNS" -d"${DURATION}s" "$@")
+    out=$("${LOAD_CPU[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" "$@")
     if grep -q 'Non-2xx' <<<"$out"; then echo "non-2xx answers: $out" >&2; exit 1; fi
     all+=("$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")")
   done
   printf '%s\n' "${all[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 
-pin_load wrk -t1 -c"$CONNS" -d2s "$RS_URL/health" >/dev/null   # warm-up
+"${LOAD_CPU[@]}" wrk -t1 -c"$CONNS" -d2s "$RS_URL/health" >/dev/null   # warm-up
 pb_get=$(IDS=$WORK/pb.ids PREFIX=/api/collections/messages/records/ rps -s bench/wrk/get.lua "$PB_URL")
 rs_get=$(IDS=$WORK/rs.ids PREFIX=/messages/ rps -s bench/wrk/get.lua -H "authorization: key $KEY" "$RS_URL")
 pb_create=$(rps -s bench/wrk/create.lua "$PB_URL/api/collections/messages/records")

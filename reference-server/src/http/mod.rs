@@ -261,6 +261,16 @@ pub fn store_error(e: StoreError) -> ApiError {
     }
 }
 
+/// A 200 reply whose body is JSON text already (records as stored).
+pub fn raw_json(text: String) -> warp::reply::Response {
+    let mut r = warp::reply::Response::new(text.into());
+    r.headers_mut().insert(
+        warp::http::header::CONTENT_TYPE,
+        warp::http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
 /// A JSON reply with a status.
 pub fn json_reply(value: &impl serde::Serialize, status: u16) -> warp::reply::Response {
     let status = warp::http::StatusCode::from_u16(status).unwrap_or(warp::http::StatusCode::OK);

@@ -1,6 +1,6 @@
 //! `/<collection>` and `/<collection>/<id>`: the Backpack `db` methods.
 
-use super::{Ctx, Outcome, ctx, finish, json_body, json_reply, store_error};
+use super::{Ctx, Outcome, ctx, finish, json_body, json_reply, raw_json, store_error};
 use crate::app::App;
 use crate::clock::{new_id, now_iso};
 use crate::error::ApiError;
@@ -129,14 +129,14 @@ async fn list(coll: String, c: CtxResult) -> Outcome {
         .list(&coll, c.app.config.max_page)
         .await
         .map_err(store_error)?;
-    Ok(json_reply(&records, 200))
+    Ok(raw_json(records))
 }
 
 async fn get(coll: String, id: String, c: CtxResult) -> Outcome {
     let c = c?;
     check_item(&coll, &id)?;
     match c.app.store.get(&coll, &id).await.map_err(store_error)? {
-        Some(r) => Ok(json_reply(&r, 200)),
+        Some(doc) => Ok(raw_json(doc)),
         None => Err(ApiError::new(ErrorCode::NotFound, "no record with that id")),
     }
 }

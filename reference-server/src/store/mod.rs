@@ -134,10 +134,11 @@ pub trait Store: Send + Sync + 'static {
     async fn declare_collection(&self, name: &str) -> Result<(), StoreError>;
     /// Names of the collections that hold records, sorted.
     async fn collections(&self) -> Result<Vec<String>, StoreError>;
-    /// Up to `limit` records of a collection, oldest first.
-    async fn list(&self, collection: &str, limit: u32) -> Result<Vec<Value>, StoreError>;
-    /// One record.
-    async fn get(&self, collection: &str, id: &str) -> Result<Option<Value>, StoreError>;
+    /// Up to `limit` records of a collection, oldest first, as one JSON array text
+    /// (records are stored as JSON and sent as stored, without re-encoding).
+    async fn list(&self, collection: &str, limit: u32) -> Result<String, StoreError>;
+    /// One record, as its stored JSON text.
+    async fn get(&self, collection: &str, id: &str) -> Result<Option<String>, StoreError>;
     /// Inserts a complete record (system fields already set).
     async fn insert(
         &self,

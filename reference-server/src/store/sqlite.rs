@@ -273,10 +273,6 @@ fn load_owned(
     Ok(rec)
 }
 
-fn parse_doc(doc: String) -> Result<Value, StoreError> {
-    serde_json::from_str(&doc).map_err(engine)
-}
-
 const FILE_COLUMNS: &str =
     "id, user_id, filename, bucket, size, content_type, sha256, created_at, updated_at, v, blob";
 
@@ -563,32 +559,39 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn list(&self, collection: &str, limit: u32) -> Result<Vec<Value>, StoreError> {
+    async fn list(&self, collection: &str, limit: u32) -> Result<String, StoreError> {
         let coll = collection.to_owned();
         self.read(move |c| {
             let mut st = c
                 .prepare_cached("SELECT doc FROM records WHERE coll = ?1 ORDER BY id LIMIT ?2")
                 .map_err(engine)?;
-            let rows = st
-                .query_map(params![coll, limit], |r| r.get::<_, String>(0))
-                .map_err(engine)?;
-            rows.map(|r| r.map_err(engine).and_then(parse_doc))
-                .collect()
+            let mut rows = st.query(params![coll, limit]).map_err(engine)?;
+            let mut out = String::from("[");
+            while let Some(row) = rows.next().map_err(engine)? {
+                if out.len() > 1 {
+                    out.push(',');
+                }
+                out.push_str(
+                    row.get_ref(0)
+                        .and_then(|v| v.as_str().map_err(Into::into))
+                        .map_err(engine)?,
+                );
+            }
+            out.push(']');
+            Ok(out)
         })
         .await
     }
 
-    async fn get(&self, collection: &str, id: &str) -> Result<Option<Value>, StoreError> {
+    async fn get(&self, collection: &str, id: &str) -> Result<Option<String>, StoreError> {
         let (coll, id) = (collection.to_owned(), id.to_owned());
         self.read(move |c| {
             let mut st = c
                 .prepare_cached("SELECT doc FROM records WHERE coll = ?1 AND id = ?2")
                 .map_err(engine)?;
-            let doc: Option<String> = st
-                .query_row(params![coll, id], |r| r.get(0))
+            st.query_row(params![coll, id], |r| r.get(0))
                 .optional()
-                .map_err(engine)?;
-            doc.map(parse_doc).transpose()
+                .map_err(engine)
         })
         .await
     }
@@ -702,7 +705,9 @@ mod tests {
         for t in tasks {
             t.await.expect("join").expect("insert");
         }
-        assert_eq!(store.list("m", 1000).await.expect("list").len(), 200);
+        let all: Vec<Value> =
+            serde_json::from_str(&store.list("m", 1000).await.expect("list")).expect("json");
+        assert_eq!(all.len(), 200);
         assert_eq!(
             store.collections().await.expect("collections"),
             vec!["m".to_owned()]
@@ -720,7 +725,9 @@ mod tests {
             store.insert("m", record("x2", "u")),
         );
         assert!(a.is_ok() && b.is_err() && c.is_ok());
-        assert_eq!(store.list("m", 10).await.expect("list").len(), 3);
+        let all: Vec<Value> =
+            serde_json::from_str(&store.list("m", 10).await.expect("list")).expect("json");
+        assert_eq!(all.len(), 3);
     }
 
     #[tokio::test]
