@@ -279,6 +279,14 @@ async fn drain(form: &mut FormData, budget: u64) {
     }
 }
 
+/// A storage failure on a file, where "not found" means no such file.
+fn file_store_error(e: crate::store::StoreError) -> ApiError {
+    match e {
+        crate::store::StoreError::NotFound => ApiError::new(ErrorCode::NotFound, "no such file"),
+        other => store_error(other),
+    }
+}
+
 /// The error for a required form field that is missing.
 fn missing(code: ErrorCode, field: &str) -> ApiError {
     ApiError::from(
@@ -546,12 +554,7 @@ async fn rename(raw_name: String, c: CtxResult, body: Result<Rename, ApiError>) 
         .store
         .file_rename(&caller, &current, &new, &bucket, now_iso())
         .await
-        .map_err(|e| match e {
-            crate::store::StoreError::NotFound => {
-                ApiError::new(ErrorCode::NotFound, "no such file")
-            }
-            other => store_error(other),
-        })?;
+        .map_err(file_store_error)?;
     Ok(json_reply(&FileUpdated { record }, 200))
 }
 
@@ -614,17 +617,12 @@ async fn delete(raw_name: String, c: CtxResult) -> Outcome {
     let c = c?;
     let caller = c.require_user()?.user_id.clone();
     let filename = path_filename(&raw_name)?;
-    let (record, blob) =
-        c.app
-            .store
-            .file_delete(&caller, &filename)
-            .await
-            .map_err(|e| match e {
-                crate::store::StoreError::NotFound => {
-                    ApiError::new(ErrorCode::NotFound, "no such file")
-                }
-                other => store_error(other),
-            })?;
+    let (record, blob) = c
+        .app
+        .store
+        .file_delete(&caller, &filename)
+        .await
+        .map_err(file_store_error)?;
     let _ = c.app.files.remove(&blob).await;
     Ok(json_reply(
         &FileDeleted {
