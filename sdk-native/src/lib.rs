@@ -115,15 +115,21 @@ impl Sdk {
         f(&mut guard)
     }
 
-    async fn call(&self, call: Call) -> Result<Value> {
+    /// Prepares `call` in the core, carries it (with `file` as the form's file part
+    /// when the call uploads), and decodes the core's result as `T`.
+    async fn request<T: DeserializeOwned>(
+        &self,
+        call: Call,
+        file: Option<reqwest::multipart::Part>,
+    ) -> Result<T> {
         let req = self.with_core(|c| c.prepare(&call))?;
-        let (status, body) = http::send(&self.inner.http, req, None).await?;
-        self.with_core(|c| c.complete(&call, status, &body))
+        let (status, body) = http::send(&self.inner.http, req, file).await?;
+        let v = self.with_core(|c| c.complete(&call, status, &body))?;
+        serde_json::from_value(v).map_err(|e| Error::Decode(e.to_string()))
     }
 
     async fn call_as<T: DeserializeOwned>(&self, call: Call) -> Result<T> {
-        let v = self.call(call).await?;
-        serde_json::from_value(v).map_err(|e| Error::Decode(e.to_string()))
+        self.request(call, None).await
     }
 }
 

@@ -63,17 +63,6 @@ pub struct Storage<'a> {
 }
 
 impl Storage<'_> {
-    async fn with_file<T: serde::de::DeserializeOwned>(
-        &self,
-        call: Call,
-        file: Upload,
-    ) -> Result<T> {
-        let req = self.sdk.with_core(|c| c.prepare(&call))?;
-        let (status, body) = http::send(&self.sdk.inner.http, req, Some(file.part)).await?;
-        let v = self.sdk.with_core(|c| c.complete(&call, status, &body))?;
-        serde_json::from_value(v).map_err(|e| Error::Decode(e.to_string()))
-    }
-
     /// Uploads a file as `filename` in `bucket`; returns its metadata record.
     pub async fn upload_file(
         &self,
@@ -85,12 +74,13 @@ impl Storage<'_> {
             filename: filename.into(),
             bucket: bucket.into(),
         };
-        self.with_file(call, file).await
+        self.sdk.request(call, Some(file.part)).await
     }
 
     /// Replaces the bytes of one of the user's files.
     pub async fn overwrite_file(&self, file: Upload, filename: &str) -> Result<MessageResponse> {
-        self.with_file(Call::OverwriteFile(filename.into()), file)
+        self.sdk
+            .request(Call::OverwriteFile(filename.into()), Some(file.part))
             .await
     }
 

@@ -28,6 +28,16 @@ async fn signed_in(server: &Server, tag: &str) -> (Sdk, String) {
     (sdk, id)
 }
 
+/// The names of the files `sdk`'s caller can list for `user`.
+async fn file_names(sdk: &Sdk, user: &str) -> Vec<String> {
+    let list = sdk
+        .storage()
+        .get_list_of_user_files(user)
+        .await
+        .expect("list");
+    list.records.into_iter().map(|r| r.filename).collect()
+}
+
 fn blob_count(server: &Server) -> usize {
     std::fs::read_dir(server.data_dir.join("files/blobs"))
         .map(|d| d.count())
@@ -190,16 +200,7 @@ async fn other_users_see_public_files_only_and_change_nothing() {
                 .expect("public"),
             b"hello"
         );
-        let names: Vec<String> = sdk
-            .storage()
-            .get_list_of_user_files(&me)
-            .await
-            .expect("list")
-            .records
-            .into_iter()
-            .map(|r| r.filename)
-            .collect();
-        assert_eq!(names, vec!["hello.txt".to_owned()]);
+        assert_eq!(file_names(sdk, &me).await, vec!["hello.txt".to_owned()]);
     }
     // Writes name the caller's own files, so another user's are out of reach.
     let e = other
@@ -366,16 +367,7 @@ async fn a_crash_during_an_upload_leaves_neither_bytes_nor_metadata() {
         .login(&who, PASSWORD)
         .await
         .expect("login after the crash");
-    let names: Vec<String> = sdk
-        .storage()
-        .get_list_of_user_files(&me)
-        .await
-        .expect("list")
-        .records
-        .into_iter()
-        .map(|r| r.filename)
-        .collect();
-    assert_eq!(names, vec!["kept.txt".to_owned()]);
+    assert_eq!(file_names(&sdk, &me).await, vec!["kept.txt".to_owned()]);
     assert_eq!(blob_count(&server), 1, "no stray bytes after restart");
     let tmp = std::fs::read_dir(dir.path().join("files/tmp"))
         .expect("tmp")
