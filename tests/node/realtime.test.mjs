@@ -16,16 +16,21 @@ test('a second client\'s writes arrive as Backpack messages', async () => {
 
   const writer = createSdk(server.url, API_KEY);
   await writer.auth.register(email('writer'), PASSWORD);
+  // Listen before writing: the broadcast may arrive before the HTTP answer.
+  const onCreate = nextMessage(ws, (m) => m.action === 'create');
   const rec = await writer.db.createResource('messages', { text: 'hello' });
-  const created = await nextMessage(ws, (m) => m.action === 'create');
+  const created = await onCreate;
   assert.deepEqual(created, { action: 'create', collection: 'messages', httpRequest: true, response: rec });
 
+  const onPatch = nextMessage(ws, (m) => m.action === 'patch');
   const patched = await writer.db.updateResource('messages', rec._id, { text: 'edited' });
-  assert.deepEqual((await nextMessage(ws, (m) => m.action === 'patch')).response, patched);
+  assert.deepEqual((await onPatch).response, patched);
+  const onUpdate = nextMessage(ws, (m) => m.action === 'update');
   const replaced = await writer.db.overwriteResource('messages', rec._id, { text: 'new' });
-  assert.deepEqual((await nextMessage(ws, (m) => m.action === 'update')).response, replaced);
+  assert.deepEqual((await onUpdate).response, replaced);
+  const onDelete = nextMessage(ws, (m) => m.action === 'delete');
   await writer.db.deleteResource('messages', rec._id);
-  assert.equal((await nextMessage(ws, (m) => m.action === 'delete')).response._id, rec._id);
+  assert.equal((await onDelete).response._id, rec._id);
   ws.close();
 });
 
