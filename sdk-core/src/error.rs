@@ -44,6 +44,9 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// A WebSocket message names an action the server does not know (400).
     UnknownAction,
+    /// A query parameter is malformed: an unknown operator, a syntax error (with its
+    /// position), an invalid regular expression, a page size over the maximum (400).
+    InvalidQuery,
     /// A file name is empty, too long, or holds a path trick or control character (400).
     InvalidFilename,
     /// The user already has a file of that name (409).
@@ -79,6 +82,7 @@ impl ErrorCode {
             Self::VersionConflict => "version_conflict",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnknownAction => "unknown_action",
+            Self::InvalidQuery => "invalid_query",
             Self::InvalidFilename => "invalid_filename",
             Self::FileExists => "file_exists",
             Self::RangeNotSatisfiable => "range_not_satisfiable",
@@ -108,6 +112,7 @@ impl ErrorCode {
             "version_conflict" => Self::VersionConflict,
             "payload_too_large" => Self::PayloadTooLarge,
             "unknown_action" => Self::UnknownAction,
+            "invalid_query" => Self::InvalidQuery,
             "invalid_filename" => Self::InvalidFilename,
             "file_exists" => Self::FileExists,
             "range_not_satisfiable" => Self::RangeNotSatisfiable,
@@ -130,6 +135,7 @@ impl ErrorCode {
             | Self::InvalidCollectionName
             | Self::ReservedName
             | Self::UnknownAction
+            | Self::InvalidQuery
             | Self::InvalidFilename => 400,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
@@ -300,6 +306,7 @@ mod tests {
             ErrorCode::VersionConflict,
             ErrorCode::PayloadTooLarge,
             ErrorCode::UnknownAction,
+            ErrorCode::InvalidQuery,
             ErrorCode::InvalidFilename,
             ErrorCode::FileExists,
             ErrorCode::RangeNotSatisfiable,

@@ -12,6 +12,7 @@
 //! * [`names`] — which collection names and ids are valid.
 //! * [`ws`] — realtime messages.
 //! * [`files`] — file names, buckets and file metadata records.
+//! * [`query`] — the query language: one filter tree, three spellings, an evaluator.
 //! * [`error`] — the wire error body, the stable error codes, the client error.
 //!
 //! The native SDK and the WASM SDK only carry [`api::HttpRequest`]s to the server
@@ -21,6 +22,7 @@ pub mod api;
 pub mod error;
 pub mod files;
 pub mod names;
+pub mod query;
 pub mod record;
 pub mod session;
 pub mod ws;
