@@ -34,9 +34,13 @@ pub struct Config {
     #[arg(long, env = "RUCKSACK_PUBLIC_BUCKETS", value_delimiter = ',')]
     pub public_buckets: Vec<String>,
 
-    /// Largest number of records one collection read returns.
+    /// Largest page a collection read may ask for (`pageSize`); larger asks are 400 `invalid_query`.
     #[arg(long, env = "RUCKSACK_MAX_PAGE", default_value_t = 1000)]
     pub max_page: u32,
+
+    /// Records a collection read returns when it names no `pageSize`.
+    #[arg(long, env = "RUCKSACK_DEFAULT_PAGE", default_value_t = 100)]
+    pub default_page: u32,
 
     /// How long a session lives without use, in seconds (default 30 days).
     #[arg(long, env = "RUCKSACK_SESSION_TTL", default_value_t = 30 * 24 * 3600)]

@@ -102,6 +102,10 @@ pub enum Call {
     CreateNewCollection(String),
     /// `db.getCollection(collection)`
     GetCollection(String),
+    /// `db.find(collection, query, options)`: a collection read with query-string
+    /// parameters (`where`, `q`, `sortBy`, `pageSize`, ... or `field=value`), sent
+    /// as given. Answers an array of records, or a number with `count`.
+    Find(String, Vec<(String, String)>),
     /// `db.getResource(collection, id)`
     GetResource(String, String),
     /// `db.createResource(collection, data)`
@@ -256,6 +260,16 @@ impl Client {
                 (Post, "/collections".into(), json_body(body))
             }
             Call::GetCollection(c) => (Get, coll(c)?, Body::Empty),
+            Call::Find(c, params) => {
+                let mut path = coll(c)?;
+                for (i, (k, v)) in params.iter().enumerate() {
+                    path.push(if i == 0 { '?' } else { '&' });
+                    path.push_str(&encode_query(k));
+                    path.push('=');
+                    path.push_str(&encode_query(v));
+                }
+                (Get, path, Body::Empty)
+            }
             Call::GetResource(c, id) => (Get, item(c, id)?, Body::Empty),
             Call::CreateResource(c, data) => (Post, coll(c)?, object(data)?),
             Call::UpdateResource(c, id, data) => (Patch, item(c, id)?, object(data)?),

@@ -38,8 +38,15 @@ pub use sdk_core::api::{MessageResponse, UserId};
 pub use sdk_core::files::{FileDeleted, FileList, FileRecord, FileUpdated};
 pub use sdk_core::ws::{ServerMessage, WriteAction, WriteEvent};
 pub use sdk_core::{Error, ErrorCode, Record};
+/// The query language: filters, sorting, paging, projection, relations.
+pub mod query {
+    pub use sdk_core::query::{
+        CmpOp, Filter, FindQuery, Path, Pattern, QueryError, Relation, Scalar, SortKey,
+    };
+}
 pub use storage::{Storage, Upload};
 
+use query::{Filter, FindQuery};
 use sdk_core::api::{Call, Client, Credentials};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -198,6 +205,68 @@ impl Db<'_> {
     ) -> Result<Vec<Record<T>>> {
         self.sdk
             .call_as(Call::GetCollection(collection.into()))
+            .await
+    }
+
+    /// The records a query selects, as typed records.
+    ///
+    /// ```no_run
+    /// # async fn demo(sdk: &rucksack::Sdk) -> rucksack::Result<()> {
+    /// use rucksack::query::{Filter, FindQuery};
+    /// #[derive(serde::Deserialize)]
+    /// struct Recipe { title: String, likes: i64 }
+    ///
+    /// let q = FindQuery::new()
+    ///     .filter(Filter::gte("likes", 10).and(Filter::like("title", "lasagna")))
+    ///     .sort_desc("likes")
+    ///     .page_size(20);
+    /// let top = sdk.db().find::<Recipe>("recipes", &q).await?;
+    /// for r in top {
+    ///     println!("{} {}: {}", r.id, r.data.title, r.data.likes);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn find<T: DeserializeOwned>(
+        &self,
+        collection: &str,
+        query: &FindQuery,
+    ) -> Result<Vec<Record<T>>> {
+        self.find_as(collection, query).await
+    }
+
+    /// The answer to a query, decoded as `T`: use it with `select` or `load`
+    /// (`Vec<serde_json::Value>` or a struct of the selected fields).
+    pub async fn find_as<T: DeserializeOwned>(
+        &self,
+        collection: &str,
+        query: &FindQuery,
+    ) -> Result<T> {
+        self.sdk
+            .call_as(Call::Find(collection.into(), query.to_pairs()))
+            .await
+    }
+
+    /// How many records match `filter` (all of them with `None`).
+    pub async fn count(&self, collection: &str, filter: Option<Filter>) -> Result<u64> {
+        let mut q = FindQuery::new();
+        q.filter = filter;
+        q.count = true;
+        self.find_as(collection, &q).await
+    }
+
+    /// A read with query-string parameters exactly as written, e.g. taken from a
+    /// URL: `[("where", "age >= 18"), ("sortBy", "age desc")]`.
+    pub async fn find_with_params(
+        &self,
+        collection: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Value> {
+        let params = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.sdk
+            .call_as(Call::Find(collection.into(), params))
             .await
     }
 

@@ -5,5 +5,6 @@ mod auth;
 mod bad_input;
 mod durability;
 mod files;
+mod queries;
 mod realtime;
 mod records;

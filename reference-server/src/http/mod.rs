@@ -257,6 +257,7 @@ pub fn store_error(e: StoreError) -> ApiError {
         StoreError::Busy => {
             ApiError::new(ErrorCode::Unavailable, "the server is busy; retry shortly")
         }
+        StoreError::Query(q) => ApiError::from(q.to_error_body()),
         other => ApiError::internal(other),
     }
 }

@@ -4,9 +4,10 @@ use super::{Ctx, Outcome, ctx, finish, json_body, json_reply, raw_json, store_er
 use crate::app::App;
 use crate::clock::{new_id, now_iso};
 use crate::error::ApiError;
-use crate::store::Change;
+use crate::store::{Change, Found};
 use crate::ws::publish_write;
 use sdk_core::names::{check_collection_name, check_id};
+use sdk_core::query::FindQuery;
 use sdk_core::record::{CREATED_AT, ID, OWNER, UPDATED_AT, VERSION, check_client_data};
 use sdk_core::ws::WriteAction;
 use sdk_core::{ErrorBody, ErrorCode};
@@ -34,7 +35,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
     let list = warp::path!(String)
         .and(warp::get())
         .and(c())
-        .then(|coll, c| async move { finish(list(coll, c).await) });
+        .and(raw_query())
+        .then(|coll, c, q| async move { finish(list(coll, c, q).await) });
     let create = warp::path!(String)
         .and(warp::post())
         .and(c())
@@ -120,16 +122,37 @@ fn expected_version(
 type CtxResult = Result<Ctx, ApiError>;
 type BodyResult = Result<Value, ApiError>;
 
-async fn list(coll: String, c: CtxResult) -> Outcome {
+/// The raw query string, empty when there is none.
+fn raw_query() -> impl Filter<Extract = (String,), Error = std::convert::Infallible> + Clone {
+    warp::query::raw().or(warp::any().map(String::new)).unify()
+}
+
+/// Parses a read's query string into a [`FindQuery`] within the server's page limits.
+fn find_query(raw: &str, max_page: u32) -> Result<FindQuery, ApiError> {
+    let q = FindQuery::from_pairs(form_urlencoded::parse(raw.as_bytes()))
+        .map_err(|e| ApiError::from(e.to_error_body()))?;
+    q.check_page(u64::from(max_page))
+        .map_err(|e| ApiError::from(e.to_error_body()))?;
+    Ok(q)
+}
+
+async fn list(coll: String, c: CtxResult, raw: String) -> Outcome {
     let c = c?;
     check_collection(&coll)?;
-    let records = c
+    let q = find_query(&raw, c.app.config.max_page)?;
+    let page = q
+        .page_size
+        .unwrap_or(u64::from(c.app.config.default_page).min(u64::from(c.app.config.max_page)));
+    match c
         .app
         .store
-        .list(&coll, c.app.config.max_page)
+        .find(&coll, q, page)
         .await
-        .map_err(store_error)?;
-    Ok(raw_json(records))
+        .map_err(store_error)?
+    {
+        Found::Records(text) => Ok(raw_json(text)),
+        Found::Count(n) => Ok(json_reply(&n, 200)),
+    }
 }
 
 async fn get(coll: String, id: String, c: CtxResult) -> Outcome {

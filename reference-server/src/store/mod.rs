@@ -4,6 +4,7 @@
 //! version) are whole operations of the trait, so each engine does the check and
 //! the write atomically.
 
+pub mod sql;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -33,9 +34,21 @@ pub enum StoreError {
     /// Too many writes are queued; the caller should retry.
     #[error("the write queue is full")]
     Busy,
+    /// The query is well-formed but cannot run (e.g. `load` names no collection).
+    #[error("{0}")]
+    Query(sdk_core::query::QueryError),
     /// The engine failed.
     #[error("storage failure: {0}")]
     Engine(String),
+}
+
+/// What a collection read found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Found {
+    /// The page, as one JSON array text.
+    Records(String),
+    /// The number of matching records (`count`).
+    Count(u64),
 }
 
 /// A user as the auth module needs it.
@@ -134,9 +147,14 @@ pub trait Store: Send + Sync + 'static {
     async fn declare_collection(&self, name: &str) -> Result<(), StoreError>;
     /// Names of the collections that hold records, sorted.
     async fn collections(&self) -> Result<Vec<String>, StoreError>;
-    /// Up to `limit` records of a collection, oldest first, as one JSON array text
-    /// (records are stored as JSON and sent as stored, without re-encoding).
-    async fn list(&self, collection: &str, limit: u32) -> Result<String, StoreError>;
+    /// A collection read: filter, sort, distinct, page, select, relations; all
+    /// from one consistent snapshot.
+    async fn find(
+        &self,
+        collection: &str,
+        query: sdk_core::query::FindQuery,
+        page: u64,
+    ) -> Result<Found, StoreError>;
     /// One record, as its stored JSON text.
     async fn get(&self, collection: &str, id: &str) -> Result<Option<String>, StoreError>;
     /// Inserts a complete record (system fields already set).

@@ -7,10 +7,11 @@
 //! own savepoint, so one failing write never undoes another. Reads run on a
 //! small pool of read-only connections and never wait for the writer.
 
-use super::{Change, FileBytes, Store, StoreError, UserRow};
+use super::{Change, FileBytes, Found, Store, StoreError, UserRow};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use sdk_core::files::FileRecord;
+use sdk_core::query::{FindQuery, QueryError, get_path, project};
 use sdk_core::record::{CREATED_AT, OWNER, UPDATED_AT, VERSION};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -122,6 +123,7 @@ impl SqliteStore {
         )
         .map_err(engine)?;
         conn.execute_batch(SCHEMA).map_err(engine)?;
+        super::sql::register_functions(&conn).map_err(engine)?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Box<dyn Job>>(WRITE_QUEUE);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -175,6 +177,7 @@ impl SqliteStore {
                     .map_err(engine)?;
                     c.busy_timeout(std::time::Duration::from_secs(5))
                         .map_err(engine)?;
+                    super::sql::register_functions(&c).map_err(engine)?;
                     c
                 }
             };
@@ -548,6 +551,16 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn find(
+        &self,
+        collection: &str,
+        query: FindQuery,
+        page: u64,
+    ) -> Result<Found, StoreError> {
+        let coll = collection.to_owned();
+        self.read(move |c| find(c, &coll, &query, page)).await
+    }
+
     async fn collections(&self) -> Result<Vec<String>, StoreError> {
         self.read(|c| {
             let mut st = c
@@ -555,30 +568,6 @@ impl Store for SqliteStore {
                 .map_err(engine)?;
             let rows = st.query_map([], |r| r.get(0)).map_err(engine)?;
             rows.collect::<Result<Vec<String>, _>>().map_err(engine)
-        })
-        .await
-    }
-
-    async fn list(&self, collection: &str, limit: u32) -> Result<String, StoreError> {
-        let coll = collection.to_owned();
-        self.read(move |c| {
-            let mut st = c
-                .prepare_cached("SELECT doc FROM records WHERE coll = ?1 ORDER BY id LIMIT ?2")
-                .map_err(engine)?;
-            let mut rows = st.query(params![coll, limit]).map_err(engine)?;
-            let mut out = String::from("[");
-            while let Some(row) = rows.next().map_err(engine)? {
-                if out.len() > 1 {
-                    out.push(',');
-                }
-                out.push_str(
-                    row.get_ref(0)
-                        .and_then(|v| v.as_str().map_err(Into::into))
-                        .map_err(engine)?,
-                );
-            }
-            out.push(']');
-            Ok(out)
         })
         .await
     }
@@ -681,6 +670,103 @@ impl Store for SqliteStore {
     }
 }
 
+fn collection_known(c: &Connection, name: &str) -> Result<bool, StoreError> {
+    c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM collections WHERE name = ?1) \
+         OR EXISTS (SELECT 1 FROM records WHERE coll = ?1)",
+    )
+    .and_then(|mut st| st.query_row([name], |r| r.get(0)))
+    .map_err(engine)
+}
+
+fn find(c: &Connection, coll: &str, q: &FindQuery, page: u64) -> Result<Found, StoreError> {
+    // One read transaction: the page and its relations come from one snapshot.
+    let _snapshot = c.unchecked_transaction().map_err(engine)?;
+    for r in &q.load {
+        if !collection_known(c, &r.collection)? {
+            return Err(StoreError::Query(QueryError::new(
+                "load",
+                format!("there is no collection '{}'", r.collection),
+            )));
+        }
+    }
+    let sql = super::sql::find(coll, q, page);
+    let mut st = c.prepare_cached(&sql.text).map_err(engine)?;
+    let params = rusqlite::params_from_iter(sql.params.iter());
+    if q.count {
+        let n: i64 = st.query_row(params, |r| r.get(0)).map_err(engine)?;
+        return Ok(Found::Count(u64::try_from(n).unwrap_or(0)));
+    }
+    let docs = st
+        .query_map(params, |r| r.get::<_, String>(0))
+        .map_err(engine)?
+        .collect::<Result<Vec<String>, _>>()
+        .map_err(engine)?;
+    if q.select.is_none() && q.load.is_empty() {
+        let mut out = String::with_capacity(docs.iter().map(|d| d.len() + 1).sum::<usize>() + 2);
+        out.push('[');
+        for (i, d) in docs.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(d);
+        }
+        out.push(']');
+        return Ok(Found::Records(out));
+    }
+    let full = docs
+        .iter()
+        .map(|d| serde_json::from_str::<Value>(d).map_err(engine))
+        .collect::<Result<Vec<Value>, _>>()?;
+    let mut shaped: Vec<Value> = match &q.select {
+        Some(sel) => full.iter().map(|d| project(d, sel)).collect(),
+        None => full.clone(),
+    };
+    for rel in &q.load {
+        let keys: Vec<&str> = full
+            .iter()
+            .filter_map(|d| get_path(d, &rel.foreign_key).and_then(Value::as_str))
+            .collect();
+        let related = load_many(c, &rel.collection, &keys)?;
+        for (out, d) in shaped.iter_mut().zip(&full) {
+            let v = get_path(d, &rel.foreign_key)
+                .and_then(Value::as_str)
+                .and_then(|k| related.get(k).cloned())
+                .unwrap_or(Value::Null);
+            if let Value::Object(m) = out {
+                m.insert(rel.property.clone(), v);
+            }
+        }
+    }
+    serde_json::to_string(&shaped)
+        .map(Found::Records)
+        .map_err(engine)
+}
+
+fn load_many(
+    c: &Connection,
+    coll: &str,
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, Value>, StoreError> {
+    let mut out = std::collections::HashMap::new();
+    let mut st = c
+        .prepare_cached("SELECT doc FROM records WHERE coll = ?1 AND id = ?2")
+        .map_err(engine)?;
+    for id in ids {
+        if out.contains_key(*id) {
+            continue;
+        }
+        let doc: Option<String> = st
+            .query_row(params![coll, id], |r| r.get(0))
+            .optional()
+            .map_err(engine)?;
+        if let Some(d) = doc {
+            out.insert((*id).to_owned(), serde_json::from_str(&d).map_err(engine)?);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -705,8 +791,10 @@ mod tests {
         for t in tasks {
             t.await.expect("join").expect("insert");
         }
-        let all: Vec<Value> =
-            serde_json::from_str(&store.list("m", 1000).await.expect("list")).expect("json");
+        let all: Vec<Value> = match store.find("m", FindQuery::new(), 1000).await.expect("find") {
+            Found::Records(t) => serde_json::from_str(&t).expect("json"),
+            other => panic!("{other:?}"),
+        };
         assert_eq!(all.len(), 200);
         assert_eq!(
             store.collections().await.expect("collections"),
@@ -725,8 +813,10 @@ mod tests {
             store.insert("m", record("x2", "u")),
         );
         assert!(a.is_ok() && b.is_err() && c.is_ok());
-        let all: Vec<Value> =
-            serde_json::from_str(&store.list("m", 10).await.expect("list")).expect("json");
+        let all: Vec<Value> = match store.find("m", FindQuery::new(), 10).await.expect("find") {
+            Found::Records(t) => serde_json::from_str(&t).expect("json"),
+            other => panic!("{other:?}"),
+        };
         assert_eq!(all.len(), 3);
     }
 

@@ -1,0 +1,211 @@
+//! The query conformance table end to end: the real server, through the native
+//! SDK, each case sent as written (`where`, `q`, `field=value`, ...) and again
+//! through the typed `FindQuery` (which travels as `q`).
+
+use e2e::{PASSWORD, Server, email};
+use rucksack::query::{Filter, FindQuery};
+use rucksack::{Error, ErrorCode};
+use serde_json::{Value, json};
+
+fn table() -> Value {
+    serde_json::from_str(include_str!(
+        "../../sdk-core/tests/conformance/queries.json"
+    ))
+    .expect("the table is JSON")
+}
+
+/// Checks an answer against a case; `Err` says why it does not hold.
+fn check(case: &Value, got: Result<Value, Error>) -> Result<(), String> {
+    if let Some(param) = case.get("error").and_then(Value::as_str) {
+        return match got {
+            Err(Error::Api {
+                status: 400,
+                code: ErrorCode::InvalidQuery,
+                errors: Some(errors),
+                ..
+            }) => {
+                let detail = errors
+                    .get(param)
+                    .and_then(Value::as_str)
+                    .ok_or(format!("errors lacks '{param}': {errors:?}"))?;
+                match case.get("at").and_then(Value::as_u64) {
+                    Some(at) if !detail.starts_with(&format!("at {at}:")) => {
+                        Err(format!("position: {detail}"))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            other => Err(format!("expected invalid_query on {param}, got {other:?}")),
+        };
+    }
+    let got = got.map_err(|e| format!("refused: {e}"))?;
+    if let Some(ids) = case.get("ids") {
+        let got_ids: Vec<Value> = got
+            .as_array()
+            .ok_or(format!("not an array: {got}"))?
+            .iter()
+            .map(|r| r["n"].clone())
+            .collect();
+        return (&Value::Array(got_ids.clone()) == ids)
+            .then_some(())
+            .ok_or(format!("got {got_ids:?}, want {ids}"));
+    }
+    let want = case
+        .get("count")
+        .or(case.get("records"))
+        .ok_or("no expectation")?;
+    (&got == want)
+        .then_some(())
+        .ok_or(format!("got {got}, want {want}"))
+}
+
+#[tokio::test]
+async fn the_conformance_table_holds_over_http() {
+    let server = Server::start();
+    let sdk = server.sdk();
+    sdk.auth()
+        .register(&email("table"), PASSWORD)
+        .await
+        .expect("register");
+    let t = table();
+    for r in t["records"].as_array().expect("records") {
+        sdk.db()
+            .create_resource::<Value>("people", r)
+            .await
+            .expect("seed");
+    }
+    let cases = t["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 150);
+    let mut failures = Vec::new();
+    for case in cases {
+        let name = case["name"].as_str().expect("name");
+        let pairs: Vec<(&str, &str)> = case["params"]
+            .as_array()
+            .expect("params")
+            .iter()
+            .map(|p| (p[0].as_str().expect("k"), p[1].as_str().expect("v")))
+            .collect();
+        let got = sdk.db().find_with_params("people", &pairs).await;
+        if let Err(why) = check(case, got) {
+            failures.push(format!("{name} (as written): {why}"));
+        }
+        if case.get("error").is_none() {
+            let typed = FindQuery::from_pairs(pairs.iter().copied()).expect("parses");
+            let got = sdk.db().find_as::<Value>("people", &typed).await;
+            if let Err(why) = check(case, got) {
+                failures.push(format!("{name} (typed): {why}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failing:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn typed_queries_relations_and_counts() {
+    let server = Server::start();
+    let sdk = server.sdk();
+    let me = sdk
+        .auth()
+        .register(&email("rel"), PASSWORD)
+        .await
+        .expect("register")
+        .id;
+    let author: rucksack::Record<Value> = sdk
+        .db()
+        .create_resource("authors", &json!({"name": "Ann"}))
+        .await
+        .expect("author");
+    for (i, title) in ["Soup", "Lasagna", "Cake"].iter().enumerate() {
+        sdk.db()
+            .create_resource::<Value>(
+                "posts",
+                &json!({"title": title, "likes": i * 10, "authorId": author.id}),
+            )
+            .await
+            .expect("post");
+    }
+    sdk.db()
+        .create_resource::<Value>("posts", &json!({"title": "Orphan", "authorId": "nobody"}))
+        .await
+        .expect("orphan");
+
+    #[derive(serde::Deserialize, Debug)]
+    struct Post {
+        title: String,
+        likes: Option<i64>,
+    }
+    let q = FindQuery::new()
+        .filter(Filter::gte("likes", 10))
+        .sort_desc("likes");
+    let posts = sdk.db().find::<Post>("posts", &q).await.expect("find");
+    let titles: Vec<&str> = posts.iter().map(|p| p.data.title.as_str()).collect();
+    assert_eq!(titles, ["Cake", "Lasagna"]);
+    assert_eq!(posts[0].data.likes, Some(20));
+    assert_eq!(posts[0].user_id.as_deref(), Some(me.as_str()));
+
+    assert_eq!(sdk.db().count("posts", None).await.expect("count"), 4);
+    assert_eq!(
+        sdk.db()
+            .count("posts", Some(Filter::exists("likes", false)))
+            .await
+            .expect("count"),
+        1
+    );
+
+    // load: the related record, or null when the key matches nothing.
+    let q = FindQuery::new()
+        .select(["title"])
+        .load("author", "authorId", "authors");
+    let rows: Vec<Value> = sdk.db().find_as("posts", &q).await.expect("load");
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[0]["title"], "Soup");
+    assert_eq!(rows[0]["author"]["name"], "Ann");
+    assert_eq!(rows[0]["author"]["_id"], json!(author.id));
+    assert_eq!(rows[3]["author"], Value::Null);
+    assert_eq!(rows[0].as_object().map(|m| m.len()), Some(2));
+
+    // load from a collection that does not exist, or from the users: 400.
+    for coll in ["nothing", "users"] {
+        let e = sdk
+            .db()
+            .find_with_params("posts", &[("load", &format!("a=authorId:{coll}"))])
+            .await
+            .expect_err("unknown collection");
+        assert_eq!(e.code(), Some(&ErrorCode::InvalidQuery), "{coll}: {e}");
+    }
+}
+
+#[tokio::test]
+async fn default_page_and_maximum() {
+    let server = Server::start();
+    let sdk = server.sdk();
+    sdk.auth()
+        .register(&email("page"), PASSWORD)
+        .await
+        .expect("register");
+    for i in 0..105 {
+        sdk.db()
+            .create_resource::<Value>("items", &json!({ "i": i }))
+            .await
+            .expect("create");
+    }
+    let all = sdk.db().find_with_params("items", &[]).await.expect("list");
+    assert_eq!(all.as_array().map(Vec::len), Some(100), "default page");
+    let rest = sdk
+        .db()
+        .find_with_params("items", &[("offset", "100"), ("pageSize", "1000")])
+        .await
+        .expect("rest");
+    assert_eq!(rest.as_array().map(Vec::len), Some(5));
+    let e = sdk
+        .db()
+        .find_with_params("items", &[("pageSize", "1001")])
+        .await
+        .expect_err("over the maximum");
+    assert_eq!(e.code(), Some(&ErrorCode::InvalidQuery));
+}
