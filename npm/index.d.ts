@@ -30,6 +30,35 @@ export interface Auth {
   logout(): Promise<{ message: string }>;
 }
 
+/** A Mongo-style query: `{ field: value }`, `{ field: { $gt: 1 } }`, `$and`, `$or`, `$nor`, `$not`, `$orderby`, `$skip`, `$limit`, `$fields`. */
+export interface MongoQuery {
+  [field: string]: unknown;
+}
+
+/** Options of `db.find`; lists may be comma-separated strings or arrays. */
+export interface FindOptions {
+  /** A `where` expression (ANDed with the query). */
+  where?: string;
+  /** A Mongo-style query (ANDed with the query). */
+  q?: MongoQuery | string;
+  /** Sort keys: `'age desc,name'` or `['age desc', 'name']`. */
+  sortBy?: string | string[];
+  /** Records to skip. */
+  offset?: number;
+  /** Records to return (default 100, at most 1,000). */
+  pageSize?: number;
+  /** Only these fields. */
+  select?: string | string[];
+  /** The first record of each combination of these fields. */
+  distinct?: string | string[];
+  /** Relations `prop=foreignKey:collection`. */
+  load?: string | string[];
+  /** Resolve to the number of matching records instead. */
+  count?: boolean;
+  /** More `field: value` equality filters. */
+  params?: { [field: string]: string | number | boolean };
+}
+
 /** `sdk.db` */
 export interface Db {
   /** Names of the collections that hold records. */
@@ -40,6 +69,12 @@ export interface Db {
   createNewCollection(collectionName: string): Promise<string>;
   /** The records of a collection, oldest first. */
   getCollection<T extends object = { [key: string]: unknown }>(collection: string): Promise<Record<T>[]>;
+  /**
+   * Records matching a query. `query` is a `where` string (`'age >= 18 AND city = "Paris"'`)
+   * or a Mongo-style object (`{ age: { $gte: 18 } }`). With `{ count: true }` it resolves to a number.
+   */
+  find<T extends object = { [key: string]: unknown }>(collection: string, query?: string | MongoQuery | null, options?: FindOptions & { count?: false }): Promise<Record<T>[]>;
+  find(collection: string, query: string | MongoQuery | null | undefined, options: FindOptions & { count: true }): Promise<number>;
   /** One record. */
   getResource<T extends object = { [key: string]: unknown }>(collection: string, id: string): Promise<Record<T>>;
   /** Creates a record owned by the signed-in user. */

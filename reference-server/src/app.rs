@@ -3,9 +3,15 @@
 use crate::auth::Hasher;
 use crate::config::Config;
 use crate::files::FileStore;
-use crate::store::Store;
+use crate::store::{Check, Store};
 use crate::ws::Bus;
+use sdk_core::collection::CollectionConfig;
+use sdk_core::record::is_system_field;
+use sdk_core::{ErrorBody, ErrorCode};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::RwLock;
 use tokio::sync::watch;
 
 /// Everything the handlers share: storage, the realtime bus, keys and settings.
@@ -18,10 +24,107 @@ pub struct App {
     pub bus: Arc<dyn Bus>,
     /// The app's API key.
     pub api_key: String,
+    /// The admin key.
+    pub admin_key: String,
     /// Password hashing.
     pub hasher: Hasher,
     /// The settings the server started with.
     pub config: Config,
+    /// Collection configurations, by name.
+    pub collections: RwLock<HashMap<String, Arc<Collection>>>,
     /// Flips to `true` when the server is shutting down.
     pub shutdown: watch::Receiver<bool>,
+}
+
+/// A collection's configuration, ready to use: the settings and the compiled schema check.
+pub struct Collection {
+    /// The settings.
+    pub config: CollectionConfig,
+    /// The schema check, when the collection has a schema.
+    pub check: Option<Check>,
+}
+
+impl Collection {
+    /// Compiles a configuration; a bad schema is a 400 naming `schema`.
+    pub fn compile(config: CollectionConfig) -> Result<Self, ErrorBody> {
+        config.check()?;
+        let check = match config.effective_schema() {
+            None => None,
+            Some(schema) => {
+                let validator = jsonschema::validator_for(&schema).map_err(|e| {
+                    ErrorBody::new(
+                        ErrorCode::ValidationFailed,
+                        "the schema is not a valid JSON Schema",
+                    )
+                    .with_field("schema", e.to_string())
+                })?;
+                let check: Check = Arc::new(move |rec: &Map<String, Value>| {
+                    let own: Map<String, Value> = rec
+                        .iter()
+                        .filter(|(k, _)| !is_system_field(k))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    let instance = Value::Object(own);
+                    let mut body: Option<ErrorBody> = None;
+                    for e in validator.iter_errors(&instance) {
+                        let field = match e.kind() {
+                            jsonschema::error::ValidationErrorKind::Required { property } => {
+                                property.as_str().map(str::to_owned).unwrap_or_default()
+                            }
+                            _ => e
+                                .instance_path()
+                                .as_str()
+                                .trim_start_matches('/')
+                                .replace('/', "."),
+                        };
+                        let field = if field.is_empty() {
+                            "_".to_owned()
+                        } else {
+                            field
+                        };
+                        let b = body.take().unwrap_or_else(|| {
+                            ErrorBody::new(
+                                ErrorCode::ValidationFailed,
+                                "the record does not match the collection's schema",
+                            )
+                        });
+                        let known = b.errors.as_ref().is_some_and(|m| m.contains_key(&field));
+                        body = Some(if known {
+                            b
+                        } else {
+                            b.with_field(&field, e.to_string())
+                        });
+                    }
+                    body.map_or(Ok(()), Err)
+                });
+                Some(check)
+            }
+        };
+        Ok(Self { config, check })
+    }
+}
+
+impl App {
+    /// A collection's configuration (the defaults when none was set).
+    pub fn collection(&self, name: &str) -> Arc<Collection> {
+        let map = match self.collections.read() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.get(name).cloned().unwrap_or_else(|| {
+            Arc::new(Collection {
+                config: CollectionConfig::default(),
+                check: None,
+            })
+        })
+    }
+
+    /// Replaces a collection's configuration in the cache.
+    pub fn set_collection(&self, name: &str, c: Collection) {
+        let mut map = match self.collections.write() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.insert(name.to_owned(), Arc::new(c));
+    }
 }

@@ -21,6 +21,12 @@ pub struct Config {
     #[arg(long, env = "RUCKSACK_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
 
+    /// The admin key: it may do everything the API key may, on every record, and
+    /// configure collections. When none is given, one is generated on first start
+    /// and kept in `<data-dir>/admin_key`. Never ship it to clients.
+    #[arg(long, env = "RUCKSACK_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "RUCKSACK_MAX_BODY", default_value_t = 1024 * 1024)]
     pub max_body: u64,

@@ -29,6 +29,12 @@ async fn main() -> std::process::ExitCode {
             running.api_key
         );
     }
+    if running.admin_key_generated {
+        println!(
+            "generated an admin key (kept in {}); keep it on the server side",
+            data_dir.join("admin_key").display()
+        );
+    }
     println!("rucksack-server listening on http://{}", running.addr);
     let _ = std::io::stdout().flush();
     shutdown_signal().await;

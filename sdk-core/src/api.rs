@@ -106,6 +106,18 @@ pub enum Call {
     /// parameters (`where`, `q`, `sortBy`, `pageSize`, ... or `field=value`), sent
     /// as given. Answers an array of records, or a number with `count`.
     Find(String, Vec<(String, String)>),
+    /// `db.insertMany(collection, objects)`: `POST /<c>` with an array, all or nothing.
+    InsertMany(String, Value),
+    /// `db.updateMany(collection, filter, spec)`: `PATCH /<c>?<filter>` with an update spec.
+    UpdateMany(String, Vec<(String, String)>, Value),
+    /// `db.deleteMany(collection, filter)`: `DELETE /<c>?<filter>`.
+    DeleteMany(String, Vec<(String, String)>),
+    /// `db.saveCollection(collection, objects)`: `PUT /<c>`, replacing every record (admin key).
+    SaveCollection(String, Value),
+    /// The admin's `GET /collections/<name>`: the collection's configuration.
+    GetCollectionConfig(String),
+    /// The admin's `PUT /collections/<name>`: sets the collection's configuration.
+    SetCollectionConfig(String, Value),
     /// `db.getResource(collection, id)`
     GetResource(String, String),
     /// `db.createResource(collection, data)`
@@ -260,15 +272,26 @@ impl Client {
                 (Post, "/collections".into(), json_body(body))
             }
             Call::GetCollection(c) => (Get, coll(c)?, Body::Empty),
-            Call::Find(c, params) => {
-                let mut path = coll(c)?;
-                for (i, (k, v)) in params.iter().enumerate() {
-                    path.push(if i == 0 { '?' } else { '&' });
-                    path.push_str(&encode_query(k));
-                    path.push('=');
-                    path.push_str(&encode_query(v));
+            Call::Find(c, params) => (Get, with_query(coll(c)?, params), Body::Empty),
+            Call::InsertMany(c, items) => {
+                if !items.is_array() {
+                    return Err(Error::InvalidArgument("objects must be an array".into()));
                 }
-                (Get, path, Body::Empty)
+                (Post, coll(c)?, json_body(items.clone()))
+            }
+            Call::UpdateMany(c, params, spec) => {
+                (Patch, with_query(coll(c)?, params), object(spec)?)
+            }
+            Call::DeleteMany(c, params) => (Delete, with_query(coll(c)?, params), Body::Empty),
+            Call::SaveCollection(c, items) => {
+                if !items.is_array() {
+                    return Err(Error::InvalidArgument("objects must be an array".into()));
+                }
+                (Put, coll(c)?, json_body(items.clone()))
+            }
+            Call::GetCollectionConfig(c) => (Get, format!("/collections{}", coll(c)?), Body::Empty),
+            Call::SetCollectionConfig(c, cfg) => {
+                (Put, format!("/collections{}", coll(c)?), object(cfg)?)
             }
             Call::GetResource(c, id) => (Get, item(c, id)?, Body::Empty),
             Call::CreateResource(c, data) => (Post, coll(c)?, object(data)?),
@@ -361,6 +384,17 @@ impl Client {
         }
         url
     }
+}
+
+/// `path?k=v&...`, each part percent-encoded.
+fn with_query(mut path: String, params: &[(String, String)]) -> String {
+    for (i, (k, v)) in params.iter().enumerate() {
+        path.push(if i == 0 { '?' } else { '&' });
+        path.push_str(&encode_query(k));
+        path.push('=');
+        path.push_str(&encode_query(v));
+    }
+    path
 }
 
 fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {

@@ -40,6 +40,10 @@ pub enum ErrorCode {
     EmailTaken,
     /// The expected version (`__v`) does not match the stored one (409).
     VersionConflict,
+    /// A record with the client-given id exists already (409).
+    IdTaken,
+    /// The collection has this operation switched off (405).
+    OperationDisabled,
     /// The body is larger than the server accepts (413).
     PayloadTooLarge,
     /// A WebSocket message names an action the server does not know (400).
@@ -80,6 +84,8 @@ impl ErrorCode {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::EmailTaken => "email_taken",
             Self::VersionConflict => "version_conflict",
+            Self::IdTaken => "id_taken",
+            Self::OperationDisabled => "operation_disabled",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnknownAction => "unknown_action",
             Self::InvalidQuery => "invalid_query",
@@ -110,6 +116,8 @@ impl ErrorCode {
             "method_not_allowed" => Self::MethodNotAllowed,
             "email_taken" => Self::EmailTaken,
             "version_conflict" => Self::VersionConflict,
+            "id_taken" => Self::IdTaken,
+            "operation_disabled" => Self::OperationDisabled,
             "payload_too_large" => Self::PayloadTooLarge,
             "unknown_action" => Self::UnknownAction,
             "invalid_query" => Self::InvalidQuery,
@@ -138,8 +146,8 @@ impl ErrorCode {
             | Self::InvalidQuery
             | Self::InvalidFilename => 400,
             Self::NotFound => 404,
-            Self::MethodNotAllowed => 405,
-            Self::EmailTaken | Self::VersionConflict | Self::FileExists => 409,
+            Self::MethodNotAllowed | Self::OperationDisabled => 405,
+            Self::EmailTaken | Self::VersionConflict | Self::FileExists | Self::IdTaken => 409,
             Self::PayloadTooLarge => 413,
             Self::RangeNotSatisfiable => 416,
             Self::Internal | Self::Other(_) => 500,
@@ -304,6 +312,8 @@ mod tests {
             ErrorCode::MethodNotAllowed,
             ErrorCode::EmailTaken,
             ErrorCode::VersionConflict,
+            ErrorCode::IdTaken,
+            ErrorCode::OperationDisabled,
             ErrorCode::PayloadTooLarge,
             ErrorCode::UnknownAction,
             ErrorCode::InvalidQuery,

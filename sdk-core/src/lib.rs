@@ -7,24 +7,28 @@
 //! * [`api`] — one definition of every request ([`api::Call`]): how it becomes an
 //!   HTTP request ([`api::Client::prepare`]) and how an HTTP answer becomes a result
 //!   or a typed [`Error`] ([`api::Client::complete`]).
+//! * [`collection`] — per-collection configuration: schema, switches, ids, indexes.
 //! * [`session`] — who is signed in and the token that proves it.
 //! * [`record`] — the record type with its system fields.
 //! * [`names`] — which collection names and ids are valid.
 //! * [`ws`] — realtime messages.
 //! * [`files`] — file names, buckets and file metadata records.
 //! * [`query`] — the query language: one filter tree, three spellings, an evaluator.
+//! * [`update`] — update specs (`$set`, `$inc`, ...) for writes to many records.
 //! * [`error`] — the wire error body, the stable error codes, the client error.
 //!
 //! The native SDK and the WASM SDK only carry [`api::HttpRequest`]s to the server
 //! and hand the answers back, so both clients behave identically by construction.
 
 pub mod api;
+pub mod collection;
 pub mod error;
 pub mod files;
 pub mod names;
 pub mod query;
 pub mod record;
 pub mod session;
+pub mod update;
 pub mod ws;
 
 pub use error::{Error, ErrorBody, ErrorCode};

@@ -35,6 +35,7 @@ mod storage;
 
 pub use realtime::Realtime;
 pub use sdk_core::api::{MessageResponse, UserId};
+pub use sdk_core::collection::{CollectionConfig, IdGenerator, Operation, PropertySpec};
 pub use sdk_core::files::{FileDeleted, FileList, FileRecord, FileUpdated};
 pub use sdk_core::ws::{ServerMessage, WriteAction, WriteEvent};
 pub use sdk_core::{Error, ErrorCode, Record};
@@ -267,6 +268,91 @@ impl Db<'_> {
             .collect();
         self.sdk
             .call_as(Call::Find(collection.into(), params))
+            .await
+    }
+
+    /// Creates records from `objects`, all or nothing (at most 1,000).
+    pub async fn insert_many<T: DeserializeOwned>(
+        &self,
+        collection: &str,
+        objects: &[impl Serialize],
+    ) -> Result<Vec<Record<T>>> {
+        let items = objects.iter().map(to_object).collect::<Result<Vec<_>>>()?;
+        self.sdk
+            .call_as(Call::InsertMany(collection.into(), Value::Array(items)))
+            .await
+    }
+
+    /// Applies an update spec (`{"$set": {...}, "$inc": {...}}`) to every record
+    /// matching `filter` that the caller may change (all with the admin key), all
+    /// or nothing. Returns how many changed.
+    pub async fn update_many(
+        &self,
+        collection: &str,
+        filter: Option<Filter>,
+        spec: &Value,
+    ) -> Result<u64> {
+        let q = FindQuery {
+            filter,
+            ..FindQuery::default()
+        };
+        let n: Value = self
+            .sdk
+            .call_as(Call::UpdateMany(
+                collection.into(),
+                q.to_pairs(),
+                spec.clone(),
+            ))
+            .await?;
+        Ok(n["n"].as_u64().unwrap_or(0))
+    }
+
+    /// Deletes every record matching `filter` that the caller may delete, all or
+    /// nothing. Returns how many were deleted.
+    pub async fn delete_many(&self, collection: &str, filter: Option<Filter>) -> Result<u64> {
+        let q = FindQuery {
+            filter,
+            ..FindQuery::default()
+        };
+        let n: Value = self
+            .sdk
+            .call_as(Call::DeleteMany(collection.into(), q.to_pairs()))
+            .await?;
+        Ok(n["n"].as_u64().unwrap_or(0))
+    }
+
+    /// Replaces every record of the collection (the admin key, and `save`
+    /// switched on for the collection).
+    pub async fn save_collection<T: DeserializeOwned>(
+        &self,
+        collection: &str,
+        objects: &[impl Serialize],
+    ) -> Result<Vec<Record<T>>> {
+        let items = objects.iter().map(to_object).collect::<Result<Vec<_>>>()?;
+        self.sdk
+            .call_as(Call::SaveCollection(collection.into(), Value::Array(items)))
+            .await
+    }
+
+    /// A collection's configuration (the admin key).
+    pub async fn collection_config(&self, collection: &str) -> Result<CollectionConfig> {
+        self.sdk
+            .call_as(Call::GetCollectionConfig(collection.into()))
+            .await
+    }
+
+    /// Sets a collection's configuration: schema, switches, id generator, upserts,
+    /// indexes (the admin key).
+    pub async fn set_collection_config(
+        &self,
+        collection: &str,
+        config: &CollectionConfig,
+    ) -> Result<CollectionConfig> {
+        self.sdk
+            .call_as(Call::SetCollectionConfig(
+                collection.into(),
+                to_object(config)?,
+            ))
             .await
     }
 

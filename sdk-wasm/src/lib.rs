@@ -163,6 +163,31 @@ impl Db {
         run(&self.core, Call::GetCollection(collection)).await
     }
 
+    /// A query: `find(collection, query?, options?)`. `query` is a `where` string
+    /// (`'age >= 18 AND city = "Paris"'`) or a Mongo-style object (`{ age: { $gte: 18 } }`);
+    /// `options` may hold `where`, `q`, `sortBy`, `offset`, `pageSize`, `select`,
+    /// `distinct`, `load` (strings or arrays of strings), `count: true` (the answer is a
+    /// number), and `params` (more `field: value` equalities).
+    pub async fn find(
+        &self,
+        collection: String,
+        query: JsValue,
+        options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let query = if query.is_undefined() || query.is_null() {
+            serde_json::Value::Null
+        } else {
+            to_json(&query)?
+        };
+        let options = if options.is_undefined() || options.is_null() {
+            serde_json::Value::Null
+        } else {
+            to_json(&options)?
+        };
+        let params = find_params(&query, &options).map_err(to_js_error)?;
+        run(&self.core, Call::Find(collection, params)).await
+    }
+
     /// One record.
     #[wasm_bindgen(js_name = getResource)]
     pub async fn get_resource(&self, collection: String, id: String) -> Result<JsValue, JsValue> {
@@ -368,6 +393,72 @@ fn to_js_error(e: Error) -> JsValue {
 
 /// A JS value as JSON, through `JSON.stringify` (so `toJSON`, dates and the
 /// like behave exactly as in any JS client).
+/// The query-string parameters for `db.find(collection, query, options)`.
+fn find_params(
+    query: &serde_json::Value,
+    options: &serde_json::Value,
+) -> Result<Vec<(String, String)>, Error> {
+    use serde_json::Value;
+    let bad = |m: &str| Error::InvalidArgument(m.to_owned());
+    let text = |v: &Value| -> Option<String> {
+        match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Null => Some("null".into()),
+            _ => None,
+        }
+    };
+    let mut out = Vec::new();
+    match query {
+        Value::Null => {}
+        Value::String(w) => out.push(("where".into(), w.clone())),
+        Value::Object(_) => out.push(("q".into(), query.to_string())),
+        _ => return Err(bad("the query must be a where string or a query object")),
+    }
+    let opts = match options {
+        Value::Null => return Ok(out),
+        Value::Object(m) => m,
+        _ => return Err(bad("options must be an object")),
+    };
+    for (k, v) in opts {
+        match (k.as_str(), v) {
+            (_, Value::Null) => {}
+            ("q", Value::Object(_)) => out.push(("q".into(), v.to_string())),
+            ("count", Value::Bool(b)) => {
+                if *b {
+                    out.push(("count".into(), "true".into()));
+                }
+            }
+            ("params", Value::Object(m)) => {
+                for (f, fv) in m {
+                    let t = text(fv)
+                        .ok_or_else(|| bad("params values must be strings, numbers or booleans"))?;
+                    out.push((f.clone(), t));
+                }
+            }
+            (
+                "where" | "q" | "sortBy" | "offset" | "pageSize" | "select" | "distinct" | "load",
+                v,
+            ) => {
+                let t = match v {
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|i| text(i).ok_or_else(|| bad("list options hold strings")))
+                        .collect::<Result<Vec<_>, _>>()?
+                        .join(","),
+                    other => text(other).ok_or_else(|| {
+                        bad(&format!("option '{k}' must be a string, number or array"))
+                    })?,
+                };
+                out.push((k.clone(), t));
+            }
+            (other, _) => return Err(bad(&format!("unknown find option '{other}'"))),
+        }
+    }
+    Ok(out)
+}
+
 fn to_json(v: &JsValue) -> Result<serde_json::Value, JsValue> {
     let invalid = || to_js_error(Error::InvalidArgument("data must be an object".into()));
     let text = js_sys::JSON::stringify(v).map_err(|_| invalid())?;

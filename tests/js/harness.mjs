@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const API_KEY = 'js-test-key-0123456789';
+export const ADMIN_KEY = 'js-admin-key-9876543210';
 export const PASSWORD = 'correct horse battery';
 
 let n = 0;
@@ -25,7 +26,7 @@ export async function startServer() {
   if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: run cargo build -p reference-server`);
   const dataDir = mkdtempSync(join(tmpdir(), 'rucksack-js-'));
   const child = spawn(bin, [
-    '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--api-key', API_KEY,
+    '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--api-key', API_KEY, '--admin-key', ADMIN_KEY,
     '--hash-memory-kib', '64', '--hash-iterations', '1', '--shutdown-grace', '2',
   ], { env: { ...process.env, RUCKSACK_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise((resolveUrl, reject) => {

@@ -12,6 +12,9 @@ use std::time::Duration;
 /// The API key the test servers use.
 pub const API_KEY: &str = "test-key-0123456789";
 
+/// The admin key the test servers use.
+pub const ADMIN_KEY: &str = "test-admin-key-9876543210";
+
 /// The largest upload the test servers accept.
 pub const MAX_UPLOAD: u64 = 24 * 1024 * 1024;
 
@@ -58,6 +61,7 @@ impl Server {
         );
         let mut child = Command::new(&bin)
             .args(["--listen", "127.0.0.1:0", "--api-key", API_KEY])
+            .args(["--admin-key", ADMIN_KEY])
             .arg("--data-dir")
             .arg(data_dir)
             .args([
@@ -99,7 +103,12 @@ impl Server {
         }
     }
 
-    /// A new SDK client for this server.
+    /// An SDK for this server with the admin key (server-side use only).
+    pub fn admin_sdk(&self) -> rucksack::Sdk {
+        rucksack::Sdk::new(&self.url, ADMIN_KEY).expect("admin sdk")
+    }
+
+    /// An SDK for this server with the app's API key.
     pub fn sdk(&self) -> rucksack::Sdk {
         rucksack::Sdk::new(&self.url, API_KEY).expect("sdk")
     }

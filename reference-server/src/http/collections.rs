@@ -1,8 +1,10 @@
-//! `GET /collections`, `POST /collections`.
+//! `GET /collections`, `POST /collections`, and the admin's
+//! `GET`/`PUT /collections/<name>` (configuration).
 
 use super::{Ctx, Outcome, ctx, finish, json_body, json_reply, store_error};
-use crate::app::App;
+use crate::app::{App, Collection};
 use crate::error::ApiError;
+use sdk_core::collection::CollectionConfig;
 use sdk_core::names::check_collection_name;
 use sdk_core::{ErrorBody, ErrorCode};
 use serde_json::Value;
@@ -19,10 +21,25 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .then(|c| async move { finish(list(c).await) });
     let create = warp::path!("collections")
         .and(warp::post())
-        .and(ctx(app))
+        .and(ctx(app.clone()))
         .and(json_body(limit))
         .then(|c, b| async move { finish(create(c, b).await) });
-    list.or(create).unify().boxed()
+    let get_config = warp::path!("collections" / String)
+        .and(warp::get())
+        .and(ctx(app.clone()))
+        .then(|n, c| async move { finish(get_config(n, c).await) });
+    let put_config = warp::path!("collections" / String)
+        .and(warp::put())
+        .and(ctx(app))
+        .and(json_body(limit))
+        .then(|n, c, b| async move { finish(put_config(n, c, b).await) });
+    list.or(create)
+        .unify()
+        .or(get_config)
+        .unify()
+        .or(put_config)
+        .unify()
+        .boxed()
 }
 
 async fn list(c: Result<Ctx, ApiError>) -> Outcome {
@@ -47,4 +64,51 @@ async fn create(c: Result<Ctx, ApiError>, body: Result<Value, ApiError>) -> Outc
         .await
         .map_err(store_error)?;
     Ok(json_reply(&name, 201))
+}
+
+fn require_admin(c: &Ctx) -> Result<(), ApiError> {
+    if c.admin {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "collection configuration needs the admin key",
+        ))
+    }
+}
+
+async fn get_config(name: String, c: Result<Ctx, ApiError>) -> Outcome {
+    let c = c?;
+    require_admin(&c)?;
+    check_collection_name(&name).map_err(ApiError::from)?;
+    Ok(json_reply(&c.app.collection(&name).config, 200))
+}
+
+async fn put_config(
+    name: String,
+    c: Result<Ctx, ApiError>,
+    body: Result<Value, ApiError>,
+) -> Outcome {
+    let (c, body) = (c?, body?);
+    require_admin(&c)?;
+    check_collection_name(&name).map_err(ApiError::from)?;
+    let config: CollectionConfig = serde_json::from_value(body).map_err(|e| {
+        ApiError::from(
+            ErrorBody::new(
+                ErrorCode::ValidationFailed,
+                "the collection configuration is not valid",
+            )
+            .with_field("config", e.to_string()),
+        )
+    })?;
+    let compiled = Collection::compile(config).map_err(ApiError::from)?;
+    let text = serde_json::to_string(&compiled.config).map_err(ApiError::internal)?;
+    c.app
+        .store
+        .set_config(&name, text, compiled.config.index_paths())
+        .await
+        .map_err(store_error)?;
+    let answer = compiled.config.clone();
+    c.app.set_collection(&name, compiled);
+    Ok(json_reply(&answer, 200))
 }

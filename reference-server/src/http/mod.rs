@@ -32,6 +32,8 @@ pub struct Ctx {
     pub app: Arc<App>,
     /// The signed-in user, if any.
     pub caller: Option<Caller>,
+    /// Whether the request carries the admin key.
+    pub admin: bool,
 }
 
 impl Ctx {
@@ -133,7 +135,10 @@ async fn resolve(
             bearer = Some(rest);
         }
     }
-    if !key.is_some_and(|k| constant_time_eq(k.as_bytes(), app.api_key.as_bytes())) {
+    let admin = key
+        .as_ref()
+        .is_some_and(|k| constant_time_eq(k.as_bytes(), app.admin_key.as_bytes()));
+    if !admin && !key.is_some_and(|k| constant_time_eq(k.as_bytes(), app.api_key.as_bytes())) {
         return Err(ApiError::new(
             ErrorCode::InvalidApiKey,
             "Check your auth tokens",
@@ -151,7 +156,7 @@ async fn resolve(
         (None, Some(token)) => session_user(&app, &token).await?,
         (None, None) => None,
     };
-    Ok(Ctx { app, caller })
+    Ok(Ctx { app, caller, admin })
 }
 
 /// The signed-in user for a session token, if the session is live.
@@ -258,6 +263,7 @@ pub fn store_error(e: StoreError) -> ApiError {
             ApiError::new(ErrorCode::Unavailable, "the server is busy; retry shortly")
         }
         StoreError::Query(q) => ApiError::from(q.to_error_body()),
+        StoreError::Rejected(body) => ApiError::from(body),
         other => ApiError::internal(other),
     }
 }

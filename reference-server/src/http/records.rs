@@ -1,17 +1,20 @@
-//! `/<collection>` and `/<collection>/<id>`: the Backpack `db` methods.
+//! `/<collection>` and `/<collection>/<id>`: the Backpack `db` methods and the
+//! whole operation tree (bulk insert, update, remove, save; upserts).
 
 use super::{Ctx, Outcome, ctx, finish, json_body, json_reply, raw_json, store_error};
-use crate::app::App;
+use crate::app::{App, Collection};
 use crate::clock::{new_id, now_iso};
 use crate::error::ApiError;
-use crate::store::{Change, Found};
+use crate::store::{Change, Found, StoreError};
 use crate::ws::publish_write;
+use sdk_core::collection::{IdGenerator, Operation};
 use sdk_core::names::{check_collection_name, check_id};
-use sdk_core::query::FindQuery;
+use sdk_core::query::{FindQuery, QueryError};
 use sdk_core::record::{CREATED_AT, ID, OWNER, UPDATED_AT, VERSION, check_client_data};
+use sdk_core::update::UpdateSpec;
 use sdk_core::ws::WriteAction;
 use sdk_core::{ErrorBody, ErrorCode};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use warp::Filter;
 use warp::filters::BoxedFilter;
@@ -42,6 +45,22 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .and(c())
         .and(json_body(limit))
         .then(|coll, c, b| async move { finish(create(coll, c, b).await) });
+    let update_all = warp::path!(String)
+        .and(warp::patch())
+        .and(c())
+        .and(raw_query())
+        .and(json_body(limit))
+        .then(|coll, c, q, b| async move { finish(update_many(coll, c, q, b).await) });
+    let remove_all = warp::path!(String)
+        .and(warp::delete())
+        .and(c())
+        .and(raw_query())
+        .then(|coll, c, q| async move { finish(delete_many(coll, c, q).await) });
+    let save_all = warp::path!(String)
+        .and(warp::put())
+        .and(c())
+        .and(json_body(limit))
+        .then(|coll, c, b| async move { finish(save_all(coll, c, b).await) });
     let get = warp::path!(String / String)
         .and(warp::get())
         .and(c())
@@ -68,6 +87,12 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .and(if_match())
         .then(|coll, id, c, m| async move { finish(delete(coll, id, c, m).await) });
     list.or(create)
+        .unify()
+        .or(update_all)
+        .unify()
+        .or(remove_all)
+        .unify()
+        .or(save_all)
         .unify()
         .or(get)
         .unify()
@@ -122,6 +147,9 @@ fn expected_version(
 type CtxResult = Result<Ctx, ApiError>;
 type BodyResult = Result<Value, ApiError>;
 
+/// The most records one `POST` may create.
+pub const MAX_INSERT: usize = 1000;
+
 /// The raw query string, empty when there is none.
 fn raw_query() -> impl Filter<Extract = (String,), Error = std::convert::Infallible> + Clone {
     warp::query::raw().or(warp::any().map(String::new)).unify()
@@ -136,9 +164,138 @@ fn find_query(raw: &str, max_page: u32) -> Result<FindQuery, ApiError> {
     Ok(q)
 }
 
+/// The filter of a bulk write: filter parameters only.
+fn bulk_filter(raw: &str) -> Result<Option<sdk_core::query::Filter>, ApiError> {
+    let q = FindQuery::from_pairs(form_urlencoded::parse(raw.as_bytes()))
+        .map_err(|e| ApiError::from(e.to_error_body()))?;
+    if !q.sort.is_empty()
+        || q.offset != 0
+        || q.page_size.is_some()
+        || q.select.is_some()
+        || q.distinct.is_some()
+        || q.count
+        || !q.load.is_empty()
+    {
+        return Err(ApiError::from(
+            QueryError::new(
+                "where",
+                "a bulk write takes only filters (where, q, field=value)",
+            )
+            .to_error_body(),
+        ));
+    }
+    Ok(q.filter)
+}
+
+/// Refuses an operation the collection has switched off.
+fn require(cfg: &Collection, op: Operation) -> Result<(), ApiError> {
+    if cfg.config.enabled(op) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::OperationDisabled,
+            format!(
+                "the operation '{}' is switched off for this collection",
+                op.name()
+            ),
+        ))
+    }
+}
+
+/// Whose records a write may touch: `None` for the admin key (any), else the signed-in user's.
+fn scope(c: &Ctx) -> Result<Option<String>, ApiError> {
+    if c.admin {
+        Ok(None)
+    } else {
+        Ok(Some(c.require_user()?.user_id.clone()))
+    }
+}
+
+/// The owner of new records: the signed-in user; the admin key may create without one.
+fn owner(c: &Ctx) -> Result<Option<String>, ApiError> {
+    match (&c.caller, c.admin) {
+        (Some(u), _) => Ok(Some(u.user_id.clone())),
+        (None, true) => Ok(None),
+        (None, false) => Err(c
+            .require_user()
+            .err()
+            .unwrap_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "sign in first"))),
+    }
+}
+
+fn new_id_for(cfg: &Collection) -> String {
+    match cfg.config.id_generator {
+        IdGenerator::ObjectId => new_id(),
+        IdGenerator::Uuidv7 => uuid::Uuid::now_v7().to_string(),
+    }
+}
+
+/// A complete new record from client data: the id (given, where upserts allow it,
+/// or generated), owner, fields, timestamps, version; schema-checked.
+fn build_record(
+    cfg: &Collection,
+    owner: Option<&str>,
+    body: Value,
+    given_id: Option<String>,
+) -> Result<Map<String, Value>, ErrorBody> {
+    let mut body = body;
+    let mut id = given_id;
+    if cfg.config.upsert
+        && let Some(obj) = body.as_object_mut()
+        && let Some(Value::String(client_id)) = obj.get(ID).cloned()
+    {
+        check_id(&client_id)?;
+        obj.shift_remove(ID);
+        id = Some(client_id);
+    }
+    let (version, data) = check_client_data(body, owner)?;
+    if version.is_some() {
+        return Err(ErrorBody::new(
+            ErrorCode::SystemField,
+            "a new record has no version to expect",
+        )
+        .with_field(VERSION, "set by the server"));
+    }
+    let now = now_iso();
+    let mut record = Map::with_capacity(data.len() + 5);
+    record.insert(
+        ID.into(),
+        Value::String(id.unwrap_or_else(|| new_id_for(cfg))),
+    );
+    if let Some(o) = owner {
+        record.insert(OWNER.into(), Value::String(o.to_owned()));
+    }
+    for (k, v) in data {
+        record.insert(k, v);
+    }
+    record.insert(CREATED_AT.into(), Value::String(now.clone()));
+    record.insert(UPDATED_AT.into(), Value::String(now));
+    record.insert(VERSION.into(), Value::from(0u64));
+    if let Some(check) = &cfg.check {
+        check(&record)?;
+    }
+    Ok(record)
+}
+
+/// Prefixes each field of a per-field error with the index of the array element.
+fn at_index(i: usize, mut e: ErrorBody) -> ErrorBody {
+    if let Some(errors) = e.errors.take() {
+        e.errors = Some(
+            errors
+                .into_iter()
+                .map(|(k, v)| (format!("{i}.{k}"), v))
+                .collect(),
+        );
+    } else {
+        e = e.with_field(&i.to_string(), "refused");
+    }
+    e
+}
+
 async fn list(coll: String, c: CtxResult, raw: String) -> Outcome {
     let c = c?;
     check_collection(&coll)?;
+    require(&c.app.collection(&coll), Operation::Find)?;
     let q = find_query(&raw, c.app.config.max_page)?;
     let page = q
         .page_size
@@ -158,6 +315,7 @@ async fn list(coll: String, c: CtxResult, raw: String) -> Outcome {
 async fn get(coll: String, id: String, c: CtxResult) -> Outcome {
     let c = c?;
     check_item(&coll, &id)?;
+    require(&c.app.collection(&coll), Operation::FindObject)?;
     match c.app.store.get(&coll, &id).await.map_err(store_error)? {
         Some(doc) => Ok(raw_json(doc)),
         None => Err(ApiError::new(ErrorCode::NotFound, "no record with that id")),
@@ -167,34 +325,142 @@ async fn get(coll: String, id: String, c: CtxResult) -> Outcome {
 async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
     let c = c?;
     check_collection(&coll)?;
-    let caller = c.require_user()?;
-    let (version, data) =
-        check_client_data(body?, Some(&caller.user_id)).map_err(ApiError::from)?;
-    if version.is_some() {
-        return Err(ApiError::from(
-            ErrorBody::new(
-                ErrorCode::SystemField,
-                "a new record has no version to expect",
-            )
-            .with_field(VERSION, "set by the server"),
-        ));
+    let cfg = c.app.collection(&coll);
+    require(&cfg, Operation::Insert)?;
+    let owner = owner(&c)?;
+    match body? {
+        Value::Array(items) => {
+            if items.is_empty() || items.len() > MAX_INSERT {
+                return Err(ApiError::from(ErrorBody::new(
+                    ErrorCode::InvalidBody,
+                    format!("an array insert takes 1 to {MAX_INSERT} objects"),
+                )));
+            }
+            let records = items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    build_record(&cfg, owner.as_deref(), item, None).map_err(|e| at_index(i, e))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(ApiError::from)?;
+            let saved = c
+                .app
+                .store
+                .insert_many(&coll, records)
+                .await
+                .map_err(store_error)?;
+            for r in &saved {
+                publish_write(c.app.bus.as_ref(), WriteAction::Create, &coll, r);
+            }
+            Ok(json_reply(&saved, 201))
+        }
+        body => {
+            let record =
+                build_record(&cfg, owner.as_deref(), body, None).map_err(ApiError::from)?;
+            let mut saved = c
+                .app
+                .store
+                .insert_many(&coll, vec![record])
+                .await
+                .map_err(store_error)?;
+            let saved = saved.pop().unwrap_or(Value::Null);
+            publish_write(c.app.bus.as_ref(), WriteAction::Create, &coll, &saved);
+            Ok(json_reply(&saved, 201))
+        }
     }
-    let now = now_iso();
-    let mut record = Map::with_capacity(data.len() + 5);
-    record.insert(ID.into(), Value::String(new_id()));
-    record.insert(OWNER.into(), Value::String(caller.user_id.clone()));
-    record.extend(data);
-    record.insert(CREATED_AT.into(), Value::String(now.clone()));
-    record.insert(UPDATED_AT.into(), Value::String(now));
-    record.insert(VERSION.into(), Value::from(0u64));
+}
+
+async fn update_many(coll: String, c: CtxResult, raw: String, body: BodyResult) -> Outcome {
+    let c = c?;
+    check_collection(&coll)?;
+    let cfg = c.app.collection(&coll);
+    require(&cfg, Operation::Update)?;
+    let scope = scope(&c)?;
+    let filter = bulk_filter(&raw)?;
+    let spec = UpdateSpec::parse(&body?).map_err(ApiError::from)?;
     let saved = c
         .app
         .store
-        .insert(&coll, record)
+        .update_many(&coll, filter, scope, spec, now_iso(), cfg.check.clone())
         .await
         .map_err(store_error)?;
-    publish_write(c.app.bus.as_ref(), WriteAction::Create, &coll, &saved);
-    Ok(json_reply(&saved, 201))
+    for r in &saved {
+        publish_write(c.app.bus.as_ref(), WriteAction::Patch, &coll, r);
+    }
+    Ok(json_reply(&json!({ "n": saved.len() }), 200))
+}
+
+async fn delete_many(coll: String, c: CtxResult, raw: String) -> Outcome {
+    let c = c?;
+    check_collection(&coll)?;
+    require(&c.app.collection(&coll), Operation::Remove)?;
+    let scope = scope(&c)?;
+    let filter = bulk_filter(&raw)?;
+    let gone = c
+        .app
+        .store
+        .delete_many(&coll, filter, scope)
+        .await
+        .map_err(store_error)?;
+    for r in &gone {
+        publish_write(c.app.bus.as_ref(), WriteAction::Delete, &coll, r);
+    }
+    Ok(json_reply(&json!({ "n": gone.len() }), 200))
+}
+
+async fn save_all(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
+    let c = c?;
+    check_collection(&coll)?;
+    let cfg = c.app.collection(&coll);
+    require(&cfg, Operation::Save)?;
+    if !c.admin {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "replacing a whole collection needs the admin key",
+        ));
+    }
+    let Value::Array(items) = body? else {
+        return Err(ApiError::from(ErrorBody::new(
+            ErrorCode::InvalidBody,
+            "the body must be an array of objects",
+        )));
+    };
+    if items.len() > MAX_INSERT {
+        return Err(ApiError::from(ErrorBody::new(
+            ErrorCode::InvalidBody,
+            format!("at most {MAX_INSERT} objects"),
+        )));
+    }
+    let owner = c.caller.as_ref().map(|u| u.user_id.clone());
+    let records = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut item)| {
+            let id = match item.as_object_mut().and_then(|o| o.shift_remove(ID)) {
+                Some(Value::String(id)) => {
+                    check_id(&id).map_err(|e| at_index(i, e))?;
+                    Some(id)
+                }
+                None => None,
+                Some(_) => {
+                    return Err(at_index(
+                        i,
+                        ErrorBody::new(ErrorCode::InvalidId, "ids are strings"),
+                    ));
+                }
+            };
+            build_record(&cfg, owner.as_deref(), item, id).map_err(|e| at_index(i, e))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::from)?;
+    let saved = c
+        .app
+        .store
+        .replace_all(&coll, records)
+        .await
+        .map_err(store_error)?;
+    Ok(json_reply(&saved, 200))
 }
 
 async fn write(
@@ -207,21 +473,56 @@ async fn write(
 ) -> Outcome {
     let c = c?;
     check_item(&coll, &id)?;
-    let caller = c.require_user()?;
+    let cfg = c.app.collection(&coll);
+    let op = if action == WriteAction::Patch {
+        Operation::UpdateObject
+    } else {
+        Operation::SaveObject
+    };
+    require(&cfg, op)?;
+    let scope = scope(&c)?;
+    let body = body?;
     let (body_version, data) =
-        check_client_data(body?, Some(&caller.user_id)).map_err(ApiError::from)?;
+        check_client_data(body.clone(), scope.as_deref()).map_err(ApiError::from)?;
     let expected = expected_version(if_match, body_version)?;
     let change = if action == WriteAction::Patch {
-        Change::Merge(data)
+        Change::Merge(data.clone())
     } else {
-        Change::Replace(data)
+        Change::Replace(data.clone())
     };
-    let saved = c
+    let result = c
         .app
         .store
-        .update(&coll, &id, &caller.user_id, expected, change, now_iso())
-        .await
-        .map_err(store_error)?;
+        .update(
+            &coll,
+            &id,
+            scope.as_deref(),
+            expected,
+            change,
+            now_iso(),
+            cfg.check.clone(),
+        )
+        .await;
+    let saved = match result {
+        Err(StoreError::NotFound) if cfg.config.upsert && expected.is_none() => {
+            // Upsert: create the record with the client's id.
+            let owner = owner(&c)?;
+            let fields: Map<String, Value> =
+                data.into_iter().filter(|(_, v)| !v.is_null()).collect();
+            let record = build_record(&cfg, owner.as_deref(), Value::Object(fields), Some(id))
+                .map_err(ApiError::from)?;
+            let mut saved = c
+                .app
+                .store
+                .insert_many(&coll, vec![record])
+                .await
+                .map_err(store_error)?;
+            let saved = saved.pop().unwrap_or(Value::Null);
+            publish_write(c.app.bus.as_ref(), WriteAction::Create, &coll, &saved);
+            return Ok(json_reply(&saved, 201));
+        }
+        other => other.map_err(store_error)?,
+    };
     publish_write(c.app.bus.as_ref(), action, &coll, &saved);
     Ok(json_reply(&saved, 200))
 }
@@ -229,12 +530,13 @@ async fn write(
 async fn delete(coll: String, id: String, c: CtxResult, if_match: Option<String>) -> Outcome {
     let c = c?;
     check_item(&coll, &id)?;
-    let caller = c.require_user()?;
+    require(&c.app.collection(&coll), Operation::RemoveObject)?;
+    let scope = scope(&c)?;
     let expected = expected_version(if_match, None)?;
     let gone = c
         .app
         .store
-        .delete(&coll, &id, &caller.user_id, expected)
+        .delete(&coll, &id, scope.as_deref(), expected)
         .await
         .map_err(store_error)?;
     publish_write(c.app.bus.as_ref(), WriteAction::Delete, &coll, &gone);

@@ -34,6 +34,9 @@ pub enum StoreError {
     /// Too many writes are queued; the caller should retry.
     #[error("the write queue is full")]
     Busy,
+    /// The write cannot apply as asked (the body says why, per field).
+    #[error("{}", .0.message)]
+    Rejected(sdk_core::ErrorBody),
     /// The query is well-formed but cannot run (e.g. `load` names no collection).
     #[error("{0}")]
     Query(sdk_core::query::QueryError),
@@ -50,6 +53,9 @@ pub enum Found {
     /// The number of matching records (`count`).
     Count(u64),
 }
+
+/// The most records one bulk update or delete may touch.
+pub const MAX_BULK: usize = 10_000;
 
 /// A user as the auth module needs it.
 #[derive(Debug, Clone)]
@@ -82,8 +88,14 @@ pub struct FileBytes {
     pub content_type: String,
 }
 
+/// A check a write must pass on the record's application fields (the collection's
+/// schema); it runs inside the write, on the record as it will be stored.
+pub type Check =
+    std::sync::Arc<dyn Fn(&Map<String, Value>) -> Result<(), sdk_core::ErrorBody> + Send + Sync>;
+
 /// The storage engine behind the server.
 #[async_trait]
+#[allow(clippy::too_many_arguments)]
 pub trait Store: Send + Sync + 'static {
     /// Adds a file's metadata; [`StoreError::FileExists`] if the owner has one of that name.
     async fn file_insert(&self, record: FileRecord, blob: String)
@@ -143,6 +155,16 @@ pub trait Store: Send + Sync + 'static {
     /// Ends a session.
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
 
+    /// Stores a collection's configuration (JSON text) and makes its declared
+    /// indexes (each a list of fields) exist, dropping ones no longer declared.
+    async fn set_config(
+        &self,
+        name: &str,
+        config: String,
+        indexes: Vec<Vec<sdk_core::query::Path>>,
+    ) -> Result<(), StoreError>;
+    /// Every stored configuration: (collection, JSON text).
+    async fn configs(&self) -> Result<Vec<(String, String)>, StoreError>;
     /// Declares a collection (it is listed only once it holds records).
     async fn declare_collection(&self, name: &str) -> Result<(), StoreError>;
     /// Names of the collections that hold records, sorted.
@@ -163,22 +185,56 @@ pub trait Store: Send + Sync + 'static {
         collection: &str,
         record: Map<String, Value>,
     ) -> Result<Value, StoreError>;
-    /// Changes a record the caller owns; checks the expected version if given.
+    /// Inserts complete records, all or nothing.
+    async fn insert_many(
+        &self,
+        collection: &str,
+        records: Vec<Map<String, Value>>,
+    ) -> Result<Vec<Value>, StoreError>;
+    /// Replaces every record of a collection with `records`, all or nothing.
+    async fn replace_all(
+        &self,
+        collection: &str,
+        records: Vec<Map<String, Value>>,
+    ) -> Result<Vec<Value>, StoreError>;
+    /// Applies an update spec to every record matching `filter` (and owned by
+    /// `owner`, when given), all or nothing; returns the records as written.
+    /// More than [`MAX_BULK`] matches is refused.
+    async fn update_many(
+        &self,
+        collection: &str,
+        filter: Option<sdk_core::query::Filter>,
+        owner: Option<String>,
+        spec: sdk_core::update::UpdateSpec,
+        now: String,
+        check: Option<Check>,
+    ) -> Result<Vec<Value>, StoreError>;
+    /// Deletes every record matching `filter` (and owned by `owner`, when given),
+    /// all or nothing; returns them as they were.
+    async fn delete_many(
+        &self,
+        collection: &str,
+        filter: Option<sdk_core::query::Filter>,
+        owner: Option<String>,
+    ) -> Result<Vec<Value>, StoreError>;
+    /// Changes a record the caller owns (any record when `caller` is `None`, the
+    /// admin); checks the expected version if given.
     async fn update(
         &self,
         collection: &str,
         id: &str,
-        caller: &str,
+        caller: Option<&str>,
         expected_version: Option<u64>,
         change: Change,
         now: String,
+        check: Option<Check>,
     ) -> Result<Value, StoreError>;
-    /// Deletes a record the caller owns and returns it as it was.
+    /// Deletes a record the caller owns (any, for `None`) and returns it as it was.
     async fn delete(
         &self,
         collection: &str,
         id: &str,
-        caller: &str,
+        caller: Option<&str>,
         expected_version: Option<u64>,
     ) -> Result<Value, StoreError>;
 }

@@ -203,11 +203,40 @@ pub fn where_clause(sql: &mut Sql, coll: &str, f: Option<&Filter>) {
     }
 }
 
-fn order_by(sort: &[SortKey]) -> String {
+/// Whether every record `f` matches holds `p` with one and the same JSON type:
+/// then sorting by `p` needs no type rank, and an index on `p` can give the order.
+fn one_type(f: Option<&Filter>, p: &Path) -> bool {
+    let kind = |v: &Scalar| match v {
+        Scalar::Null => 0,
+        Scalar::Bool(_) => 1,
+        Scalar::Number(_) => 2,
+        Scalar::String(_) => 3,
+    };
+    match f {
+        Some(Filter::Compare { field, op, value }) => {
+            field == p && *op != CmpOp::Ne && !matches!(value, Scalar::Null)
+        }
+        Some(Filter::In { field, values }) => {
+            field == p
+                && values
+                    .first()
+                    .is_some_and(|v| kind(v) != 0 && values.iter().all(|w| kind(w) == kind(v)))
+        }
+        Some(Filter::Like { field, .. } | Filter::Regex { field, .. }) => field == p,
+        Some(Filter::And(parts)) => parts.iter().any(|x| one_type(Some(x), p)),
+        _ => false,
+    }
+}
+
+fn order_by(sort: &[SortKey], f: Option<&Filter>) -> String {
     let mut s = String::from(" ORDER BY ");
     for k in sort {
         let dir = if k.descending { " DESC" } else { "" };
-        let _ = write!(s, "{}{dir}, {}{dir}, ", rank(&k.field), extract(&k.field));
+        if one_type(f, &k.field) {
+            let _ = write!(s, "{}{dir}, ", extract(&k.field));
+        } else {
+            let _ = write!(s, "{}{dir}, {}{dir}, ", rank(&k.field), extract(&k.field));
+        }
     }
     s.push_str("id");
     s
@@ -224,7 +253,7 @@ fn partition(paths: &[Path]) -> String {
 /// The statement for a read: one column, either `doc` per record or a count.
 pub fn find(coll: &str, q: &FindQuery, page: u64) -> Sql {
     let mut sql = Sql::default();
-    let order = order_by(&q.sort);
+    let order = order_by(&q.sort, q.filter.as_ref());
     match (&q.distinct, q.count) {
         (None, true) => {
             sql.push("SELECT count(*) FROM records");

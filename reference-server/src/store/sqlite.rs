@@ -7,13 +7,14 @@
 //! own savepoint, so one failing write never undoes another. Reads run on a
 //! small pool of read-only connections and never wait for the writer.
 
-use super::{Change, FileBytes, Found, Store, StoreError, UserRow};
+use super::{Change, Check, FileBytes, Found, Store, StoreError, UserRow};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use sdk_core::files::FileRecord;
 use sdk_core::query::{FindQuery, QueryError, get_path, project};
 use sdk_core::record::{CREATED_AT, OWNER, UPDATED_AT, VERSION};
 use serde_json::{Map, Value};
+use sha2::Digest;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
@@ -56,6 +57,10 @@ CREATE TABLE IF NOT EXISTS files (
     updated_at TEXT NOT NULL,
     v INTEGER NOT NULL,
     UNIQUE (user_id, filename)
+);
+CREATE TABLE IF NOT EXISTS collection_config (
+    name TEXT PRIMARY KEY,
+    config TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS records (
     coll TEXT NOT NULL,
@@ -262,11 +267,11 @@ fn load_owned(
     conn: &Connection,
     coll: &str,
     id: &str,
-    caller: &str,
+    caller: Option<&str>,
     expected: Option<u64>,
 ) -> Result<Map<String, Value>, StoreError> {
     let rec = load(conn, coll, id)?.ok_or(StoreError::NotFound)?;
-    if rec.get(OWNER).and_then(Value::as_str) != Some(caller) {
+    if caller.is_some_and(|c| rec.get(OWNER).and_then(Value::as_str) != Some(c)) {
         return Err(StoreError::NotOwner);
     }
     let version = rec.get(VERSION).and_then(Value::as_u64).unwrap_or(0);
@@ -541,6 +546,73 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn set_config(
+        &self,
+        name: &str,
+        config: String,
+        indexes: Vec<Vec<sdk_core::query::Path>>,
+    ) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO collection_config (name, config) VALUES (?1, ?2) \
+                 ON CONFLICT (name) DO UPDATE SET config = excluded.config",
+                params![name, config],
+            )
+            .map_err(engine)?;
+            let prefix = format!("rk_ix_{name}_");
+            let mut wanted = Vec::new();
+            for fields in &indexes {
+                let key = fields
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let digest = sha2::Sha256::digest(format!("{name}\n{key}").as_bytes());
+                let ix = format!("{prefix}{}", crate::clock::hex(&digest[..8]));
+                let cols = fields
+                    .iter()
+                    .map(|p| format!("json_extract(doc,'{}')", p.json_path()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                c.execute_batch(&format!(
+                    "CREATE INDEX IF NOT EXISTS \"{ix}\" ON records(coll, {cols})"
+                ))
+                .map_err(engine)?;
+                wanted.push(ix);
+            }
+            let existing: Vec<String> = c
+                .prepare(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' \
+                     AND substr(name, 1, length(?1)) = ?1 AND length(name) = length(?1) + 16",
+                )
+                .and_then(|mut st| {
+                    st.query_map([&prefix], |r| r.get(0))?
+                        .collect::<Result<Vec<String>, _>>()
+                })
+                .map_err(engine)?;
+            for ix in existing.iter().filter(|ix| !wanted.contains(ix)) {
+                c.execute_batch(&format!("DROP INDEX IF EXISTS \"{ix}\""))
+                    .map_err(engine)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn configs(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|c| {
+            let mut st = c
+                .prepare("SELECT name, config FROM collection_config ORDER BY name")
+                .map_err(engine)?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(engine)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(engine)
+        })
+        .await
+    }
+
     async fn declare_collection(&self, name: &str) -> Result<(), StoreError> {
         let n = name.to_owned();
         self.write(move |c| {
@@ -606,18 +678,100 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn insert_many(
+        &self,
+        collection: &str,
+        records: Vec<Map<String, Value>>,
+    ) -> Result<Vec<Value>, StoreError> {
+        let coll = collection.to_owned();
+        self.write(move |c| insert_records(c, &coll, records)).await
+    }
+
+    async fn replace_all(
+        &self,
+        collection: &str,
+        records: Vec<Map<String, Value>>,
+    ) -> Result<Vec<Value>, StoreError> {
+        let coll = collection.to_owned();
+        self.write(move |c| {
+            c.execute("DELETE FROM records WHERE coll = ?1", [&coll])
+                .map_err(engine)?;
+            insert_records(c, &coll, records)
+        })
+        .await
+    }
+
+    async fn update_many(
+        &self,
+        collection: &str,
+        filter: Option<sdk_core::query::Filter>,
+        owner: Option<String>,
+        spec: sdk_core::update::UpdateSpec,
+        now: String,
+        check: Option<Check>,
+    ) -> Result<Vec<Value>, StoreError> {
+        let coll = collection.to_owned();
+        self.write(move |c| {
+            let found = matching(c, &coll, filter.as_ref(), owner.as_deref())?;
+            let mut st = c
+                .prepare_cached("UPDATE records SET doc = ?3 WHERE coll = ?1 AND id = ?2")
+                .map_err(engine)?;
+            let mut out = Vec::with_capacity(found.len());
+            for (id, mut rec) in found {
+                spec.apply(&mut rec).map_err(StoreError::Rejected)?;
+                if let Some(check) = &check {
+                    check(&rec).map_err(StoreError::Rejected)?;
+                }
+                bump(&mut rec, &now);
+                let doc = Value::Object(rec);
+                st.execute(params![coll, id, doc.to_string()])
+                    .map_err(engine)?;
+                out.push(doc);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn delete_many(
+        &self,
+        collection: &str,
+        filter: Option<sdk_core::query::Filter>,
+        owner: Option<String>,
+    ) -> Result<Vec<Value>, StoreError> {
+        let coll = collection.to_owned();
+        self.write(move |c| {
+            let found = matching(c, &coll, filter.as_ref(), owner.as_deref())?;
+            let mut st = c
+                .prepare_cached("DELETE FROM records WHERE coll = ?1 AND id = ?2")
+                .map_err(engine)?;
+            let mut out = Vec::with_capacity(found.len());
+            for (id, rec) in found {
+                st.execute(params![coll, id]).map_err(engine)?;
+                out.push(Value::Object(rec));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn update(
         &self,
         collection: &str,
         id: &str,
-        caller: &str,
+        caller: Option<&str>,
         expected_version: Option<u64>,
         change: Change,
         now: String,
+        check: Option<Check>,
     ) -> Result<Value, StoreError> {
-        let (coll, id, caller) = (collection.to_owned(), id.to_owned(), caller.to_owned());
+        let (coll, id, caller) = (
+            collection.to_owned(),
+            id.to_owned(),
+            caller.map(str::to_owned),
+        );
         self.write(move |c| {
-            let mut rec = load_owned(c, &coll, &id, &caller, expected_version)?;
+            let mut rec = load_owned(c, &coll, &id, caller.as_deref(), expected_version)?;
             match change {
                 Change::Merge(data) => {
                     for (k, v) in data {
@@ -632,6 +786,9 @@ impl Store for SqliteStore {
                     rec.retain(|k, _| sdk_core::record::is_system_field(k));
                     rec.extend(data);
                 }
+            }
+            if let Some(check) = &check {
+                check(&rec).map_err(StoreError::Rejected)?;
             }
             let version = rec.get(VERSION).and_then(Value::as_u64).unwrap_or(0) + 1;
             // Timestamps and version stay last, after the application's fields.
@@ -655,18 +812,114 @@ impl Store for SqliteStore {
         &self,
         collection: &str,
         id: &str,
-        caller: &str,
+        caller: Option<&str>,
         expected_version: Option<u64>,
     ) -> Result<Value, StoreError> {
-        let (coll, id, caller) = (collection.to_owned(), id.to_owned(), caller.to_owned());
+        let (coll, id, caller) = (
+            collection.to_owned(),
+            id.to_owned(),
+            caller.map(str::to_owned),
+        );
         self.write(move |c| {
-            let rec = load_owned(c, &coll, &id, &caller, expected_version)?;
+            let rec = load_owned(c, &coll, &id, caller.as_deref(), expected_version)?;
             c.prepare_cached("DELETE FROM records WHERE coll = ?1 AND id = ?2")
                 .and_then(|mut st| st.execute(params![coll, id]))
                 .map_err(engine)?;
             Ok(Value::Object(rec))
         })
         .await
+    }
+}
+
+fn insert_records(
+    c: &Connection,
+    coll: &str,
+    records: Vec<Map<String, Value>>,
+) -> Result<Vec<Value>, StoreError> {
+    let mut st = c
+        .prepare_cached("INSERT INTO records (coll, id, doc) VALUES (?1, ?2, ?3)")
+        .map_err(engine)?;
+    let mut out = Vec::with_capacity(records.len());
+    for record in records {
+        let id = record
+            .get(sdk_core::record::ID)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let doc = Value::Object(record);
+        st.execute(params![coll, id, doc.to_string()])
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    StoreError::Rejected(
+                        sdk_core::ErrorBody::new(
+                            sdk_core::ErrorCode::IdTaken,
+                            format!("a record with id '{id}' exists"),
+                        )
+                        .with_field(sdk_core::record::ID, "taken"),
+                    )
+                }
+                other => engine(other),
+            })?;
+        out.push(doc);
+    }
+    Ok(out)
+}
+
+/// Stored records with their ids.
+type Rows = Vec<(String, Map<String, Value>)>;
+
+/// The records a bulk write touches: matching `filter`, owned by `owner` when given.
+fn matching(
+    c: &Connection,
+    coll: &str,
+    filter: Option<&sdk_core::query::Filter>,
+    owner: Option<&str>,
+) -> Result<Rows, StoreError> {
+    let mut sql = super::sql::Sql::default();
+    sql.text.push_str("SELECT id, doc FROM records");
+    super::sql::where_clause(&mut sql, coll, filter);
+    if let Some(o) = owner {
+        sql.text.push_str(" AND json_extract(doc,'$.userId') = ?");
+        sql.params.push(rusqlite::types::Value::Text(o.to_owned()));
+    }
+    sql.text
+        .push_str(&format!(" ORDER BY id LIMIT {}", super::MAX_BULK + 1));
+    let mut st = c.prepare(&sql.text).map_err(engine)?;
+    let rows = st
+        .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(engine)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(engine)?;
+    if rows.len() > super::MAX_BULK {
+        return Err(StoreError::Rejected(sdk_core::ErrorBody::new(
+            sdk_core::ErrorCode::InvalidQuery,
+            format!(
+                "the filter matches more than {} records; narrow it",
+                super::MAX_BULK
+            ),
+        )));
+    }
+    rows.into_iter()
+        .map(|(id, d)| match serde_json::from_str(&d).map_err(engine)? {
+            Value::Object(m) => Ok((id, m)),
+            _ => Err(StoreError::Engine("stored record is not an object".into())),
+        })
+        .collect()
+}
+
+/// A write's bookkeeping: `__v` + 1, a new `updatedAt`, timestamps and version last.
+fn bump(rec: &mut Map<String, Value>, now: &str) {
+    let version = rec.get(VERSION).and_then(Value::as_u64).unwrap_or(0) + 1;
+    rec.insert(UPDATED_AT.into(), Value::String(now.to_owned()));
+    rec.insert(VERSION.into(), Value::from(version));
+    for field in [CREATED_AT, UPDATED_AT, VERSION] {
+        if let Some(v) = rec.shift_remove(field) {
+            rec.insert(field.into(), v);
+        }
     }
 }
 
@@ -778,6 +1031,60 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn declared_indexes_serve_filtered_and_sorted_reads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db.sqlite");
+        let store = SqliteStore::open(&path).expect("open");
+        for i in 0..200 {
+            let mut r = record(&format!("id{i:03}"), "u");
+            r.insert("age".into(), json!(i % 50));
+            store.insert("people", r).await.expect("insert");
+        }
+        let q = FindQuery::from_pairs([("where", "age >= 30"), ("sortBy", "age")]).expect("query");
+        let plan = |c: &Connection| -> String {
+            let sql = crate::store::sql::find("people", &q, 20);
+            let mut st = c
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))
+                .expect("explain");
+            let rows = st
+                .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+                    r.get::<_, String>(3)
+                })
+                .expect("plan");
+            rows.map(|r| r.expect("row")).collect::<Vec<_>>().join("; ")
+        };
+        let conn = Connection::open(&path).expect("conn");
+        crate::store::sql::register_functions(&conn).expect("functions");
+        let before = plan(&conn);
+        assert!(!before.contains("rk_ix_"), "{before}");
+        let age = vec![vec![sdk_core::query::Path::parse("age").expect("path")]];
+        store
+            .set_config("people", "{}".into(), age.clone())
+            .await
+            .expect("index");
+        let conn = Connection::open(&path).expect("conn");
+        crate::store::sql::register_functions(&conn).expect("functions");
+        let after = plan(&conn);
+        assert!(after.contains("USING INDEX rk_ix_people_"), "{after}");
+        assert!(
+            !after.contains("TEMP B-TREE"),
+            "sorted by the index: {after}"
+        );
+        // Declared no more, the index goes.
+        store
+            .set_config("people", "{}".into(), Vec::new())
+            .await
+            .expect("drop");
+        let conn = Connection::open(&path).expect("conn");
+        crate::store::sql::register_functions(&conn).expect("functions");
+        assert!(!plan(&conn).contains("rk_ix_"));
+        assert_eq!(
+            store.configs().await.expect("configs"),
+            vec![("people".to_owned(), "{}".to_owned())]
+        );
+    }
+
+    #[tokio::test]
     async fn concurrent_writes_share_commits_and_all_land() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Arc::new(SqliteStore::open(&dir.path().join("db.sqlite")).expect("open"));
@@ -837,24 +1144,27 @@ mod tests {
             )
         };
         let e = store
-            .update("m", "r", "bob", None, merge(), "t2".into())
+            .update("m", "r", Some("bob"), None, merge(), "t2".into(), None)
             .await
             .expect_err("bob");
         assert!(matches!(e, StoreError::NotOwner));
         let e = store
-            .update("m", "r", "alice", Some(5), merge(), "t2".into())
+            .update("m", "r", Some("alice"), Some(5), merge(), "t2".into(), None)
             .await
             .expect_err("v");
         assert!(matches!(e, StoreError::VersionConflict(0)));
         let v = store
-            .update("m", "r", "alice", Some(0), merge(), "t2".into())
+            .update("m", "r", Some("alice"), Some(0), merge(), "t2".into(), None)
             .await
             .expect("ok");
         assert_eq!(v["__v"], 1);
         assert_eq!(v["b"], 2);
         assert!(v.get("a").is_none());
         assert_eq!(v["createdAt"], "t");
-        let d = store.delete("m", "r", "alice", None).await.expect("delete");
+        let d = store
+            .delete("m", "r", Some("alice"), None)
+            .await
+            .expect("delete");
         assert_eq!(d["__v"], 1);
         assert!(store.get("m", "r").await.expect("get").is_none());
     }

@@ -1,0 +1,250 @@
+//! Per-collection configuration: schema, operation switches, id generator,
+//! upserts and indexes. The admin sets it with `PUT /collections/<name>`.
+//!
+//! ```json
+//! { "properties": { "title": { "type": "String", "required": true },
+//!                   "likes": { "type": "Number" } },
+//!   "operations": { "*": true, "remove": false },
+//!   "idGenerator": "uuidv7",
+//!   "upsert": true,
+//!   "indexes": [["likes"], ["category", "likes"]] }
+//! ```
+
+use crate::error::{ErrorBody, ErrorCode};
+use crate::query::Path;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+/// The operations of the collection tree (Carbond's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// `POST /<c>`: insert one object or an array.
+    Insert,
+    /// `GET /<c>`: find.
+    Find,
+    /// `PUT /<c>`: replace the whole collection (off unless enabled).
+    Save,
+    /// `PATCH /<c>`: update every matching record with an update spec.
+    Update,
+    /// `DELETE /<c>`: remove every matching record.
+    Remove,
+    /// `GET /<c>/<id>`.
+    FindObject,
+    /// `PUT /<c>/<id>`: replace (or upsert).
+    SaveObject,
+    /// `PATCH /<c>/<id>`: merge (or upsert).
+    UpdateObject,
+    /// `DELETE /<c>/<id>`.
+    RemoveObject,
+}
+
+impl Operation {
+    /// Every operation.
+    pub const ALL: [Operation; 9] = [
+        Self::Insert,
+        Self::Find,
+        Self::Save,
+        Self::Update,
+        Self::Remove,
+        Self::FindObject,
+        Self::SaveObject,
+        Self::UpdateObject,
+        Self::RemoveObject,
+    ];
+
+    /// The name used in `operations`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Insert => "insert",
+            Self::Find => "find",
+            Self::Save => "save",
+            Self::Update => "update",
+            Self::Remove => "remove",
+            Self::FindObject => "findObject",
+            Self::SaveObject => "saveObject",
+            Self::UpdateObject => "updateObject",
+            Self::RemoveObject => "removeObject",
+        }
+    }
+}
+
+/// How new records get their `_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdGenerator {
+    /// 24 lowercase hex digits, unique and ordered by creation time (the default).
+    #[default]
+    ObjectId,
+    /// A UUID version 7 (time-ordered), in its 36-character text form.
+    Uuidv7,
+}
+
+/// A collection's configuration.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CollectionConfig {
+    /// A JSON Schema every record's own fields must satisfy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Value>,
+    /// Deployd-style property types, turned into a JSON Schema (used when `schema` is absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<BTreeMap<String, PropertySpec>>,
+    /// Operation switches: names of [`Operation`] or `"*"` to booleans.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub operations: BTreeMap<String, bool>,
+    /// How new records get their `_id`.
+    #[serde(default)]
+    pub id_generator: IdGenerator,
+    /// Whether `PUT` and `PATCH` on an id that does not exist create the record with that id.
+    #[serde(default)]
+    pub upsert: bool,
+    /// Indexes: each a list of field paths.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<Vec<String>>,
+}
+
+/// A Deployd property: its type and whether it is required.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PropertySpec {
+    /// `String`, `Number`, `Boolean`, `Date`, `Object` or `Array`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Whether a record must have it.
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// The most indexes one collection may declare.
+pub const MAX_INDEXES: usize = 16;
+
+fn invalid(field: &str, problem: impl Into<String>) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::ValidationFailed,
+        "the collection configuration is not valid",
+    )
+    .with_field(field, problem)
+}
+
+impl CollectionConfig {
+    /// Whether an operation is switched on: its own switch, else `"*"`, else the
+    /// default (everything but `save`).
+    pub fn enabled(&self, op: Operation) -> bool {
+        self.operations
+            .get(op.name())
+            .or_else(|| self.operations.get("*"))
+            .copied()
+            .unwrap_or(op != Operation::Save)
+    }
+
+    /// The JSON Schema records are validated against, if any.
+    pub fn effective_schema(&self) -> Option<Value> {
+        if let Some(s) = &self.schema {
+            return Some(s.clone());
+        }
+        let props = self.properties.as_ref()?;
+        let mut properties = Map::new();
+        let mut required = Vec::new();
+        for (name, p) in props {
+            let t = match p.kind.as_str() {
+                "String" => json!({"type": "string"}),
+                "Number" => json!({"type": "number"}),
+                "Boolean" => json!({"type": "boolean"}),
+                "Date" => json!({"type": "string", "format": "date-time"}),
+                "Object" => json!({"type": "object"}),
+                _ => json!({"type": "array"}),
+            };
+            properties.insert(name.clone(), t);
+            if p.required {
+                required.push(Value::String(name.clone()));
+            }
+        }
+        Some(json!({"type": "object", "properties": properties, "required": required}))
+    }
+
+    /// The declared indexes as paths.
+    pub fn index_paths(&self) -> Vec<Vec<Path>> {
+        self.indexes
+            .iter()
+            .map(|ix| ix.iter().filter_map(|f| Path::parse(f).ok()).collect())
+            .collect()
+    }
+
+    /// Checks names, types and bounds (the schema itself is compiled by the server).
+    pub fn check(&self) -> Result<(), ErrorBody> {
+        for k in self.operations.keys() {
+            if k != "*" && !Operation::ALL.iter().any(|o| o.name() == k) {
+                return Err(invalid(
+                    "operations",
+                    format!(
+                        "unknown operation '{k}'; use *, {}",
+                        Operation::ALL.map(Operation::name).join(", ")
+                    ),
+                ));
+            }
+        }
+        if let Some(props) = &self.properties {
+            for (name, p) in props {
+                Path::parse(name).map_err(|m| invalid("properties", m))?;
+                if !["String", "Number", "Boolean", "Date", "Object", "Array"]
+                    .contains(&p.kind.as_str())
+                {
+                    return Err(invalid(
+                        &format!("properties.{name}"),
+                        "type must be String, Number, Boolean, Date, Object or Array",
+                    ));
+                }
+            }
+        }
+        if self.schema.as_ref().is_some_and(|s| !s.is_object()) {
+            return Err(invalid("schema", "a JSON Schema is an object"));
+        }
+        if self.indexes.len() > MAX_INDEXES {
+            return Err(invalid("indexes", format!("at most {MAX_INDEXES} indexes")));
+        }
+        for ix in &self.indexes {
+            if ix.is_empty() || ix.len() > 4 {
+                return Err(invalid("indexes", "an index names 1 to 4 fields"));
+            }
+            for f in ix {
+                Path::parse(f).map_err(|m| invalid("indexes", m))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switches_resolve_own_then_star_then_default() {
+        let c: CollectionConfig =
+            serde_json::from_value(json!({"operations": {"*": false, "find": true}}))
+                .expect("config");
+        assert!(c.enabled(Operation::Find));
+        assert!(!c.enabled(Operation::Insert));
+        let d = CollectionConfig::default();
+        assert!(d.enabled(Operation::Insert) && !d.enabled(Operation::Save));
+    }
+
+    #[test]
+    fn deployd_types_become_a_json_schema() {
+        let c: CollectionConfig = serde_json::from_value(json!({"properties": {
+            "title": {"type": "String", "required": true}, "at": {"type": "Date"}}}))
+        .expect("config");
+        assert_eq!(
+            c.effective_schema(),
+            Some(json!({"type": "object", "properties": {
+                "at": {"type": "string", "format": "date-time"}, "title": {"type": "string"}},
+                "required": ["title"]}))
+        );
+        let bad: CollectionConfig =
+            serde_json::from_value(json!({"properties": {"x": {"type": "Strng"}}}))
+                .expect("parses");
+        assert!(bad.check().is_err());
+        assert!(serde_json::from_value::<CollectionConfig>(json!({"operatons": {}})).is_err());
+    }
+}

@@ -1,0 +1,342 @@
+//! The whole operation tree through the native SDK: bulk insert, update and
+//! remove (atomic, scoped to the caller's records), whole-collection save,
+//! operation switches, schemas, id generators, upserts, and configuration that
+//! survives a restart.
+
+use e2e::{PASSWORD, Server, email};
+use rucksack::query::Filter;
+use rucksack::{CollectionConfig, ErrorCode, IdGenerator, Record};
+use serde_json::{Value, json};
+
+async fn signed_in(server: &Server, tag: &str) -> (rucksack::Sdk, String) {
+    let sdk = server.sdk();
+    let id = sdk
+        .auth()
+        .register(&email(tag), PASSWORD)
+        .await
+        .expect("register")
+        .id;
+    (sdk, id)
+}
+
+fn config(v: Value) -> CollectionConfig {
+    serde_json::from_value(v).expect("config")
+}
+
+#[tokio::test]
+async fn bulk_insert_is_all_or_nothing() {
+    let server = Server::start();
+    let (sdk, me) = signed_in(&server, "bulk").await;
+    let bad = [
+        json!({"a": 1}),
+        json!({"a": 2, "_id": "x"}),
+        json!({"a": 3}),
+    ];
+    let e = sdk
+        .db()
+        .insert_many::<Value>("items", &bad)
+        .await
+        .expect_err("a system field in the middle");
+    assert_eq!(e.code(), Some(&ErrorCode::SystemField));
+    assert_eq!(sdk.db().count("items", None).await.expect("count"), 0);
+
+    let good: Vec<Value> = (0..50).map(|i| json!({ "i": i })).collect();
+    let saved: Vec<Record<Value>> = sdk.db().insert_many("items", &good).await.expect("insert");
+    assert_eq!(saved.len(), 50);
+    assert!(
+        saved
+            .iter()
+            .all(|r| r.user_id.as_deref() == Some(me.as_str()))
+    );
+    assert!(saved.windows(2).all(|w| w[0].id < w[1].id), "ids in order");
+    assert_eq!(sdk.db().count("items", None).await.expect("count"), 50);
+}
+
+#[tokio::test]
+async fn update_and_delete_many_touch_only_the_callers_matching_records() {
+    let server = Server::start();
+    let (alice, _) = signed_in(&server, "alice").await;
+    let (bob, bob_id) = signed_in(&server, "bob").await;
+    let mine: Vec<Value> = (0..10).map(|i| json!({ "i": i, "tags": ["a"] })).collect();
+    alice
+        .db()
+        .insert_many::<Value>("t", &mine)
+        .await
+        .expect("alice");
+    bob.db()
+        .insert_many::<Value>("t", &mine)
+        .await
+        .expect("bob");
+
+    let n = alice
+        .db()
+        .update_many(
+            "t",
+            Some(Filter::gte("i", 5)),
+            &json!({"$inc": {"i": 100}, "$set": {"big": true}, "$push": {"tags": "b"}, "$pull": {"tags": "a"}}),
+        )
+        .await
+        .expect("update");
+    assert_eq!(n, 5);
+    let changed: Vec<Record<Value>> = alice
+        .db()
+        .find(
+            "t",
+            &rucksack::query::FindQuery::new().filter(Filter::eq("big", true)),
+        )
+        .await
+        .expect("find");
+    assert_eq!(changed.len(), 5);
+    assert!(
+        changed
+            .iter()
+            .all(|r| r.version == 1 && r.data["i"].as_i64() >= Some(105))
+    );
+    assert!(changed.iter().all(|r| r.data["tags"] == json!(["b"])));
+
+    // A spec that fails on one record changes none: "i" is a number, $push needs an array.
+    let e = alice
+        .db()
+        .update_many("t", None, &json!({"$push": {"i": 1}}))
+        .await
+        .expect_err("push onto a number");
+    assert_eq!(e.code(), Some(&ErrorCode::ValidationFailed));
+    assert_eq!(
+        alice
+            .db()
+            .count("t", Some(Filter::gte("__v", 2)))
+            .await
+            .expect("count"),
+        0
+    );
+
+    // Unknown update operators and system fields are refused before anything is read.
+    for spec in [
+        json!({"$rename": {"i": "j"}}),
+        json!({"$set": {"userId": "x"}}),
+        json!({}),
+    ] {
+        assert!(
+            alice.db().update_many("t", None, &spec).await.is_err(),
+            "{spec}"
+        );
+    }
+
+    let gone = alice
+        .db()
+        .delete_many("t", Some(Filter::lt("i", 3)))
+        .await
+        .expect("delete");
+    assert_eq!(gone, 3);
+    assert_eq!(
+        alice.db().count("t", None).await.expect("count"),
+        17,
+        "bob's 10 stay"
+    );
+    assert_eq!(
+        bob.db()
+            .count(
+                "t",
+                Some(Filter::eq("big", true).and(Filter::eq("userId", bob_id.as_str())))
+            )
+            .await
+            .expect("count"),
+        0,
+        "bob's records were not updated"
+    );
+    // Anonymous bulk writes are refused.
+    let anon = server.sdk();
+    let e = anon
+        .db()
+        .delete_many("t", None)
+        .await
+        .expect_err("anonymous");
+    assert_eq!(e.code(), Some(&ErrorCode::Unauthenticated));
+    // The admin key reaches every record.
+    let all = server
+        .admin_sdk()
+        .db()
+        .delete_many("t", None)
+        .await
+        .expect("admin");
+    assert_eq!(all, 17);
+}
+
+#[tokio::test]
+async fn switches_schema_ids_and_upserts() {
+    let server = Server::start();
+    let admin = server.admin_sdk();
+    let (sdk, me) = signed_in(&server, "cfg").await;
+
+    // Only the admin key configures.
+    let e = sdk
+        .db()
+        .set_collection_config("posts", &CollectionConfig::default())
+        .await
+        .expect_err("not admin");
+    assert_eq!(e.code(), Some(&ErrorCode::Forbidden));
+    let e = admin
+        .db()
+        .set_collection_config("posts", &config(json!({"operations": {"delete": true}})))
+        .await
+        .expect_err("unknown operation");
+    assert_eq!(e.code(), Some(&ErrorCode::ValidationFailed));
+    let e = admin
+        .db()
+        .set_collection_config("posts", &config(json!({"schema": {"type": 5}})))
+        .await
+        .expect_err("bad schema");
+    assert_eq!(e.code(), Some(&ErrorCode::ValidationFailed));
+
+    admin
+        .db()
+        .set_collection_config(
+            "posts",
+            &config(json!({
+                "properties": {"title": {"type": "String", "required": true}, "likes": {"type": "Number"}},
+                "operations": {"remove": false, "removeObject": false},
+                "idGenerator": "uuidv7",
+                "upsert": true
+            })),
+        )
+        .await
+        .expect("configure");
+
+    // Schema: per-field errors, nothing written.
+    let e = sdk
+        .db()
+        .create_resource::<Value>("posts", &json!({"likes": "many"}))
+        .await
+        .expect_err("invalid");
+    assert_eq!(e.code(), Some(&ErrorCode::ValidationFailed));
+    let rucksack::Error::Api {
+        errors: Some(errors),
+        ..
+    } = &e
+    else {
+        panic!("{e:?}")
+    };
+    assert!(
+        errors.contains_key("likes") && errors.contains_key("title"),
+        "{errors:?}"
+    );
+    assert_eq!(sdk.db().count("posts", None).await.expect("count"), 0);
+
+    // UUIDv7 ids.
+    let p: Record<Value> = sdk
+        .db()
+        .create_resource("posts", &json!({"title": "Hi", "likes": 1}))
+        .await
+        .expect("create");
+    assert_eq!(p.id.len(), 36);
+    assert_eq!(p.id.as_bytes()[14], b'7', "version 7: {}", p.id);
+
+    // A merge that would break the schema is refused and changes nothing.
+    let e = sdk
+        .db()
+        .update_resource::<Value>("posts", &p.id, &json!({"title": null}))
+        .await
+        .expect_err("title is required");
+    assert_eq!(e.code(), Some(&ErrorCode::ValidationFailed));
+    let again: Record<Value> = sdk.db().get_resource("posts", &p.id).await.expect("get");
+    assert_eq!(again.version, 0);
+
+    // Switched-off operations answer 405 operation_disabled; save is off by default.
+    let e = sdk
+        .db()
+        .delete_resource::<Value>("posts", &p.id)
+        .await
+        .expect_err("removeObject is off");
+    assert_eq!(e.code(), Some(&ErrorCode::OperationDisabled));
+    assert_eq!(e.status(), Some(405));
+    let e = admin
+        .db()
+        .save_collection::<Value>("posts", &[json!({"title": "x"})])
+        .await
+        .expect_err("save is off");
+    assert_eq!(e.code(), Some(&ErrorCode::OperationDisabled));
+
+    // Upserts: PUT on a free id creates it (201), then replaces it.
+    let up: Record<Value> = sdk
+        .db()
+        .overwrite_resource("posts", "my-post", &json!({"title": "Mine"}))
+        .await
+        .expect("upsert");
+    assert_eq!((up.id.as_str(), up.version), ("my-post", 0));
+    assert_eq!(up.user_id.as_deref(), Some(me.as_str()));
+    let up: Record<Value> = sdk
+        .db()
+        .overwrite_resource("posts", "my-post", &json!({"title": "Mine 2"}))
+        .await
+        .expect("replace");
+    assert_eq!(up.version, 1);
+    // A client id on create, where upserts are on; taken ids are 409 id_taken.
+    let c: Record<Value> = sdk
+        .db()
+        .create_resource("posts", &json!({"_id": "given", "title": "G"}))
+        .await
+        .expect("client id");
+    assert_eq!(c.id, "given");
+    let e = sdk
+        .db()
+        .create_resource::<Value>("posts", &json!({"_id": "given", "title": "G"}))
+        .await
+        .expect_err("taken");
+    assert_eq!(e.code(), Some(&ErrorCode::IdTaken));
+
+    // Without upserts, PUT on a free id is 404 and a client id is a system field.
+    let e = sdk
+        .db()
+        .overwrite_resource::<Value>("plain", "nope", &json!({"a": 1}))
+        .await
+        .expect_err("no upsert");
+    assert_eq!(e.code(), Some(&ErrorCode::NotFound));
+
+    // The configuration survives a restart.
+    let dir = server.data_dir.clone();
+    drop(admin);
+    let mut server = server;
+    assert!(server.stop());
+    let server2 = Server::start_in(&dir);
+    let cfg = server2
+        .admin_sdk()
+        .db()
+        .collection_config("posts")
+        .await
+        .expect("config");
+    assert_eq!(cfg.id_generator, IdGenerator::Uuidv7);
+    assert!(cfg.upsert);
+}
+
+#[tokio::test]
+async fn save_replaces_the_whole_collection_when_switched_on() {
+    let server = Server::start();
+    let admin = server.admin_sdk();
+    let (sdk, _) = signed_in(&server, "save").await;
+    sdk.db()
+        .insert_many::<Value>("cfg", &[json!({"a": 1}), json!({"a": 2})])
+        .await
+        .expect("seed");
+    admin
+        .db()
+        .set_collection_config("cfg", &config(json!({"operations": {"save": true}})))
+        .await
+        .expect("switch on");
+    let e = sdk
+        .db()
+        .save_collection::<Value>("cfg", &[json!({"a": 3})])
+        .await
+        .expect_err("needs the admin key");
+    assert_eq!(e.code(), Some(&ErrorCode::Forbidden));
+    let saved: Vec<Record<Value>> = admin
+        .db()
+        .save_collection("cfg", &[json!({"_id": "one", "a": 3}), json!({"a": 4})])
+        .await
+        .expect("save");
+    assert_eq!(saved.len(), 2);
+    assert_eq!(saved[0].id, "one");
+    let all: Vec<Record<Value>> = sdk.db().get_collection("cfg").await.expect("list");
+    let values: Vec<&Value> = all.iter().map(|r| &r.data["a"]).collect();
+    assert_eq!(values.len(), 2);
+    assert!(values.contains(&&json!(3)) && values.contains(&&json!(4)));
+}
