@@ -188,6 +188,42 @@ impl Db {
         run(&self.core, Call::Find(collection, params)).await
     }
 
+    /// Creates records from an array of objects, all or nothing; resolves to them.
+    #[wasm_bindgen(js_name = insertMany)]
+    pub async fn insert_many(
+        &self,
+        collection: String,
+        objects: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let items = to_json(&objects)?;
+        run(&self.core, Call::InsertMany(collection, items)).await
+    }
+
+    /// Applies an update spec (`{ $set: {...}, $inc: {...} }`) to every matching
+    /// record the caller owns, all or nothing; resolves to `{ n }`.
+    #[wasm_bindgen(js_name = updateMany)]
+    pub async fn update_many(
+        &self,
+        collection: String,
+        query: JsValue,
+        spec: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let params = filter_params(&query)?;
+        let spec = to_json(&spec)?;
+        run(&self.core, Call::UpdateMany(collection, params, spec)).await
+    }
+
+    /// Deletes every matching record the caller owns, all or nothing; resolves to `{ n }`.
+    #[wasm_bindgen(js_name = deleteMany)]
+    pub async fn delete_many(
+        &self,
+        collection: String,
+        query: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let params = filter_params(&query)?;
+        run(&self.core, Call::DeleteMany(collection, params)).await
+    }
+
     /// One record.
     #[wasm_bindgen(js_name = getResource)]
     pub async fn get_resource(&self, collection: String, id: String) -> Result<JsValue, JsValue> {
@@ -393,6 +429,16 @@ fn to_js_error(e: Error) -> JsValue {
 
 /// A JS value as JSON, through `JSON.stringify` (so `toJSON`, dates and the
 /// like behave exactly as in any JS client).
+/// The filter parameters of a bulk write: a `where` string, a query object, or nothing.
+fn filter_params(query: &JsValue) -> Result<Vec<(String, String)>, JsValue> {
+    let q = if query.is_undefined() || query.is_null() {
+        serde_json::Value::Null
+    } else {
+        to_json(query)?
+    };
+    find_params(&q, &serde_json::Value::Null).map_err(to_js_error)
+}
+
 /// The query-string parameters for `db.find(collection, query, options)`.
 fn find_params(
     query: &serde_json::Value,

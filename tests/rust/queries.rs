@@ -209,3 +209,63 @@ async fn default_page_and_maximum() {
         .expect_err("over the maximum");
     assert_eq!(e.code(), Some(&ErrorCode::InvalidQuery));
 }
+
+#[tokio::test]
+async fn pages_and_counts_stay_correct_while_others_write() {
+    let server = Server::start();
+    let sdk = server.sdk();
+    sdk.auth()
+        .register(&email("pages"), PASSWORD)
+        .await
+        .expect("register");
+    let seed: Vec<Value> = (0..300).map(|i| json!({ "i": i, "old": true })).collect();
+    sdk.db()
+        .insert_many::<Value>("stream", &seed)
+        .await
+        .expect("seed");
+
+    // Another client keeps adding records while this one pages and counts.
+    let writer = server.sdk();
+    writer
+        .auth()
+        .register(&email("writer"), PASSWORD)
+        .await
+        .expect("register");
+    let adding = tokio::spawn(async move {
+        for i in 0..200 {
+            writer
+                .db()
+                .create_resource::<Value>("stream", &json!({ "i": 1000 + i }))
+                .await
+                .expect("write");
+        }
+    });
+
+    let mut seen = std::collections::HashSet::new();
+    let mut last_count = 0;
+    for page in 0.. {
+        let q = FindQuery::new()
+            .filter(Filter::eq("old", true))
+            .offset(page * 50)
+            .page_size(50);
+        let rows: Vec<Value> = sdk.db().find_as("stream", &q).await.expect("page");
+        for r in &rows {
+            assert!(
+                seen.insert(r["_id"].as_str().expect("id").to_owned()),
+                "a record came twice"
+            );
+        }
+        let n = sdk.db().count("stream", None).await.expect("count");
+        assert!(
+            n >= last_count && (300..=500).contains(&n),
+            "count {n} after {last_count}"
+        );
+        last_count = n;
+        if rows.len() < 50 {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 300, "every old record exactly once");
+    adding.await.expect("writer");
+    assert_eq!(sdk.db().count("stream", None).await.expect("count"), 500);
+}
