@@ -86,8 +86,52 @@ fn compare(sql: &mut Sql, field: &Path, op: CmpOp, value: &Scalar) {
         (op, Some((types, v))) => {
             let _ = write!(sql.text, "({} {} ", extract(field), op.sql());
             sql.bind(v);
-            let _ = write!(sql.text, " AND {} {types})", jtype(field));
+            match guard(op, value) {
+                Guard::None => sql.push(")"),
+                Guard::NotText => {
+                    let _ = write!(sql.text, " AND {} < '')", extract(field));
+                }
+                Guard::Type => {
+                    let _ = write!(sql.text, " AND {} {types})", jtype(field));
+                }
+            }
         }
+    }
+}
+
+/// What must be added to `json_extract(..) <op> literal` so only values of the
+/// literal's JSON type match. `json_extract` gives numbers as numbers, booleans as
+/// 0 and 1, strings as text and arrays and objects as their JSON text; SQLite
+/// orders numbers before all text. Each lookup of a field costs, so the type
+/// check (a second lookup) is left out where the comparison alone cannot match
+/// another type.
+enum Guard {
+    /// The comparison alone is exact.
+    None,
+    /// Only text must be kept out (`x < ''` holds for every number).
+    NotText,
+    /// The JSON type must be checked.
+    Type,
+}
+
+fn guard(op: CmpOp, value: &Scalar) -> Guard {
+    match value {
+        Scalar::String(s) if op == CmpOp::Eq && !s.starts_with(['{', '[']) => Guard::None,
+        Scalar::Number(n) => {
+            let Some(f) = n.as_f64() else {
+                return Guard::Type;
+            };
+            // Booleans read as 0 and 1: rule them out by the literal where possible.
+            match op {
+                CmpOp::Eq if f != 0.0 && f != 1.0 => Guard::None,
+                CmpOp::Gt if f >= 1.0 => Guard::NotText,
+                CmpOp::Gte if f > 1.0 => Guard::NotText,
+                CmpOp::Lt if f <= 0.0 => Guard::None,
+                CmpOp::Lte if f < 0.0 => Guard::None,
+                _ => Guard::Type,
+            }
+        }
+        _ => Guard::Type,
     }
 }
 
@@ -146,6 +190,12 @@ fn filter(sql: &mut Sql, f: &Filter) {
                     sql.push(" OR ");
                 }
                 first = false;
+                let exact = vs.iter().all(|v| match v {
+                    SqlValue::Text(s) => !s.starts_with(['{', '[']),
+                    SqlValue::Integer(i) => *i != 0 && *i != 1,
+                    SqlValue::Real(f) => *f != 0.0 && *f != 1.0,
+                    _ => false,
+                }) && t != "IN ('true','false')";
                 let _ = write!(sql.text, "({} IN (", extract(field));
                 for (i, v) in vs.into_iter().enumerate() {
                     if i > 0 {
@@ -153,7 +203,11 @@ fn filter(sql: &mut Sql, f: &Filter) {
                     }
                     sql.bind(v);
                 }
-                let _ = write!(sql.text, ") AND {} {t})", jtype(field));
+                if exact {
+                    sql.push("))");
+                } else {
+                    let _ = write!(sql.text, ") AND {} {t})", jtype(field));
+                }
             }
             if first {
                 sql.push("0");
@@ -267,14 +321,14 @@ pub fn find(coll: &str, q: &FindQuery, page: u64) -> Sql {
             return sql;
         }
         (None, false) => {
-            sql.push("SELECT doc FROM records");
+            sql.push("SELECT json(doc) FROM records");
             where_clause(&mut sql, coll, q.filter.as_ref());
             sql.push(&order);
         }
         (Some(d), false) => {
             let _ = write!(
                 sql.text,
-                "SELECT doc FROM (SELECT doc, id, ROW_NUMBER() OVER (PARTITION BY {}{order}) AS rk_row FROM records",
+                "SELECT json(doc) FROM (SELECT doc, id, ROW_NUMBER() OVER (PARTITION BY {}{order}) AS rk_row FROM records",
                 partition(d)
             );
             where_clause(&mut sql, coll, q.filter.as_ref());
@@ -331,7 +385,7 @@ mod tests {
     use serde_json::{Value, json};
 
     const FIELDS: [&str; 6] = ["a", "b", "c", "o.x", "o", "t"];
-    const STRINGS: [&str; 8] = ["", "a", "A", "ab", "B", "é", "É", "aé"];
+    const STRINGS: [&str; 10] = ["", "a", "A", "ab", "B", "é", "É", "aé", "[]", "[\"a\"]"];
 
     fn scalar() -> impl Strategy<Value = Scalar> {
         prop_oneof![
@@ -433,11 +487,11 @@ mod tests {
     fn run_sql(docs: &[Value], q: &FindQuery) -> FindResult {
         let c = Connection::open_in_memory().expect("open");
         register_functions(&c).expect("functions");
-        c.execute_batch("CREATE TABLE records (coll TEXT, id TEXT, doc TEXT, PRIMARY KEY (coll, id)) WITHOUT ROWID")
+        c.execute_batch("CREATE TABLE records (coll TEXT, id TEXT, doc BLOB, PRIMARY KEY (coll, id)) WITHOUT ROWID")
             .expect("schema");
         for d in docs {
             c.execute(
-                "INSERT INTO records VALUES ('m', ?1, ?2)",
+                "INSERT INTO records VALUES ('m', ?1, jsonb(?2))",
                 rusqlite::params![d["_id"].as_str().expect("id"), d.to_string()],
             )
             .expect("insert");
@@ -472,6 +526,54 @@ mod tests {
             let want = q.apply(&docs, q.page_size.unwrap_or(100));
             let got = run_sql(&docs, &q);
             prop_assert_eq!(got, want, "query {:?}", q);
+        }
+    }
+
+    #[test]
+    fn type_guards_hold_at_their_edges() {
+        // Booleans read as 0 and 1, objects and arrays as text: none may meet a
+        // number or string literal, at exactly the literals where guards are dropped.
+        let docs: Vec<Value> = [
+            json!(true),
+            json!(false),
+            json!("x"),
+            json!([]),
+            json!({"x": 1}),
+            json!(1),
+            json!(0),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| json!({"_id": format!("{i:024x}"), "a": v}))
+        .collect();
+        for w in [
+            "a >= 1",
+            "a > 1",
+            "a > 0",
+            "a >= 0",
+            "a > 0.5",
+            "a >= 2",
+            "a > 1.5",
+            "a < 1",
+            "a <= 0",
+            "a < 0",
+            "a <= -1",
+            "a < 0.5",
+            "a = 1",
+            "a = 0",
+            "a = 2",
+            "a = \"[]\"",
+            "a IN (0, 1)",
+            "a IN (1, 2)",
+            "a IN (\"[]\", \"x\")",
+            "a IN (\"x\")",
+            "a != 1",
+            "a > \"a\"",
+        ] {
+            let q = FindQuery::from_pairs([("where", w)])
+                .expect("parses")
+                .page_size(100);
+            assert_eq!(run_sql(&docs, &q), q.apply(&docs, 100), "{w}");
         }
     }
 

@@ -65,7 +65,9 @@ CREATE TABLE IF NOT EXISTS collection_config (
 CREATE TABLE IF NOT EXISTS records (
     coll TEXT NOT NULL,
     id TEXT NOT NULL,
-    doc TEXT NOT NULL,
+    -- SQLite's binary JSON (JSONB): queries read fields without parsing text.
+    -- Databases made before hold JSON text, which every JSON function reads alike.
+    doc BLOB NOT NULL,
     PRIMARY KEY (coll, id)
 ) WITHOUT ROWID;
 ";
@@ -112,6 +114,53 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: SyncSender<Box<dyn Job>>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    sessions: SessionCache,
+}
+
+/// Live sessions kept in memory, so a signed-in request does not query SQLite.
+///
+/// Every session write goes through this store, so the cache is exact. A lookup
+/// that misses reads SQLite and fills the cache only if no session was deleted
+/// meanwhile (the epoch is unchanged); a delete bumps the epoch and evicts both
+/// before and after its commit, so a revoked token is refused at once.
+#[derive(Default)]
+struct SessionCache {
+    map: Mutex<std::collections::HashMap<String, (String, u64)>>,
+    epoch: std::sync::atomic::AtomicU64,
+}
+
+/// The most sessions kept in memory; beyond, the cache starts over.
+const MAX_CACHED_SESSIONS: usize = 100_000;
+
+impl SessionCache {
+    fn get(&self, token_hash: &str, now: u64) -> Option<String> {
+        let map = self.map.lock().ok()?;
+        map.get(token_hash)
+            .filter(|(_, expires)| *expires > now)
+            .map(|(u, _)| u.clone())
+    }
+
+    fn put(&self, token_hash: String, user: String, expires_at: u64, epoch: Option<u64>) {
+        let Ok(mut map) = self.map.lock() else { return };
+        if epoch.is_some_and(|e| e != self.epoch()) {
+            return;
+        }
+        if map.len() >= MAX_CACHED_SESSIONS {
+            map.clear();
+        }
+        map.insert(token_hash, (user, expires_at));
+    }
+
+    fn evict(&self, token_hash: &str) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut map) = self.map.lock() {
+            map.remove(token_hash);
+        }
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 fn engine(e: impl std::fmt::Display) -> StoreError {
@@ -138,6 +187,7 @@ impl SqliteStore {
             path: path.to_owned(),
             writer: tx,
             readers: Arc::new(Mutex::new(Vec::new())),
+            sessions: SessionCache::default(),
         })
     }
 
@@ -247,7 +297,7 @@ fn run_group(conn: &Connection, group: &mut [Box<dyn Job>]) -> bool {
 fn load(conn: &Connection, coll: &str, id: &str) -> Result<Option<Map<String, Value>>, StoreError> {
     let doc: Option<String> = conn
         .query_row(
-            "SELECT doc FROM records WHERE coll = ?1 AND id = ?2",
+            "SELECT json(doc) FROM records WHERE coll = ?1 AND id = ?2",
             params![coll, id],
             |r| r.get(0),
         )
@@ -519,31 +569,52 @@ impl Store for SqliteStore {
             .map_err(engine)?;
             Ok(())
         })
-        .await
+        .await?;
+        self.sessions
+            .put(token_hash.to_owned(), user_id.to_owned(), expires_at, None);
+        Ok(())
     }
 
     async fn session_user(&self, token_hash: &str, now: u64) -> Result<Option<String>, StoreError> {
+        if let Some(user) = self.sessions.get(token_hash, now) {
+            return Ok(Some(user));
+        }
+        let epoch = self.sessions.epoch();
         let t = token_hash.to_owned();
-        self.read(move |c| {
-            c.query_row(
-                "SELECT user_id FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
-                params![t, now as i64],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(engine)
-        })
-        .await
+        let found: Option<(String, i64)> = self
+            .read(move |c| {
+                c.query_row(
+                    "SELECT user_id, expires_at FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
+                    params![t, now as i64],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(engine)
+            })
+            .await?;
+        Ok(found.map(|(user, expires)| {
+            self.sessions.put(
+                token_hash.to_owned(),
+                user.clone(),
+                u64::try_from(expires).unwrap_or(0),
+                Some(epoch),
+            );
+            user
+        }))
     }
 
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        self.sessions.evict(token_hash);
         let t = token_hash.to_owned();
-        self.write(move |c| {
-            c.execute("DELETE FROM sessions WHERE token_hash = ?1", [t])
-                .map_err(engine)?;
-            Ok(())
-        })
-        .await
+        let r = self
+            .write(move |c| {
+                c.execute("DELETE FROM sessions WHERE token_hash = ?1", [t])
+                    .map_err(engine)?;
+                Ok(())
+            })
+            .await;
+        self.sessions.evict(token_hash);
+        r
     }
 
     async fn set_config(
@@ -648,7 +719,7 @@ impl Store for SqliteStore {
         let (coll, id) = (collection.to_owned(), id.to_owned());
         self.read(move |c| {
             let mut st = c
-                .prepare_cached("SELECT doc FROM records WHERE coll = ?1 AND id = ?2")
+                .prepare_cached("SELECT json(doc) FROM records WHERE coll = ?1 AND id = ?2")
                 .map_err(engine)?;
             st.query_row(params![coll, id], |r| r.get(0))
                 .optional()
@@ -670,7 +741,7 @@ impl Store for SqliteStore {
                 .unwrap_or_default()
                 .to_owned();
             let doc = Value::Object(record);
-            c.prepare_cached("INSERT INTO records (coll, id, doc) VALUES (?1, ?2, ?3)")
+            c.prepare_cached("INSERT INTO records (coll, id, doc) VALUES (?1, ?2, jsonb(?3))")
                 .and_then(|mut st| st.execute(params![coll, id, doc.to_string()]))
                 .map_err(engine)?;
             Ok(doc)
@@ -714,7 +785,7 @@ impl Store for SqliteStore {
         self.write(move |c| {
             let found = matching(c, &coll, filter.as_ref(), owner.as_deref())?;
             let mut st = c
-                .prepare_cached("UPDATE records SET doc = ?3 WHERE coll = ?1 AND id = ?2")
+                .prepare_cached("UPDATE records SET doc = jsonb(?3) WHERE coll = ?1 AND id = ?2")
                 .map_err(engine)?;
             let mut out = Vec::with_capacity(found.len());
             for (id, mut rec) in found {
@@ -800,7 +871,7 @@ impl Store for SqliteStore {
             rec.insert(UPDATED_AT.into(), Value::String(now));
             rec.insert(VERSION.into(), Value::from(version));
             let doc = Value::Object(rec);
-            c.prepare_cached("UPDATE records SET doc = ?3 WHERE coll = ?1 AND id = ?2")
+            c.prepare_cached("UPDATE records SET doc = jsonb(?3) WHERE coll = ?1 AND id = ?2")
                 .and_then(|mut st| st.execute(params![coll, id, doc.to_string()]))
                 .map_err(engine)?;
             Ok(doc)
@@ -837,7 +908,7 @@ fn insert_records(
     records: Vec<Map<String, Value>>,
 ) -> Result<Vec<Value>, StoreError> {
     let mut st = c
-        .prepare_cached("INSERT INTO records (coll, id, doc) VALUES (?1, ?2, ?3)")
+        .prepare_cached("INSERT INTO records (coll, id, doc) VALUES (?1, ?2, jsonb(?3))")
         .map_err(engine)?;
     let mut out = Vec::with_capacity(records.len());
     for record in records {
@@ -878,7 +949,7 @@ fn matching(
     owner: Option<&str>,
 ) -> Result<Rows, StoreError> {
     let mut sql = super::sql::Sql::default();
-    sql.text.push_str("SELECT id, doc FROM records");
+    sql.text.push_str("SELECT id, json(doc) FROM records");
     super::sql::where_clause(&mut sql, coll, filter);
     if let Some(o) = owner {
         sql.text.push_str(" AND json_extract(doc,'$.userId') = ?");
@@ -933,8 +1004,13 @@ fn collection_known(c: &Connection, name: &str) -> Result<bool, StoreError> {
 }
 
 fn find(c: &Connection, coll: &str, q: &FindQuery, page: u64) -> Result<Found, StoreError> {
-    // One read transaction: the page and its relations come from one snapshot.
-    let _snapshot = c.unchecked_transaction().map_err(engine)?;
+    // With relations, one read transaction gives the page and the related
+    // records from one snapshot; a lone statement is a snapshot by itself.
+    let _snapshot = if q.load.is_empty() {
+        None
+    } else {
+        Some(c.unchecked_transaction().map_err(engine)?)
+    };
     for r in &q.load {
         if !collection_known(c, &r.collection)? {
             return Err(StoreError::Query(QueryError::new(
@@ -1003,7 +1079,7 @@ fn load_many(
 ) -> Result<std::collections::HashMap<String, Value>, StoreError> {
     let mut out = std::collections::HashMap::new();
     let mut st = c
-        .prepare_cached("SELECT doc FROM records WHERE coll = ?1 AND id = ?2")
+        .prepare_cached("SELECT json(doc) FROM records WHERE coll = ?1 AND id = ?2")
         .map_err(engine)?;
     for id in ids {
         if out.contains_key(*id) {
