@@ -292,7 +292,13 @@ fn order_by(sort: &[SortKey], f: Option<&Filter>) -> String {
             let _ = write!(s, "{}{dir}, {}{dir}, ", rank(&k.field), extract(&k.field));
         }
     }
-    s.push_str("id");
+    // Ties go by id in the direction of the last key, so an index on the sort
+    // fields gives the whole order (no sorting step).
+    s.push_str(if sort.last().is_some_and(|k| k.descending) {
+        "id DESC"
+    } else {
+        "id"
+    });
     s
 }
 

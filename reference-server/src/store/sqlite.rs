@@ -1026,23 +1026,29 @@ fn find(c: &Connection, coll: &str, q: &FindQuery, page: u64) -> Result<Found, S
         let n: i64 = st.query_row(params, |r| r.get(0)).map_err(engine)?;
         return Ok(Found::Count(u64::try_from(n).unwrap_or(0)));
     }
+    if q.select.is_none() && q.load.is_empty() {
+        // Records as stored, straight into the answer's JSON array.
+        let mut out = String::with_capacity(4096);
+        out.push('[');
+        let mut rows = st.query(params).map_err(engine)?;
+        while let Some(row) = rows.next().map_err(engine)? {
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push_str(
+                row.get_ref(0)
+                    .and_then(|v| v.as_str().map_err(Into::into))
+                    .map_err(engine)?,
+            );
+        }
+        out.push(']');
+        return Ok(Found::Records(out));
+    }
     let docs = st
         .query_map(params, |r| r.get::<_, String>(0))
         .map_err(engine)?
         .collect::<Result<Vec<String>, _>>()
         .map_err(engine)?;
-    if q.select.is_none() && q.load.is_empty() {
-        let mut out = String::with_capacity(docs.iter().map(|d| d.len() + 1).sum::<usize>() + 2);
-        out.push('[');
-        for (i, d) in docs.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(d);
-        }
-        out.push(']');
-        return Ok(Found::Records(out));
-    }
     let full = docs
         .iter()
         .map(|d| serde_json::from_str::<Value>(d).map_err(engine))

@@ -121,18 +121,23 @@ impl SortKey {
     }
 }
 
-/// Sorts records by `keys`, then by `_id`, as the server does.
+/// Sorts records by `keys`, then by `_id` in the direction of the last key (so
+/// an index can give the whole order), as the server does.
 pub fn sort_records(records: &mut [Value], keys: &[SortKey]) {
     let id = |v: &Value| {
         v.get(crate::record::ID)
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
+    let ids_descending = keys.last().is_some_and(|k| k.descending);
     records.sort_by(|a, b| {
         keys.iter()
             .map(|k| k.compare(a, b))
             .find(|o| o.is_ne())
-            .unwrap_or_else(|| id(a).cmp(&id(b)))
+            .unwrap_or_else(|| {
+                let o = id(a).cmp(&id(b));
+                if ids_descending { o.reverse() } else { o }
+            })
     });
 }
 
