@@ -102,6 +102,130 @@ pub struct CollectionConfig {
     /// Indexes: each a list of field paths.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub indexes: Vec<Vec<String>>,
+    /// Who may read, create, update and delete.
+    #[serde(default)]
+    pub rules: Rules,
+}
+
+/// Who may do an operation on a collection's records.
+///
+/// The admin key passes every rule. Reads are filtered by the rule (so pages and
+/// counts only ever hold readable records); creates, updates and deletes need the
+/// record to satisfy it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Rule {
+    /// One of the named rules.
+    Named(NamedRule),
+    /// A row-level rule in the `where` language, `@me` standing for the caller:
+    /// `{"where": "userId = @me OR public = true"}`.
+    Where {
+        /// The expression.
+        #[serde(rename = "where")]
+        expr: String,
+    },
+}
+
+/// The named rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NamedRule {
+    /// Anyone with the API key.
+    Public,
+    /// A signed-in user.
+    SignedIn,
+    /// The record's owner (`userId`); creating needs a signed-in user.
+    Owner,
+    /// The admin key only.
+    Admin,
+    /// Nobody (but the admin key).
+    None,
+}
+
+/// The rule of each kind of operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    /// `find`, `findObject`, counts, relations and realtime broadcasts.
+    #[serde(default = "public")]
+    pub read: Rule,
+    /// `insert`.
+    #[serde(default = "signed_in")]
+    pub create: Rule,
+    /// `update`, `updateObject`, `saveObject`.
+    #[serde(default = "owner")]
+    pub update: Rule,
+    /// `remove`, `removeObject`.
+    #[serde(default = "owner")]
+    pub delete: Rule,
+}
+
+fn public() -> Rule {
+    Rule::Named(NamedRule::Public)
+}
+fn signed_in() -> Rule {
+    Rule::Named(NamedRule::SignedIn)
+}
+fn owner() -> Rule {
+    Rule::Named(NamedRule::Owner)
+}
+
+impl Default for Rules {
+    /// The Backpack rule: public read, signed-in create, owner-only update and delete.
+    fn default() -> Self {
+        Self {
+            read: public(),
+            create: signed_in(),
+            update: owner(),
+            delete: owner(),
+        }
+    }
+}
+
+/// What a rule grants one caller.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Access {
+    /// Every record.
+    All,
+    /// The records matching this filter.
+    Only(crate::query::Filter),
+    /// Nothing: the caller must sign in first (401).
+    SignIn,
+    /// Nothing, signed in or not (403).
+    Refused,
+}
+
+impl Rule {
+    /// What the rule grants a caller (`me`: the signed-in user; `admin`: the admin key).
+    /// A `where` rule is parsed by [`CollectionConfig::check`] first, so it parses here.
+    pub fn access(&self, me: Option<&str>, admin: bool) -> Access {
+        if admin {
+            return Access::All;
+        }
+        match self {
+            Rule::Named(NamedRule::Public) => Access::All,
+            Rule::Named(NamedRule::SignedIn) if me.is_some() => Access::All,
+            Rule::Named(NamedRule::Owner) => match me {
+                Some(id) => Access::Only(crate::query::Filter::eq(crate::record::OWNER, id)),
+                None => Access::SignIn,
+            },
+            Rule::Named(NamedRule::SignedIn) => Access::SignIn,
+            Rule::Named(NamedRule::Admin | NamedRule::None) => Access::Refused,
+            Rule::Where { expr } => match crate::query::parse_where_as(expr, me) {
+                Ok(f) => Access::Only(f),
+                Err(_) => Access::Refused,
+            },
+        }
+    }
+
+    /// The create rule's grant: `owner` only needs a signed-in user there (the
+    /// server makes the caller the owner).
+    pub fn create_access(&self, me: Option<&str>, admin: bool) -> Access {
+        match (self, me) {
+            (Rule::Named(NamedRule::Owner), Some(_)) if !admin => Access::All,
+            _ => self.access(me, admin),
+        }
+    }
 }
 
 /// A Deployd property: its type and whether it is required.
@@ -197,6 +321,17 @@ impl CollectionConfig {
                 }
             }
         }
+        for (name, rule) in [
+            ("read", &self.rules.read),
+            ("create", &self.rules.create),
+            ("update", &self.rules.update),
+            ("delete", &self.rules.delete),
+        ] {
+            if let Rule::Where { expr } = rule {
+                crate::query::parse_where_as(expr, Some("x"))
+                    .map_err(|e| invalid(&format!("rules.{name}"), e.to_string()))?;
+            }
+        }
         if self.schema.as_ref().is_some_and(|s| !s.is_object()) {
             return Err(invalid("schema", "a JSON Schema is an object"));
         }
@@ -228,6 +363,34 @@ mod tests {
         assert!(!c.enabled(Operation::Insert));
         let d = CollectionConfig::default();
         assert!(d.enabled(Operation::Insert) && !d.enabled(Operation::Save));
+    }
+
+    #[test]
+    fn rules_grant_by_caller() {
+        let c: CollectionConfig = serde_json::from_value(json!({"rules": {
+            "read": {"where": "userId = @me OR public = true"}, "delete": "admin"}}))
+        .expect("config");
+        assert_eq!(c.rules.create, Rule::Named(NamedRule::SignedIn));
+        assert_eq!(c.rules.delete.access(Some("u1"), false), Access::Refused);
+        assert_eq!(c.rules.delete.access(None, true), Access::All);
+        let Access::Only(f) = c.rules.read.access(None, false) else {
+            panic!("a filter")
+        };
+        assert!(f.matches(&json!({"userId": "u1", "public": true})));
+        assert!(!f.matches(&json!({"public": false})));
+        let Access::Only(f) = c.rules.read.access(Some("u1"), false) else {
+            panic!("a filter")
+        };
+        assert!(f.matches(&json!({"userId": "u1", "public": false})));
+        assert_eq!(Rules::default().update.access(None, false), Access::SignIn);
+        let bad: CollectionConfig =
+            serde_json::from_value(json!({"rules": {"read": {"where": "userId = @you"}}}))
+                .expect("parses");
+        assert!(bad.check().is_err());
+        assert!(
+            serde_json::from_value::<CollectionConfig>(json!({"rules": {"read": "everyone"}}))
+                .is_err()
+        );
     }
 
     #[test]

@@ -9,3 +9,4 @@ mod operations;
 mod queries;
 mod realtime;
 mod records;
+mod rules;

@@ -7,9 +7,9 @@ use crate::clock::{new_id, now_iso};
 use crate::error::ApiError;
 use crate::store::{Change, Found, StoreError};
 use crate::ws::publish_write;
-use sdk_core::collection::{IdGenerator, Operation};
+use sdk_core::collection::{Access, IdGenerator, Operation};
 use sdk_core::names::{check_collection_name, check_id};
-use sdk_core::query::{FindQuery, QueryError};
+use sdk_core::query::{Filter as QFilter, FindQuery, QueryError};
 use sdk_core::record::{CREATED_AT, ID, OWNER, UPDATED_AT, VERSION, check_client_data};
 use sdk_core::update::UpdateSpec;
 use sdk_core::ws::WriteAction;
@@ -156,8 +156,8 @@ fn raw_query() -> impl Filter<Extract = (String,), Error = std::convert::Infalli
 }
 
 /// Parses a read's query string into a [`FindQuery`] within the server's page limits.
-fn find_query(raw: &str, max_page: u32) -> Result<FindQuery, ApiError> {
-    let q = FindQuery::from_pairs(form_urlencoded::parse(raw.as_bytes()))
+fn find_query(raw: &str, max_page: u32, me: Option<&str>) -> Result<FindQuery, ApiError> {
+    let q = FindQuery::from_pairs_as(form_urlencoded::parse(raw.as_bytes()), me)
         .map_err(|e| ApiError::from(e.to_error_body()))?;
     q.check_page(u64::from(max_page))
         .map_err(|e| ApiError::from(e.to_error_body()))?;
@@ -165,8 +165,8 @@ fn find_query(raw: &str, max_page: u32) -> Result<FindQuery, ApiError> {
 }
 
 /// The filter of a bulk write: filter parameters only.
-fn bulk_filter(raw: &str) -> Result<Option<sdk_core::query::Filter>, ApiError> {
-    let q = FindQuery::from_pairs(form_urlencoded::parse(raw.as_bytes()))
+fn bulk_filter(raw: &str, me: Option<&str>) -> Result<Option<QFilter>, ApiError> {
+    let q = FindQuery::from_pairs_as(form_urlencoded::parse(raw.as_bytes()), me)
         .map_err(|e| ApiError::from(e.to_error_body()))?;
     if !q.sort.is_empty()
         || q.offset != 0
@@ -202,24 +202,52 @@ fn require(cfg: &Collection, op: Operation) -> Result<(), ApiError> {
     }
 }
 
-/// Whose records a write may touch: `None` for the admin key (any), else the signed-in user's.
-fn scope(c: &Ctx) -> Result<Option<String>, ApiError> {
-    if c.admin {
-        Ok(None)
-    } else {
-        Ok(Some(c.require_user()?.user_id.clone()))
+/// The signed-in user's id, if any.
+fn me(c: &Ctx) -> Option<&str> {
+    c.caller.as_ref().map(|u| u.user_id.as_str())
+}
+
+/// What a rule lets the caller touch: every record (`None`) or those matching a
+/// filter; or the error when it lets them touch nothing.
+fn grant(access: Access, what: &str) -> Result<Option<QFilter>, ApiError> {
+    match access {
+        Access::All => Ok(None),
+        Access::Only(f) => Ok(Some(f)),
+        Access::SignIn => Err(ApiError::new(
+            ErrorCode::Unauthenticated,
+            format!("sign in first: to {what} needs a session"),
+        )),
+        Access::Refused => Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!("this collection's rules do not allow you to {what}"),
+        )),
     }
 }
 
-/// The owner of new records: the signed-in user; the admin key may create without one.
-fn owner(c: &Ctx) -> Result<Option<String>, ApiError> {
-    match (&c.caller, c.admin) {
-        (Some(u), _) => Ok(Some(u.user_id.clone())),
-        (None, true) => Ok(None),
-        (None, false) => Err(c
-            .require_user()
-            .err()
-            .unwrap_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "sign in first"))),
+/// Both filters, when both are there.
+fn and(a: Option<QFilter>, b: Option<QFilter>) -> Option<QFilter> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.and(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Refuses a new record the create rule does not let the caller make.
+fn check_create(
+    guard: Option<&QFilter>,
+    record: Map<String, Value>,
+) -> Result<Map<String, Value>, ErrorBody> {
+    let Some(g) = guard else { return Ok(record) };
+    let doc = Value::Object(record);
+    if !g.matches(&doc) {
+        return Err(ErrorBody::new(
+            ErrorCode::Forbidden,
+            "this collection's rules do not allow you to create this record",
+        ));
+    }
+    match doc {
+        Value::Object(m) => Ok(m),
+        _ => Err(ErrorBody::new(ErrorCode::Internal, "a record is an object")),
     }
 }
 
@@ -295,15 +323,32 @@ fn at_index(i: usize, mut e: ErrorBody) -> ErrorBody {
 async fn list(coll: String, c: CtxResult, raw: String) -> Outcome {
     let c = c?;
     check_collection(&coll)?;
-    require(&c.app.collection(&coll), Operation::Find)?;
-    let q = find_query(&raw, c.app.config.max_page)?;
+    let cfg = c.app.collection(&coll);
+    require(&cfg, Operation::Find)?;
+    let rule = grant(cfg.config.rules.read.access(me(&c), c.admin), "read")?;
+    let mut q = find_query(&raw, c.app.config.max_page, me(&c))?;
+    // The rule is part of the query, so pages and counts hold only readable records.
+    q.filter = and(rule, q.filter.take());
+    let load_guards = q
+        .load
+        .iter()
+        .map(|r| {
+            let rules = &c.app.collection(&r.collection).config.rules;
+            match rules.read.access(me(&c), c.admin) {
+                Access::All => None,
+                Access::Only(f) => Some(f),
+                // Related records the caller may not read at all load as null.
+                Access::SignIn | Access::Refused => Some(QFilter::Or(Vec::new())),
+            }
+        })
+        .collect();
     let page = q
         .page_size
         .unwrap_or(u64::from(c.app.config.default_page).min(u64::from(c.app.config.max_page)));
     match c
         .app
         .store
-        .find(&coll, q, page)
+        .find(&coll, q, page, load_guards)
         .await
         .map_err(store_error)?
     {
@@ -315,11 +360,25 @@ async fn list(coll: String, c: CtxResult, raw: String) -> Outcome {
 async fn get(coll: String, id: String, c: CtxResult) -> Outcome {
     let c = c?;
     check_item(&coll, &id)?;
-    require(&c.app.collection(&coll), Operation::FindObject)?;
-    match c.app.store.get(&coll, &id).await.map_err(store_error)? {
-        Some(doc) => Ok(raw_json(doc)),
-        None => Err(ApiError::new(ErrorCode::NotFound, "no record with that id")),
+    let cfg = c.app.collection(&coll);
+    require(&cfg, Operation::FindObject)?;
+    let rule = grant(cfg.config.rules.read.access(me(&c), c.admin), "read")?;
+    let not_found = || ApiError::new(ErrorCode::NotFound, "no record with that id");
+    let doc = c
+        .app
+        .store
+        .get(&coll, &id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(not_found)?;
+    if let Some(rule) = rule {
+        // A record the caller may not read does not exist for them.
+        let v: Value = serde_json::from_str(&doc).map_err(ApiError::internal)?;
+        if !rule.matches(&v) {
+            return Err(not_found());
+        }
     }
+    Ok(raw_json(doc))
 }
 
 async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
@@ -327,7 +386,11 @@ async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
     check_collection(&coll)?;
     let cfg = c.app.collection(&coll);
     require(&cfg, Operation::Insert)?;
-    let owner = owner(&c)?;
+    let guard = grant(
+        cfg.config.rules.create.create_access(me(&c), c.admin),
+        "create records",
+    )?;
+    let owner = me(&c).map(str::to_owned);
     match body? {
         Value::Array(items) => {
             if items.is_empty() || items.len() > MAX_INSERT {
@@ -340,7 +403,9 @@ async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
                 .into_iter()
                 .enumerate()
                 .map(|(i, item)| {
-                    build_record(&cfg, owner.as_deref(), item, None).map_err(|e| at_index(i, e))
+                    build_record(&cfg, owner.as_deref(), item, None)
+                        .and_then(|r| check_create(guard.as_ref(), r))
+                        .map_err(|e| at_index(i, e))
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(ApiError::from)?;
@@ -356,8 +421,9 @@ async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
             Ok(json_reply(&saved, 201))
         }
         body => {
-            let record =
-                build_record(&cfg, owner.as_deref(), body, None).map_err(ApiError::from)?;
+            let record = build_record(&cfg, owner.as_deref(), body, None)
+                .and_then(|r| check_create(guard.as_ref(), r))
+                .map_err(ApiError::from)?;
             let mut saved = c
                 .app
                 .store
@@ -376,13 +442,16 @@ async fn update_many(coll: String, c: CtxResult, raw: String, body: BodyResult) 
     check_collection(&coll)?;
     let cfg = c.app.collection(&coll);
     require(&cfg, Operation::Update)?;
-    let scope = scope(&c)?;
-    let filter = bulk_filter(&raw)?;
+    let guard = grant(
+        cfg.config.rules.update.access(me(&c), c.admin),
+        "update records",
+    )?;
+    let filter = bulk_filter(&raw, me(&c))?;
     let spec = UpdateSpec::parse(&body?).map_err(ApiError::from)?;
     let saved = c
         .app
         .store
-        .update_many(&coll, filter, scope, spec, now_iso(), cfg.check.clone())
+        .update_many(&coll, filter, guard, spec, now_iso(), cfg.check.clone())
         .await
         .map_err(store_error)?;
     for r in &saved {
@@ -394,13 +463,17 @@ async fn update_many(coll: String, c: CtxResult, raw: String, body: BodyResult) 
 async fn delete_many(coll: String, c: CtxResult, raw: String) -> Outcome {
     let c = c?;
     check_collection(&coll)?;
-    require(&c.app.collection(&coll), Operation::Remove)?;
-    let scope = scope(&c)?;
-    let filter = bulk_filter(&raw)?;
+    let cfg = c.app.collection(&coll);
+    require(&cfg, Operation::Remove)?;
+    let guard = grant(
+        cfg.config.rules.delete.access(me(&c), c.admin),
+        "delete records",
+    )?;
+    let filter = bulk_filter(&raw, me(&c))?;
     let gone = c
         .app
         .store
-        .delete_many(&coll, filter, scope)
+        .delete_many(&coll, filter, guard)
         .await
         .map_err(store_error)?;
     for r in &gone {
@@ -480,10 +553,11 @@ async fn write(
         Operation::SaveObject
     };
     require(&cfg, op)?;
-    let scope = scope(&c)?;
-    let body = body?;
-    let (body_version, data) =
-        check_client_data(body.clone(), scope.as_deref()).map_err(ApiError::from)?;
+    let guard = grant(
+        cfg.config.rules.update.access(me(&c), c.admin),
+        "update records",
+    )?;
+    let (body_version, data) = check_client_data(body?, me(&c)).map_err(ApiError::from)?;
     let expected = expected_version(if_match, body_version)?;
     let change = if action == WriteAction::Patch {
         Change::Merge(data.clone())
@@ -496,7 +570,7 @@ async fn write(
         .update(
             &coll,
             &id,
-            scope.as_deref(),
+            guard,
             expected,
             change,
             now_iso(),
@@ -505,11 +579,15 @@ async fn write(
         .await;
     let saved = match result {
         Err(StoreError::NotFound) if cfg.config.upsert && expected.is_none() => {
-            // Upsert: create the record with the client's id.
-            let owner = owner(&c)?;
+            // Upsert: create the record with the client's id, as a create.
+            let create = grant(
+                cfg.config.rules.create.create_access(me(&c), c.admin),
+                "create records",
+            )?;
             let fields: Map<String, Value> =
                 data.into_iter().filter(|(_, v)| !v.is_null()).collect();
-            let record = build_record(&cfg, owner.as_deref(), Value::Object(fields), Some(id))
+            let record = build_record(&cfg, me(&c), Value::Object(fields), Some(id))
+                .and_then(|r| check_create(create.as_ref(), r))
                 .map_err(ApiError::from)?;
             let mut saved = c
                 .app
@@ -530,13 +608,17 @@ async fn write(
 async fn delete(coll: String, id: String, c: CtxResult, if_match: Option<String>) -> Outcome {
     let c = c?;
     check_item(&coll, &id)?;
-    require(&c.app.collection(&coll), Operation::RemoveObject)?;
-    let scope = scope(&c)?;
+    let cfg = c.app.collection(&coll);
+    require(&cfg, Operation::RemoveObject)?;
+    let guard = grant(
+        cfg.config.rules.delete.access(me(&c), c.admin),
+        "delete records",
+    )?;
     let expected = expected_version(if_match, None)?;
     let gone = c
         .app
         .store
-        .delete(&coll, &id, scope.as_deref(), expected)
+        .delete(&coll, &id, guard, expected)
         .await
         .map_err(store_error)?;
     publish_write(c.app.bus.as_ref(), WriteAction::Delete, &coll, &gone);

@@ -9,6 +9,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use sdk_core::files::FileRecord;
+use sdk_core::query::Filter;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 
@@ -22,8 +23,8 @@ pub enum StoreError {
     /// The email is already registered.
     #[error("email taken")]
     EmailTaken,
-    /// The caller does not own the record.
-    #[error("not the owner")]
+    /// The collection's rule does not let the caller change the record.
+    #[error("not allowed by the rule")]
     NotOwner,
     /// The expected version does not match.
     #[error("version conflict: stored version is {0}")]
@@ -170,12 +171,14 @@ pub trait Store: Send + Sync + 'static {
     /// Names of the collections that hold records, sorted.
     async fn collections(&self) -> Result<Vec<String>, StoreError>;
     /// A collection read: filter, sort, distinct, page, select, relations; all
-    /// from one consistent snapshot.
+    /// from one consistent snapshot. `load_guards[i]` is the read rule of the
+    /// collection of `query.load[i]`: related records outside it load as `null`.
     async fn find(
         &self,
         collection: &str,
         query: sdk_core::query::FindQuery,
         page: u64,
+        load_guards: Vec<Option<Filter>>,
     ) -> Result<Found, StoreError>;
     /// One record, as its stored JSON text.
     async fn get(&self, collection: &str, id: &str) -> Result<Option<String>, StoreError>;
@@ -197,44 +200,44 @@ pub trait Store: Send + Sync + 'static {
         collection: &str,
         records: Vec<Map<String, Value>>,
     ) -> Result<Vec<Value>, StoreError>;
-    /// Applies an update spec to every record matching `filter` (and owned by
-    /// `owner`, when given), all or nothing; returns the records as written.
+    /// Applies an update spec to every record matching `filter` (and `guard`,
+    /// the caller's rule, when given), all or nothing; returns the records as written.
     /// More than [`MAX_BULK`] matches is refused.
     async fn update_many(
         &self,
         collection: &str,
         filter: Option<sdk_core::query::Filter>,
-        owner: Option<String>,
+        guard: Option<Filter>,
         spec: sdk_core::update::UpdateSpec,
         now: String,
         check: Option<Check>,
     ) -> Result<Vec<Value>, StoreError>;
-    /// Deletes every record matching `filter` (and owned by `owner`, when given),
+    /// Deletes every record matching `filter` (and `guard`, when given),
     /// all or nothing; returns them as they were.
     async fn delete_many(
         &self,
         collection: &str,
         filter: Option<sdk_core::query::Filter>,
-        owner: Option<String>,
+        guard: Option<Filter>,
     ) -> Result<Vec<Value>, StoreError>;
-    /// Changes a record the caller owns (any record when `caller` is `None`, the
-    /// admin); checks the expected version if given.
+    /// Changes a record that satisfies `guard` (the collection's update rule for the
+    /// caller; any record with `None`); checks the expected version if given.
     async fn update(
         &self,
         collection: &str,
         id: &str,
-        caller: Option<&str>,
+        guard: Option<Filter>,
         expected_version: Option<u64>,
         change: Change,
         now: String,
         check: Option<Check>,
     ) -> Result<Value, StoreError>;
-    /// Deletes a record the caller owns (any, for `None`) and returns it as it was.
+    /// Deletes a record that satisfies `guard` (any, for `None`) and returns it as it was.
     async fn delete(
         &self,
         collection: &str,
         id: &str,
-        caller: Option<&str>,
+        guard: Option<Filter>,
         expected_version: Option<u64>,
     ) -> Result<Value, StoreError>;
 }

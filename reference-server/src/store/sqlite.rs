@@ -11,8 +11,8 @@ use super::{Change, Check, FileBytes, Found, Store, StoreError, UserRow};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use sdk_core::files::FileRecord;
-use sdk_core::query::{FindQuery, QueryError, get_path, project};
-use sdk_core::record::{CREATED_AT, OWNER, UPDATED_AT, VERSION};
+use sdk_core::query::{Filter, FindQuery, QueryError, get_path, project};
+use sdk_core::record::{CREATED_AT, UPDATED_AT, VERSION};
 use serde_json::{Map, Value};
 use sha2::Digest;
 use std::collections::HashSet;
@@ -312,18 +312,28 @@ fn load(conn: &Connection, coll: &str, id: &str) -> Result<Option<Map<String, Va
     }
 }
 
-/// Loads a record for a write by `caller`, checking ownership and version.
+/// Loads a record for a write, checking the caller's rule and the version.
 fn load_owned(
     conn: &Connection,
     coll: &str,
     id: &str,
-    caller: Option<&str>,
+    guard: Option<&Filter>,
     expected: Option<u64>,
 ) -> Result<Map<String, Value>, StoreError> {
     let rec = load(conn, coll, id)?.ok_or(StoreError::NotFound)?;
-    if caller.is_some_and(|c| rec.get(OWNER).and_then(Value::as_str) != Some(c)) {
-        return Err(StoreError::NotOwner);
-    }
+    let rec = match guard {
+        None => rec,
+        Some(g) => {
+            let doc = Value::Object(rec);
+            if !g.matches(&doc) {
+                return Err(StoreError::NotOwner);
+            }
+            let Value::Object(rec) = doc else {
+                return Err(StoreError::Engine("a record is an object".into()));
+            };
+            rec
+        }
+    };
     let version = rec.get(VERSION).and_then(Value::as_u64).unwrap_or(0);
     if expected.is_some_and(|e| e != version) {
         return Err(StoreError::VersionConflict(version));
@@ -699,9 +709,11 @@ impl Store for SqliteStore {
         collection: &str,
         query: FindQuery,
         page: u64,
+        load_guards: Vec<Option<Filter>>,
     ) -> Result<Found, StoreError> {
         let coll = collection.to_owned();
-        self.read(move |c| find(c, &coll, &query, page)).await
+        self.read(move |c| find(c, &coll, &query, page, &load_guards))
+            .await
     }
 
     async fn collections(&self) -> Result<Vec<String>, StoreError> {
@@ -776,14 +788,14 @@ impl Store for SqliteStore {
         &self,
         collection: &str,
         filter: Option<sdk_core::query::Filter>,
-        owner: Option<String>,
+        guard: Option<Filter>,
         spec: sdk_core::update::UpdateSpec,
         now: String,
         check: Option<Check>,
     ) -> Result<Vec<Value>, StoreError> {
         let coll = collection.to_owned();
         self.write(move |c| {
-            let found = matching(c, &coll, filter.as_ref(), owner.as_deref())?;
+            let found = matching(c, &coll, filter.as_ref(), guard.as_ref())?;
             let mut st = c
                 .prepare_cached("UPDATE records SET doc = jsonb(?3) WHERE coll = ?1 AND id = ?2")
                 .map_err(engine)?;
@@ -808,11 +820,11 @@ impl Store for SqliteStore {
         &self,
         collection: &str,
         filter: Option<sdk_core::query::Filter>,
-        owner: Option<String>,
+        guard: Option<Filter>,
     ) -> Result<Vec<Value>, StoreError> {
         let coll = collection.to_owned();
         self.write(move |c| {
-            let found = matching(c, &coll, filter.as_ref(), owner.as_deref())?;
+            let found = matching(c, &coll, filter.as_ref(), guard.as_ref())?;
             let mut st = c
                 .prepare_cached("DELETE FROM records WHERE coll = ?1 AND id = ?2")
                 .map_err(engine)?;
@@ -830,19 +842,15 @@ impl Store for SqliteStore {
         &self,
         collection: &str,
         id: &str,
-        caller: Option<&str>,
+        guard: Option<Filter>,
         expected_version: Option<u64>,
         change: Change,
         now: String,
         check: Option<Check>,
     ) -> Result<Value, StoreError> {
-        let (coll, id, caller) = (
-            collection.to_owned(),
-            id.to_owned(),
-            caller.map(str::to_owned),
-        );
+        let (coll, id) = (collection.to_owned(), id.to_owned());
         self.write(move |c| {
-            let mut rec = load_owned(c, &coll, &id, caller.as_deref(), expected_version)?;
+            let mut rec = load_owned(c, &coll, &id, guard.as_ref(), expected_version)?;
             match change {
                 Change::Merge(data) => {
                     for (k, v) in data {
@@ -883,16 +891,12 @@ impl Store for SqliteStore {
         &self,
         collection: &str,
         id: &str,
-        caller: Option<&str>,
+        guard: Option<Filter>,
         expected_version: Option<u64>,
     ) -> Result<Value, StoreError> {
-        let (coll, id, caller) = (
-            collection.to_owned(),
-            id.to_owned(),
-            caller.map(str::to_owned),
-        );
+        let (coll, id) = (collection.to_owned(), id.to_owned());
         self.write(move |c| {
-            let rec = load_owned(c, &coll, &id, caller.as_deref(), expected_version)?;
+            let rec = load_owned(c, &coll, &id, guard.as_ref(), expected_version)?;
             c.prepare_cached("DELETE FROM records WHERE coll = ?1 AND id = ?2")
                 .and_then(|mut st| st.execute(params![coll, id]))
                 .map_err(engine)?;
@@ -945,16 +949,16 @@ type Rows = Vec<(String, Map<String, Value>)>;
 fn matching(
     c: &Connection,
     coll: &str,
-    filter: Option<&sdk_core::query::Filter>,
-    owner: Option<&str>,
+    filter: Option<&Filter>,
+    guard: Option<&Filter>,
 ) -> Result<Rows, StoreError> {
     let mut sql = super::sql::Sql::default();
     sql.text.push_str("SELECT id, json(doc) FROM records");
-    super::sql::where_clause(&mut sql, coll, filter);
-    if let Some(o) = owner {
-        sql.text.push_str(" AND json_extract(doc,'$.userId') = ?");
-        sql.params.push(rusqlite::types::Value::Text(o.to_owned()));
-    }
+    let both = match (filter, guard) {
+        (Some(f), Some(g)) => Some(Filter::And(vec![f.clone(), g.clone()])),
+        (f, g) => f.or(g).cloned(),
+    };
+    super::sql::where_clause(&mut sql, coll, both.as_ref());
     sql.text
         .push_str(&format!(" ORDER BY id LIMIT {}", super::MAX_BULK + 1));
     let mut st = c.prepare(&sql.text).map_err(engine)?;
@@ -1003,7 +1007,13 @@ fn collection_known(c: &Connection, name: &str) -> Result<bool, StoreError> {
     .map_err(engine)
 }
 
-fn find(c: &Connection, coll: &str, q: &FindQuery, page: u64) -> Result<Found, StoreError> {
+fn find(
+    c: &Connection,
+    coll: &str,
+    q: &FindQuery,
+    page: u64,
+    load_guards: &[Option<Filter>],
+) -> Result<Found, StoreError> {
     // With relations, one read transaction gives the page and the related
     // records from one snapshot; a lone statement is a snapshot by itself.
     let _snapshot = if q.load.is_empty() {
@@ -1057,7 +1067,8 @@ fn find(c: &Connection, coll: &str, q: &FindQuery, page: u64) -> Result<Found, S
         Some(sel) => full.iter().map(|d| project(d, sel)).collect(),
         None => full.clone(),
     };
-    for rel in &q.load {
+    for (i, rel) in q.load.iter().enumerate() {
+        let guard = load_guards.get(i).cloned().flatten();
         let keys: Vec<&str> = full
             .iter()
             .filter_map(|d| get_path(d, &rel.foreign_key).and_then(Value::as_str))
@@ -1067,6 +1078,7 @@ fn find(c: &Connection, coll: &str, q: &FindQuery, page: u64) -> Result<Found, S
             let v = get_path(d, &rel.foreign_key)
                 .and_then(Value::as_str)
                 .and_then(|k| related.get(k).cloned())
+                .filter(|r| guard.as_ref().is_none_or(|g| g.matches(r)))
                 .unwrap_or(Value::Null);
             if let Value::Object(m) = out {
                 m.insert(rel.property.clone(), v);
@@ -1180,7 +1192,11 @@ mod tests {
         for t in tasks {
             t.await.expect("join").expect("insert");
         }
-        let all: Vec<Value> = match store.find("m", FindQuery::new(), 1000).await.expect("find") {
+        let all: Vec<Value> = match store
+            .find("m", FindQuery::new(), 1000, Vec::new())
+            .await
+            .expect("find")
+        {
             Found::Records(t) => serde_json::from_str(&t).expect("json"),
             other => panic!("{other:?}"),
         };
@@ -1202,7 +1218,11 @@ mod tests {
             store.insert("m", record("x2", "u")),
         );
         assert!(a.is_ok() && b.is_err() && c.is_ok());
-        let all: Vec<Value> = match store.find("m", FindQuery::new(), 10).await.expect("find") {
+        let all: Vec<Value> = match store
+            .find("m", FindQuery::new(), 10, Vec::new())
+            .await
+            .expect("find")
+        {
             Found::Records(t) => serde_json::from_str(&t).expect("json"),
             other => panic!("{other:?}"),
         };
@@ -1226,17 +1246,41 @@ mod tests {
             )
         };
         let e = store
-            .update("m", "r", Some("bob"), None, merge(), "t2".into(), None)
+            .update(
+                "m",
+                "r",
+                Some(Filter::eq("userId", "bob")),
+                None,
+                merge(),
+                "t2".into(),
+                None,
+            )
             .await
             .expect_err("bob");
         assert!(matches!(e, StoreError::NotOwner));
         let e = store
-            .update("m", "r", Some("alice"), Some(5), merge(), "t2".into(), None)
+            .update(
+                "m",
+                "r",
+                Some(Filter::eq("userId", "alice")),
+                Some(5),
+                merge(),
+                "t2".into(),
+                None,
+            )
             .await
             .expect_err("v");
         assert!(matches!(e, StoreError::VersionConflict(0)));
         let v = store
-            .update("m", "r", Some("alice"), Some(0), merge(), "t2".into(), None)
+            .update(
+                "m",
+                "r",
+                Some(Filter::eq("userId", "alice")),
+                Some(0),
+                merge(),
+                "t2".into(),
+                None,
+            )
             .await
             .expect("ok");
         assert_eq!(v["__v"], 1);
@@ -1244,7 +1288,7 @@ mod tests {
         assert!(v.get("a").is_none());
         assert_eq!(v["createdAt"], "t");
         let d = store
-            .delete("m", "r", Some("alice"), None)
+            .delete("m", "r", Some(Filter::eq("userId", "alice")), None)
             .await
             .expect("delete");
         assert_eq!(d["__v"], 1);

@@ -3,6 +3,7 @@
 use super::Event;
 use crate::app::App;
 use futures_util::{SinkExt, StreamExt};
+use sdk_core::collection::Access;
 use sdk_core::ws::{CONNECTION_GREETING, ServerMessage};
 use sdk_core::{ErrorBody, ErrorCode};
 use std::collections::HashSet;
@@ -29,7 +30,7 @@ pub async fn serve(socket: WebSocket, app: Arc<App>, user: Option<String>) {
                 Some(Ok(m)) => answer(&m),
             },
             ev = events.recv() => match ev {
-                Ok(ev) => deliver(&ev, &channels),
+                Ok(ev) => deliver(&app, user.as_deref(), &ev, &channels),
                 Err(RecvError::Lagged(n)) => Some(
                     ServerMessage::Error(ErrorBody::new(
                         ErrorCode::Unavailable,
@@ -53,11 +54,27 @@ pub async fn serve(socket: WebSocket, app: Arc<App>, user: Option<String>) {
     tracing::debug!(?user, "websocket closed");
 }
 
-fn deliver(ev: &Event, channels: &HashSet<String>) -> Option<String> {
-    match &ev.channel {
-        Some(c) if !channels.contains(c) => None,
-        _ => Some(ev.text.to_string()),
+/// The frame for this connection, if its user may see the event: a channel's
+/// records reach its members only, and a record reaches only users the
+/// collection's read rule lets read it.
+fn deliver(
+    app: &App,
+    user: Option<&str>,
+    ev: &Event,
+    channels: &HashSet<String>,
+) -> Option<String> {
+    if ev.channel.as_ref().is_some_and(|c| !channels.contains(c)) {
+        return None;
     }
+    if let Some((collection, record)) = &ev.record {
+        let rules = &app.collection(collection).config.rules;
+        match rules.read.access(user, false) {
+            Access::All => {}
+            Access::Only(f) if f.matches(record) => {}
+            _ => return None,
+        }
+    }
+    Some(ev.text.to_string())
 }
 
 /// The answer to a frame from the client. Pings and pongs are handled by the

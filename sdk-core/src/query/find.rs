@@ -2,7 +2,7 @@
 //! and its query-string form.
 
 use super::mongo::parse_mongo;
-use super::{CmpOp, Filter, Path, QueryError, Scalar, parse_where};
+use super::{CmpOp, Filter, Path, QueryError, Scalar};
 use crate::names::check_collection_name;
 
 /// One sort key.
@@ -181,8 +181,20 @@ impl FindQuery {
     }
 
     /// Parses decoded query-string pairs. Repeated filters (`where`, `q`, field
-    /// equalities) must all hold.
+    /// equalities) must all hold. `@me` in `where` matches nothing (anonymous).
     pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Result<Self, QueryError>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        Self::from_pairs_as(pairs, None)
+    }
+
+    /// As [`FindQuery::from_pairs`], with `@me` in `where` standing for `me`.
+    pub fn from_pairs_as<K, V>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+        me: Option<&str>,
+    ) -> Result<Self, QueryError>
     where
         K: AsRef<str>,
         V: AsRef<str>,
@@ -193,7 +205,7 @@ impl FindQuery {
         for (k, v) in pairs {
             let (k, v) = (k.as_ref(), v.as_ref());
             match k {
-                "where" => filters.push(parse_where(v)?),
+                "where" => filters.push(super::parse_where_as(v, me)?),
                 "q" => {
                     let m = parse_mongo(v)?;
                     filters.extend(m.filter);

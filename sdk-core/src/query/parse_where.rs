@@ -9,8 +9,11 @@
 //!          | field [NOT] IN '(' value ( ',' value )* ')'
 //!          | field [NOT] LIKE string
 //!          | field IS [NOT] NULL
-//! value   := JSON string | JSON number | true | false | null
+//! value   := JSON string | JSON number | true | false | null | @me
 //! ```
+//!
+//! `@me` is the signed-in user's id. For an anonymous caller every comparison
+//! with `@me` is false (and `!=` true), so `userId = @me` matches nothing.
 //!
 //! Keywords are case-insensitive; strings are JSON strings in double quotes.
 
@@ -19,6 +22,7 @@ use super::{CmpOp, Filter, MAX_FILTER_DEPTH, MAX_IN_VALUES, Path, QueryError, Sc
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
     Ident(String),
+    Var(String),
     Str(String),
     Num(serde_json::Number),
     Op(CmpOp),
@@ -106,6 +110,14 @@ impl<'a> Lexer<'a> {
                     .map_err(|_| self.err(start, format!("'{}' is not a number", &rest[..end])))?;
                 (Tok::Num(n), end)
             }
+            '@' => {
+                let end = rest
+                    .char_indices()
+                    .skip(1)
+                    .find(|&(_, ch)| !ch.is_ascii_alphanumeric() && ch != '_')
+                    .map_or(rest.len(), |(i, _)| i);
+                (Tok::Var(rest[1..end].to_owned()), end)
+            }
             c if is_ident_start(c) => {
                 let end = rest
                     .char_indices()
@@ -124,6 +136,7 @@ struct Parser<'a> {
     lex: Lexer<'a>,
     tok: Tok,
     at: usize,
+    me: Option<&'a str>,
 }
 
 fn keyword(t: &Tok, kw: &str) -> bool {
@@ -150,6 +163,7 @@ impl<'a> Parser<'a> {
         match &self.tok {
             Tok::End => "the end".into(),
             Tok::Ident(s) => format!("'{s}'"),
+            Tok::Var(s) => format!("'@{s}'"),
             Tok::Str(s) => format!("the string \"{s}\""),
             Tok::Num(n) => format!("the number {n}"),
             Tok::Op(_) => "an operator".into(),
@@ -229,13 +243,18 @@ impl<'a> Parser<'a> {
         Ok(p)
     }
 
-    fn value(&mut self) -> Result<Scalar, QueryError> {
+    /// A value; `None` is `@me` for an anonymous caller (equal to nothing).
+    fn value(&mut self) -> Result<Option<Scalar>, QueryError> {
         let v = match &self.tok {
-            Tok::Str(s) => Scalar::String(s.clone()),
-            Tok::Num(n) => Scalar::Number(n.clone()),
-            t if keyword(t, "true") => Scalar::Bool(true),
-            t if keyword(t, "false") => Scalar::Bool(false),
-            t if keyword(t, "null") => Scalar::Null,
+            Tok::Str(s) => Some(Scalar::String(s.clone())),
+            Tok::Num(n) => Some(Scalar::Number(n.clone())),
+            t if keyword(t, "true") => Some(Scalar::Bool(true)),
+            t if keyword(t, "false") => Some(Scalar::Bool(false)),
+            t if keyword(t, "null") => Some(Scalar::Null),
+            Tok::Var(v) if v == "me" => self.me.map(|m| Scalar::String(m.to_owned())),
+            Tok::Var(v) => {
+                return Err(self.err(format!("unknown variable '@{v}'; only @me is known")));
+            }
             Tok::Ident(s) => {
                 return Err(self.err(format!(
                     "expected a value but found '{s}' (strings need double quotes)"
@@ -263,10 +282,11 @@ impl<'a> Parser<'a> {
             Tok::Op(op) => {
                 let op = *op;
                 self.bump()?;
-                Filter::Compare {
-                    field,
-                    op,
-                    value: self.value()?,
+                match self.value()? {
+                    Some(value) => Filter::Compare { field, op, value },
+                    // @me without a user: nothing equals it.
+                    None if op == CmpOp::Ne => Filter::All,
+                    None => Filter::Or(Vec::new()),
                 }
             }
             t if keyword(t, "in") => {
@@ -278,13 +298,15 @@ impl<'a> Parser<'a> {
                     )));
                 }
                 self.bump()?;
-                let mut values = vec![self.value()?];
+                let mut values: Vec<Scalar> = self.value()?.into_iter().collect();
+                let mut n = 1;
                 while self.tok == Tok::Comma {
                     self.bump()?;
-                    if values.len() >= MAX_IN_VALUES {
+                    if n >= MAX_IN_VALUES {
                         return Err(self.err(format!("IN takes at most {MAX_IN_VALUES} values")));
                     }
-                    values.push(self.value()?);
+                    values.extend(self.value()?);
+                    n += 1;
                 }
                 if self.tok != Tok::RParen {
                     return Err(self.err(format!(
@@ -336,12 +358,19 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// Parses a `where` expression into a [`Filter`]; errors carry the character offset.
+/// Parses a `where` expression into a [`Filter`] for an anonymous caller; errors
+/// carry the character offset.
 pub fn parse_where(src: &str) -> Result<Filter, QueryError> {
+    parse_where_as(src, None)
+}
+
+/// Parses a `where` expression with `@me` standing for `me` (anonymous: `None`).
+pub fn parse_where_as(src: &str, me: Option<&str>) -> Result<Filter, QueryError> {
     let mut p = Parser {
         lex: Lexer { src, pos: 0 },
         tok: Tok::End,
         at: 0,
+        me,
     };
     p.bump()?;
     if p.tok == Tok::End {
