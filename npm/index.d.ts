@@ -28,6 +28,12 @@ export interface Auth {
   login(email: string, password: string): Promise<UserId>;
   /** Signs the current user out. */
   logout(): Promise<{ message: string }>;
+  /** The signed-in user. */
+  me(): Promise<{ id: string; email: string; createdAt: string }>;
+  /** Changes the password; every other session of the user ends. */
+  changePassword(currentPassword: string, newPassword: string): Promise<{ message: string }>;
+  /** Deletes the account (the password confirms it) and signs out; records and files stay. */
+  deleteAccount(password: string): Promise<{ message: string }>;
 }
 
 /** A Mongo-style query: `{ field: value }`, `{ field: { $gt: 1 } }`, `$and`, `$or`, `$nor`, `$not`, `$orderby`, `$skip`, `$limit`, `$fields`. */

@@ -20,6 +20,14 @@ pub fn now_iso() -> String {
         .unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".to_owned())
 }
 
+/// A Unix time (seconds) as ISO-8601 UTC with milliseconds.
+pub fn iso_from_unix(secs: u64) -> String {
+    OffsetDateTime::from_unix_timestamp(i64::try_from(secs).unwrap_or(0))
+        .ok()
+        .and_then(|t| t.format(&Iso8601::<ISO_MS>).ok())
+        .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".to_owned())
+}
+
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> u64 {
     SystemTime::now()

@@ -34,6 +34,18 @@ pub struct UserId {
     pub id: String,
 }
 
+/// Answer of `GET /me`: the signed-in user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    /// The user's id.
+    pub id: String,
+    /// The normalized email.
+    pub email: String,
+    /// Registration time, ISO-8601 UTC.
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+}
+
 /// A plain acknowledgement, e.g. `{"message": "OK"}` from logout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageResponse {
@@ -96,6 +108,17 @@ pub enum Call {
     Login(Credentials),
     /// `auth.logout()`
     Logout,
+    /// `auth.me()`: the signed-in user.
+    Me,
+    /// `auth.changePassword(currentPassword, newPassword)`: ends every other session.
+    ChangePassword {
+        /// The password now.
+        current: String,
+        /// The new one.
+        new: String,
+    },
+    /// `auth.deleteAccount(password)`: deletes the user and signs out.
+    DeleteAccount(String),
     /// `db.getCollectionList()`
     GetCollectionList,
     /// `db.createNewCollection(name)`
@@ -263,6 +286,17 @@ impl Client {
             Call::Register(c) => (Post, "/register".into(), json_body(json!(c))),
             Call::Login(c) => (Post, "/login".into(), json_body(json!(c))),
             Call::Logout => (Post, "/logout".into(), Body::Empty),
+            Call::Me => (Get, "/me".into(), Body::Empty),
+            Call::ChangePassword { current, new } => (
+                Post,
+                "/me/password".into(),
+                json_body(json!({"currentPassword": current, "newPassword": new})),
+            ),
+            Call::DeleteAccount(password) => (
+                Delete,
+                "/me".into(),
+                json_body(json!({ "password": password })),
+            ),
             Call::GetCollectionList => (Get, "/collections".into(), Body::Empty),
             Call::CreateNewCollection(name) => {
                 check_collection_name(name).map_err(|e| Error::InvalidArgument(e.message))?;
@@ -346,7 +380,9 @@ impl Client {
     /// register, login and logout. The result is the JSON value the Backpack
     /// document shows for that method.
     pub fn complete(&mut self, call: &Call, status: u16, body: &[u8]) -> Result<Value, Error> {
-        if matches!(call, Call::Logout) && matches!(status, 200..=299 | 401) {
+        if matches!(call, Call::Logout) && matches!(status, 200..=299 | 401)
+            || matches!(call, Call::DeleteAccount(_)) && (200..300).contains(&status)
+        {
             self.session.clear();
         }
         if !(200..300).contains(&status) {

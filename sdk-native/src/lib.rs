@@ -34,7 +34,7 @@ mod realtime;
 mod storage;
 
 pub use realtime::Realtime;
-pub use sdk_core::api::{MessageResponse, UserId};
+pub use sdk_core::api::{Me, MessageResponse, UserId};
 pub use sdk_core::collection::{CollectionConfig, IdGenerator, Operation, PropertySpec};
 pub use sdk_core::files::{FileDeleted, FileList, FileRecord, FileUpdated};
 pub use sdk_core::ws::{ServerMessage, WriteAction, WriteEvent};
@@ -173,6 +173,27 @@ impl Auth<'_> {
             password: password.into(),
         };
         self.sdk.call_as(Call::Login(c)).await
+    }
+
+    /// The signed-in user: id, email, registration time.
+    pub async fn me(&self) -> Result<Me> {
+        self.sdk.call_as(Call::Me).await
+    }
+
+    /// Changes the password; every other session of the user ends.
+    pub async fn change_password(&self, current: &str, new: &str) -> Result<MessageResponse> {
+        self.sdk
+            .call_as(Call::ChangePassword {
+                current: current.into(),
+                new: new.into(),
+            })
+            .await
+    }
+
+    /// Deletes the account (the password confirms it) and signs out. Records and
+    /// files the user made stay.
+    pub async fn delete_account(&self, password: &str) -> Result<MessageResponse> {
+        self.sdk.call_as(Call::DeleteAccount(password.into())).await
     }
 
     /// Ends the session on the server and forgets it here.

@@ -54,3 +54,22 @@ test('an unreachable server rejects with network_error', async () => {
   const sdk = createSdk('http://127.0.0.1:9', API_KEY);
   await assert.rejects(sdk.db.getCollectionList(), { status: 0, code: 'network_error' });
 });
+
+test('me, changePassword and deleteAccount', async () => {
+  const addr = email('acct');
+  const sdk = createSdk(server.url, API_KEY);
+  const { id } = await sdk.auth.register(addr, PASSWORD);
+  const me = await sdk.auth.me();
+  assert.equal(me.id, id);
+  assert.equal(me.email, addr.toLowerCase());
+  const other = createSdk(server.url, API_KEY);
+  await other.auth.login(addr, PASSWORD);
+  await assert.rejects(sdk.auth.changePassword('wrong password', 'new password 123'), (e) => e.code === 'invalid_credentials');
+  await sdk.auth.changePassword(PASSWORD, 'new password 123');
+  await assert.rejects(other.auth.me(), (e) => e.status === 401, 'the other session ended');
+  assert.equal((await sdk.auth.me()).id, id);
+  await assert.rejects(sdk.auth.deleteAccount(PASSWORD), (e) => e.code === 'invalid_credentials');
+  await sdk.auth.deleteAccount('new password 123');
+  await assert.rejects(sdk.auth.me(), (e) => e.status === 401);
+  await assert.rejects(createSdk(server.url, API_KEY).auth.login(addr, 'new password 123'), (e) => e.code === 'invalid_credentials');
+});

@@ -173,3 +173,120 @@ async fn wrong_or_missing_api_key_is_refused() {
         assert_eq!(resp.status().as_u16(), 200, "{scheme}");
     }
 }
+
+#[tokio::test]
+async fn me_change_password_and_delete_account() {
+    let server = Server::start();
+    let addr = email("Acct");
+    let a = server.sdk();
+    let id = a
+        .auth()
+        .register(&addr, PASSWORD)
+        .await
+        .expect("register")
+        .id;
+    let me = a.auth().me().await.expect("me");
+    assert_eq!(
+        (me.id.as_str(), me.email.as_str()),
+        (id.as_str(), addr.to_lowercase().as_str())
+    );
+    assert!(me.created_at.ends_with('Z'));
+    let e = server.sdk().auth().me().await.expect_err("anonymous");
+    assert_eq!(e.code(), Some(&ErrorCode::Unauthenticated));
+
+    // A second session of the same user ends when the password changes.
+    let b = server.sdk();
+    b.auth().login(&addr, PASSWORD).await.expect("login b");
+    let e = a
+        .auth()
+        .change_password("not the password", "another good password")
+        .await
+        .expect_err("wrong current password");
+    assert_eq!(e.code(), Some(&ErrorCode::InvalidCredentials));
+    let e = a
+        .auth()
+        .change_password(PASSWORD, "short")
+        .await
+        .expect_err("weak new password");
+    assert_eq!(e.code(), Some(&ErrorCode::ValidationFailed));
+    a.auth()
+        .change_password(PASSWORD, "another good password")
+        .await
+        .expect("change");
+    assert_eq!(a.auth().me().await.expect("still signed in").id, id);
+    let e = b.auth().me().await.expect_err("the other session ended");
+    assert_eq!(e.code(), Some(&ErrorCode::Unauthenticated));
+    let e = server
+        .sdk()
+        .auth()
+        .login(&addr, PASSWORD)
+        .await
+        .expect_err("old password");
+    assert_eq!(e.code(), Some(&ErrorCode::InvalidCredentials));
+
+    // Deleting the account needs the password, ends its sessions, keeps records.
+    let rec: rucksack::Record<serde_json::Value> = a
+        .db()
+        .create_resource("notes", &serde_json::json!({"t": 1}))
+        .await
+        .expect("note");
+    let c = server.sdk();
+    c.auth()
+        .login(&addr, "another good password")
+        .await
+        .expect("login c");
+    assert!(
+        a.auth().delete_account(PASSWORD).await.is_err(),
+        "wrong password"
+    );
+    a.auth()
+        .delete_account("another good password")
+        .await
+        .expect("delete");
+    assert!(a.session_token().is_none(), "signed out here");
+    let e = c.auth().me().await.expect_err("every session ended");
+    assert_eq!(e.code(), Some(&ErrorCode::Unauthenticated));
+    let e = server
+        .sdk()
+        .auth()
+        .login(&addr, "another good password")
+        .await
+        .expect_err("gone");
+    assert_eq!(e.code(), Some(&ErrorCode::InvalidCredentials));
+    let kept: rucksack::Record<serde_json::Value> = server
+        .sdk()
+        .db()
+        .get_resource("notes", &rec.id)
+        .await
+        .expect("kept");
+    assert_eq!(kept.id, rec.id);
+}
+
+#[tokio::test]
+async fn sessions_expire_and_renew_when_used() {
+    let server = Server::start_with(&["--session-ttl", "4"]);
+    let addr = email("ttl");
+    let idle = server.sdk();
+    idle.auth()
+        .register(&addr, PASSWORD)
+        .await
+        .expect("register");
+    let busy = server.sdk();
+    busy.auth().login(&addr, PASSWORD).await.expect("login");
+    // Past half of the lifetime, a request renews the session for a full one.
+    tokio::time::sleep(std::time::Duration::from_millis(2600)).await;
+    busy.auth().me().await.expect("renewing request");
+    // Times are whole seconds: 4.6 s after login the first lifetime is over
+    // (idle), while the renewed one runs at least 6 s from login.
+    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    busy.auth()
+        .me()
+        .await
+        .expect("renewed: alive past its first end");
+    let e = idle
+        .auth()
+        .me()
+        .await
+        .expect_err("the unused session expired");
+    assert_eq!(e.code(), Some(&ErrorCode::Unauthenticated));
+}

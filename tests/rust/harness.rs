@@ -51,8 +51,21 @@ impl Server {
         s
     }
 
+    /// Starts a server on a fresh temporary data directory with extra flags
+    /// (later flags override the harness's own).
+    pub fn start_with(args: &[&str]) -> Self {
+        let tmp = tempfile::tempdir().expect("temporary data directory");
+        let mut s = Self::launch(tmp.path(), args);
+        s._tmp = Some(tmp);
+        s
+    }
+
     /// Starts a server on `data_dir` (kept after the server stops).
     pub fn start_in(data_dir: &Path) -> Self {
+        Self::launch(data_dir, &[])
+    }
+
+    fn launch(data_dir: &Path, extra: &[&str]) -> Self {
         let bin = server_bin();
         assert!(
             bin.exists(),
@@ -78,6 +91,7 @@ impl Server {
                 "--shutdown-grace",
                 "2",
             ])
+            .args(extra)
             .env("RUCKSACK_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -1,11 +1,12 @@
-//! `POST /register`, `POST /login`, `POST /logout`.
+//! `POST /register`, `POST /login`, `POST /logout`, and the signed-in user's
+//! `GET /me`, `POST /me/password`, `DELETE /me`.
 
 use super::{Ctx, Outcome, ctx, finish, json_body, json_reply, store_error};
 use crate::app::App;
 use crate::auth::{blocking, check_password, new_token, normalize_email, token_hash};
 use crate::clock::{new_id, unix_now};
 use crate::error::ApiError;
-use sdk_core::api::{AuthResponse, MessageResponse};
+use sdk_core::api::{AuthResponse, Me, MessageResponse};
 use sdk_core::{ErrorBody, ErrorCode, SESSION_COOKIE};
 use serde_json::Value;
 use std::sync::Arc;
@@ -28,9 +29,34 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .then(|c, b| async move { finish(login(c, b).await) });
     let logout = warp::path!("logout")
         .and(warp::post())
-        .and(ctx(app))
+        .and(ctx(app.clone()))
         .then(|c| async move { finish(logout(c).await) });
-    register.or(login).unify().or(logout).unify().boxed()
+    let me = warp::path!("me")
+        .and(warp::get())
+        .and(ctx(app.clone()))
+        .then(|c| async move { finish(me(c).await) });
+    let password = warp::path!("me" / "password")
+        .and(warp::post())
+        .and(ctx(app.clone()))
+        .and(json_body(limit))
+        .then(|c, b| async move { finish(change_password(c, b).await) });
+    let delete = warp::path!("me")
+        .and(warp::delete())
+        .and(ctx(app))
+        .and(json_body(limit))
+        .then(|c, b| async move { finish(delete_account(c, b).await) });
+    register
+        .or(login)
+        .unify()
+        .or(logout)
+        .unify()
+        .or(me)
+        .unify()
+        .or(password)
+        .unify()
+        .or(delete)
+        .unify()
+        .boxed()
 }
 
 /// Email and password from a body, with a per-field error for each missing one.
@@ -127,6 +153,108 @@ async fn logout(c: Result<Ctx, ApiError>) -> Outcome {
     let reply = json_reply(
         &MessageResponse {
             message: "OK".into(),
+        },
+        200,
+    );
+    Ok(warp::reply::with_header(reply, SET_COOKIE, clear).into_response())
+}
+
+async fn me(c: Result<Ctx, ApiError>) -> Outcome {
+    let c = c?;
+    let caller = c.require_user()?;
+    let user = c
+        .app
+        .store
+        .user_by_id(&caller.user_id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "the account is gone"))?;
+    Ok(json_reply(
+        &Me {
+            id: user.id,
+            email: user.email,
+            created_at: crate::clock::iso_from_unix(user.created_at),
+        },
+        200,
+    ))
+}
+
+/// Checks `password` against the signed-in user's; a wrong one is 401
+/// `invalid_credentials` after the same hashing work as a login.
+async fn verify_current(c: &Ctx, user_id: &str, password: String) -> Result<(), ApiError> {
+    let user = c.app.store.user_by_id(user_id).await.map_err(store_error)?;
+    let hasher = c.app.hasher.clone();
+    let phc = user.map(|u| u.password_hash);
+    if blocking(move || hasher.verify(&password, phc.as_deref())).await? {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::InvalidCredentials,
+            "the current password is wrong",
+        ))
+    }
+}
+
+fn string_field(body: &Value, field: &str) -> Result<String, ApiError> {
+    body.get(field)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ApiError::from(
+                ErrorBody::new(ErrorCode::ValidationFailed, format!("{field} is required"))
+                    .with_field(field, "required, a string"),
+            )
+        })
+}
+
+async fn change_password(c: Result<Ctx, ApiError>, body: Result<Value, ApiError>) -> Outcome {
+    let (c, body) = (c?, body?);
+    let caller = c.require_user()?.clone();
+    let current = string_field(&body, "currentPassword")?;
+    let new = string_field(&body, "newPassword")?;
+    check_password(&new).map_err(|e| {
+        ApiError::from(ErrorBody {
+            errors: e.errors.map(|m| {
+                m.into_iter()
+                    .map(|(_, v)| ("newPassword".to_owned(), v))
+                    .collect()
+            }),
+            ..e
+        })
+    })?;
+    verify_current(&c, &caller.user_id, current).await?;
+    let hasher = c.app.hasher.clone();
+    let hash = blocking(move || hasher.hash(&new))
+        .await?
+        .map_err(ApiError::internal)?;
+    // Every other session ends: a stolen token dies with the old password.
+    c.app
+        .store
+        .set_password(&caller.user_id, &hash, Some(&caller.token_hash))
+        .await
+        .map_err(store_error)?;
+    Ok(json_reply(
+        &MessageResponse {
+            message: "password changed; other sessions ended".into(),
+        },
+        200,
+    ))
+}
+
+async fn delete_account(c: Result<Ctx, ApiError>, body: Result<Value, ApiError>) -> Outcome {
+    let (c, body) = (c?, body?);
+    let caller = c.require_user()?.clone();
+    let password = string_field(&body, "password")?;
+    verify_current(&c, &caller.user_id, password).await?;
+    c.app
+        .store
+        .delete_user(&caller.user_id)
+        .await
+        .map_err(store_error)?;
+    let clear = format!("{SESSION_COOKIE}=; HttpOnly; Path=/; SameSite=Lax; Max-Age=0");
+    let reply = json_reply(
+        &MessageResponse {
+            message: "account deleted".into(),
         },
         200,
     );

@@ -159,15 +159,29 @@ async fn resolve(
     Ok(Ctx { app, caller, admin })
 }
 
-/// The signed-in user for a session token, if the session is live.
-pub async fn session_user(app: &App, token: &str) -> Result<Option<Caller>, ApiError> {
+/// The signed-in user for a session token, if the session is live. A session
+/// used in the second half of its lifetime is renewed for a full lifetime.
+pub async fn session_user(app: &Arc<App>, token: &str) -> Result<Option<Caller>, ApiError> {
     let hash = token_hash(token);
-    let user = app
+    let now = crate::clock::unix_now();
+    let found = app
         .store
-        .session_user(&hash, crate::clock::unix_now())
+        .session_user(&hash, now)
         .await
         .map_err(store_error)?;
-    Ok(user.map(|user_id| Caller {
+    let Some((user_id, expires)) = found else {
+        return Ok(None);
+    };
+    let ttl = app.config.session_ttl;
+    if expires.saturating_sub(now) <= ttl / 2 {
+        let (app, hash) = (app.clone(), hash.clone());
+        tokio::spawn(async move {
+            if let Err(e) = app.store.renew_session(&hash, now + ttl).await {
+                tracing::warn!(%e, "could not renew a session");
+            }
+        });
+    }
+    Ok(Some(Caller {
         user_id,
         token_hash: hash,
     }))

@@ -65,6 +65,10 @@ pub struct UserRow {
     pub id: String,
     /// The argon2id PHC string.
     pub password_hash: String,
+    /// The normalized email.
+    pub email: String,
+    /// Registration time, Unix seconds.
+    pub created_at: u64,
 }
 
 /// How a write changes a record.
@@ -152,9 +156,27 @@ pub trait Store: Send + Sync + 'static {
         expires_at: u64,
     ) -> Result<(), StoreError>;
     /// The user of a live session.
-    async fn session_user(&self, token_hash: &str, now: u64) -> Result<Option<String>, StoreError>;
+    async fn session_user(
+        &self,
+        token_hash: &str,
+        now: u64,
+    ) -> Result<Option<(String, u64)>, StoreError>;
     /// Ends a session.
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+    /// Moves a live session's end to `expires_at` (sliding renewal).
+    async fn renew_session(&self, token_hash: &str, expires_at: u64) -> Result<(), StoreError>;
+    /// A user by id.
+    async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, StoreError>;
+    /// Sets a user's password hash and ends every other session of the user
+    /// (all of them when `keep` is `None`).
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        keep: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// Deletes a user and every session of theirs; their records and files stay.
+    async fn delete_user(&self, user_id: &str) -> Result<(), StoreError>;
 
     /// Stores a collection's configuration (JSON text) and makes its declared
     /// indexes (each a list of fields) exist, dropping ones no longer declared.

@@ -133,11 +133,11 @@ struct SessionCache {
 const MAX_CACHED_SESSIONS: usize = 100_000;
 
 impl SessionCache {
-    fn get(&self, token_hash: &str, now: u64) -> Option<String> {
+    fn get(&self, token_hash: &str, now: u64) -> Option<(String, u64)> {
         let map = self.map.lock().ok()?;
         map.get(token_hash)
             .filter(|(_, expires)| *expires > now)
-            .map(|(u, _)| u.clone())
+            .cloned()
     }
 
     fn put(&self, token_hash: String, user: String, expires_at: u64, epoch: Option<u64>) {
@@ -149,6 +149,14 @@ impl SessionCache {
             map.clear();
         }
         map.insert(token_hash, (user, expires_at));
+    }
+
+    /// Drops every cached session of a user but `keep`.
+    fn evict_user(&self, user: &str, keep: Option<&str>) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut map) = self.map.lock() {
+            map.retain(|t, (u, _)| u != user || Some(t.as_str()) == keep);
+        }
     }
 
     fn evict(&self, token_hash: &str) {
@@ -549,14 +557,9 @@ impl Store for SqliteStore {
         let email = email.to_owned();
         self.read(move |c| {
             c.query_row(
-                "SELECT id, password_hash FROM users WHERE email = ?1",
+                "SELECT id, password_hash, email, created_at FROM users WHERE email = ?1",
                 [&email],
-                |r| {
-                    Ok(UserRow {
-                        id: r.get(0)?,
-                        password_hash: r.get(1)?,
-                    })
-                },
+                user_row,
             )
             .optional()
             .map_err(engine)
@@ -585,9 +588,13 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn session_user(&self, token_hash: &str, now: u64) -> Result<Option<String>, StoreError> {
-        if let Some(user) = self.sessions.get(token_hash, now) {
-            return Ok(Some(user));
+    async fn session_user(
+        &self,
+        token_hash: &str,
+        now: u64,
+    ) -> Result<Option<(String, u64)>, StoreError> {
+        if let Some(found) = self.sessions.get(token_hash, now) {
+            return Ok(Some(found));
         }
         let epoch = self.sessions.epoch();
         let t = token_hash.to_owned();
@@ -603,13 +610,10 @@ impl Store for SqliteStore {
             })
             .await?;
         Ok(found.map(|(user, expires)| {
-            self.sessions.put(
-                token_hash.to_owned(),
-                user.clone(),
-                u64::try_from(expires).unwrap_or(0),
-                Some(epoch),
-            );
-            user
+            let expires = u64::try_from(expires).unwrap_or(0);
+            self.sessions
+                .put(token_hash.to_owned(), user.clone(), expires, Some(epoch));
+            (user, expires)
         }))
     }
 
@@ -625,6 +629,89 @@ impl Store for SqliteStore {
             .await;
         self.sessions.evict(token_hash);
         r
+    }
+
+    async fn renew_session(&self, token_hash: &str, expires_at: u64) -> Result<(), StoreError> {
+        let t = token_hash.to_owned();
+        let user: Option<String> = self
+            .write(move |c| {
+                c.query_row(
+                    "UPDATE sessions SET expires_at = ?2 WHERE token_hash = ?1 RETURNING user_id",
+                    params![t, expires_at as i64],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(engine)
+            })
+            .await?;
+        if let Some(u) = user {
+            self.sessions
+                .put(token_hash.to_owned(), u, expires_at, None);
+        }
+        Ok(())
+    }
+
+    async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT id, password_hash, email, created_at FROM users WHERE id = ?1",
+                [&id],
+                user_row,
+            )
+            .optional()
+            .map_err(engine)
+        })
+        .await
+    }
+
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        keep: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let (u, h, k) = (
+            user_id.to_owned(),
+            password_hash.to_owned(),
+            keep.map(str::to_owned),
+        );
+        self.sessions.evict_user(user_id, keep);
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+                    params![u, h],
+                )
+                .map_err(engine)?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            c.execute(
+                "DELETE FROM sessions WHERE user_id = ?1 AND token_hash IS NOT ?2",
+                params![u, k],
+            )
+            .map_err(engine)?;
+            Ok(())
+        })
+        .await?;
+        self.sessions.evict_user(user_id, keep);
+        Ok(())
+    }
+
+    async fn delete_user(&self, user_id: &str) -> Result<(), StoreError> {
+        let u = user_id.to_owned();
+        self.sessions.evict_user(user_id, None);
+        self.write(move |c| {
+            c.execute("DELETE FROM sessions WHERE user_id = ?1", [&u])
+                .map_err(engine)?;
+            c.execute("DELETE FROM users WHERE id = ?1", [&u])
+                .map_err(engine)?;
+            Ok(())
+        })
+        .await?;
+        self.sessions.evict_user(user_id, None);
+        Ok(())
     }
 
     async fn set_config(
@@ -940,6 +1027,15 @@ fn insert_records(
         out.push(doc);
     }
     Ok(out)
+}
+
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        id: r.get(0)?,
+        password_hash: r.get(1)?,
+        email: r.get(2)?,
+        created_at: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+    })
 }
 
 /// Stored records with their ids.
