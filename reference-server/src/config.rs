@@ -1,6 +1,6 @@
 //! Server configuration, from the command line and the environment.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -8,6 +8,10 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "rucksack-server", version, about)]
 pub struct Config {
+    /// Manage the database instead of serving (e.g. `keys create`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address to listen on; port 0 picks a free port (the chosen address is printed).
     #[arg(long, env = "RUCKSACK_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -63,4 +67,34 @@ pub struct Config {
     /// Seconds to wait for open requests to finish on shutdown.
     #[arg(long, env = "RUCKSACK_SHUTDOWN_GRACE", default_value_t = 10)]
     pub shutdown_grace: u64,
+}
+
+/// Commands that manage the data directory (the server may be running).
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// API keys besides the main one: each is stored only as its hash, and a
+    /// revoked key is refused from the next request on.
+    Keys {
+        /// What to do.
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+/// What `keys` does.
+#[derive(Debug, Clone, Subcommand)]
+pub enum KeysAction {
+    /// Makes a key and prints it (the only time it is shown).
+    Create {
+        /// A name to recognise it by.
+        #[arg(long)]
+        name: String,
+    },
+    /// Lists the keys: id, name, created, revoked.
+    List,
+    /// Revokes a key by id.
+    Revoke {
+        /// The key's id (from `keys list`).
+        id: String,
+    },
 }

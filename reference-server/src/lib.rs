@@ -168,3 +168,56 @@ pub async fn start(config: Config) -> Result<Running, String> {
         grace,
     })
 }
+
+/// Makes an API key: returns its id and the key, which is stored only as its hash.
+pub async fn make_key(
+    store: &dyn store::Store,
+    name: &str,
+) -> Result<(String, String), store::StoreError> {
+    let id = clock::hex(&clock::random_bytes::<6>());
+    let key = format!("rk_{}", clock::hex(&clock::random_bytes::<24>()));
+    store.create_key(&id, name, &auth::token_hash(&key)).await?;
+    Ok((id, key))
+}
+
+/// Runs a management command against the data directory; returns what to print.
+pub async fn run_command(config: &Config, command: &config::Command) -> Result<String, String> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
+    let db = config.data_dir.join("rucksack.sqlite3");
+    let store = store::open(&db.to_string_lossy()).map_err(|e| e.to_string())?;
+    match command {
+        config::Command::Keys { action } => match action {
+            config::KeysAction::Create { name } => {
+                let (id, key) = make_key(store.as_ref(), name)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(format!("id {id}\nkey {key}\n(the key is shown only now)"))
+            }
+            config::KeysAction::List => {
+                let keys = store.list_keys().await.map_err(|e| e.to_string())?;
+                let mut out = String::from("id\tname\tcreated\trevoked");
+                for k in keys {
+                    out.push_str(&format!(
+                        "\n{}\t{}\t{}\t{}",
+                        k.id,
+                        k.name,
+                        clock::iso_from_unix(k.created_at),
+                        k.revoked_at.map_or("-".to_owned(), clock::iso_from_unix)
+                    ));
+                }
+                Ok(out)
+            }
+            config::KeysAction::Revoke { id } => {
+                store
+                    .revoke_key(id, clock::unix_now())
+                    .await
+                    .map_err(|e| match e {
+                        store::StoreError::NotFound => format!("no live key with id {id}"),
+                        other => other.to_string(),
+                    })?;
+                Ok(format!("revoked {id}"))
+            }
+        },
+    }
+}

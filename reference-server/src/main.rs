@@ -14,6 +14,18 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let config = Config::parse();
+    if let Some(command) = &config.command {
+        return match reference_server::run_command(&config, command).await {
+            Ok(out) => {
+                println!("{out}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("rucksack-server: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let data_dir = config.data_dir.clone();
     let running = match reference_server::start(config).await {
         Ok(r) => r,

@@ -290,3 +290,119 @@ async fn sessions_expire_and_renew_when_used() {
         .expect_err("the unused session expired");
     assert_eq!(e.code(), Some(&ErrorCode::Unauthenticated));
 }
+
+fn keys_cli(data_dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(e2e::server_bin())
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("keys")
+        .args(args)
+        .output()
+        .expect("run the keys command");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn keys_from_the_command_line_work_until_revoked() {
+    let server = Server::start();
+    let made = keys_cli(&server.data_dir, &["create", "--name", "mobile app"]);
+    let field = |name: &str| {
+        made.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .expect("printed")
+    };
+    let (id, key) = (field("id "), field("key "));
+    assert!(key.starts_with("rk_") && key.len() == 51, "{key}");
+    let listed = keys_cli(&server.data_dir, &["list"]);
+    assert!(
+        listed.contains(&id) && listed.contains("mobile app"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(&key),
+        "the key itself is never shown again"
+    );
+
+    // The running server accepts the new key at once, for HTTP and WebSocket.
+    let app = Sdk::new(&server.url, &key).expect("sdk");
+    app.auth()
+        .register(&email("keyed"), PASSWORD)
+        .await
+        .expect("works with the new key");
+    app.ws().await.expect("websocket with the new key");
+
+    keys_cli(&server.data_dir, &["revoke", &id]);
+    let e = app.db().get_collection_list().await.expect_err("revoked");
+    assert_eq!(code(&e), ErrorCode::InvalidApiKey);
+    assert!(app.ws().await.is_err(), "no websocket with a revoked key");
+    // The main key is untouched.
+    server
+        .sdk()
+        .db()
+        .get_collection_list()
+        .await
+        .expect("main key");
+}
+
+#[tokio::test]
+async fn the_admin_key_manages_keys_over_http() {
+    let server = Server::start();
+    let http = reqwest::Client::new();
+    let admin =
+        |r: reqwest::RequestBuilder| r.header("authorization", format!("key {}", e2e::ADMIN_KEY));
+    let made: serde_json::Value = admin(http.post(format!("{}/admin/keys", server.url)))
+        .body(json!({"name": "ci"}).to_string())
+        .send()
+        .await
+        .expect("create")
+        .bytes()
+        .await
+        .map(|b| serde_json::from_slice(&b).expect("json"))
+        .expect("body");
+    let key = made["key"].as_str().expect("key").to_owned();
+    let id = made["id"].as_str().expect("id").to_owned();
+    Sdk::new(&server.url, &key)
+        .expect("sdk")
+        .db()
+        .get_collection_list()
+        .await
+        .expect("works");
+    // The app key cannot manage keys.
+    let r = http
+        .get(format!("{}/admin/keys", server.url))
+        .header("authorization", format!("key {API_KEY}"))
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(r.status(), 403);
+    let r = admin(http.delete(format!("{}/admin/keys/{id}", server.url)))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(r.status(), 200);
+    let e = Sdk::new(&server.url, &key)
+        .expect("sdk")
+        .db()
+        .get_collection_list()
+        .await
+        .expect_err("revoked");
+    assert_eq!(code(&e), ErrorCode::InvalidApiKey);
+    let listed: serde_json::Value = admin(http.get(format!("{}/admin/keys", server.url)))
+        .send()
+        .await
+        .expect("list")
+        .bytes()
+        .await
+        .map(|b| serde_json::from_slice(&b).expect("json"))
+        .expect("body");
+    assert!(
+        listed[0]["revokedAt"].is_number() || listed[0]["revoked_at"].is_number(),
+        "{listed}"
+    );
+}

@@ -1,5 +1,6 @@
 //! HTTP routes: one file per module, assembled here with CORS and error recovery.
 
+pub mod admin;
 pub mod auth;
 pub mod collections;
 pub mod records;
@@ -70,6 +71,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .into_response()
     });
     let api = auth::routes(app.clone())
+        .or(admin::routes(app.clone()))
+        .unify()
         .or(collections::routes(app.clone()))
         .unify()
         .or(uploads::routes(app.clone()))
@@ -138,7 +141,12 @@ async fn resolve(
     let admin = key
         .as_ref()
         .is_some_and(|k| constant_time_eq(k.as_bytes(), app.admin_key.as_bytes()));
-    if !admin && !key.is_some_and(|k| constant_time_eq(k.as_bytes(), app.api_key.as_bytes())) {
+    let accepted = match key.as_deref() {
+        _ if admin => true,
+        Some(k) => key_accepted(&app, k).await?,
+        None => false,
+    };
+    if !accepted {
         return Err(ApiError::new(
             ErrorCode::InvalidApiKey,
             "Check your auth tokens",
@@ -185,6 +193,21 @@ pub async fn session_user(app: &Arc<App>, token: &str) -> Result<Option<Caller>,
         user_id,
         token_hash: hash,
     }))
+}
+
+/// Whether `key` is the app's main API key or a live key made with `keys create`.
+/// Keys are looked up by hash on every use, so a revoked key fails at once.
+pub async fn key_accepted(app: &App, key: &str) -> Result<bool, ApiError> {
+    if constant_time_eq(key.as_bytes(), app.api_key.as_bytes()) {
+        return Ok(true);
+    }
+    if key.is_empty() || key.len() > 256 {
+        return Ok(false);
+    }
+    app.store
+        .key_live(&token_hash(key))
+        .await
+        .map_err(store_error)
 }
 
 /// Compares secrets in time independent of where they differ.

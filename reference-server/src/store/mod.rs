@@ -58,6 +58,19 @@ pub enum Found {
 /// The most records one bulk update or delete may touch.
 pub const MAX_BULK: usize = 10_000;
 
+/// An API key as `keys list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeyRow {
+    /// The id.
+    pub id: String,
+    /// The name given at creation.
+    pub name: String,
+    /// Creation time, Unix seconds.
+    pub created_at: u64,
+    /// Revocation time, Unix seconds.
+    pub revoked_at: Option<u64>,
+}
+
 /// A user as the auth module needs it.
 #[derive(Debug, Clone)]
 pub struct UserRow {
@@ -165,6 +178,14 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
     /// Moves a live session's end to `expires_at` (sliding renewal).
     async fn renew_session(&self, token_hash: &str, expires_at: u64) -> Result<(), StoreError>;
+    /// Stores an API key (its SHA-256 hash) under an id and a name.
+    async fn create_key(&self, id: &str, name: &str, key_hash: &str) -> Result<(), StoreError>;
+    /// Every API key: id, name, created (Unix seconds), revoked (Unix seconds).
+    async fn list_keys(&self) -> Result<Vec<KeyRow>, StoreError>;
+    /// Revokes a key; [`StoreError::NotFound`] for an unknown or revoked id.
+    async fn revoke_key(&self, id: &str, now: u64) -> Result<(), StoreError>;
+    /// Whether a key hash belongs to a live key.
+    async fn key_live(&self, key_hash: &str) -> Result<bool, StoreError>;
     /// A user by id.
     async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, StoreError>;
     /// Sets a user's password hash and ends every other session of the user

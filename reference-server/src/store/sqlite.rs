@@ -7,7 +7,7 @@
 //! own savepoint, so one failing write never undoes another. Reads run on a
 //! small pool of read-only connections and never wait for the writer.
 
-use super::{Change, Check, FileBytes, Found, Store, StoreError, UserRow};
+use super::{Change, Check, FileBytes, Found, KeyRow, Store, StoreError, UserRow};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use sdk_core::files::FileRecord;
@@ -57,6 +57,13 @@ CREATE TABLE IF NOT EXISTS files (
     updated_at TEXT NOT NULL,
     v INTEGER NOT NULL,
     UNIQUE (user_id, filename)
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS collection_config (
     name TEXT PRIMARY KEY,
@@ -629,6 +636,70 @@ impl Store for SqliteStore {
             .await;
         self.sessions.evict(token_hash);
         r
+    }
+
+    async fn create_key(&self, id: &str, name: &str, key_hash: &str) -> Result<(), StoreError> {
+        let (id, name, hash) = (id.to_owned(), name.to_owned(), key_hash.to_owned());
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO api_keys (id, name, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![id, name, hash, crate::clock::unix_now() as i64],
+            )
+            .map_err(engine)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_keys(&self) -> Result<Vec<KeyRow>, StoreError> {
+        self.read(|c| {
+            let mut st = c
+                .prepare(
+                    "SELECT id, name, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
+                )
+                .map_err(engine)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok(KeyRow {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        created_at: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                        revoked_at: r
+                            .get::<_, Option<i64>>(3)?
+                            .map(|t| u64::try_from(t).unwrap_or(0)),
+                    })
+                })
+                .map_err(engine)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(engine)
+        })
+        .await
+    }
+
+    async fn revoke_key(&self, id: &str, now: u64) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                    params![id, now as i64],
+                )
+                .map_err(engine)?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn key_live(&self, key_hash: &str) -> Result<bool, StoreError> {
+        let h = key_hash.to_owned();
+        self.read(move |c| {
+            c.prepare_cached("SELECT 1 FROM api_keys WHERE hash = ?1 AND revoked_at IS NULL")
+                .and_then(|mut st| st.exists([h]))
+                .map_err(engine)
+        })
+        .await
     }
 
     async fn renew_session(&self, token_hash: &str, expires_at: u64) -> Result<(), StoreError> {

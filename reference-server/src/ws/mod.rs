@@ -73,9 +73,9 @@ pub fn publish_write(bus: &dyn Bus, action: WriteAction, collection: &str, recor
 /// Largest accepted WebSocket message.
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
-/// The WebSocket endpoint: an upgrade on `/ws` or `/`. It needs a live session
-/// (`token` query parameter or the session cookie) or the API key (`apiKey`
-/// query parameter) for an anonymous connection.
+/// The WebSocket endpoint: an upgrade on `/ws` or `/`. It needs an API key
+/// (`apiKey` query parameter), and is signed in with a live session (`token`
+/// query parameter or the session cookie).
 pub fn routes(app: Arc<crate::app::App>) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
     use warp::Filter;
     warp::path::end()
@@ -109,10 +109,14 @@ async fn upgrade(
         (None, Some(token)) => session_user(&app, &token).await?,
         (None, None) => None,
     };
-    let key_ok = query
-        .get(sdk_core::WS_API_KEY_PARAM)
-        .is_some_and(|k| constant_time_eq(k.as_bytes(), app.api_key.as_bytes()));
-    if user.is_none() && !key_ok {
+    let key_ok = match query.get(sdk_core::WS_API_KEY_PARAM) {
+        Some(k) => {
+            constant_time_eq(k.as_bytes(), app.admin_key.as_bytes())
+                || crate::http::key_accepted(&app, k).await?
+        }
+        None => false,
+    };
+    if !key_ok {
         return Err(ApiError::new(ErrorCode::InvalidApiKey, "Check your auth tokens").into());
     }
     let user_id = user.map(|u| u.user_id);

@@ -1,0 +1,84 @@
+//! The admin key's `/admin/keys` routes: the same key management as the
+//! `rucksack-server keys` command, over HTTP.
+
+use super::{Ctx, Outcome, ctx, finish, json_body, json_reply, store_error};
+use crate::app::App;
+use crate::error::ApiError;
+use sdk_core::{ErrorBody, ErrorCode};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+
+/// The admin routes.
+pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
+    let limit = app.config.max_body;
+    let list = warp::path!("admin" / "keys")
+        .and(warp::get())
+        .and(ctx(app.clone()))
+        .then(|c| async move { finish(list(c).await) });
+    let create = warp::path!("admin" / "keys")
+        .and(warp::post())
+        .and(ctx(app.clone()))
+        .and(json_body(limit))
+        .then(|c, b| async move { finish(create(c, b).await) });
+    let revoke = warp::path!("admin" / "keys" / String)
+        .and(warp::delete())
+        .and(ctx(app))
+        .then(|id, c| async move { finish(revoke(id, c).await) });
+    list.or(create).unify().or(revoke).unify().boxed()
+}
+
+fn admin(c: Result<Ctx, ApiError>) -> Result<Ctx, ApiError> {
+    let c = c?;
+    if c.admin {
+        Ok(c)
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "key management needs the admin key",
+        ))
+    }
+}
+
+async fn list(c: Result<Ctx, ApiError>) -> Outcome {
+    let c = admin(c)?;
+    let keys = c.app.store.list_keys().await.map_err(store_error)?;
+    Ok(json_reply(&keys, 200))
+}
+
+async fn create(c: Result<Ctx, ApiError>, body: Result<Value, ApiError>) -> Outcome {
+    let (c, body) = (admin(c)?, body?);
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty() && n.len() <= 100)
+        .ok_or_else(|| {
+            ApiError::from(
+                ErrorBody::new(ErrorCode::ValidationFailed, "a key needs a name")
+                    .with_field("name", "required, 1-100 characters"),
+            )
+        })?;
+    let (id, key) = crate::make_key(c.app.store.as_ref(), name)
+        .await
+        .map_err(store_error)?;
+    Ok(json_reply(
+        &json!({ "id": id, "name": name, "key": key }),
+        201,
+    ))
+}
+
+async fn revoke(id: String, c: Result<Ctx, ApiError>) -> Outcome {
+    let c = admin(c)?;
+    c.app
+        .store
+        .revoke_key(&id, crate::clock::unix_now())
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::NotFound => {
+                ApiError::new(ErrorCode::NotFound, "no live key with that id")
+            }
+            other => store_error(other),
+        })?;
+    Ok(json_reply(&json!({ "message": "revoked" }), 200))
+}
