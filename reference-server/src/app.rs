@@ -30,6 +30,10 @@ pub struct App {
     pub hasher: Hasher,
     /// The settings the server started with.
     pub config: Config,
+    /// Rate limits on register and login.
+    pub auth_limits: crate::limits::AuthLimits,
+    /// Open WebSockets, per signed-in user and in all.
+    pub sockets: crate::ws::Sockets,
     /// Collection configurations, by name.
     pub collections: RwLock<HashMap<String, Arc<Collection>>>,
     /// Flips to `true` when the server is shutting down.

@@ -35,6 +35,23 @@ pub struct Config {
     #[arg(long, env = "RUCKSACK_MAX_BODY", default_value_t = 1024 * 1024)]
     pub max_body: u64,
 
+    /// Seconds a JSON request body may take to arrive (slow senders get 408).
+    #[arg(long, env = "RUCKSACK_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout: u64,
+
+    /// Open WebSockets allowed per signed-in user (more are refused with 429).
+    #[arg(long, env = "RUCKSACK_MAX_WS_PER_USER", default_value_t = 16)]
+    pub max_ws_per_user: usize,
+
+    /// Open WebSockets allowed in all (more are refused with 503).
+    #[arg(long, env = "RUCKSACK_MAX_WS", default_value_t = 10_000)]
+    pub max_ws: usize,
+
+    /// Origins allowed to call the API from a browser (comma-separated, e.g.
+    /// `https://app.example.com`); empty allows every origin.
+    #[arg(long, env = "RUCKSACK_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
     /// Largest accepted file upload, in bytes (default 100 MiB).
     #[arg(long, env = "RUCKSACK_MAX_UPLOAD", default_value_t = 100 * 1024 * 1024)]
     pub max_upload: u64,
@@ -63,6 +80,20 @@ pub struct Config {
     /// argon2id iterations.
     #[arg(long, env = "RUCKSACK_HASH_ITERATIONS", default_value_t = 2)]
     pub hash_iterations: u32,
+
+    /// Register and login attempts allowed per client address per minute.
+    #[arg(long, env = "RUCKSACK_AUTH_RATE_PER_IP", default_value_t = 30)]
+    pub auth_rate_per_ip: u32,
+
+    /// Login attempts allowed per email per minute.
+    #[arg(long, env = "RUCKSACK_AUTH_RATE_PER_EMAIL", default_value_t = 10)]
+    pub auth_rate_per_email: u32,
+
+    /// A header that carries the client's address, set by a proxy in front of the
+    /// server (e.g. `x-forwarded-for`, whose first entry is used). Without it the
+    /// socket's peer address is the client's.
+    #[arg(long, env = "RUCKSACK_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
 
     /// Seconds to wait for open requests to finish on shutdown.
     #[arg(long, env = "RUCKSACK_SHUTDOWN_GRACE", default_value_t = 10)]

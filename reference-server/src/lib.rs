@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod files;
 pub mod http;
+pub mod limits;
 pub mod store;
 pub mod ws;
 
@@ -139,6 +140,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let grace = Duration::from_secs(config.shutdown_grace);
+    let auth_limits = limits::AuthLimits::new(config.auth_rate_per_ip, config.auth_rate_per_email);
     let app = Arc::new(App {
         store,
         files,
@@ -148,6 +150,8 @@ pub async fn start(config: Config) -> Result<Running, String> {
         hasher,
         config,
         collections: std::sync::RwLock::new(collections),
+        auth_limits,
+        sockets: ws::Sockets::default(),
         shutdown: shutdown_rx.clone(),
     });
     let mut stop = shutdown_rx;

@@ -46,6 +46,10 @@ pub enum ErrorCode {
     OperationDisabled,
     /// The body is larger than the server accepts (413).
     PayloadTooLarge,
+    /// Too many attempts; retry after the seconds `Retry-After` gives (429).
+    RateLimited,
+    /// The request body did not arrive in time (408).
+    RequestTimeout,
     /// A WebSocket message names an action the server does not know (400).
     UnknownAction,
     /// A query parameter is malformed: an unknown operator, a syntax error (with its
@@ -87,6 +91,8 @@ impl ErrorCode {
             Self::IdTaken => "id_taken",
             Self::OperationDisabled => "operation_disabled",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::RateLimited => "rate_limited",
+            Self::RequestTimeout => "request_timeout",
             Self::UnknownAction => "unknown_action",
             Self::InvalidQuery => "invalid_query",
             Self::InvalidFilename => "invalid_filename",
@@ -119,6 +125,8 @@ impl ErrorCode {
             "id_taken" => Self::IdTaken,
             "operation_disabled" => Self::OperationDisabled,
             "payload_too_large" => Self::PayloadTooLarge,
+            "rate_limited" => Self::RateLimited,
+            "request_timeout" => Self::RequestTimeout,
             "unknown_action" => Self::UnknownAction,
             "invalid_query" => Self::InvalidQuery,
             "invalid_filename" => Self::InvalidFilename,
@@ -149,6 +157,8 @@ impl ErrorCode {
             Self::MethodNotAllowed | Self::OperationDisabled => 405,
             Self::EmailTaken | Self::VersionConflict | Self::FileExists | Self::IdTaken => 409,
             Self::PayloadTooLarge => 413,
+            Self::RateLimited => 429,
+            Self::RequestTimeout => 408,
             Self::RangeNotSatisfiable => 416,
             Self::Internal | Self::Other(_) => 500,
             Self::Unavailable => 503,
@@ -315,6 +325,8 @@ mod tests {
             ErrorCode::IdTaken,
             ErrorCode::OperationDisabled,
             ErrorCode::PayloadTooLarge,
+            ErrorCode::RateLimited,
+            ErrorCode::RequestTimeout,
             ErrorCode::UnknownAction,
             ErrorCode::InvalidQuery,
             ErrorCode::InvalidFilename,

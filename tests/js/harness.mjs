@@ -28,7 +28,7 @@ export async function startServer() {
   const child = spawn(bin, [
     '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--api-key', API_KEY, '--admin-key', ADMIN_KEY,
     '--hash-memory-kib', '64', '--hash-iterations', '1', '--shutdown-grace', '2',
-  ], { env: { ...process.env, RUCKSACK_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  ], { env: { ...process.env, RUCKSACK_LOG: 'warn', RUCKSACK_AUTH_RATE_PER_IP: '100000', RUCKSACK_AUTH_RATE_PER_EMAIL: '100000' }, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise((resolveUrl, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not start in 30 s')), 30_000);
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));

@@ -406,3 +406,56 @@ async fn the_admin_key_manages_keys_over_http() {
         "{listed}"
     );
 }
+
+#[tokio::test]
+async fn register_and_login_are_rate_limited() {
+    let server = Server::start_with(&["--auth-rate-per-ip", "1000", "--auth-rate-per-email", "3"]);
+    let addr = email("limited");
+    server
+        .sdk()
+        .auth()
+        .register(&addr, PASSWORD)
+        .await
+        .expect("register");
+    // Guessing one account's password: the fourth attempt in a minute is refused.
+    for _ in 0..3 {
+        let e = server
+            .sdk()
+            .auth()
+            .login(&addr, "wrong guess!")
+            .await
+            .expect_err("wrong");
+        assert_eq!(code(&e), ErrorCode::InvalidCredentials);
+    }
+    let e = server
+        .sdk()
+        .auth()
+        .login(&addr, PASSWORD)
+        .await
+        .expect_err("limited, even with the right password");
+    assert_eq!(code(&e), ErrorCode::RateLimited);
+    assert_eq!(e.status(), Some(429));
+    // The same for one address, and Retry-After says how long to wait.
+    let server = Server::start_with(&["--auth-rate-per-ip", "2"]);
+    let http = reqwest::Client::new();
+    let mut last = None;
+    for i in 0..3 {
+        last = Some(
+            http.post(format!("{}/register", server.url))
+                .header("authorization", format!("key {API_KEY}"))
+                .body(json!({"email": email(&format!("r{i}")), "password": PASSWORD}).to_string())
+                .send()
+                .await
+                .expect("register"),
+        );
+    }
+    let r = last.expect("answer");
+    assert_eq!(r.status(), 429);
+    let wait: u64 = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=60).contains(&wait), "{wait}");
+}

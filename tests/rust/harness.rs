@@ -52,7 +52,7 @@ impl Server {
     }
 
     /// Starts a server on a fresh temporary data directory with extra flags
-    /// (later flags override the harness's own).
+    /// (flags the harness does not pass itself: the rate limits, `--session-ttl`, ...).
     pub fn start_with(args: &[&str]) -> Self {
         let tmp = tempfile::tempdir().expect("temporary data directory");
         let mut s = Self::launch(tmp.path(), args);
@@ -92,6 +92,9 @@ impl Server {
                 "2",
             ])
             .args(extra)
+            // Tests sign many users in from one address; the limits get their own test.
+            .env("RUCKSACK_AUTH_RATE_PER_IP", "100000")
+            .env("RUCKSACK_AUTH_RATE_PER_EMAIL", "100000")
             .env("RUCKSACK_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

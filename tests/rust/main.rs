@@ -5,6 +5,7 @@ mod auth;
 mod bad_input;
 mod durability;
 mod files;
+mod limits;
 mod operations;
 mod queries;
 mod realtime;

@@ -12,7 +12,7 @@ use warp::filters::BoxedFilter;
 
 /// The admin routes.
 pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
-    let limit = app.config.max_body;
+    let limit = super::BodyLimit::of(&app.config);
     let list = warp::path!("admin" / "keys")
         .and(warp::get())
         .and(ctx(app.clone()))

@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use sdk_core::api::{AuthResponse, Me, MessageResponse};
 use sdk_core::{ErrorBody, ErrorCode, SESSION_COOKIE};
 use serde_json::Value;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use warp::filters::BoxedFilter;
 use warp::http::header::SET_COOKIE;
@@ -16,17 +17,19 @@ use warp::{Filter, Reply};
 
 /// The auth routes.
 pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
-    let limit = app.config.max_body;
+    let limit = super::BodyLimit::of(&app.config);
     let register = warp::path!("register")
         .and(warp::post())
         .and(ctx(app.clone()))
+        .and(client_ip(app.clone()))
         .and(json_body(limit))
-        .then(|c, b| async move { finish(register(c, b).await) });
+        .then(|c, ip, b| async move { finish(register(c, ip, b).await) });
     let login = warp::path!("login")
         .and(warp::post())
         .and(ctx(app.clone()))
+        .and(client_ip(app.clone()))
         .and(json_body(limit))
-        .then(|c, b| async move { finish(login(c, b).await) });
+        .then(|c, ip, b| async move { finish(login(c, ip, b).await) });
     let logout = warp::path!("logout")
         .and(warp::post())
         .and(ctx(app.clone()))
@@ -86,8 +89,47 @@ fn credentials(body: &Value) -> Result<(String, String), ErrorBody> {
     }
 }
 
-async fn register(c: Result<Ctx, ApiError>, body: Result<Value, ApiError>) -> Outcome {
+/// The client's address: from the configured proxy header, else the peer's.
+fn client_ip(
+    app: Arc<App>,
+) -> impl Filter<Extract = (Option<IpAddr>,), Error = std::convert::Infallible> + Clone {
+    warp::addr::remote()
+        .and(warp::header::headers_cloned())
+        .map(
+            move |peer: Option<SocketAddr>, headers: warp::http::HeaderMap| {
+                if let Some(name) = &app.config.client_ip_header {
+                    return headers
+                        .get(name.as_str())
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.split(',').next())
+                        .and_then(|v| v.trim().parse().ok());
+                }
+                peer.map(|p| p.ip())
+            },
+        )
+}
+
+/// The 429 answer, with `Retry-After`.
+fn too_many(retry_after: u64) -> warp::reply::Response {
+    let reply = json_reply(
+        &ErrorBody::new(
+            ErrorCode::RateLimited,
+            format!("too many attempts; retry in {retry_after} s"),
+        ),
+        429,
+    );
+    warp::reply::with_header(reply, "retry-after", retry_after.to_string()).into_response()
+}
+
+async fn register(
+    c: Result<Ctx, ApiError>,
+    ip: Option<IpAddr>,
+    body: Result<Value, ApiError>,
+) -> Outcome {
     let (c, body) = (c?, body?);
+    if let Err(wait) = c.app.auth_limits.check_ip(ip) {
+        return Ok(too_many(wait));
+    }
     let (email, password) = credentials(&body).map_err(ApiError::from)?;
     let email = normalize_email(&email).map_err(ApiError::from)?;
     check_password(&password).map_err(ApiError::from)?;
@@ -104,8 +146,15 @@ async fn register(c: Result<Ctx, ApiError>, body: Result<Value, ApiError>) -> Ou
     start_session(&c.app, id, 201).await
 }
 
-async fn login(c: Result<Ctx, ApiError>, body: Result<Value, ApiError>) -> Outcome {
+async fn login(
+    c: Result<Ctx, ApiError>,
+    ip: Option<IpAddr>,
+    body: Result<Value, ApiError>,
+) -> Outcome {
     let (c, body) = (c?, body?);
+    if let Err(wait) = c.app.auth_limits.check_ip(ip) {
+        return Ok(too_many(wait));
+    }
     let wrong = || {
         ApiError::new(
             ErrorCode::InvalidCredentials,
@@ -113,6 +162,10 @@ async fn login(c: Result<Ctx, ApiError>, body: Result<Value, ApiError>) -> Outco
         )
     };
     let (email, password) = credentials(&body).map_err(ApiError::from)?;
+    let key = normalize_email(&email).unwrap_or_else(|_| email.trim().to_lowercase());
+    if let Err(wait) = c.app.auth_limits.check_email(&key) {
+        return Ok(too_many(wait));
+    }
     // An invalid email cannot be registered; treat it as unknown so the answer
     // is the same as for any other failed login.
     let user = match normalize_email(&email) {

@@ -14,7 +14,7 @@ use warp::filters::BoxedFilter;
 
 /// The collection-management routes.
 pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
-    let limit = app.config.max_body;
+    let limit = super::BodyLimit::of(&app.config);
     let list = warp::path!("collections")
         .and(warp::get())
         .and(ctx(app.clone()))

@@ -81,8 +81,12 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .unify()
         .or(records::routes(app.clone()))
         .unify();
-    let cors = warp::cors()
-        .allow_any_origin()
+    let cors = if app.config.cors_origins.is_empty() {
+        warp::cors().allow_any_origin()
+    } else {
+        warp::cors().allow_origins(app.config.cors_origins.iter().map(String::as_str))
+    };
+    let cors = cors
         .allow_credentials(true)
         .allow_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
         .allow_headers([
@@ -218,11 +222,41 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// The request body as JSON, read up to the configured limit whatever the
 /// transfer encoding; anything else is a 400 or 413 with its code.
 pub fn json_body(
-    limit: u64,
+    limit: BodyLimit,
 ) -> impl Filter<Extract = (Result<Value, ApiError>,), Error = Rejection> + Clone {
     warp::header::optional::<u64>("content-length")
         .and(warp::body::stream())
-        .then(move |len: Option<u64>, body| read_json(len, body, limit))
+        .then(move |len: Option<u64>, body| async move {
+            match tokio::time::timeout(limit.timeout, read_json(len, body, limit.max)).await {
+                Ok(r) => r,
+                Err(_) => Err(ApiError::new(
+                    ErrorCode::RequestTimeout,
+                    format!(
+                        "the body did not arrive within {} s",
+                        limit.timeout.as_secs()
+                    ),
+                )),
+            }
+        })
+}
+
+/// How large a JSON body may be and how long it may take to arrive.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit {
+    /// Largest body, in bytes.
+    pub max: u64,
+    /// Longest time to receive it.
+    pub timeout: std::time::Duration,
+}
+
+impl BodyLimit {
+    /// The configured limits.
+    pub fn of(config: &crate::config::Config) -> Self {
+        Self {
+            max: config.max_body,
+            timeout: std::time::Duration::from_secs(config.request_timeout),
+        }
+    }
 }
 
 async fn read_json<S, B>(len: Option<u64>, body: S, limit: u64) -> Result<Value, ApiError>

@@ -32,7 +32,7 @@ const OWN_ROUTES: &[&str] = &[
 
 /// The record routes.
 pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
-    let limit = app.config.max_body;
+    let limit = super::BodyLimit::of(&app.config);
     let c = move || ctx(app.clone());
     let if_match = || warp::header::optional::<String>("if-match");
     let list = warp::path!(String)

@@ -34,7 +34,6 @@ type FormResult = Result<FormData, ApiError>;
 /// The storage routes.
 pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
     let limit = app.config.max_upload;
-    let body_limit = app.config.max_body;
     let c = {
         let app = app.clone();
         move || ctx(app.clone())
@@ -93,7 +92,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
     let rename_form = warp::multipart::form()
         .max_length(None)
         .map(|f| Ok(Rename::Form(f)));
-    let rename_json = json_body(body_limit).map(|b: Result<Value, ApiError>| b.map(Rename::Json));
+    let rename_json = json_body(super::BodyLimit::of(&app.config))
+        .map(|b: Result<Value, ApiError>| b.map(Rename::Json));
     let rename = warp::path("uploads")
         .and(name())
         .and(warp::path::end())

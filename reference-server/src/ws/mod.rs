@@ -70,6 +70,84 @@ pub fn publish_write(bus: &dyn Bus, action: WriteAction, collection: &str, recor
     });
 }
 
+/// Counts of open WebSockets, so one user (or everyone) cannot hold unbounded
+/// connections.
+#[derive(Default)]
+pub struct Sockets {
+    inner: std::sync::Mutex<(usize, std::collections::HashMap<String, usize>)>,
+}
+
+/// Which bound an upgrade hit.
+#[derive(Debug)]
+pub enum Full {
+    /// The user's.
+    User,
+    /// The server's.
+    Server,
+}
+
+/// An open connection's place in the counts; dropping it frees the place.
+pub struct Slot {
+    sockets: Arc<crate::app::App>,
+    user: Option<String>,
+}
+
+impl Sockets {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, std::collections::HashMap<String, usize>)> {
+        match self.inner.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// How many connections are open in all.
+    pub fn open_count(&self) -> usize {
+        self.lock().0
+    }
+}
+
+/// Takes a place for a new connection of `user`, within the bounds.
+fn open_slot(
+    app: &Arc<crate::app::App>,
+    user: Option<&str>,
+    per_user: usize,
+    total: usize,
+) -> Result<Slot, Full> {
+    {
+        let mut g = app.sockets.lock();
+        if g.0 >= total {
+            return Err(Full::Server);
+        }
+        if let Some(u) = user {
+            let n = g.1.entry(u.to_owned()).or_insert(0);
+            if *n >= per_user {
+                return Err(Full::User);
+            }
+            *n += 1;
+        }
+        g.0 += 1;
+    }
+    Ok(Slot {
+        sockets: app.clone(),
+        user: user.map(str::to_owned),
+    })
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut g = self.sockets.sockets.lock();
+        g.0 = g.0.saturating_sub(1);
+        if let Some(u) = &self.user
+            && let Some(n) = g.1.get_mut(u)
+        {
+            *n -= 1;
+            if *n == 0 {
+                g.1.remove(u);
+            }
+        }
+    }
+}
+
 /// Largest accepted WebSocket message.
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
@@ -120,9 +198,28 @@ async fn upgrade(
         return Err(ApiError::new(ErrorCode::InvalidApiKey, "Check your auth tokens").into());
     }
     let user_id = user.map(|u| u.user_id);
+    let slot = open_slot(
+        &app,
+        user_id.as_deref(),
+        app.config.max_ws_per_user,
+        app.config.max_ws,
+    )
+    .map_err(|full| match full {
+        Full::User => ApiError::new(
+            ErrorCode::RateLimited,
+            "too many open connections for this user; close one first",
+        ),
+        Full::Server => ApiError::new(
+            ErrorCode::Unavailable,
+            "the server holds as many connections as it may; retry later",
+        ),
+    })?;
     Ok(ws
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| conn::serve(socket, app, user_id))
+        .on_upgrade(move |socket| async move {
+            conn::serve(socket, app, user_id).await;
+            drop(slot);
+        })
         .into_response())
 }
