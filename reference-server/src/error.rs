@@ -6,16 +6,23 @@ use warp::http::StatusCode;
 use warp::reject::Reject;
 use warp::{Rejection, Reply};
 
-/// An error answer: the wire body plus, derived from its code, the status.
+/// An error answer: the wire body and the status, which is the code's own
+/// unless a script's `cancel(message, status)` chose another.
 #[derive(Debug)]
-pub struct ApiError(pub ErrorBody);
+pub struct ApiError(pub ErrorBody, pub Option<u16>);
 
 impl Reject for ApiError {}
 
 impl ApiError {
     /// An error with a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self(ErrorBody::new(code, message))
+        Self(ErrorBody::new(code, message), None)
+    }
+
+    /// The same error answered with another status.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.1 = Some(status);
+        self
     }
 
     /// The 500 answer for a failure inside the server; the cause is logged, not sent.
@@ -29,23 +36,23 @@ impl ApiError {
 
     /// The HTTP response for this error.
     pub fn into_response(self) -> warp::reply::Response {
-        let status =
-            StatusCode::from_u16(self.0.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.1.unwrap_or_else(|| self.0.code.status()))
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         warp::reply::with_status(warp::reply::json(&self.0), status).into_response()
     }
 }
 
 impl From<ErrorBody> for ApiError {
     fn from(b: ErrorBody) -> Self {
-        Self(b)
+        Self(b, None)
     }
 }
 
 /// Turns any rejection into our JSON error body. Never fails.
 pub async fn recover(err: Rejection) -> Result<warp::reply::Response, std::convert::Infallible> {
     use warp::reject;
-    let e = if let Some(ApiError(body)) = err.find::<ApiError>() {
-        ApiError(body.clone())
+    let e = if let Some(ApiError(body, status)) = err.find::<ApiError>() {
+        ApiError(body.clone(), *status)
     } else if err.is_not_found() {
         ApiError::new(ErrorCode::NotFound, "no such route")
     } else if err.find::<reject::MethodNotAllowed>().is_some() {

@@ -50,6 +50,12 @@ pub enum ErrorCode {
     RateLimited,
     /// The request body did not arrive in time (408).
     RequestTimeout,
+    /// A collection's event script called `cancel(message, status)`; the status
+    /// is the script's (400 when it gives none).
+    Cancelled,
+    /// A collection's event script failed: it threw, or ran over its time or
+    /// memory limit; the message names the collection, event and line (500).
+    ScriptError,
     /// A WebSocket message names an action the server does not know (400).
     UnknownAction,
     /// A query parameter is malformed: an unknown operator, a syntax error (with its
@@ -93,6 +99,8 @@ impl ErrorCode {
             Self::PayloadTooLarge => "payload_too_large",
             Self::RateLimited => "rate_limited",
             Self::RequestTimeout => "request_timeout",
+            Self::Cancelled => "cancelled",
+            Self::ScriptError => "script_error",
             Self::UnknownAction => "unknown_action",
             Self::InvalidQuery => "invalid_query",
             Self::InvalidFilename => "invalid_filename",
@@ -127,6 +135,8 @@ impl ErrorCode {
             "payload_too_large" => Self::PayloadTooLarge,
             "rate_limited" => Self::RateLimited,
             "request_timeout" => Self::RequestTimeout,
+            "cancelled" => Self::Cancelled,
+            "script_error" => Self::ScriptError,
             "unknown_action" => Self::UnknownAction,
             "invalid_query" => Self::InvalidQuery,
             "invalid_filename" => Self::InvalidFilename,
@@ -159,6 +169,8 @@ impl ErrorCode {
             Self::PayloadTooLarge => 413,
             Self::RateLimited => 429,
             Self::RequestTimeout => 408,
+            Self::Cancelled => 400,
+            Self::ScriptError => 500,
             Self::RangeNotSatisfiable => 416,
             Self::Internal | Self::Other(_) => 500,
             Self::Unavailable => 503,
@@ -327,6 +339,8 @@ mod tests {
             ErrorCode::PayloadTooLarge,
             ErrorCode::RateLimited,
             ErrorCode::RequestTimeout,
+            ErrorCode::Cancelled,
+            ErrorCode::ScriptError,
             ErrorCode::UnknownAction,
             ErrorCode::InvalidQuery,
             ErrorCode::InvalidFilename,

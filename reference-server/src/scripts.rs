@@ -1,0 +1,428 @@
+//! Collection event scripts (Deployd's On GET, On Validate, On POST, On PUT,
+//! On DELETE) in an embedded QuickJS engine.
+//!
+//! A script sees the record as `this` (its changes are kept on Validate, POST and
+//! PUT), the signed-in user as `me` (`{id, _id}` or `null`), and `cancel(message,
+//! [status])`, `error(field, message)`, `hide(property)`, `protect(property)`.
+//! Nothing else: QuickJS has no file system, network or process access of its
+//! own, and none is given to it. Each run has a time limit (an interrupt stops
+//! it) and the engine a memory limit. Each thread keeps one engine with its
+//! compiled scripts, so a request never starts a runtime.
+
+use crate::error::ApiError;
+use rquickjs::{Context, Ctx, Function, Persistent, Runtime, Value as JsValue};
+use sdk_core::{ErrorBody, ErrorCode};
+use serde_json::{Map, Value};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// The events a collection may have a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// A record is read (each record of a list, and each broadcast).
+    Get,
+    /// Before a create or an update is written.
+    Validate,
+    /// A record is created.
+    Post,
+    /// A record is updated.
+    Put,
+    /// A record is deleted.
+    Delete,
+}
+
+impl Event {
+    /// The event's name in messages: `On POST`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Get => "On GET",
+            Self::Validate => "On Validate",
+            Self::Post => "On POST",
+            Self::Put => "On PUT",
+            Self::Delete => "On DELETE",
+        }
+    }
+}
+
+/// Limits of one run.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Longest run.
+    pub time: Duration,
+    /// Most memory the engine may hold.
+    pub memory: usize,
+}
+
+/// What a script did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Effects {
+    /// The record as the script left it.
+    pub record: Map<String, Value>,
+    /// Properties to leave out of answers (`hide`).
+    pub hidden: Vec<String>,
+    /// Properties an update may not change (`protect`).
+    pub protected: Vec<String>,
+}
+
+/// The wrapper every script runs through: collects `error`, `hide`, `protect`,
+/// turns `cancel` into a recognisable throw, and passes data as JSON text.
+const RUNNER: &str = r#"(function (fn, recordJson, meJson) {
+  const errors = {};
+  const hidden = [];
+  const prot = [];
+  let failed = false;
+  const cancel = function (message, status) {
+    throw { __rucksackCancel: true, message: String(message), status: status | 0 };
+  };
+  const error = function (field, message) { failed = true; errors[String(field)] = String(message); };
+  const hide = function (p) { hidden.push(String(p)); };
+  const protect = function (p) { prot.push(String(p)); };
+  const record = JSON.parse(recordJson);
+  fn.call(record, JSON.parse(meJson), cancel, error, hide, protect);
+  return JSON.stringify({ record: record, errors: failed ? errors : null, hidden: hidden, protect: prot });
+})"#;
+
+struct Engine {
+    // Dropped after the context and the persistent values (field order).
+    compiled: HashMap<String, Persistent<Function<'static>>>,
+    runner: Persistent<Function<'static>>,
+    context: Context,
+    runtime: Runtime,
+    deadline: Rc<Cell<Option<Instant>>>,
+    memory: usize,
+}
+
+/// Compiled scripts kept per thread; beyond, the cache starts over.
+const MAX_COMPILED: usize = 256;
+
+thread_local! {
+    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+}
+
+fn failure(message: String) -> ApiError {
+    ApiError::new(ErrorCode::ScriptError, message)
+}
+
+impl Engine {
+    fn new(memory: usize) -> Result<Self, String> {
+        let runtime = Runtime::new().map_err(|e| e.to_string())?;
+        runtime.set_memory_limit(memory);
+        runtime.set_max_stack_size(256 * 1024);
+        let deadline: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
+        let d = deadline.clone();
+        runtime.set_interrupt_handler(Some(Box::new(move || {
+            d.get().is_some_and(|t| Instant::now() > t)
+        })));
+        let context = Context::full(&runtime).map_err(|e| e.to_string())?;
+        let runner = context.with(|ctx| -> Result<_, String> {
+            let f: Function = ctx.eval(RUNNER).map_err(|e| e.to_string())?;
+            Ok(Persistent::save(&ctx, f))
+        })?;
+        Ok(Self {
+            compiled: HashMap::new(),
+            runner,
+            context,
+            runtime,
+            deadline,
+            memory,
+        })
+    }
+}
+
+/// The message of a thrown value, with the script line when the stack names it.
+fn describe<'js>(
+    ctx: &Ctx<'js>,
+    thrown: JsValue<'js>,
+    file: &str,
+) -> (String, Option<(String, u16)>) {
+    if let Some(obj) = thrown.as_object() {
+        if obj.get::<_, bool>("__rucksackCancel").unwrap_or(false) {
+            let message: String = obj.get("message").unwrap_or_default();
+            let status: i32 = obj.get("status").unwrap_or(0);
+            let status = u16::try_from(status)
+                .ok()
+                .filter(|s| (400..600).contains(s))
+                .unwrap_or(400);
+            return (String::new(), Some((message, status)));
+        }
+        let message: String = obj
+            .get("message")
+            .ok()
+            .filter(|m: &String| !m.is_empty())
+            .unwrap_or_else(|| "an exception".to_owned());
+        let stack: String = obj.get("stack").unwrap_or_default();
+        let line = stack
+            .split(&format!("{file}:"))
+            .nth(1)
+            .and_then(|rest| {
+                rest.split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .and_then(|n| n.parse::<u32>().ok())
+            })
+            // The script starts on the wrapper's second line.
+            .map(|n| n.saturating_sub(1));
+        return match line {
+            Some(n) => (format!("{message} (line {n})"), None),
+            None => (message, None),
+        };
+    }
+    let text = ctx
+        .json_stringify(thrown)
+        .ok()
+        .flatten()
+        .and_then(|s| s.to_string().ok())
+        .unwrap_or_else(|| "a value".to_owned());
+    (format!("threw {text}"), None)
+}
+
+/// Runs `source` for `event` of `collection` on `record`, with `me` the signed-in
+/// user's id. A cancel, `error()` calls, a throw or a broken limit come back as
+/// the error body to answer with.
+pub fn run(
+    collection: &str,
+    event: Event,
+    source: &str,
+    record: &Map<String, Value>,
+    me: Option<&str>,
+    limits: Limits,
+) -> Result<Effects, ApiError> {
+    ENGINE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|e| e.memory != limits.memory) {
+            *slot = Some(
+                Engine::new(limits.memory)
+                    .map_err(|e| failure(format!("the script engine did not start: {e}")))?,
+            );
+        }
+        let Some(engine) = slot.as_mut() else {
+            return Err(failure("the script engine did not start".into()));
+        };
+        let result = run_in(engine, collection, event, source, record, me, limits);
+        engine.deadline.set(None);
+        if let Err(e) = &result
+            && e.0.code == ErrorCode::ScriptError
+            && e.0.message.contains("ran out of memory")
+        {
+            // Start the next run on a fresh engine.
+            *slot = None;
+        }
+        result
+    })
+}
+
+fn run_in(
+    engine: &mut Engine,
+    collection: &str,
+    event: Event,
+    source: &str,
+    record: &Map<String, Value>,
+    me: Option<&str>,
+    limits: Limits,
+) -> Result<Effects, ApiError> {
+    let file = format!("{collection}/{}", event.label().replace(' ', "_"));
+    let where_ = format!("the {} script of '{collection}'", event.label());
+    let record_json = serde_json::to_string(record).map_err(|e| failure(e.to_string()))?;
+    let me_json = match me {
+        Some(id) => serde_json::json!({ "id": id, "_id": id }).to_string(),
+        None => "null".to_owned(),
+    };
+    if engine.compiled.len() >= MAX_COMPILED {
+        engine.compiled.clear();
+    }
+    let key = format!("{file}\n{source}");
+    let deadline = engine.deadline.clone();
+    let Engine {
+        compiled,
+        runner,
+        context,
+        runtime,
+        ..
+    } = engine;
+    let out = context.with(|ctx| -> Result<String, ApiError> {
+        let f = match compiled.get(&key) {
+            Some(p) => p
+                .clone()
+                .restore(&ctx)
+                .map_err(|e| failure(e.to_string()))?,
+            None => {
+                let mut opts = rquickjs::context::EvalOptions::default();
+                opts.global = true;
+                opts.strict = false;
+                opts.filename = Some(file.clone());
+                let wrapped =
+                    format!("(function (me, cancel, error, hide, protect) {{\n{source}\n}})");
+                let f: Function = ctx.eval_with_options(wrapped, opts).map_err(|_| {
+                    let (m, _) = describe(&ctx, ctx.catch(), &file);
+                    failure(format!("{where_} does not compile: {m}"))
+                })?;
+                compiled.insert(key.clone(), Persistent::save(&ctx, f.clone()));
+                f
+            }
+        };
+        let runner = runner
+            .clone()
+            .restore(&ctx)
+            .map_err(|e| failure(e.to_string()))?;
+        deadline.set(Some(Instant::now() + limits.time));
+        let r: Result<String, _> = runner.call((f, record_json.as_str(), me_json.as_str()));
+        deadline.set(None);
+        r.map_err(|_| {
+            let thrown = ctx.catch();
+            let (m, cancel) = describe(&ctx, thrown, &file);
+            match cancel {
+                Some((message, status)) => {
+                    ApiError::new(ErrorCode::Cancelled, message).with_status(status)
+                }
+                None if m.contains("interrupted") => failure(format!(
+                    "{where_} ran over its time limit of {} ms",
+                    limits.time.as_millis()
+                )),
+                None if m.contains("out of memory") => failure(format!(
+                    "{where_} ran out of memory (limit {} MiB)",
+                    limits.memory / (1024 * 1024)
+                )),
+                None => failure(format!("{where_} failed: {m}")),
+            }
+        })
+    });
+    runtime.run_gc();
+    let out = out?;
+    let v: Value = serde_json::from_str(&out).map_err(|e| failure(e.to_string()))?;
+    if let Some(Value::Object(errors)) = v.get("errors") {
+        let mut b = ErrorBody::new(ErrorCode::ValidationFailed, "the record is not valid");
+        b.errors = Some(errors.clone());
+        return Err(ApiError::from(b));
+    }
+    let strings = |k: &str| -> Vec<String> {
+        v.get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let record = match v.get("record") {
+        Some(Value::Object(m)) => m.clone(),
+        _ => {
+            return Err(failure(format!(
+                "{where_} replaced `this` with a non-object"
+            )));
+        }
+    };
+    Ok(Effects {
+        record,
+        hidden: strings("hidden"),
+        protected: strings("protect"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const LIMITS: Limits = Limits {
+        time: Duration::from_millis(100),
+        memory: 16 * 1024 * 1024,
+    };
+
+    fn rec(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    fn fails(src: &str) -> (ErrorBody, Option<u16>) {
+        let ApiError(body, status) = run(
+            "posts",
+            Event::Put,
+            src,
+            &rec(json!({"age": 12})),
+            None,
+            LIMITS,
+        )
+        .expect_err(src);
+        (body, status)
+    }
+
+    #[test]
+    fn this_me_and_the_helpers() {
+        let e = run(
+            "people",
+            Event::Post,
+            "this.creator = me._id; this.total = this.a + this.b; hide('secret'); protect('created');",
+            &rec(json!({"a": 1, "b": 2, "secret": "x"})),
+            Some("u1"),
+            LIMITS,
+        )
+        .expect("runs");
+        assert_eq!(
+            Value::Object(e.record),
+            json!({"a": 1, "b": 2, "secret": "x", "creator": "u1", "total": 3})
+        );
+        assert_eq!(e.hidden, vec!["secret".to_owned()]);
+        assert_eq!(e.protected, vec!["created".to_owned()]);
+    }
+
+    #[test]
+    fn cancel_error_and_throw_become_answers() {
+        let (e, status) = fails("cancel('nope', 401)");
+        assert_eq!(
+            (e.code, e.message.as_str(), status),
+            (ErrorCode::Cancelled, "nope", Some(401))
+        );
+        assert_eq!(fails("cancel('plain')").1, Some(400));
+        let (e, _) = fails("if (this.age < 18) { error('age', 'must be older than 18') }");
+        assert_eq!(e.code, ErrorCode::ValidationFailed);
+        assert_eq!(e.errors, Some(rec(json!({"age": "must be older than 18"}))));
+        let (e, _) = fails("var x = 1;\nnull.boom;");
+        assert_eq!(e.code, ErrorCode::ScriptError);
+        assert!(
+            e.message.contains("On PUT")
+                && e.message.contains("'posts'")
+                && e.message.contains("line 2"),
+            "{}",
+            e.message
+        );
+        let (e, _) = fails("this.x = ;");
+        assert!(e.message.contains("does not compile"), "{}", e.message);
+    }
+
+    #[test]
+    fn limits_stop_endless_loops_and_memory_bombs() {
+        let start = Instant::now();
+        let (e, _) = fails("while (true) {}");
+        assert!(e.message.contains("time limit"), "{}", e.message);
+        assert!(start.elapsed() < Duration::from_secs(2));
+        let (e, _) = fails("var a = []; while (true) a.push(new Array(100000).fill(1));");
+        assert!(
+            e.message.contains("memory") || e.message.contains("time limit"),
+            "{}",
+            e.message
+        );
+        // The engine still works afterwards.
+        run(
+            "c",
+            Event::Validate,
+            "this.ok = true",
+            &Map::new(),
+            None,
+            LIMITS,
+        )
+        .expect("fresh run");
+    }
+
+    #[test]
+    fn no_file_system_network_or_process() {
+        for src in [
+            "require('fs')",
+            "fetch('http://example.com')",
+            "process.exit(1)",
+            "std.loadFile('/etc/passwd')",
+        ] {
+            assert_eq!(fails(src).0.code, ErrorCode::ScriptError, "{src}");
+        }
+    }
+}
