@@ -95,6 +95,14 @@ pub struct Config {
     #[arg(long, env = "RUCKSACK_CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,
 
+    /// Milliseconds one run of a collection's event script may take.
+    #[arg(long, env = "RUCKSACK_SCRIPT_TIMEOUT_MS", default_value_t = 100)]
+    pub script_timeout_ms: u64,
+
+    /// Memory an event-script engine may hold, in MiB.
+    #[arg(long, env = "RUCKSACK_SCRIPT_MEMORY_MIB", default_value_t = 16)]
+    pub script_memory_mib: usize,
+
     /// Seconds to wait for open requests to finish on shutdown.
     #[arg(long, env = "RUCKSACK_SHUTDOWN_GRACE", default_value_t = 10)]
     pub shutdown_grace: u64,

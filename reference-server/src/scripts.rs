@@ -11,6 +11,7 @@
 
 use crate::error::ApiError;
 use rquickjs::{Context, Ctx, Function, Persistent, Runtime, Value as JsValue};
+use sdk_core::record::{CREATED_AT, ID, OWNER, UPDATED_AT, VERSION, is_system_field};
 use sdk_core::{ErrorBody, ErrorCode};
 use serde_json::{Map, Value};
 use std::cell::{Cell, RefCell};
@@ -318,6 +319,86 @@ fn run_in(
         hidden: strings("hidden"),
         protected: strings("protect"),
     })
+}
+
+/// The record a script left, with the system fields of `original` back in place
+/// (a script cannot change them) and in their usual order.
+pub fn keep_system(
+    original: &Map<String, Value>,
+    scripted: Map<String, Value>,
+) -> Map<String, Value> {
+    let mut out = Map::with_capacity(scripted.len() + 5);
+    for k in [ID, OWNER] {
+        if let Some(v) = original.get(k) {
+            out.insert(k.into(), v.clone());
+        }
+    }
+    for (k, v) in scripted {
+        if !is_system_field(&k) {
+            out.insert(k, v);
+        }
+    }
+    for k in [CREATED_AT, UPDATED_AT, VERSION] {
+        if let Some(v) = original.get(k) {
+            out.insert(k.into(), v.clone());
+        }
+    }
+    out
+}
+
+/// Runs On GET on a record being read, as the user `me`: the record as that user
+/// sees it (`hide` applied, changes shown but not kept), or the script's error (a
+/// `cancel` comes back as [`ErrorCode::Cancelled`]: lists and broadcasts leave
+/// such a record out).
+pub fn read(
+    app: &crate::app::App,
+    coll: &str,
+    src: &str,
+    doc: Value,
+    me: Option<&str>,
+) -> Result<Value, ApiError> {
+    let Value::Object(rec) = doc else {
+        return Ok(doc);
+    };
+    let limits = Limits {
+        time: Duration::from_millis(app.config.script_timeout_ms),
+        memory: app.config.script_memory_mib * 1024 * 1024,
+    };
+    let fx = run(coll, Event::Get, src, &rec, me, limits)?;
+    let mut out = keep_system(&rec, fx.record);
+    for h in &fx.hidden {
+        out.shift_remove(h);
+    }
+    Ok(Value::Object(out))
+}
+
+/// Compiles a script without running it: the error names the line of a syntax error.
+pub fn check(collection: &str, event: Event, source: &str) -> Result<(), ApiError> {
+    let runtime = Runtime::new().map_err(|e| failure(e.to_string()))?;
+    runtime.set_memory_limit(16 * 1024 * 1024);
+    let context = Context::full(&runtime).map_err(|e| failure(e.to_string()))?;
+    let file = format!("{collection}/{}", event.label().replace(' ', "_"));
+    context.with(|ctx| {
+        let mut opts = rquickjs::context::EvalOptions::default();
+        opts.global = true;
+        opts.strict = false;
+        opts.filename = Some(file.clone());
+        let wrapped = format!("(function (me, cancel, error, hide, protect) {{\n{source}\n}})");
+        ctx.eval_with_options::<Function, _>(wrapped, opts)
+            .map(|_| ())
+            .map_err(|_| {
+                let (m, _) = describe(&ctx, ctx.catch(), &file);
+                failure(format!(
+                    "the {} script of '{collection}' does not compile: {m}",
+                    event.label()
+                ))
+            })
+    })
+}
+
+/// Whether an error is a script's `cancel`.
+pub fn is_cancel(e: &ApiError) -> bool {
+    e.0.code == ErrorCode::Cancelled
 }
 
 #[cfg(test)]

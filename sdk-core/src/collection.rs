@@ -105,6 +105,46 @@ pub struct CollectionConfig {
     /// Who may read, create, update and delete.
     #[serde(default)]
     pub rules: Rules,
+    /// Event scripts (JavaScript, as Deployd's), run by the server.
+    #[serde(default, skip_serializing_if = "Events::is_empty")]
+    pub events: Events,
+}
+
+/// A collection's event scripts: `this` is the record, `me` the signed-in user,
+/// with `cancel(message, [status])`, `error(field, message)`, `hide(property)`,
+/// `protect(property)`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Events {
+    /// On GET: each record read (lists, by id, broadcasts); `hide` and `cancel` apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub get: Option<String>,
+    /// On Validate: before a create or update is written; changes are kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validate: Option<String>,
+    /// On POST: a create; changes are kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post: Option<String>,
+    /// On PUT: an update; changes are kept, `protect` keeps a property as it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub put: Option<String>,
+    /// On DELETE: before a delete; `cancel` refuses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete: Option<String>,
+}
+
+/// The longest event script, in bytes.
+pub const MAX_SCRIPT: usize = 64 * 1024;
+
+impl Events {
+    /// Whether there is no script at all.
+    pub fn is_empty(&self) -> bool {
+        self.get.is_none()
+            && self.validate.is_none()
+            && self.post.is_none()
+            && self.put.is_none()
+            && self.delete.is_none()
+    }
 }
 
 /// Who may do an operation on a collection's records.
@@ -330,6 +370,20 @@ impl CollectionConfig {
             if let Rule::Where { expr } = rule {
                 crate::query::parse_where_as(expr, Some("x"))
                     .map_err(|e| invalid(&format!("rules.{name}"), e.to_string()))?;
+            }
+        }
+        for (name, src) in [
+            ("get", &self.events.get),
+            ("validate", &self.events.validate),
+            ("post", &self.events.post),
+            ("put", &self.events.put),
+            ("delete", &self.events.delete),
+        ] {
+            if src.as_ref().is_some_and(|s| s.len() > MAX_SCRIPT) {
+                return Err(invalid(
+                    &format!("events.{name}"),
+                    format!("a script is at most {MAX_SCRIPT} bytes"),
+                ));
             }
         }
         if self.schema.as_ref().is_some_and(|s| !s.is_object()) {

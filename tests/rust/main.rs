@@ -11,3 +11,4 @@ mod queries;
 mod realtime;
 mod records;
 mod rules;
+mod scripts;

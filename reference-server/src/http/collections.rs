@@ -4,6 +4,7 @@
 use super::{Ctx, Outcome, ctx, finish, json_body, json_reply, store_error};
 use crate::app::{App, Collection};
 use crate::error::ApiError;
+use crate::scripts::Event;
 use sdk_core::collection::CollectionConfig;
 use sdk_core::names::check_collection_name;
 use sdk_core::{ErrorBody, ErrorCode};
@@ -101,6 +102,23 @@ async fn put_config(
             .with_field("config", e.to_string()),
         )
     })?;
+    let events = &config.events;
+    for (field, event, src) in [
+        ("events.get", Event::Get, &events.get),
+        ("events.validate", Event::Validate, &events.validate),
+        ("events.post", Event::Post, &events.post),
+        ("events.put", Event::Put, &events.put),
+        ("events.delete", Event::Delete, &events.delete),
+    ] {
+        if let Some(src) = src {
+            crate::scripts::check(&name, event, src).map_err(|ApiError(e, _)| {
+                ApiError::from(
+                    ErrorBody::new(ErrorCode::ValidationFailed, "a script does not compile")
+                        .with_field(field, e.message),
+                )
+            })?;
+        }
+    }
     let compiled = Collection::compile(config).map_err(ApiError::from)?;
     let text = serde_json::to_string(&compiled.config).map_err(ApiError::internal)?;
     c.app

@@ -335,6 +335,7 @@ pub fn store_error(e: StoreError) -> ApiError {
         }
         StoreError::Query(q) => ApiError::from(q.to_error_body()),
         StoreError::Rejected(body) => ApiError::from(body),
+        StoreError::Script(body, status) => ApiError(body, Some(status)),
         other => ApiError::internal(other),
     }
 }

@@ -5,12 +5,15 @@ use super::{Ctx, Outcome, ctx, finish, json_body, json_reply, raw_json, store_er
 use crate::app::{App, Collection};
 use crate::clock::{new_id, now_iso};
 use crate::error::ApiError;
+use crate::scripts;
 use crate::store::{Change, Found, StoreError};
 use crate::ws::publish_write;
 use sdk_core::collection::{Access, IdGenerator, Operation};
 use sdk_core::names::{check_collection_name, check_id};
 use sdk_core::query::{Filter as QFilter, FindQuery, QueryError};
-use sdk_core::record::{CREATED_AT, ID, OWNER, UPDATED_AT, VERSION, check_client_data};
+use sdk_core::record::{
+    CREATED_AT, ID, OWNER, UPDATED_AT, VERSION, check_client_data, is_system_field,
+};
 use sdk_core::update::UpdateSpec;
 use sdk_core::ws::WriteAction;
 use sdk_core::{ErrorBody, ErrorCode};
@@ -299,6 +302,92 @@ fn build_record(
     record.insert(CREATED_AT.into(), Value::String(now.clone()));
     record.insert(UPDATED_AT.into(), Value::String(now));
     record.insert(VERSION.into(), Value::from(0u64));
+    Ok(record)
+}
+
+fn script_limits(c: &Ctx) -> scripts::Limits {
+    scripts::Limits {
+        time: std::time::Duration::from_millis(c.app.config.script_timeout_ms),
+        memory: c.app.config.script_memory_mib * 1024 * 1024,
+    }
+}
+
+/// Runs On Validate, then On POST (a create, `previous` is `None`) or On PUT (an
+/// update), on a record about to be written; `protect` on PUT keeps a property
+/// as it was. Returns the record to write.
+fn write_scripts(
+    c: &Ctx,
+    coll: &str,
+    cfg: &Collection,
+    mut record: Map<String, Value>,
+    previous: Option<&Map<String, Value>>,
+) -> Result<Map<String, Value>, ApiError> {
+    let events = &cfg.config.events;
+    let second = match previous {
+        None => (scripts::Event::Post, events.post.as_deref()),
+        Some(_) => (scripts::Event::Put, events.put.as_deref()),
+    };
+    for (event, src) in [
+        (scripts::Event::Validate, events.validate.as_deref()),
+        second,
+    ] {
+        let Some(src) = src else { continue };
+        let fx = scripts::run(coll, event, src, &record, me(c), script_limits(c))?;
+        let mut next = scripts::keep_system(&record, fx.record);
+        if let Some(prev) = previous {
+            for p in fx.protected.iter().filter(|p| !is_system_field(p)) {
+                match prev.get(p) {
+                    Some(v) => {
+                        next.insert(p.clone(), v.clone());
+                    }
+                    None => {
+                        next.shift_remove(p);
+                    }
+                }
+            }
+        }
+        record = next;
+    }
+    Ok(record)
+}
+
+/// Bulk writes do not run event scripts, so they are refused where scripts would.
+fn no_bulk_with_scripts(what: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::OperationDisabled,
+        format!(
+            "a bulk {what} is not available on a collection with event scripts for it; \
+             write the records one by one"
+        ),
+    )
+}
+
+/// How many times a write that runs scripts retries when another write got there first.
+const SCRIPTED_RETRIES: usize = 5;
+
+/// The record as stored, for a write that runs scripts on it.
+async fn stored(c: &Ctx, coll: &str, id: &str) -> Result<Option<Map<String, Value>>, ApiError> {
+    match c.app.store.get(coll, id).await.map_err(store_error)? {
+        None => Ok(None),
+        Some(text) => match serde_json::from_str(&text).map_err(ApiError::internal)? {
+            Value::Object(m) => Ok(Some(m)),
+            _ => Err(ApiError::internal("a stored record is not an object")),
+        },
+    }
+}
+
+/// A new record from client data, through the scripts, the create rule and the schema.
+fn new_record(
+    c: &Ctx,
+    coll: &str,
+    cfg: &Collection,
+    guard: Option<&QFilter>,
+    body: Value,
+    given_id: Option<String>,
+) -> Result<Map<String, Value>, ApiError> {
+    let record = build_record(cfg, me(c), body, given_id)?;
+    let record = write_scripts(c, coll, cfg, record, None)?;
+    let record = check_create(guard, record)?;
     if let Some(check) = &cfg.check {
         check(&record)?;
     }
@@ -352,7 +441,21 @@ async fn list(coll: String, c: CtxResult, raw: String) -> Outcome {
         .await
         .map_err(store_error)?
     {
-        Found::Records(text) => Ok(raw_json(text)),
+        Found::Records(text) => match &cfg.config.events.get {
+            None => Ok(raw_json(text)),
+            Some(src) => {
+                let rows: Vec<Value> = serde_json::from_str(&text).map_err(ApiError::internal)?;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    match scripts::read(&c.app, &coll, src, row, me(&c)) {
+                        Ok(v) => out.push(v),
+                        Err(e) if scripts::is_cancel(&e) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(json_reply(&out, 200))
+            }
+        },
         Found::Count(n) => Ok(json_reply(&n, 200)),
     }
 }
@@ -371,14 +474,21 @@ async fn get(coll: String, id: String, c: CtxResult) -> Outcome {
         .await
         .map_err(store_error)?
         .ok_or_else(not_found)?;
-    if let Some(rule) = rule {
-        // A record the caller may not read does not exist for them.
-        let v: Value = serde_json::from_str(&doc).map_err(ApiError::internal)?;
-        if !rule.matches(&v) {
-            return Err(not_found());
-        }
+    if rule.is_none() && cfg.config.events.get.is_none() {
+        return Ok(raw_json(doc));
     }
-    Ok(raw_json(doc))
+    let v: Value = serde_json::from_str(&doc).map_err(ApiError::internal)?;
+    if rule.is_some_and(|r| !r.matches(&v)) {
+        // A record the caller may not read does not exist for them.
+        return Err(not_found());
+    }
+    match &cfg.config.events.get {
+        Some(src) => Ok(json_reply(
+            &scripts::read(&c.app, &coll, src, v, me(&c))?,
+            200,
+        )),
+        None => Ok(json_reply(&v, 200)),
+    }
 }
 
 async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
@@ -390,7 +500,6 @@ async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
         cfg.config.rules.create.create_access(me(&c), c.admin),
         "create records",
     )?;
-    let owner = me(&c).map(str::to_owned);
     match body? {
         Value::Array(items) => {
             if items.is_empty() || items.len() > MAX_INSERT {
@@ -403,12 +512,10 @@ async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
                 .into_iter()
                 .enumerate()
                 .map(|(i, item)| {
-                    build_record(&cfg, owner.as_deref(), item, None)
-                        .and_then(|r| check_create(guard.as_ref(), r))
-                        .map_err(|e| at_index(i, e))
+                    new_record(&c, &coll, &cfg, guard.as_ref(), item, None)
+                        .map_err(|ApiError(e, status)| ApiError(at_index(i, e), status))
                 })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(ApiError::from)?;
+                .collect::<Result<Vec<_>, _>>()?;
             let saved = c
                 .app
                 .store
@@ -421,9 +528,7 @@ async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
             Ok(json_reply(&saved, 201))
         }
         body => {
-            let record = build_record(&cfg, owner.as_deref(), body, None)
-                .and_then(|r| check_create(guard.as_ref(), r))
-                .map_err(ApiError::from)?;
+            let record = new_record(&c, &coll, &cfg, guard.as_ref(), body, None)?;
             let mut saved = c
                 .app
                 .store
@@ -446,6 +551,9 @@ async fn update_many(coll: String, c: CtxResult, raw: String, body: BodyResult) 
         cfg.config.rules.update.access(me(&c), c.admin),
         "update records",
     )?;
+    if cfg.config.events.validate.is_some() || cfg.config.events.put.is_some() {
+        return Err(no_bulk_with_scripts("update"));
+    }
     let filter = bulk_filter(&raw, me(&c))?;
     let spec = UpdateSpec::parse(&body?).map_err(ApiError::from)?;
     let saved = c
@@ -469,6 +577,9 @@ async fn delete_many(coll: String, c: CtxResult, raw: String) -> Outcome {
         cfg.config.rules.delete.access(me(&c), c.admin),
         "delete records",
     )?;
+    if cfg.config.events.delete.is_some() {
+        return Err(no_bulk_with_scripts("delete"));
+    }
     let filter = bulk_filter(&raw, me(&c))?;
     let gone = c
         .app
@@ -505,28 +616,27 @@ async fn save_all(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
             format!("at most {MAX_INSERT} objects"),
         )));
     }
-    let owner = c.caller.as_ref().map(|u| u.user_id.clone());
     let records = items
         .into_iter()
         .enumerate()
         .map(|(i, mut item)| {
             let id = match item.as_object_mut().and_then(|o| o.shift_remove(ID)) {
                 Some(Value::String(id)) => {
-                    check_id(&id).map_err(|e| at_index(i, e))?;
+                    check_id(&id).map_err(|e| ApiError::from(at_index(i, e)))?;
                     Some(id)
                 }
                 None => None,
                 Some(_) => {
-                    return Err(at_index(
+                    return Err(ApiError::from(at_index(
                         i,
                         ErrorBody::new(ErrorCode::InvalidId, "ids are strings"),
-                    ));
+                    )));
                 }
             };
-            build_record(&cfg, owner.as_deref(), item, id).map_err(|e| at_index(i, e))
+            new_record(&c, &coll, &cfg, None, item, id)
+                .map_err(|ApiError(e, status)| ApiError(at_index(i, e), status))
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(ApiError::from)?;
+        .collect::<Result<Vec<_>, _>>()?;
     let saved = c
         .app
         .store
@@ -559,24 +669,28 @@ async fn write(
     )?;
     let (body_version, data) = check_client_data(body?, me(&c)).map_err(ApiError::from)?;
     let expected = expected_version(if_match, body_version)?;
-    let change = if action == WriteAction::Patch {
-        Change::Merge(data.clone())
+    let scripted = cfg.config.events.validate.is_some() || cfg.config.events.put.is_some();
+    let result = if scripted {
+        scripted_update(&c, &coll, &cfg, &id, guard, expected, &data, action).await
     } else {
-        Change::Replace(data.clone())
+        let change = if action == WriteAction::Patch {
+            Change::Merge(data.clone())
+        } else {
+            Change::Replace(data.clone())
+        };
+        c.app
+            .store
+            .update(
+                &coll,
+                &id,
+                guard,
+                expected,
+                change,
+                now_iso(),
+                cfg.check.clone(),
+            )
+            .await
     };
-    let result = c
-        .app
-        .store
-        .update(
-            &coll,
-            &id,
-            guard,
-            expected,
-            change,
-            now_iso(),
-            cfg.check.clone(),
-        )
-        .await;
     let saved = match result {
         Err(StoreError::NotFound) if cfg.config.upsert && expected.is_none() => {
             // Upsert: create the record with the client's id, as a create.
@@ -586,9 +700,14 @@ async fn write(
             )?;
             let fields: Map<String, Value> =
                 data.into_iter().filter(|(_, v)| !v.is_null()).collect();
-            let record = build_record(&cfg, me(&c), Value::Object(fields), Some(id))
-                .and_then(|r| check_create(create.as_ref(), r))
-                .map_err(ApiError::from)?;
+            let record = new_record(
+                &c,
+                &coll,
+                &cfg,
+                create.as_ref(),
+                Value::Object(fields),
+                Some(id),
+            )?;
             let mut saved = c
                 .app
                 .store
@@ -605,6 +724,78 @@ async fn write(
     Ok(json_reply(&saved, 200))
 }
 
+/// An update through On Validate and On PUT: read the record, compute the new
+/// one, run the scripts, and write it if nobody wrote in between (else again).
+#[allow(clippy::too_many_arguments)]
+async fn scripted_update(
+    c: &Ctx,
+    coll: &str,
+    cfg: &Collection,
+    id: &str,
+    guard: Option<QFilter>,
+    expected: Option<u64>,
+    data: &Map<String, Value>,
+    action: WriteAction,
+) -> Result<Value, StoreError> {
+    for _ in 0..SCRIPTED_RETRIES {
+        let prev = match stored(c, coll, id).await {
+            Ok(Some(p)) => p,
+            Ok(None) => return Err(StoreError::NotFound),
+            Err(ApiError(body, _)) => return Err(StoreError::Rejected(body)),
+        };
+        if guard
+            .as_ref()
+            .is_some_and(|g| !g.matches(&Value::Object(prev.clone())))
+        {
+            return Err(StoreError::NotOwner);
+        }
+        let version = prev.get(VERSION).and_then(Value::as_u64).unwrap_or(0);
+        if expected.is_some_and(|e| e != version) {
+            return Err(StoreError::VersionConflict(version));
+        }
+        let mut next = prev.clone();
+        if action == WriteAction::Patch {
+            for (k, v) in data {
+                if v.is_null() {
+                    next.shift_remove(k);
+                } else {
+                    next.insert(k.clone(), v.clone());
+                }
+            }
+        } else {
+            next.retain(|k, _| is_system_field(k));
+            next.extend(data.clone());
+        }
+        let next = match write_scripts(c, coll, cfg, next, Some(&prev)) {
+            Ok(n) => n,
+            Err(ApiError(body, Some(status))) => return Err(StoreError::Script(body, status)),
+            Err(ApiError(body, None)) => return Err(StoreError::Rejected(body)),
+        };
+        let fields: Map<String, Value> = next
+            .into_iter()
+            .filter(|(k, _)| !is_system_field(k))
+            .collect();
+        match c
+            .app
+            .store
+            .update(
+                coll,
+                id,
+                guard.clone(),
+                Some(version),
+                Change::Replace(fields),
+                now_iso(),
+                cfg.check.clone(),
+            )
+            .await
+        {
+            Err(StoreError::VersionConflict(_)) if expected.is_none() => continue,
+            other => return other,
+        }
+    }
+    Err(StoreError::Busy)
+}
+
 async fn delete(coll: String, id: String, c: CtxResult, if_match: Option<String>) -> Outcome {
     let c = c?;
     check_item(&coll, &id)?;
@@ -615,12 +806,60 @@ async fn delete(coll: String, id: String, c: CtxResult, if_match: Option<String>
         "delete records",
     )?;
     let expected = expected_version(if_match, None)?;
-    let gone = c
-        .app
-        .store
-        .delete(&coll, &id, guard, expected)
-        .await
-        .map_err(store_error)?;
+    let gone = match &cfg.config.events.delete {
+        None => c
+            .app
+            .store
+            .delete(&coll, &id, guard, expected)
+            .await
+            .map_err(store_error)?,
+        Some(src) => scripted_delete(&c, &coll, &id, src, guard, expected).await?,
+    };
     publish_write(c.app.bus.as_ref(), WriteAction::Delete, &coll, &gone);
     Ok(json_reply(&gone, 200))
+}
+
+/// A delete through On DELETE: read the record, run the script (which may
+/// cancel), and delete it if nobody wrote in between (else again).
+async fn scripted_delete(
+    c: &Ctx,
+    coll: &str,
+    id: &str,
+    src: &str,
+    guard: Option<QFilter>,
+    expected: Option<u64>,
+) -> Result<Value, ApiError> {
+    for _ in 0..SCRIPTED_RETRIES {
+        let prev = stored(c, coll, id)
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no record with that id"))?;
+        if guard
+            .as_ref()
+            .is_some_and(|g| !g.matches(&Value::Object(prev.clone())))
+        {
+            return Err(store_error(StoreError::NotOwner));
+        }
+        let version = prev.get(VERSION).and_then(Value::as_u64).unwrap_or(0);
+        if expected.is_some_and(|e| e != version) {
+            return Err(store_error(StoreError::VersionConflict(version)));
+        }
+        scripts::run(
+            coll,
+            scripts::Event::Delete,
+            src,
+            &prev,
+            me(c),
+            script_limits(c),
+        )?;
+        match c
+            .app
+            .store
+            .delete(coll, id, guard.clone(), Some(version))
+            .await
+        {
+            Err(StoreError::VersionConflict(_)) if expected.is_none() => continue,
+            other => return other.map_err(store_error),
+        }
+    }
+    Err(store_error(StoreError::Busy))
 }

@@ -66,12 +66,25 @@ fn deliver(
     if ev.channel.as_ref().is_some_and(|c| !channels.contains(c)) {
         return None;
     }
-    if let Some((collection, record)) = &ev.record {
-        let rules = &app.collection(collection).config.rules;
-        match rules.read.access(user, false) {
+    if let Some((action, collection, record)) = &ev.record {
+        let cfg = app.collection(collection);
+        match cfg.config.rules.read.access(user, false) {
             Access::All => {}
             Access::Only(f) if f.matches(record) => {}
             _ => return None,
+        }
+        if let Some(src) = &cfg.config.events.get {
+            // The record as this user would read it: hidden fields go, a cancel skips it.
+            let seen = crate::scripts::read(app, collection, src, record.clone(), user).ok()?;
+            return Some(
+                ServerMessage::Write(sdk_core::ws::WriteEvent {
+                    action: *action,
+                    collection: collection.clone(),
+                    http_request: true,
+                    response: seen,
+                })
+                .to_json(),
+            );
         }
     }
     Some(ev.text.to_string())

@@ -15,9 +15,10 @@ pub struct Event {
     pub channel: Option<String>,
     /// The JSON text frame.
     pub text: Arc<str>,
-    /// For a record write: the collection and the record, so each connection
-    /// receives it only if the collection's read rule lets its user read it.
-    pub record: Option<(String, Value)>,
+    /// For a record write: the action, the collection and the record, so each
+    /// connection receives it only if the collection's read rule lets its user
+    /// read it, as the collection's On GET script shows it to that user.
+    pub record: Option<(WriteAction, String, Value)>,
 }
 
 /// Fans events out to every connection of every server process that shares the
@@ -66,7 +67,7 @@ pub fn publish_write(bus: &dyn Bus, action: WriteAction, collection: &str, recor
     bus.publish(Event {
         channel: channel_key(record),
         text: msg.to_json().into(),
-        record: Some((collection.to_owned(), record.clone())),
+        record: Some((action, collection.to_owned(), record.clone())),
     });
 }
 

@@ -1,0 +1,305 @@
+//! Collection event scripts: every example of the Deployd document's "Collection
+//! Event Handlers" section, verbatim, with the answers it shows; limits; errors.
+
+use e2e::{PASSWORD, Server, email};
+use rucksack::{CollectionConfig, Error, ErrorCode, Record, Sdk, ServerMessage};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+async fn user(server: &Server, tag: &str) -> (Sdk, String) {
+    let sdk = server.sdk();
+    let id = sdk
+        .auth()
+        .register(&email(tag), PASSWORD)
+        .await
+        .expect("register")
+        .id;
+    (sdk, id)
+}
+
+async fn configure(server: &Server, coll: &str, config: Value) {
+    let config: CollectionConfig = serde_json::from_value(config).expect("config");
+    server
+        .admin_sdk()
+        .db()
+        .set_collection_config(coll, &config)
+        .await
+        .expect("configure");
+}
+
+fn api(
+    e: &Error,
+) -> (
+    u16,
+    ErrorCode,
+    String,
+    Option<serde_json::Map<String, Value>>,
+) {
+    match e {
+        Error::Api {
+            status,
+            code,
+            message,
+            errors,
+        } => (
+            *status,
+            code.clone(),
+            message.clone(),
+            errors.clone().map(|b| *b),
+        ),
+        other => panic!("not an answer: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_documents_examples_give_the_documents_answers() {
+    let server = Server::start();
+    let (alice, alice_id) = user(&server, "alice").await;
+    let (bob, _) = user(&server, "bob").await;
+
+    // On POST: this.dateCreated = new Date();  and  this.creator = me._id;
+    // On Validate: this.totalScore = this.level1Points + this.level2Points;
+    configure(
+        &server,
+        "scores",
+        json!({"events": {
+            "post": "this.dateCreated = new Date();\nthis.creator = me._id;",
+            "validate": "this.totalScore = this.level1Points + this.level2Points;"
+        }}),
+    )
+    .await;
+    let r: Record<Value> = alice
+        .db()
+        .create_resource("scores", &json!({"level1Points": 3, "level2Points": 4}))
+        .await
+        .expect("create");
+    assert_eq!(r.data["totalScore"], 7);
+    assert_eq!(r.data["creator"], json!(alice_id));
+    assert!(
+        r.data["dateCreated"]
+            .as_str()
+            .is_some_and(|d| d.ends_with('Z'))
+    );
+
+    // On DELETE: cancel('This post is protected and cannot be deleted') -> 400 {message}.
+    // On PUT: cancel("You cannot edit this post because it is not yours!", 401).
+    // On Get: hide('lastName'); hide('age') for other readers.
+    // On Put: protect('createdDate').
+    configure(
+        &server,
+        "posts",
+        json!({
+            "rules": {"update": "signedIn", "delete": "signedIn"},
+            "events": {
+                "delete": "if (this.protected) {\n  cancel('This post is protected and cannot be deleted');\n}",
+                "put": "protect('createdDate');\nif (this.creator !== me._id) {\n  cancel(\"You cannot edit this post because it is not yours!\", 401);\n}",
+                "get": "if (this.creator !== me._id) {\n  hide('lastName');\n  hide('age');\n}",
+                "post": "this.creator = me._id;"
+            }
+        }),
+    )
+    .await;
+    let post: Record<Value> = alice
+        .db()
+        .create_resource(
+            "posts",
+            &json!({"title": "t", "protected": true, "lastName": "Smith", "age": 40, "createdDate": "2020-01-01"}),
+        )
+        .await
+        .expect("post");
+    let e = alice
+        .db()
+        .delete_resource::<Value>("posts", &post.id)
+        .await
+        .expect_err("protected");
+    let (status, code, message, _) = api(&e);
+    assert_eq!((status, code), (400, ErrorCode::Cancelled));
+    assert_eq!(message, "This post is protected and cannot be deleted");
+
+    let e = bob
+        .db()
+        .update_resource::<Value>("posts", &post.id, &json!({"title": "mine now"}))
+        .await
+        .expect_err("not yours");
+    let (status, _, message, _) = api(&e);
+    assert_eq!(status, 401);
+    assert_eq!(
+        message,
+        "You cannot edit this post because it is not yours!"
+    );
+
+    let edited: Record<Value> = alice
+        .db()
+        .update_resource(
+            "posts",
+            &post.id,
+            &json!({"title": "edited", "createdDate": "2099-01-01"}),
+        )
+        .await
+        .expect("owner edits");
+    assert_eq!(edited.data["title"], "edited");
+    assert_eq!(edited.data["createdDate"], "2020-01-01", "protected");
+
+    let seen_by_bob: Value = bob
+        .db()
+        .get_resource::<Value>("posts", &post.id)
+        .await
+        .expect("get")
+        .data;
+    assert!(seen_by_bob.get("lastName").is_none() && seen_by_bob.get("age").is_none());
+    let seen_by_alice = alice
+        .db()
+        .get_resource::<Value>("posts", &post.id)
+        .await
+        .expect("get")
+        .data;
+    assert_eq!(seen_by_alice["lastName"], "Smith");
+    let list = bob.db().find_with_params("posts", &[]).await.expect("list");
+    assert!(list[0].get("age").is_none(), "hidden in lists too");
+
+    // On Validate: error('age', 'must be older than 18') -> 400 {errors: {age: ...}}.
+    configure(
+        &server,
+        "people",
+        json!({"events": {"validate": "if (this.age < 18) {\n  error('age', 'must be older than 18')\n}"}}),
+    )
+    .await;
+    let e = alice
+        .db()
+        .create_resource::<Value>(
+            "people",
+            &json!({"firstName": "Joe", "lastName": "Smith", "age": 12}),
+        )
+        .await
+        .expect_err("too young");
+    let (status, code, _, errors) = api(&e);
+    assert_eq!((status, code), (400, ErrorCode::ValidationFailed));
+    assert_eq!(
+        errors,
+        json!({"age": "must be older than 18"}).as_object().cloned()
+    );
+    assert_eq!(
+        alice.db().count("people", None).await.expect("count"),
+        0,
+        "nothing written"
+    );
+
+    // The querystring filtering of the document: GET /people?firstName=Joe&lastName=Smith.
+    for (f, l, a) in [("Joe", "Smith", 23), ("John", "Doe", 36)] {
+        alice
+            .db()
+            .create_resource::<Value>("people", &json!({"firstName": f, "lastName": l, "age": a}))
+            .await
+            .expect("person");
+    }
+    let joe = alice
+        .db()
+        .find_with_params("people", &[("firstName", "Joe"), ("lastName", "Smith")])
+        .await
+        .expect("filter");
+    assert_eq!(joe.as_array().map(Vec::len), Some(1));
+    assert_eq!(joe[0]["age"], 23);
+}
+
+#[tokio::test]
+async fn broken_scripts_and_limits_write_nothing() {
+    let server = Server::start_with(&["--script-timeout-ms", "50"]);
+    let (sdk, _) = user(&server, "lim").await;
+    for (coll, src, expect) in [
+        ("loops", "while (true) {}", "time limit"),
+        (
+            "bombs",
+            "var a = []; for (;;) a.push(new Array(1e5).fill(7));",
+            "memory",
+        ),
+        ("throws", "var x = 1;\nundefinedFunction();", "line 2"),
+    ] {
+        configure(&server, coll, json!({"events": {"validate": src}})).await;
+        let e = sdk
+            .db()
+            .create_resource::<Value>(coll, &json!({"a": 1}))
+            .await
+            .expect_err(coll);
+        let (status, code, message, _) = api(&e);
+        assert_eq!((status, code), (500, ErrorCode::ScriptError), "{message}");
+        assert!(
+            message.contains(coll) && message.contains("On Validate"),
+            "{message}"
+        );
+        assert!(
+            message.contains(expect) || (expect == "memory" && message.contains("time limit")),
+            "{message}"
+        );
+        assert_eq!(sdk.db().count(coll, None).await.expect("count"), 0);
+    }
+    // A script that does not compile is refused when configured, naming the event.
+    let config: CollectionConfig =
+        serde_json::from_value(json!({"events": {"post": "this.x = ;"}})).expect("config");
+    let e = server
+        .admin_sdk()
+        .db()
+        .set_collection_config("bad", &config)
+        .await
+        .expect_err("syntax error");
+    let (_, code, _, errors) = api(&e);
+    assert_eq!(code, ErrorCode::ValidationFailed);
+    assert!(errors.is_some_and(|m| m.contains_key("events.post")));
+    // Bulk writes where scripts would run are refused rather than skipping them.
+    configure(
+        &server,
+        "guarded",
+        json!({"events": {"put": "this.n = 1;"}}),
+    )
+    .await;
+    let e = sdk
+        .db()
+        .update_many("guarded", None, &json!({"$set": {"a": 1}}))
+        .await
+        .expect_err("bulk");
+    assert_eq!(e.code(), Some(&ErrorCode::OperationDisabled));
+}
+
+async fn next(live: &mut rucksack::Realtime) -> ServerMessage {
+    tokio::time::timeout(Duration::from_secs(5), live.next())
+        .await
+        .expect("a message")
+        .expect("open")
+        .expect("well-formed")
+}
+
+#[tokio::test]
+async fn hidden_properties_stay_hidden_in_broadcasts() {
+    let server = Server::start();
+    configure(
+        &server,
+        "cards",
+        json!({"events": {"get": "if (!me || this.userId !== me._id) { hide('secret'); }"}}),
+    )
+    .await;
+    let (owner, _) = user(&server, "owner").await;
+    let (other, _) = user(&server, "other").await;
+    let mut mine = owner.ws().await.expect("ws");
+    let mut theirs = other.ws().await.expect("ws");
+    assert!(matches!(
+        next(&mut mine).await,
+        ServerMessage::Connection(_)
+    ));
+    assert!(matches!(
+        next(&mut theirs).await,
+        ServerMessage::Connection(_)
+    ));
+    owner
+        .db()
+        .create_resource::<Value>("cards", &json!({"secret": "42", "title": "t"}))
+        .await
+        .expect("create");
+    let ServerMessage::Write(w) = next(&mut mine).await else {
+        panic!("a write")
+    };
+    assert_eq!(w.response["secret"], "42");
+    let ServerMessage::Write(w) = next(&mut theirs).await else {
+        panic!("a write")
+    };
+    assert!(w.response.get("secret").is_none(), "{:?}", w.response);
+    assert_eq!(w.response["title"], "t");
+}
