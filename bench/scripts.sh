@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The per-request cost of collection event scripts: creates per second into a
+# collection without a script, with an empty On Validate script, and with a
+# typical validation script, as ratios to no script. Server on core 0, wrk on
+# core 1, median of RUNS runs.
+#
+#   bash bench/scripts.sh             # wrk -t1 -c50 -d5s, 3 runs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-5}
+CONNS=${CONNS:-50}
+RUNS=${RUNS:-3}
+WORK=$(mktemp -d)
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
+command -v jq >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jq >/dev/null; }
+cargo build --release -p reference-server --quiet
+SERVER_CPU=(); LOAD_CPU=()
+if (( $(nproc) > 1 )); then SERVER_CPU=(taskset -c 0); LOAD_CPU=(taskset -c 1); fi
+
+KEY=bench-key
+ADMIN=bench-admin-key
+"${SERVER_CPU[@]}" target/release/rucksack-server --listen 127.0.0.1:0 --data-dir "$WORK/rs" \
+  --api-key $KEY --admin-key $ADMIN >"$WORK/rs.out" 2>"$WORK/rs.err" &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q 'listening on' "$WORK/rs.out" 2>/dev/null && break; sleep 0.1; done
+URL=$(sed -n 's/.*listening on //p' "$WORK/rs.out")
+TOKEN=$(curl -fsS -X POST "$URL/register" -H "authorization: key $KEY" \
+  -d '{"email":"bench@example.com","password":"benchmark-password"}' | jq -r .token)
+configure() { # collection, events JSON
+  curl -fsS -X PUT "$URL/collections/$1" -H "authorization: key $ADMIN" -d "{\"events\": $2}" >/dev/null
+}
+configure empty '{"validate": "// nothing to do\n"}'
+configure checked "$(jq -Rn --arg s "if (typeof this.text !== 'string' || this.text.length > 280) {
+  error('text', 'required, at most 280 characters');
+}
+this.length = this.text.length;
+this.creator = me._id;" '{validate: $s}')"
+
+rps() {
+  local out all=()
+  for _ in $(seq "$RUNS"); do
+    out=$("${LOAD_CPU[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" -s bench/wrk/create.lua \
+      -H "authorization: key $KEY" -H "x-authorization: $TOKEN" "$URL/$1")
+    if grep -q 'Non-2xx' <<<"$out"; then echo "non-2xx answers: $out" >&2; exit 1; fi
+    all+=("$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")")
+  done
+  printf '%s\n' "${all[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+"${LOAD_CPU[@]}" wrk -t1 -c"$CONNS" -d2s "$URL/health" >/dev/null
+none=$(rps plain)
+empty=$(rps empty)
+checked=$(rps checked)
+cost() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f%%", (a / b - 1) * 100}'; }
+echo
+echo "creates per second, wrk -t1 -c$CONNS -d${DURATION}s, median of $RUNS; server on core 0, wrk on core 1"
+printf '| %-34s | %10s | %14s |\n' "collection" "creates/s" "cost per request"
+printf '|%s|%s|%s|\n' "------------------------------------" "------------" "----------------"
+printf '| %-34s | %10s | %14s |\n' "no script" "$none" "-"
+printf '| %-34s | %10s | %14s |\n' "empty On Validate (a comment)" "$empty" "$(cost "$none" "$empty")"
+printf '| %-34s | %10s | %14s |\n' "validation script (4 lines)" "$checked" "$(cost "$none" "$checked")"
