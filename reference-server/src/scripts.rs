@@ -323,7 +323,7 @@ fn run_in(
     me: Option<&str>,
     limits: Limits,
 ) -> Result<Effects, ApiError> {
-    let file = format!("{collection}/{}", event.label().replace(' ', "_"));
+    let file = file_name(collection, event);
     let where_ = format!("the {} script of '{collection}'", event.label());
     if engine.compiled.len() >= MAX_COMPILED {
         engine.compiled.clear();
@@ -349,16 +349,7 @@ fn run_in(
                 .restore(&ctx)
                 .map_err(|e| failure(e.to_string()))?,
             None => {
-                let mut opts = rquickjs::context::EvalOptions::default();
-                opts.global = true;
-                opts.strict = false;
-                opts.filename = Some(file.clone());
-                let wrapped =
-                    format!("(function (me, cancel, error, hide, protect) {{\n{source}\n}})");
-                let f: Function = ctx.eval_with_options(wrapped, opts).map_err(|_| {
-                    let (m, _) = describe(&ctx, ctx.catch(), &file);
-                    failure(format!("{where_} does not compile: {m}"))
-                })?;
+                let f = compile(&ctx, collection, event, source)?;
                 compiled.insert(key, (source.to_owned(), Persistent::save(&ctx, f.clone())));
                 f
             }
@@ -488,22 +479,33 @@ pub fn check(collection: &str, event: Event, source: &str) -> Result<(), ApiErro
     let runtime = Runtime::new().map_err(|e| failure(e.to_string()))?;
     runtime.set_memory_limit(16 * 1024 * 1024);
     let context = Context::full(&runtime).map_err(|e| failure(e.to_string()))?;
-    let file = format!("{collection}/{}", event.label().replace(' ', "_"));
-    context.with(|ctx| {
-        let mut opts = rquickjs::context::EvalOptions::default();
-        opts.global = true;
-        opts.strict = false;
-        opts.filename = Some(file.clone());
-        let wrapped = format!("(function (me, cancel, error, hide, protect) {{\n{source}\n}})");
-        ctx.eval_with_options::<Function, _>(wrapped, opts)
-            .map(|_| ())
-            .map_err(|_| {
-                let (m, _) = describe(&ctx, ctx.catch(), &file);
-                failure(format!(
-                    "the {} script of '{collection}' does not compile: {m}",
-                    event.label()
-                ))
-            })
+    context.with(|ctx| compile(&ctx, collection, event, source).map(|_| ()))
+}
+
+/// The name scripts of `event` in `collection` carry in stack traces.
+fn file_name(collection: &str, event: Event) -> String {
+    format!("{collection}/{}", event.label().replace(' ', "_"))
+}
+
+/// Compiles a script into the function a run calls.
+fn compile<'js>(
+    ctx: &Ctx<'js>,
+    collection: &str,
+    event: Event,
+    source: &str,
+) -> Result<Function<'js>, ApiError> {
+    let file = file_name(collection, event);
+    let mut opts = rquickjs::context::EvalOptions::default();
+    opts.global = true;
+    opts.strict = false;
+    opts.filename = Some(file.clone());
+    let wrapped = format!("(function (me, cancel, error, hide, protect) {{\n{source}\n}})");
+    ctx.eval_with_options(wrapped, opts).map_err(|_| {
+        let (m, _) = describe(ctx, ctx.catch(), &file);
+        failure(format!(
+            "the {} script of '{collection}' does not compile: {m}",
+            event.label()
+        ))
     })
 }
 

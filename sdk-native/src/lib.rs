@@ -141,6 +141,15 @@ impl Sdk {
     }
 }
 
+/// The query-string form of a bulk write's filter.
+fn filter_pairs(filter: Option<Filter>) -> Vec<(String, String)> {
+    FindQuery {
+        filter,
+        ..FindQuery::default()
+    }
+    .to_pairs()
+}
+
 fn to_object(data: &impl Serialize) -> Result<Value> {
     match serde_json::to_value(data) {
         Ok(v @ Value::Object(_)) => Ok(v),
@@ -313,33 +322,23 @@ impl Db<'_> {
         filter: Option<Filter>,
         spec: &Value,
     ) -> Result<u64> {
-        let q = FindQuery {
-            filter,
-            ..FindQuery::default()
-        };
-        let n: Value = self
-            .sdk
-            .call_as(Call::UpdateMany(
-                collection.into(),
-                q.to_pairs(),
-                spec.clone(),
-            ))
-            .await?;
-        Ok(n["n"].as_u64().unwrap_or(0))
+        let call = Call::UpdateMany(collection.into(), filter_pairs(filter), spec.clone());
+        self.count_of(call).await
     }
 
     /// Deletes every record matching `filter` that the caller may delete, all or
     /// nothing. Returns how many were deleted.
     pub async fn delete_many(&self, collection: &str, filter: Option<Filter>) -> Result<u64> {
-        let q = FindQuery {
-            filter,
-            ..FindQuery::default()
-        };
-        let n: Value = self
-            .sdk
-            .call_as(Call::DeleteMany(collection.into(), q.to_pairs()))
-            .await?;
-        Ok(n["n"].as_u64().unwrap_or(0))
+        let call = Call::DeleteMany(collection.into(), filter_pairs(filter));
+        self.count_of(call).await
+    }
+
+    /// The `n` of a bulk write's `{"n": ...}` answer.
+    async fn count_of(&self, call: Call) -> Result<u64> {
+        let n: Value = self.sdk.call_as(call).await?;
+        n["n"]
+            .as_u64()
+            .ok_or_else(|| Error::Decode(format!("expected {{\"n\": <count>}}, got {n}")))
     }
 
     /// Replaces every record of the collection (the admin key, and `save`

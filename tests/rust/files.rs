@@ -17,17 +17,6 @@ fn noise(n: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-async fn signed_in(server: &Server, tag: &str) -> (Sdk, String) {
-    let sdk = server.sdk();
-    let id = sdk
-        .auth()
-        .register(&email(tag), PASSWORD)
-        .await
-        .expect("register")
-        .id;
-    (sdk, id)
-}
-
 /// The names of the files `sdk`'s caller can list for `user`.
 async fn file_names(sdk: &Sdk, user: &str) -> Vec<String> {
     let list = sdk
@@ -47,7 +36,7 @@ fn blob_count(server: &Server) -> usize {
 #[tokio::test]
 async fn a_20_mb_file_round_trips_from_disk_intact() {
     let server = Server::start();
-    let (sdk, me) = signed_in(&server, "big").await;
+    let (sdk, me) = server.signed_in("big").await;
     let data = noise(20 * 1024 * 1024, 7);
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("big.bin");
@@ -94,7 +83,7 @@ async fn a_20_mb_file_round_trips_from_disk_intact() {
 #[tokio::test]
 async fn list_rename_overwrite_delete() {
     let server = Server::start();
-    let (sdk, me) = signed_in(&server, "files").await;
+    let (sdk, me) = server.signed_in("files").await;
     let st = sdk.storage();
     let a = st
         .upload_file(Upload::bytes(b"first".to_vec()), "my photo.jpg", "photos")
@@ -173,7 +162,7 @@ async fn list_rename_overwrite_delete() {
 #[tokio::test]
 async fn other_users_see_public_files_only_and_change_nothing() {
     let server = Server::start();
-    let (owner, me) = signed_in(&server, "owner").await;
+    let (owner, me) = server.signed_in("owner").await;
     owner
         .storage()
         .upload_file(Upload::bytes(b"secret".to_vec()), "diary.txt", "private")
@@ -184,7 +173,7 @@ async fn other_users_see_public_files_only_and_change_nothing() {
         .upload_file(Upload::bytes(b"hello".to_vec()), "hello.txt", "public")
         .await
         .expect("public");
-    let (other, _) = signed_in(&server, "other").await;
+    let (other, _) = server.signed_in("other").await;
     let anon = server.sdk();
     for sdk in [&other, &anon] {
         let e = sdk
@@ -228,7 +217,7 @@ async fn other_users_see_public_files_only_and_change_nothing() {
 #[tokio::test]
 async fn a_duplicate_upload_is_refused_before_any_byte_is_written() {
     let server = Server::start();
-    let (sdk, me) = signed_in(&server, "dup").await;
+    let (sdk, me) = server.signed_in("dup").await;
     sdk.storage()
         .upload_file(Upload::bytes(b"original".to_vec()), "a.txt", "b")
         .await
@@ -253,7 +242,7 @@ async fn a_duplicate_upload_is_refused_before_any_byte_is_written() {
 #[tokio::test]
 async fn readers_never_see_a_mixed_file_during_overwrites() {
     let server = Server::start();
-    let (sdk, me) = signed_in(&server, "race").await;
+    let (sdk, me) = server.signed_in("race").await;
     let size = 2 * 1024 * 1024;
     sdk.storage()
         .upload_file(Upload::bytes(vec![b'a'; size]), "flip.bin", "b")
@@ -290,7 +279,7 @@ async fn readers_never_see_a_mixed_file_during_overwrites() {
 #[tokio::test]
 async fn an_upload_over_the_limit_is_refused_and_leaves_nothing() {
     let server = Server::start();
-    let (sdk, me) = signed_in(&server, "huge").await;
+    let (sdk, me) = server.signed_in("huge").await;
     let too_big = vec![0u8; MAX_UPLOAD as usize + 1024];
     let r = sdk
         .storage()
@@ -426,7 +415,7 @@ type FormCase = (
 #[tokio::test]
 async fn bad_file_names_and_forms_are_refused_and_write_nothing() {
     let server = Server::start();
-    let (sdk, me) = signed_in(&server, "names").await;
+    let (sdk, me) = server.signed_in("names").await;
     sdk.storage()
         .upload_file(Upload::bytes(b"keep".to_vec()), "keep.txt", "b")
         .await
@@ -586,7 +575,7 @@ async fn bad_file_names_and_forms_are_refused_and_write_nothing() {
 #[tokio::test]
 async fn downloads_honour_range_and_if_none_match() {
     let server = Server::start();
-    let (sdk, me) = signed_in(&server, "range").await;
+    let (sdk, me) = server.signed_in("range").await;
     let rec = sdk
         .storage()
         .upload_file(

@@ -125,6 +125,18 @@ impl Server {
         rucksack::Sdk::new(&self.url, ADMIN_KEY).expect("admin sdk")
     }
 
+    /// A new user registered and signed in on a fresh SDK: the SDK and the user's id.
+    pub async fn signed_in(&self, tag: &str) -> (rucksack::Sdk, String) {
+        let sdk = self.sdk();
+        let id = sdk
+            .auth()
+            .register(&email(tag), PASSWORD)
+            .await
+            .expect("register")
+            .id;
+        (sdk, id)
+    }
+
     /// An SDK for this server with the app's API key.
     pub fn sdk(&self) -> rucksack::Sdk {
         rucksack::Sdk::new(&self.url, API_KEY).expect("sdk")

@@ -3,21 +3,10 @@
 //! operation switches, schemas, id generators, upserts, and configuration that
 //! survives a restart.
 
-use e2e::{PASSWORD, Server, email};
+use e2e::Server;
 use rucksack::query::Filter;
 use rucksack::{CollectionConfig, ErrorCode, IdGenerator, Record};
 use serde_json::{Value, json};
-
-async fn signed_in(server: &Server, tag: &str) -> (rucksack::Sdk, String) {
-    let sdk = server.sdk();
-    let id = sdk
-        .auth()
-        .register(&email(tag), PASSWORD)
-        .await
-        .expect("register")
-        .id;
-    (sdk, id)
-}
 
 fn config(v: Value) -> CollectionConfig {
     serde_json::from_value(v).expect("config")
@@ -26,7 +15,7 @@ fn config(v: Value) -> CollectionConfig {
 #[tokio::test]
 async fn bulk_insert_is_all_or_nothing() {
     let server = Server::start();
-    let (sdk, me) = signed_in(&server, "bulk").await;
+    let (sdk, me) = server.signed_in("bulk").await;
     let bad = [
         json!({"a": 1}),
         json!({"a": 2, "_id": "x"}),
@@ -55,8 +44,8 @@ async fn bulk_insert_is_all_or_nothing() {
 #[tokio::test]
 async fn update_and_delete_many_touch_only_the_callers_matching_records() {
     let server = Server::start();
-    let (alice, _) = signed_in(&server, "alice").await;
-    let (bob, bob_id) = signed_in(&server, "bob").await;
+    let (alice, _) = server.signed_in("alice").await;
+    let (bob, bob_id) = server.signed_in("bob").await;
     let mine: Vec<Value> = (0..10).map(|i| json!({ "i": i, "tags": ["a"] })).collect();
     alice
         .db()
@@ -166,7 +155,7 @@ async fn update_and_delete_many_touch_only_the_callers_matching_records() {
 async fn switches_schema_ids_and_upserts() {
     let server = Server::start();
     let admin = server.admin_sdk();
-    let (sdk, me) = signed_in(&server, "cfg").await;
+    let (sdk, me) = server.signed_in("cfg").await;
 
     // Only the admin key configures.
     let e = sdk
@@ -312,7 +301,7 @@ async fn switches_schema_ids_and_upserts() {
 async fn save_replaces_the_whole_collection_when_switched_on() {
     let server = Server::start();
     let admin = server.admin_sdk();
-    let (sdk, _) = signed_in(&server, "save").await;
+    let (sdk, _) = server.signed_in("save").await;
     sdk.db()
         .insert_many::<Value>("cfg", &[json!({"a": 1}), json!({"a": 2})])
         .await

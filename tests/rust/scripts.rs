@@ -1,21 +1,10 @@
 //! Collection event scripts: every example of the Deployd document's "Collection
 //! Event Handlers" section, verbatim, with the answers it shows; limits; errors.
 
-use e2e::{PASSWORD, Server, email};
-use rucksack::{CollectionConfig, Error, ErrorCode, Record, Sdk, ServerMessage};
+use e2e::Server;
+use rucksack::{CollectionConfig, Error, ErrorCode, Record, ServerMessage};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-async fn user(server: &Server, tag: &str) -> (Sdk, String) {
-    let sdk = server.sdk();
-    let id = sdk
-        .auth()
-        .register(&email(tag), PASSWORD)
-        .await
-        .expect("register")
-        .id;
-    (sdk, id)
-}
 
 async fn configure(server: &Server, coll: &str, config: Value) {
     let config: CollectionConfig = serde_json::from_value(config).expect("config");
@@ -54,8 +43,8 @@ fn api(
 #[tokio::test]
 async fn the_documents_examples_give_the_documents_answers() {
     let server = Server::start();
-    let (alice, alice_id) = user(&server, "alice").await;
-    let (bob, _) = user(&server, "bob").await;
+    let (alice, alice_id) = server.signed_in("alice").await;
+    let (bob, _) = server.signed_in("bob").await;
 
     // On POST: this.dateCreated = new Date();  and  this.creator = me._id;
     // On Validate: this.totalScore = this.level1Points + this.level2Points;
@@ -204,7 +193,7 @@ async fn the_documents_examples_give_the_documents_answers() {
 #[tokio::test]
 async fn broken_scripts_and_limits_write_nothing() {
     let server = Server::start_with(&["--script-timeout-ms", "50"]);
-    let (sdk, _) = user(&server, "lim").await;
+    let (sdk, _) = server.signed_in("lim").await;
     for (coll, src, expect) in [
         ("loops", "while (true) {}", "time limit"),
         (
@@ -276,8 +265,8 @@ async fn hidden_properties_stay_hidden_in_broadcasts() {
         json!({"events": {"get": "if (!me || this.userId !== me._id) { hide('secret'); }"}}),
     )
     .await;
-    let (owner, _) = user(&server, "owner").await;
-    let (other, _) = user(&server, "other").await;
+    let (owner, _) = server.signed_in("owner").await;
+    let (other, _) = server.signed_in("other").await;
     let mut mine = owner.ws().await.expect("ws");
     let mut theirs = other.ws().await.expect("ws");
     assert!(matches!(

@@ -365,15 +365,37 @@ fn no_bulk_with_scripts(what: &str) -> ApiError {
 /// How many times a write that runs scripts retries when another write got there first.
 const SCRIPTED_RETRIES: usize = 5;
 
-/// The record as stored, for a write that runs scripts on it.
-async fn stored(c: &Ctx, coll: &str, id: &str) -> Result<Option<Map<String, Value>>, ApiError> {
-    match c.app.store.get(coll, id).await.map_err(store_error)? {
-        None => Ok(None),
-        Some(text) => match serde_json::from_str(&text).map_err(ApiError::internal)? {
-            Value::Object(m) => Ok(Some(m)),
-            _ => Err(ApiError::internal("a stored record is not an object")),
-        },
+/// The record as stored and its version, for a write that runs scripts on it:
+/// checked against the caller's rule and the version the caller expects.
+async fn load_for_write(
+    c: &Ctx,
+    coll: &str,
+    id: &str,
+    guard: Option<&QFilter>,
+    expected: Option<u64>,
+) -> Result<(Map<String, Value>, u64), StoreError> {
+    let text = c
+        .app
+        .store
+        .get(coll, id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let prev = match serde_json::from_str(&text) {
+        Ok(Value::Object(m)) => m,
+        _ => {
+            return Err(StoreError::Engine(
+                "a stored record is not an object".into(),
+            ));
+        }
+    };
+    if guard.is_some_and(|g| !g.matches(&Value::Object(prev.clone()))) {
+        return Err(StoreError::NotOwner);
     }
+    let version = prev.get(VERSION).and_then(Value::as_u64).unwrap_or(0);
+    if expected.is_some_and(|e| e != version) {
+        return Err(StoreError::VersionConflict(version));
+    }
+    Ok((prev, version))
 }
 
 /// A new record from client data, through the scripts, the create rule and the schema.
@@ -562,10 +584,20 @@ async fn update_many(coll: String, c: CtxResult, raw: String, body: BodyResult) 
         .update_many(&coll, filter, guard, spec, now_iso(), cfg.check.clone())
         .await
         .map_err(store_error)?;
-    for r in &saved {
-        publish_write(c.app.bus.as_ref(), WriteAction::Patch, &coll, r);
+    Ok(bulk_answer(&c, WriteAction::Patch, &coll, &saved))
+}
+
+/// Broadcasts each record a bulk write touched and answers `{"n": count}`.
+fn bulk_answer(
+    c: &Ctx,
+    action: WriteAction,
+    coll: &str,
+    records: &[Value],
+) -> warp::reply::Response {
+    for r in records {
+        publish_write(c.app.bus.as_ref(), action, coll, r);
     }
-    Ok(json_reply(&json!({ "n": saved.len() }), 200))
+    json_reply(&json!({ "n": records.len() }), 200)
 }
 
 async fn delete_many(coll: String, c: CtxResult, raw: String) -> Outcome {
@@ -587,10 +619,7 @@ async fn delete_many(coll: String, c: CtxResult, raw: String) -> Outcome {
         .delete_many(&coll, filter, guard)
         .await
         .map_err(store_error)?;
-    for r in &gone {
-        publish_write(c.app.bus.as_ref(), WriteAction::Delete, &coll, r);
-    }
-    Ok(json_reply(&json!({ "n": gone.len() }), 200))
+    Ok(bulk_answer(&c, WriteAction::Delete, &coll, &gone))
 }
 
 async fn save_all(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
@@ -738,21 +767,7 @@ async fn scripted_update(
     action: WriteAction,
 ) -> Result<Value, StoreError> {
     for _ in 0..SCRIPTED_RETRIES {
-        let prev = match stored(c, coll, id).await {
-            Ok(Some(p)) => p,
-            Ok(None) => return Err(StoreError::NotFound),
-            Err(ApiError(body, _)) => return Err(StoreError::Rejected(body)),
-        };
-        if guard
-            .as_ref()
-            .is_some_and(|g| !g.matches(&Value::Object(prev.clone())))
-        {
-            return Err(StoreError::NotOwner);
-        }
-        let version = prev.get(VERSION).and_then(Value::as_u64).unwrap_or(0);
-        if expected.is_some_and(|e| e != version) {
-            return Err(StoreError::VersionConflict(version));
-        }
+        let (prev, version) = load_for_write(c, coll, id, guard.as_ref(), expected).await?;
         let mut next = prev.clone();
         if action == WriteAction::Patch {
             for (k, v) in data {
@@ -830,19 +845,9 @@ async fn scripted_delete(
     expected: Option<u64>,
 ) -> Result<Value, ApiError> {
     for _ in 0..SCRIPTED_RETRIES {
-        let prev = stored(c, coll, id)
-            .await?
-            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no record with that id"))?;
-        if guard
-            .as_ref()
-            .is_some_and(|g| !g.matches(&Value::Object(prev.clone())))
-        {
-            return Err(store_error(StoreError::NotOwner));
-        }
-        let version = prev.get(VERSION).and_then(Value::as_u64).unwrap_or(0);
-        if expected.is_some_and(|e| e != version) {
-            return Err(store_error(StoreError::VersionConflict(version)));
-        }
+        let (prev, version) = load_for_write(c, coll, id, guard.as_ref(), expected)
+            .await
+            .map_err(store_error)?;
         scripts::run(
             coll,
             scripts::Event::Delete,
