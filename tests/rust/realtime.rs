@@ -139,3 +139,41 @@ async fn signed_in_connections_and_bad_credentials() {
     let e = bad.ws().await.err().expect("refused");
     assert_eq!(e.code(), Some(&rucksack::ErrorCode::InvalidApiKey));
 }
+
+#[tokio::test]
+async fn a_backpack_app_connects_to_the_root_with_only_its_cookie() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let server = Server::start();
+    let sdk = server.sdk();
+    sdk.auth()
+        .register(&email("cookie"), PASSWORD)
+        .await
+        .expect("register");
+    let token = sdk.session_token().expect("token");
+    let ws_url = server.url.replacen("http://", "ws://", 1) + "/";
+    let connect = |cookie: Option<String>| {
+        let mut req = ws_url.as_str().into_client_request().expect("request");
+        if let Some(c) = cookie {
+            req.headers_mut()
+                .insert("cookie", c.parse().expect("header value"));
+        }
+        tokio_tungstenite::connect_async(req)
+    };
+    let (mut ws, _) = connect(Some(format!("rucksack_session={token}")))
+        .await
+        .expect("the cookie alone opens the connection");
+    let greeting = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .expect("a greeting")
+        .expect("open")
+        .expect("a frame");
+    assert!(greeting.is_text());
+    // Neither a key nor a session: refused.
+    assert!(connect(None).await.is_err());
+    assert!(
+        connect(Some("rucksack_session=not-a-session".into()))
+            .await
+            .is_err()
+    );
+}

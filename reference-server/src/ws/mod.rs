@@ -152,9 +152,10 @@ impl Drop for Slot {
 /// Largest accepted WebSocket message.
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
-/// The WebSocket endpoint: an upgrade on `/ws` or `/`. It needs an API key
-/// (`apiKey` query parameter), and is signed in with a live session (`token`
-/// query parameter or the session cookie).
+/// The WebSocket endpoint: an upgrade on `/ws` or `/`. It is signed in with a
+/// live session (`token` query parameter or the session cookie) and needs an API
+/// key (`apiKey` query parameter) when it has no session; a key that is sent must
+/// be good.
 pub fn routes(app: Arc<crate::app::App>) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
     use warp::Filter;
     warp::path::end()
@@ -188,12 +189,15 @@ async fn upgrade(
         (None, Some(token)) => session_user(&app, &token).await?,
         (None, None) => None,
     };
+    // A key, when sent, must be good (a revoked key is refused even with a
+    // session). Without one, a live session will do: sessions only exist after a
+    // request that carried a key, and Backpack apps connect with just their cookie.
     let key_ok = match query.get(sdk_core::WS_API_KEY_PARAM) {
         Some(k) => {
             constant_time_eq(k.as_bytes(), app.admin_key.as_bytes())
                 || crate::http::key_accepted(&app, k).await?
         }
-        None => false,
+        None => user.is_some(),
     };
     if !key_ok {
         return Err(ApiError::new(ErrorCode::InvalidApiKey, "Check your auth tokens").into());
