@@ -620,35 +620,3 @@ mod tests {
         }
     }
 }
-
-#[cfg(test)]
-mod timing {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    #[ignore = "a timing probe, run by hand with --release"]
-    fn per_run_cost() {
-        let limits = Limits {
-            time: Duration::from_millis(100),
-            memory: 16 * 1024 * 1024,
-        };
-        let rec = json!({"_id": "5e9f2fc00fb8899611d642a4", "userId": "5e9f2eee0fb8891a90d642a2",
-            "text": "benchmark message lorem ipsum dolor sit amet",
-            "createdAt": "2020-04-21T17:39:12.829Z", "updatedAt": "2020-04-21T17:39:12.829Z", "__v": 0});
-        let rec = rec.as_object().cloned().unwrap_or_default();
-        for src in [
-            "// nothing",
-            "if (typeof this.text !== 'string') error('text', 'x'); this.n = this.text.length;",
-        ] {
-            for _ in 0..100 {
-                run("c", Event::Validate, src, &rec, Some("u"), limits).expect("warm");
-            }
-            let t = Instant::now();
-            for _ in 0..10_000 {
-                run("c", Event::Validate, src, &rec, Some("u"), limits).expect("run");
-            }
-            println!("{:>8.2} µs  {src}", t.elapsed().as_secs_f64() * 100.0);
-        }
-    }
-}
