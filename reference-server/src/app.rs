@@ -34,6 +34,8 @@ pub struct App {
     pub auth_limits: crate::limits::AuthLimits,
     /// Open WebSockets, per signed-in user and in all.
     pub sockets: crate::ws::Sockets,
+    /// The configuration of collections that have none of their own.
+    pub default_collection: Arc<Collection>,
     /// Collection configurations, by name.
     pub collections: RwLock<HashMap<String, Arc<Collection>>>,
     /// Flips to `true` when the server is shutting down.
@@ -115,12 +117,9 @@ impl App {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
-        map.get(name).cloned().unwrap_or_else(|| {
-            Arc::new(Collection {
-                config: CollectionConfig::default(),
-                check: None,
-            })
-        })
+        map.get(name)
+            .cloned()
+            .unwrap_or_else(|| self.default_collection.clone())
     }
 
     /// Replaces a collection's configuration in the cache.

@@ -42,6 +42,12 @@ impl ApiError {
     }
 }
 
+impl From<sdk_core::query::QueryError> for ApiError {
+    fn from(e: sdk_core::query::QueryError) -> Self {
+        Self::from(e.to_error_body())
+    }
+}
+
 impl From<ErrorBody> for ApiError {
     fn from(b: ErrorBody) -> Self {
         Self(b, None)

@@ -156,6 +156,10 @@ pub async fn start(config: Config) -> Result<Running, String> {
         hasher,
         config,
         collections: std::sync::RwLock::new(collections),
+        default_collection: Arc::new(app::Collection {
+            config: Default::default(),
+            check: None,
+        }),
         auth_limits,
         sockets: ws::Sockets::default(),
         shutdown: shutdown_rx.clone(),

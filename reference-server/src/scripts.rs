@@ -56,6 +56,16 @@ pub struct Limits {
     pub memory: usize,
 }
 
+impl Limits {
+    /// The configured limits.
+    pub fn of(config: &crate::config::Config) -> Self {
+        Self {
+            time: Duration::from_millis(config.script_timeout_ms),
+            memory: config.script_memory_mib * 1024 * 1024,
+        }
+    }
+}
+
 /// What a script did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Effects {
@@ -462,10 +472,7 @@ pub fn read(
     let Value::Object(rec) = doc else {
         return Ok(doc);
     };
-    let limits = Limits {
-        time: Duration::from_millis(app.config.script_timeout_ms),
-        memory: app.config.script_memory_mib * 1024 * 1024,
-    };
+    let limits = Limits::of(&app.config);
     let fx = run(coll, Event::Get, src, &rec, me, limits)?;
     let mut out = keep_system(&rec, fx.record);
     for h in &fx.hidden {

@@ -333,7 +333,7 @@ pub fn store_error(e: StoreError) -> ApiError {
         StoreError::Busy => {
             ApiError::new(ErrorCode::Unavailable, "the server is busy; retry shortly")
         }
-        StoreError::Query(q) => ApiError::from(q.to_error_body()),
+        StoreError::Query(q) => ApiError::from(q),
         StoreError::Rejected(body) => ApiError::from(body),
         StoreError::Script(body, status) => ApiError(body, Some(status)),
         other => ApiError::internal(other),

@@ -160,17 +160,19 @@ fn raw_query() -> impl Filter<Extract = (String,), Error = std::convert::Infalli
 
 /// Parses a read's query string into a [`FindQuery`] within the server's page limits.
 fn find_query(raw: &str, max_page: u32, me: Option<&str>) -> Result<FindQuery, ApiError> {
-    let q = FindQuery::from_pairs_as(form_urlencoded::parse(raw.as_bytes()), me)
-        .map_err(|e| ApiError::from(e.to_error_body()))?;
-    q.check_page(u64::from(max_page))
-        .map_err(|e| ApiError::from(e.to_error_body()))?;
+    let q = parse_query(raw, me)?;
+    q.check_page(u64::from(max_page))?;
     Ok(q)
+}
+
+/// The query string as query parameters, `@me` standing for the caller.
+fn parse_query(raw: &str, me: Option<&str>) -> Result<FindQuery, QueryError> {
+    FindQuery::from_pairs_as(form_urlencoded::parse(raw.as_bytes()), me)
 }
 
 /// The filter of a bulk write: filter parameters only.
 fn bulk_filter(raw: &str, me: Option<&str>) -> Result<Option<QFilter>, ApiError> {
-    let q = FindQuery::from_pairs_as(form_urlencoded::parse(raw.as_bytes()), me)
-        .map_err(|e| ApiError::from(e.to_error_body()))?;
+    let q = parse_query(raw, me)?;
     if !q.sort.is_empty()
         || q.offset != 0
         || q.page_size.is_some()
@@ -179,13 +181,11 @@ fn bulk_filter(raw: &str, me: Option<&str>) -> Result<Option<QFilter>, ApiError>
         || q.count
         || !q.load.is_empty()
     {
-        return Err(ApiError::from(
-            QueryError::new(
-                "where",
-                "a bulk write takes only filters (where, q, field=value)",
-            )
-            .to_error_body(),
-        ));
+        return Err(QueryError::new(
+            "where",
+            "a bulk write takes only filters (where, q, field=value)",
+        )
+        .into());
     }
     Ok(q.filter)
 }
@@ -306,10 +306,7 @@ fn build_record(
 }
 
 fn script_limits(c: &Ctx) -> scripts::Limits {
-    scripts::Limits {
-        time: std::time::Duration::from_millis(c.app.config.script_timeout_ms),
-        memory: c.app.config.script_memory_mib * 1024 * 1024,
-    }
+    scripts::Limits::of(&c.app.config)
 }
 
 /// Runs On Validate, then On POST (a create, `previous` is `None`) or On PUT (an
