@@ -47,6 +47,24 @@ pub struct Config {
     #[arg(long, env = "RUCKSACK_MAX_WS", default_value_t = 10_000)]
     pub max_ws: usize,
 
+    /// Events kept for clients that reconnect and resume (0 keeps none).
+    #[arg(long, env = "RUCKSACK_WS_HISTORY", default_value_t = 4096)]
+    pub ws_history: usize,
+
+    /// Events a connection may fall behind before it is disconnected as too slow
+    /// (it can reconnect and resume from the history).
+    #[arg(long, env = "RUCKSACK_WS_QUEUE", default_value_t = 1024)]
+    pub ws_queue: usize,
+
+    /// Seconds between the server's heartbeats (WebSocket pings); a connection
+    /// silent for three of them is closed.
+    #[arg(long, env = "RUCKSACK_WS_HEARTBEAT", default_value_t = 30)]
+    pub ws_heartbeat: u64,
+
+    /// Channels one connection may be subscribed to at once.
+    #[arg(long, env = "RUCKSACK_WS_MAX_CHANNELS", default_value_t = 256)]
+    pub ws_max_channels: usize,
+
     /// Origins allowed to call the API from a browser (comma-separated, e.g.
     /// `https://app.example.com`); empty allows every origin.
     #[arg(long, env = "RUCKSACK_CORS_ORIGINS", value_delimiter = ',')]

@@ -150,7 +150,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
     let app = Arc::new(App {
         store,
         files,
-        bus: Arc::new(ws::LocalBus::new(1024)),
+        bus: Arc::new(ws::LocalBus::new(config.ws_queue, config.ws_history)),
         api_key: api_key.clone(),
         admin_key: admin_key.clone(),
         hasher,

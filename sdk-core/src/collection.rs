@@ -108,6 +108,9 @@ pub struct CollectionConfig {
     /// Event scripts (JavaScript, as Deployd's), run by the server.
     #[serde(default, skip_serializing_if = "Events::is_empty")]
     pub events: Events,
+    /// For SmartNgRX notifications: the parent row a new record is announced on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<crate::ws::Parent>,
 }
 
 /// A collection's event scripts: `this` is the record, `me` the signed-in user,

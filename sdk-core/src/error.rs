@@ -276,6 +276,16 @@ impl Error {
         }
     }
 
+    /// The client error for an error body, with the status its code stands for.
+    pub fn from_body(b: ErrorBody) -> Self {
+        Self::Api {
+            status: b.code.status(),
+            code: b.code,
+            message: b.message,
+            errors: b.errors.map(Box::new),
+        }
+    }
+
     /// Builds the client error for a non-2xx answer. Bodies that are not our error
     /// shape (a proxy's HTML page, say) still give a usable error.
     pub fn from_response(status: u16, body: &[u8]) -> Self {

@@ -12,6 +12,7 @@
 //! * [`record`] — the record type with its system fields.
 //! * [`names`] — which collection names and ids are valid.
 //! * [`ws`] — realtime messages.
+//! * [`realtime`] — a realtime connection's life: resume, heartbeats, backoff.
 //! * [`files`] — file names, buckets and file metadata records.
 //! * [`query`] — the query language: one filter tree, three spellings, an evaluator.
 //! * [`update`] — update specs (`$set`, `$inc`, ...) for writes to many records.
@@ -26,6 +27,7 @@ pub mod error;
 pub mod files;
 pub mod names;
 pub mod query;
+pub mod realtime;
 pub mod record;
 pub mod session;
 pub mod update;

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, ErrorBody};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// Text of the greeting sent on every new connection.
 pub const CONNECTION_GREETING: &str = "Websocket connection established";
@@ -40,6 +40,446 @@ pub struct WriteEvent {
     pub response: Value,
 }
 
+/// A channel: the collection that holds the channel documents (`channelType`)
+/// and the `_id` of one of them (`channelId`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Channel {
+    /// The channel collection, e.g. `"rooms"`.
+    pub channel_type: String,
+    /// The channel document's id.
+    pub channel_id: String,
+}
+
+impl Channel {
+    /// A channel from its type and id.
+    pub fn new(channel_type: impl Into<String>, channel_id: impl Into<String>) -> Self {
+        Self {
+            channel_type: channel_type.into(),
+            channel_id: channel_id.into(),
+        }
+    }
+
+    /// The routing key, `"<channelType>_<channelId>"`.
+    pub fn key(&self) -> String {
+        format!("{}_{}", self.channel_type, self.channel_id)
+    }
+
+    /// The channel a JSON value names with `channelType` and `channelId` (strings
+    /// or numbers); `None` when either is missing or null.
+    pub fn of(v: &Value) -> Option<Self> {
+        let part = |k: &str| match v.get(k)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        Some(Self::new(part("channelType")?, part("channelId")?))
+    }
+}
+
+/// A message from the client: the Backpack actions, and what the SDKs add for
+/// staying connected. Application messages (`sendMessage`) have an action of the
+/// app's own choosing and are [`ClientMessage::Message`].
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all_fields = "camelCase")]
+pub enum ClientMessage {
+    /// Records of `collection` matching a Mongo-style `query`; answered to the sender.
+    #[serde(rename = "find")]
+    Find {
+        /// The collection.
+        collection: String,
+        /// A Mongo-style query object (`{field: value}`, `$gt`, `$or`, ...).
+        #[serde(default)]
+        query: Value,
+    },
+    /// The first page of a collection; answered to the sender.
+    #[serde(rename = "getAll")]
+    GetAll {
+        /// The collection.
+        collection: String,
+    },
+    /// One record; answered to the sender.
+    #[serde(rename = "getOne")]
+    GetOne {
+        /// The collection.
+        collection: String,
+        /// The record's id.
+        id: String,
+    },
+    /// Creates a record; broadcast.
+    #[serde(rename = "create")]
+    Create {
+        /// The collection.
+        collection: String,
+        /// The record's fields.
+        data: Value,
+    },
+    /// Replaces a record; broadcast.
+    #[serde(rename = "update")]
+    Update {
+        /// The collection.
+        collection: String,
+        /// The record's id.
+        id: String,
+        /// The new fields.
+        data: Value,
+    },
+    /// Merges into a record (`null` removes a field); broadcast.
+    #[serde(rename = "patch")]
+    Patch {
+        /// The collection.
+        collection: String,
+        /// The record's id.
+        id: String,
+        /// The fields to change.
+        data: Value,
+    },
+    /// Deletes a record; broadcast.
+    #[serde(rename = "delete")]
+    Delete {
+        /// The collection.
+        collection: String,
+        /// The record's id.
+        id: String,
+    },
+    /// Subscribes this connection to every channel in the user's information record.
+    #[serde(rename = "joinUsersChannels")]
+    JoinUsersChannels {
+        /// The users-information collection.
+        users_information_collection: String,
+    },
+    /// Creates a channel document in `channelType` and joins it.
+    #[serde(rename = "createChannel")]
+    CreateChannel {
+        /// The users-information collection.
+        users_information_collection: String,
+        /// The channel collection.
+        channel_type: String,
+        /// The channel's name.
+        name: String,
+    },
+    /// Joins a channel: it is added to the user's `channels` and made current.
+    #[serde(rename = "joinChannel")]
+    JoinChannel {
+        /// The users-information collection.
+        users_information_collection: String,
+        /// The channel collection.
+        channel_type: String,
+        /// The channel document's id.
+        channel_id: String,
+    },
+    /// Leaves a channel.
+    #[serde(rename = "leaveChannel")]
+    LeaveChannel {
+        /// The users-information collection.
+        users_information_collection: String,
+        /// The channel collection.
+        channel_type: String,
+        /// The channel document's id.
+        channel_id: String,
+    },
+    /// Makes a channel the user's current one.
+    #[serde(rename = "changeChannel")]
+    ChangeChannel {
+        /// The users-information collection.
+        users_information_collection: String,
+        /// The channel collection.
+        channel_type: String,
+        /// The channel document's id.
+        channel_id: String,
+    },
+    /// Deletes a channel, its messages and every subscription to it.
+    #[serde(rename = "deleteChannel")]
+    DeleteChannel {
+        /// The users-information collection.
+        users_information_collection: String,
+        /// The collection holding the channel's messages.
+        channel_messages_collection: String,
+        /// The channel collection.
+        channel_type: String,
+        /// The channel document's id.
+        channel_id: String,
+    },
+    /// Broadcast to everyone with the sender's `userId` added.
+    #[serde(rename = "open")]
+    Open(Map<String, Value>),
+    /// Broadcast to everyone with the sender's `userId` added.
+    #[serde(rename = "close")]
+    Close(Map<String, Value>),
+    /// From now on, record writes reach this connection as SmartNgRX
+    /// notifications `{action, table, ids}` (of these collections only, if named).
+    #[serde(rename = "subscribeNotifications")]
+    SubscribeNotifications {
+        /// The collections to be notified of; all when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        collections: Option<Vec<String>>,
+    },
+    /// Sent after reconnecting: rejoin `channels` and replay the events after
+    /// `since` in stream `stream`.
+    #[serde(rename = "resume")]
+    Resume {
+        /// The event stream the client last read from (the greeting's `stream`).
+        stream: String,
+        /// The last sequence number the client received.
+        since: u64,
+        /// The channels to rejoin.
+        #[serde(default)]
+        channels: Vec<Channel>,
+        /// The notification subscription to restore, if there was one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notifications: Option<Vec<String>>,
+        /// Whether notifications were on (for all collections when `notifications` is absent).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        notify: bool,
+    },
+    /// A heartbeat; answered `{action: "pong"}`.
+    #[serde(rename = "ping")]
+    Ping,
+    /// An application message (`sendMessage`): broadcast with the sender's
+    /// `userId`, to a channel's subscribers when it names `channelType` and `channelId`.
+    #[serde(skip)]
+    Message(Map<String, Value>),
+}
+
+/// Actions the protocol defines; an application message may not use these names
+/// (nor the names of server messages).
+pub const PROTOCOL_ACTIONS: &[&str] = &[
+    "find",
+    "getAll",
+    "getOne",
+    "create",
+    "update",
+    "patch",
+    "delete",
+    "sendMessage",
+    "joinUsersChannels",
+    "createChannel",
+    "joinChannel",
+    "leaveChannel",
+    "changeChannel",
+    "deleteChannel",
+    "open",
+    "close",
+    "subscribeNotifications",
+    "resume",
+    "ping",
+    "pong",
+    "connection",
+    "error",
+];
+
+/// The longest application action name.
+pub const MAX_ACTION_LEN: usize = 64;
+
+impl ClientMessage {
+    /// Parses one text frame from a client. Errors carry the stable code to answer
+    /// with: `malformed_json`, `invalid_body` (no string `action`, or fields of the
+    /// wrong shape) or `unknown_action` (a name no protocol action or application
+    /// message may have).
+    pub fn parse(text: &str) -> Result<Self, ErrorBody> {
+        use crate::ErrorCode;
+        let v: Value = serde_json::from_str(text).map_err(|e| {
+            ErrorBody::new(ErrorCode::MalformedJson, format!("malformed JSON: {e}"))
+        })?;
+        let Value::Object(mut map) = v else {
+            return Err(ErrorBody::new(
+                ErrorCode::InvalidBody,
+                "a message is a JSON object with an 'action'",
+            ));
+        };
+        let Some(Value::String(action)) = map.get("action").cloned() else {
+            return Err(ErrorBody::new(
+                ErrorCode::InvalidBody,
+                "messages need a string 'action'",
+            ));
+        };
+        match action.as_str() {
+            "sendMessage" => {
+                // The explicit form: `{action: "sendMessage", message: {...}}`.
+                return match map.remove("message") {
+                    Some(Value::Object(m)) => match m.get("action") {
+                        Some(Value::String(a)) if is_app_action(a) => Ok(Self::Message(m)),
+                        _ => Err(ErrorBody::new(
+                            ErrorCode::InvalidBody,
+                            "the message needs an 'action' of the app's own",
+                        )),
+                    },
+                    _ => Err(ErrorBody::new(
+                        ErrorCode::InvalidBody,
+                        "sendMessage takes a 'message' object",
+                    )),
+                };
+            }
+            "open" | "close" => {
+                map.shift_remove("action");
+                return Ok(if action == "open" {
+                    Self::Open(map)
+                } else {
+                    Self::Close(map)
+                });
+            }
+            "pong" | "connection" | "error" => {
+                return Err(ErrorBody::new(
+                    ErrorCode::UnknownAction,
+                    format!("'{action}' is a message the server sends, not an action"),
+                ));
+            }
+            a if PROTOCOL_ACTIONS.contains(&a) => {}
+            a if is_app_action(a) => return Ok(Self::Message(map)),
+            a => {
+                return Err(ErrorBody::new(
+                    ErrorCode::UnknownAction,
+                    format!(
+                        "unknown action '{}': use a protocol action or an application action \
+                         of 1 to {MAX_ACTION_LEN} letters, digits, '_', '-', '.' or ':'",
+                        a.chars().take(MAX_ACTION_LEN).collect::<String>()
+                    ),
+                ));
+            }
+        }
+        serde_json::from_value(Value::Object(map))
+            .map_err(|e| ErrorBody::new(ErrorCode::InvalidBody, format!("action '{action}': {e}")))
+    }
+
+    /// The frame to send.
+    pub fn to_json(&self) -> String {
+        match self {
+            Self::Message(m) => Value::Object(m.clone()).to_string(),
+            other => serde_json::to_string(other).unwrap_or_default(),
+        }
+    }
+
+    /// The action name on the wire.
+    pub fn action(&self) -> &str {
+        match self {
+            Self::Find { .. } => "find",
+            Self::GetAll { .. } => "getAll",
+            Self::GetOne { .. } => "getOne",
+            Self::Create { .. } => "create",
+            Self::Update { .. } => "update",
+            Self::Patch { .. } => "patch",
+            Self::Delete { .. } => "delete",
+            Self::JoinUsersChannels { .. } => "joinUsersChannels",
+            Self::CreateChannel { .. } => "createChannel",
+            Self::JoinChannel { .. } => "joinChannel",
+            Self::LeaveChannel { .. } => "leaveChannel",
+            Self::ChangeChannel { .. } => "changeChannel",
+            Self::DeleteChannel { .. } => "deleteChannel",
+            Self::Open(_) => "open",
+            Self::Close(_) => "close",
+            Self::SubscribeNotifications { .. } => "subscribeNotifications",
+            Self::Resume { .. } => "resume",
+            Self::Ping => "ping",
+            Self::Message(m) => m.get("action").and_then(Value::as_str).unwrap_or_default(),
+        }
+    }
+}
+
+/// Whether `a` may name an application message: 1 to [`MAX_ACTION_LEN`] of
+/// letters, digits, `_ - . :`, and not a protocol or server action.
+pub fn is_app_action(a: &str) -> bool {
+    !a.is_empty()
+        && a.len() <= MAX_ACTION_LEN
+        && a.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+        && !PROTOCOL_ACTIONS.contains(&a)
+}
+
+/// What a SmartNgRX notification asks the client to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifyAction {
+    /// The rows changed (or, for the parent of a created row, gained a child).
+    Update,
+    /// The rows were deleted.
+    Delete,
+}
+
+/// A SmartNgRX notification: `{action: "update" | "delete", table, ids}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Update or delete.
+    pub action: NotifyAction,
+    /// The server's table (collection) name.
+    pub table: String,
+    /// The rows' ids.
+    pub ids: Vec<String>,
+}
+
+/// The parent of a collection's rows, for SmartNgRX: a create is announced as an
+/// update of the parent row (`collection`, id in the new row's `field`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parent {
+    /// The parent collection.
+    pub collection: String,
+    /// The field of a child row that holds its parent's id.
+    pub field: String,
+}
+
+/// The SmartNgRX notifications for one write of `records` to `collection`: an
+/// update or delete names the rows; a create names the parent rows where the
+/// collection has a `parent`, else the new rows. Rows of one write share one message
+/// per table.
+pub fn notifications(
+    action: WriteAction,
+    collection: &str,
+    parent: Option<&Parent>,
+    records: &[&Value],
+) -> Vec<Notification> {
+    let id_of = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let mut out: Vec<Notification> = Vec::new();
+    let mut push = |action: NotifyAction, table: &str, id: String| match out
+        .iter_mut()
+        .find(|n| n.table == table && n.action == action)
+    {
+        Some(n) => {
+            if !n.ids.contains(&id) {
+                n.ids.push(id);
+            }
+        }
+        None => out.push(Notification {
+            action,
+            table: table.to_owned(),
+            ids: vec![id],
+        }),
+    };
+    for r in records {
+        let own = r.get("_id").and_then(id_of);
+        match action {
+            WriteAction::Delete => {
+                if let Some(id) = own {
+                    push(NotifyAction::Delete, collection, id);
+                }
+            }
+            WriteAction::Update | WriteAction::Patch => {
+                if let Some(id) = own {
+                    push(NotifyAction::Update, collection, id);
+                }
+            }
+            WriteAction::Create => {
+                let parent_id = parent.and_then(|p| {
+                    crate::query::Path::parse(&p.field)
+                        .ok()
+                        .and_then(|path| crate::query::get_path(r, &path).and_then(id_of))
+                        .map(|id| (p.collection.as_str(), id))
+                });
+                match (parent_id, own) {
+                    (Some((table, id)), _) => push(NotifyAction::Update, table, id),
+                    (None, Some(id)) => push(NotifyAction::Update, collection, id),
+                    (None, None) => {}
+                }
+            }
+        }
+    }
+    out
+}
+
 /// A message from the server.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +490,17 @@ pub enum ServerMessage {
     Write(WriteEvent),
     /// An error caused by something this client sent: `{action: "error", code, message}`.
     Error(ErrorBody),
+    /// The answer to `find`, `getAll` or `getOne`: `{action, collection, response}`.
+    Read {
+        /// `find`, `getAll` or `getOne`.
+        action: String,
+        /// The collection read.
+        collection: String,
+        /// The records (or, for `getOne`, the record).
+        response: Value,
+    },
+    /// A SmartNgRX notification (after `subscribeNotifications`).
+    Notification(Notification),
     /// Any other message (channel actions, application messages), as received.
     Other(Value),
 }
@@ -71,6 +522,18 @@ impl ServerMessage {
                 Self::Write(serde_json::from_value(v).map_err(decode)?)
             }
             "error" => Self::Error(serde_json::from_value(v).map_err(decode)?),
+            "find" | "getAll" | "getOne" => Self::Read {
+                action: action.to_owned(),
+                collection: v
+                    .get("collection")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                response: v.get("response").cloned().unwrap_or(Value::Null),
+            },
+            "update" | "delete" if v.get("table").is_some() => {
+                Self::Notification(serde_json::from_value(v).map_err(decode)?)
+            }
             _ => Self::Other(v),
         })
     }
@@ -87,9 +550,36 @@ impl ServerMessage {
                 }
                 v.to_string()
             }
+            Self::Read {
+                action,
+                collection,
+                response,
+            } => json!({"action": action, "collection": collection, "response": response})
+                .to_string(),
+            Self::Notification(n) => json!(n).to_string(),
             Self::Other(v) => v.to_string(),
         }
     }
+}
+
+/// The Backpack message for one written record, `{action, collection,
+/// httpRequest?, response}`, without copying the record.
+pub fn write_frame(action: WriteAction, collection: &str, http: bool, record: &Value) -> String {
+    #[derive(Serialize)]
+    struct Frame<'a> {
+        action: WriteAction,
+        collection: &'a str,
+        #[serde(rename = "httpRequest", skip_serializing_if = "std::ops::Not::not")]
+        http_request: bool,
+        response: &'a Value,
+    }
+    serde_json::to_string(&Frame {
+        action,
+        collection,
+        http_request: http,
+        response: record,
+    })
+    .unwrap_or_default()
 }
 
 /// Whether a written record may be broadcast at all: a record whose `broadcast`
@@ -102,12 +592,7 @@ pub fn broadcast_allowed(record: &Value) -> bool {
 /// The channel a record is scoped to, `"<channelType>_<channelId>"`, when it names one.
 /// Such a record is broadcast only to that channel's members.
 pub fn channel_key(record: &Value) -> Option<String> {
-    let part = |k: &str| match record.get(k)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    };
-    Some(format!("{}_{}", part("channelType")?, part("channelId")?))
+    Channel::of(record).map(|c| c.key())
 }
 
 #[cfg(test)]

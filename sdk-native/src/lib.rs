@@ -37,7 +37,10 @@ pub use realtime::Realtime;
 pub use sdk_core::api::{Me, MessageResponse, UserId};
 pub use sdk_core::collection::{CollectionConfig, IdGenerator, Operation, PropertySpec};
 pub use sdk_core::files::{FileDeleted, FileList, FileRecord, FileUpdated};
-pub use sdk_core::ws::{ServerMessage, WriteAction, WriteEvent};
+pub use sdk_core::ws::{
+    Channel, ClientMessage, Notification, NotifyAction, Parent, ServerMessage, WriteAction,
+    WriteEvent,
+};
 pub use sdk_core::{Error, ErrorCode, Record};
 /// The query language: filters, sorting, paging, projection, relations.
 pub mod query {
@@ -101,8 +104,8 @@ impl Sdk {
 
     /// Opens a realtime connection that yields every broadcast this client may see.
     pub async fn ws(&self) -> Result<Realtime> {
-        let url = self.with_core(|c| c.ws_url());
-        Realtime::connect(&url).await
+        let sdk = self.clone();
+        Realtime::connect(move || sdk.with_core(|c| c.ws_url())).await
     }
 
     /// The signed-in user's id.

@@ -1,54 +1,418 @@
-//! The realtime connection over tokio-tungstenite.
+//! The realtime connection over tokio-tungstenite, kept alive by a background
+//! task that follows `sdk-core`'s [`Link`]: heartbeats, reconnects with backoff
+//! and jitter, re-authentication with the current session, rejoining channels and
+//! replaying missed events exactly once.
 
 use futures_util::{SinkExt, StreamExt};
 use sdk_core::Error;
-use sdk_core::ws::ServerMessage;
+use sdk_core::realtime::{Incoming, Link, Tick};
+use sdk_core::ws::{ClientMessage, ServerMessage};
+use serde_json::{Map, Value};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
+type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Messages waiting for the app before the connection stops reading (and the
+/// server, seeing a slow client, drops it; it is then resumed).
+const EVENT_BUFFER: usize = 1024;
+
+enum Command {
+    Send(ClientMessage),
+    Raw(String),
+    Close,
+}
+
 /// A live realtime connection. [`Realtime::next`] yields each message the server
-/// sends: the greeting, then the broadcasts this client may see.
+/// sends: the greeting, answers to this connection's actions, and the broadcasts
+/// this client may see. The action methods send the Backpack actions; while the
+/// connection is down they wait in a bounded queue and go out after the reconnect.
 pub struct Realtime {
-    socket: WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>,
+    events: mpsc::Receiver<Result<ServerMessage, Error>>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A number in `[0, 1)` for jitter, from the std hasher's random keys and the clock.
+fn random() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(now_ms());
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+async fn open(url: &str) -> Result<Socket, Error> {
+    let (socket, _) = connect_async(url).await.map_err(|e| match e {
+        tokio_tungstenite::tungstenite::Error::Http(resp) => {
+            let body = resp.body().clone().unwrap_or_default();
+            Error::from_response(resp.status().as_u16(), &body)
+        }
+        other => Error::Transport(other.to_string()),
+    })?;
+    Ok(socket)
+}
+
+fn with_params(url: &str, params: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{params}")
 }
 
 impl Realtime {
-    pub(crate) async fn connect(url: &str) -> Result<Self, Error> {
-        let (socket, _) = connect_async(url).await.map_err(|e| match e {
-            tokio_tungstenite::tungstenite::Error::Http(resp) => {
-                let body = resp.body().clone().unwrap_or_default();
-                Error::from_response(resp.status().as_u16(), &body)
-            }
-            other => Error::Transport(other.to_string()),
-        })?;
-        Ok(Self { socket })
+    /// Connects once (an error here is returned as is), then keeps the
+    /// connection alive in the background. `url` gives the current URL (with the
+    /// current session) for every reconnect.
+    pub(crate) async fn connect(url: impl Fn() -> String + Send + 'static) -> Result<Self, Error> {
+        let link = Link::new();
+        let socket = open(&with_params(&url(), &link.url_params())).await?;
+        let (events_tx, events) = mpsc::channel(EVENT_BUFFER);
+        let (commands, commands_rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(link, socket, url, events_tx, commands_rx));
+        Ok(Self { events, commands })
     }
 
-    /// The next message, or `None` once the connection has closed.
+    /// The next message, or `None` once the connection has been closed (by
+    /// [`Realtime::close`], or by the server refusing to let it back in).
     pub async fn next(&mut self) -> Option<Result<ServerMessage, Error>> {
+        self.events.recv().await
+    }
+
+    /// Sends a message (delivered after a reconnect if the connection is down).
+    pub fn send(&self, message: ClientMessage) -> Result<(), Error> {
+        self.commands
+            .send(Command::Send(message))
+            .map_err(|_| Error::Transport("the realtime connection is closed".into()))
+    }
+
+    /// Sends a text frame exactly as given.
+    pub fn send_text(&self, frame: impl Into<String>) -> Result<(), Error> {
+        self.commands
+            .send(Command::Raw(frame.into()))
+            .map_err(|_| Error::Transport("the realtime connection is closed".into()))
+    }
+
+    /// Sends a JSON message with an `action` of the app's own (`sendMessage`).
+    /// With `channelType` and `channelId` it reaches that channel's subscribers.
+    pub fn send_message(&self, message: Value) -> Result<(), Error> {
+        self.send(ClientMessage::Message(object(message)))
+    }
+
+    /// `findResource`: records matching a Mongo-style query, answered to this connection.
+    pub fn find_resource(&self, collection: &str, query: Value) -> Result<(), Error> {
+        self.send(ClientMessage::Find {
+            collection: collection.into(),
+            query,
+        })
+    }
+
+    /// `getCollection`: the collection's records, answered to this connection.
+    pub fn get_collection(&self, collection: &str) -> Result<(), Error> {
+        self.send(ClientMessage::GetAll {
+            collection: collection.into(),
+        })
+    }
+
+    /// `getResource`: one record, answered to this connection.
+    pub fn get_resource(&self, collection: &str, id: &str) -> Result<(), Error> {
+        self.send(ClientMessage::GetOne {
+            collection: collection.into(),
+            id: id.into(),
+        })
+    }
+
+    /// `createResource`: creates a record; answered here and broadcast.
+    pub fn create_resource(&self, collection: &str, data: Value) -> Result<(), Error> {
+        self.send(ClientMessage::Create {
+            collection: collection.into(),
+            data,
+        })
+    }
+
+    /// `overwriteResource`: replaces a record; answered here and broadcast.
+    pub fn overwrite_resource(&self, collection: &str, id: &str, data: Value) -> Result<(), Error> {
+        self.send(ClientMessage::Update {
+            collection: collection.into(),
+            id: id.into(),
+            data,
+        })
+    }
+
+    /// `updateResource`: merges into a record; answered here and broadcast.
+    pub fn update_resource(&self, collection: &str, id: &str, data: Value) -> Result<(), Error> {
+        self.send(ClientMessage::Patch {
+            collection: collection.into(),
+            id: id.into(),
+            data,
+        })
+    }
+
+    /// `deleteResource`: deletes a record; answered here and broadcast.
+    pub fn delete_resource(&self, collection: &str, id: &str) -> Result<(), Error> {
+        self.send(ClientMessage::Delete {
+            collection: collection.into(),
+            id: id.into(),
+        })
+    }
+
+    /// `joinUsersChannels`: subscribes to every channel in the user's information record.
+    pub fn join_users_channels(&self, users_information_collection: &str) -> Result<(), Error> {
+        self.send(ClientMessage::JoinUsersChannels {
+            users_information_collection: users_information_collection.into(),
+        })
+    }
+
+    /// `createChannel`: creates a channel document in `channel_type` and joins it.
+    pub fn create_channel(
+        &self,
+        users_information_collection: &str,
+        channel_type: &str,
+        name: &str,
+    ) -> Result<(), Error> {
+        self.send(ClientMessage::CreateChannel {
+            users_information_collection: users_information_collection.into(),
+            channel_type: channel_type.into(),
+            name: name.into(),
+        })
+    }
+
+    /// `joinChannel`.
+    pub fn join_channel(
+        &self,
+        users_information_collection: &str,
+        channel_type: &str,
+        channel_id: &str,
+    ) -> Result<(), Error> {
+        self.send(ClientMessage::JoinChannel {
+            users_information_collection: users_information_collection.into(),
+            channel_type: channel_type.into(),
+            channel_id: channel_id.into(),
+        })
+    }
+
+    /// `leaveChannel`.
+    pub fn leave_channel(
+        &self,
+        users_information_collection: &str,
+        channel_type: &str,
+        channel_id: &str,
+    ) -> Result<(), Error> {
+        self.send(ClientMessage::LeaveChannel {
+            users_information_collection: users_information_collection.into(),
+            channel_type: channel_type.into(),
+            channel_id: channel_id.into(),
+        })
+    }
+
+    /// `changeChannel`.
+    pub fn change_channel(
+        &self,
+        users_information_collection: &str,
+        channel_type: &str,
+        channel_id: &str,
+    ) -> Result<(), Error> {
+        self.send(ClientMessage::ChangeChannel {
+            users_information_collection: users_information_collection.into(),
+            channel_type: channel_type.into(),
+            channel_id: channel_id.into(),
+        })
+    }
+
+    /// `deleteChannel`: deletes the channel, its messages and every subscription.
+    pub fn delete_channel(
+        &self,
+        users_information_collection: &str,
+        channel_messages_collection: &str,
+        channel_type: &str,
+        channel_id: &str,
+    ) -> Result<(), Error> {
+        self.send(ClientMessage::DeleteChannel {
+            users_information_collection: users_information_collection.into(),
+            channel_messages_collection: channel_messages_collection.into(),
+            channel_type: channel_type.into(),
+            channel_id: channel_id.into(),
+        })
+    }
+
+    /// `open`: broadcasts the message to everyone with this user's `userId`.
+    pub fn send_open(&self, message: Value) -> Result<(), Error> {
+        self.send(ClientMessage::Open(object(message)))
+    }
+
+    /// `close`: broadcasts the message to everyone with this user's `userId`.
+    pub fn send_close(&self, message: Value) -> Result<(), Error> {
+        self.send(ClientMessage::Close(object(message)))
+    }
+
+    /// From now on, record writes arrive as SmartNgRX notifications
+    /// ([`ServerMessage::Notification`]), of `collections` only when given.
+    pub fn subscribe_notifications(&self, collections: Option<Vec<String>>) -> Result<(), Error> {
+        self.send(ClientMessage::SubscribeNotifications { collections })
+    }
+
+    /// Closes the connection; [`Realtime::next`] then yields what was already
+    /// received and `None`.
+    pub async fn close(self) -> Result<(), Error> {
+        let _ = self.commands.send(Command::Close);
+        let mut events = self.events;
+        while events.recv().await.is_some() {}
+        Ok(())
+    }
+}
+
+fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        other => {
+            let mut m = Map::new();
+            m.insert("data".into(), other);
+            m
+        }
+    }
+}
+
+/// Why one socket's life ended.
+enum End {
+    /// The app closed the connection, or stopped listening.
+    Closed,
+    /// The socket dropped or went silent: reconnect.
+    Lost,
+}
+
+async fn run(
+    mut link: Link,
+    first: Socket,
+    url: impl Fn() -> String + Send + 'static,
+    events: mpsc::Sender<Result<ServerMessage, Error>>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
+    let mut socket = Some(first);
+    loop {
+        let Some(s) = socket.take() else { break };
+        if let End::Closed = serve(&mut link, s, &events, &mut commands).await {
+            return;
+        }
+        link.on_close();
+        // Reconnect with backoff; messages sent meanwhile wait in the link.
         loop {
-            match self.socket.next().await? {
-                Ok(Message::Text(t)) => return Some(ServerMessage::parse(t.as_str())),
-                Ok(Message::Close(_)) => return None,
-                Ok(_) => continue,
-                Err(e) => return Some(Err(Error::Transport(e.to_string()))),
+            let delay = Duration::from_millis(link.reconnect_delay_ms(random()));
+            let sleep = tokio::time::sleep(delay);
+            tokio::pin!(sleep);
+            loop {
+                tokio::select! {
+                    () = &mut sleep => break,
+                    cmd = commands.recv() => match cmd {
+                        None | Some(Command::Close) => return,
+                        Some(Command::Send(m)) => {
+                            if let Err(e) = link.send(&m, now_ms()) {
+                                let _ = events.send(Err(Error::from_body(e))).await;
+                            }
+                        }
+                        Some(Command::Raw(t)) => {
+                            if let Err(e) = link.send_text(t, now_ms()) {
+                                let _ = events.send(Err(Error::from_body(e))).await;
+                            }
+                        }
+                    },
+                }
+            }
+            match open(&with_params(&url(), &link.url_params())).await {
+                Ok(s) => {
+                    socket = Some(s);
+                    break;
+                }
+                Err(
+                    e @ Error::Api {
+                        status: 401 | 403, ..
+                    },
+                ) => {
+                    // The key was revoked or the session ended: do not hammer the server.
+                    let _ = events.send(Err(e)).await;
+                    return;
+                }
+                Err(_) => continue,
             }
         }
     }
+}
 
-    /// Sends a JSON message (an object with an `action`).
-    pub async fn send(&mut self, message: &serde_json::Value) -> Result<(), Error> {
-        self.socket
-            .send(Message::text(message.to_string()))
-            .await
-            .map_err(|e| Error::Transport(e.to_string()))
-    }
-
-    /// Closes the connection.
-    pub async fn close(mut self) -> Result<(), Error> {
-        self.socket
-            .close(None)
-            .await
-            .map_err(|e| Error::Transport(e.to_string()))
+/// Runs one socket until it ends.
+async fn serve(
+    link: &mut Link,
+    mut socket: Socket,
+    events: &mpsc::Sender<Result<ServerMessage, Error>>,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+) -> End {
+    link.on_open(now_ms());
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            frame = socket.next() => {
+                let text = match frame {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return End::Lost,
+                    Some(Ok(_)) => {
+                        // Pings and pongs: the connection is alive.
+                        link.on_alive(now_ms());
+                        continue;
+                    }
+                };
+                match link.on_frame(text.as_str(), now_ms()) {
+                    Incoming::Nothing => {}
+                    Incoming::Deliver(t) => {
+                        if events.send(ServerMessage::parse(&t)).await.is_err() {
+                            return End::Closed;
+                        }
+                    }
+                    Incoming::Connected { greeting, send } => {
+                        if let Some(g) = greeting
+                            && events.send(ServerMessage::parse(&g)).await.is_err()
+                        {
+                            return End::Closed;
+                        }
+                        for f in send {
+                            if socket.send(Message::text(f)).await.is_err() {
+                                return End::Lost;
+                            }
+                        }
+                    }
+                }
+            }
+            cmd = commands.recv() => match cmd {
+                None | Some(Command::Close) => {
+                    let _ = socket.close(None).await;
+                    return End::Closed;
+                }
+                Some(cmd @ (Command::Send(_) | Command::Raw(_))) => match match cmd {
+                    Command::Send(m) => link.send(&m, now_ms()),
+                    Command::Raw(t) => link.send_text(t, now_ms()),
+                    Command::Close => Ok(None),
+                } {
+                    Ok(Some(frame)) => {
+                        if socket.send(Message::text(frame)).await.is_err() {
+                            return End::Lost;
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        let _ = events.send(Err(Error::from_body(e))).await;
+                    }
+                },
+            },
+            _ = tick.tick() => match link.tick(now_ms()) {
+                Tick::Wait => {}
+                Tick::Ping => {
+                    if socket.send(Message::text(Link::ping_frame())).await.is_err() {
+                        return End::Lost;
+                    }
+                }
+                Tick::Reconnect => return End::Lost,
+            },
+        }
     }
 }

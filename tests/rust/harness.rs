@@ -189,3 +189,47 @@ pub fn email(tag: &str) -> String {
 
 /// A password that passes the server's rules.
 pub const PASSWORD: &str = "correct horse battery";
+
+/// A TCP proxy in front of a server, whose connections can be cut at will: a
+/// real network failure for the realtime tests.
+pub struct Proxy {
+    /// The proxy's base URL, to give the SDK instead of the server's.
+    pub url: String,
+    cut: tokio::sync::watch::Sender<u64>,
+}
+
+impl Proxy {
+    /// Listens on a free port and forwards every connection to `target` (a base URL).
+    pub async fn start(target: &str) -> Self {
+        let addr = target
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("proxy port");
+        let url = format!("http://{}", listener.local_addr().expect("proxy address"));
+        let (cut, _) = tokio::sync::watch::channel(0u64);
+        let cuts = cut.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let Ok(mut server) = tokio::net::TcpStream::connect(&addr).await else {
+                    continue;
+                };
+                let mut rx = cuts.subscribe();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = rx.changed() => {}
+                    }
+                });
+            }
+        });
+        Self { url, cut }
+    }
+
+    /// Drops every connection open through the proxy right now.
+    pub fn cut(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+}

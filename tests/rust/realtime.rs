@@ -124,16 +124,35 @@ async fn signed_in_connections_and_bad_credentials() {
         ServerMessage::Connection(_)
     ));
 
-    // An unknown action is answered with an error and the connection stays up.
-    live.send(&json!({"action": "noSuchAction"}))
-        .await
-        .expect("send");
-    let ServerMessage::Error(e) = next(&mut live).await else {
-        panic!("expected an error message")
-    };
-    assert_eq!(e.code, rucksack::ErrorCode::UnknownAction);
-    live.send(&json!({"no": "action"})).await.expect("send");
-    assert!(matches!(next(&mut live).await, ServerMessage::Error(_)));
+    // Bad frames are answered with an error each, and the connection stays up.
+    for (frame, code) in [
+        (
+            r#"{"action": "no such action!"}"#,
+            rucksack::ErrorCode::UnknownAction,
+        ),
+        (r#"{"action": "error"}"#, rucksack::ErrorCode::UnknownAction),
+        (r#"{"no": "action"}"#, rucksack::ErrorCode::InvalidBody),
+        (r#"{"action": 5}"#, rucksack::ErrorCode::InvalidBody),
+        (r#"[1, 2]"#, rucksack::ErrorCode::InvalidBody),
+        (
+            r#"{"action": "getOne", "collection": 5}"#,
+            rucksack::ErrorCode::InvalidBody,
+        ),
+        (
+            r#"{"action": "find", "collection": "m", "query": {"$bogus": 1}}"#,
+            rucksack::ErrorCode::InvalidQuery,
+        ),
+        ("{not json", rucksack::ErrorCode::MalformedJson),
+    ] {
+        live.send_text(frame).expect("send");
+        let ServerMessage::Error(e) = next(&mut live).await else {
+            panic!("expected an error message for {frame}")
+        };
+        assert_eq!(e.code, code, "{frame}");
+    }
+    live.send(rucksack::ClientMessage::Ping).expect("send");
+    live.get_collection("m").expect("send");
+    assert!(matches!(next(&mut live).await, ServerMessage::Read { .. }));
 
     let bad = rucksack::Sdk::new(&server.url, "wrong-key").expect("sdk");
     let e = bad.ws().await.err().expect("refused");

@@ -35,6 +35,65 @@ pub struct Ctx {
     pub caller: Option<Caller>,
     /// Whether the request carries the admin key.
     pub admin: bool,
+    /// Where the request came from, which decides how its writes are broadcast.
+    pub origin: Origin,
+}
+
+/// Where a request came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// An HTTP request: its writes are broadcast with `httpRequest: true`.
+    Http,
+    /// A WebSocket action on the connection with this id: its writes are broadcast
+    /// to the other connections, and the caller gets the answer directly.
+    Socket(u64),
+    /// A step of a larger action (a channel action) that announces itself: its
+    /// writes are not broadcast.
+    Quiet,
+}
+
+impl Ctx {
+    /// Broadcasts the records one write touched.
+    pub fn publish(
+        &self,
+        action: sdk_core::ws::WriteAction,
+        collection: &str,
+        records: Vec<Value>,
+    ) {
+        let (http, except) = match self.origin {
+            Origin::Quiet => return,
+            Origin::Http => (true, None),
+            Origin::Socket(id) => (false, Some(id)),
+        };
+        crate::ws::publish_write(&self.app, action, collection, records, http, except);
+    }
+}
+
+/// A handler's answer before it becomes an HTTP reply or a WebSocket message.
+#[derive(Debug)]
+pub enum Answer {
+    /// JSON text as the store produced it.
+    Raw(String),
+    /// A value and the HTTP status.
+    Json(Value, u16),
+}
+
+impl Answer {
+    /// The HTTP reply.
+    pub fn into_response(self) -> warp::reply::Response {
+        match self {
+            Self::Raw(text) => raw_json(text),
+            Self::Json(v, status) => json_reply(&v, status),
+        }
+    }
+
+    /// The JSON text.
+    pub fn into_text(self) -> String {
+        match self {
+            Self::Raw(text) => text,
+            Self::Json(v, _) => v.to_string(),
+        }
+    }
 }
 
 impl Ctx {
@@ -168,7 +227,12 @@ async fn resolve(
         (None, Some(token)) => session_user(&app, &token).await?,
         (None, None) => None,
     };
-    Ok(Ctx { app, caller, admin })
+    Ok(Ctx {
+        app,
+        caller,
+        admin,
+        origin: Origin::Http,
+    })
 }
 
 /// The signed-in user for a session token, if the session is live. A session

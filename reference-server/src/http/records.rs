@@ -1,13 +1,12 @@
 //! `/<collection>` and `/<collection>/<id>`: the Backpack `db` methods and the
 //! whole operation tree (bulk insert, update, remove, save; upserts).
 
-use super::{Ctx, Outcome, ctx, finish, json_body, json_reply, raw_json, store_error};
+use super::{Answer, Ctx, ctx, finish, json_body, store_error};
 use crate::app::{App, Collection};
 use crate::clock::{new_id, now_iso};
 use crate::error::ApiError;
 use crate::scripts;
 use crate::store::{Change, Found, StoreError};
-use crate::ws::publish_write;
 use sdk_core::collection::{Access, IdGenerator, Operation};
 use sdk_core::names::{check_collection_name, check_id};
 use sdk_core::query::{Filter as QFilter, FindQuery, QueryError};
@@ -42,39 +41,57 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .and(warp::get())
         .and(c())
         .and(raw_query())
-        .then(|coll, c, q| async move { finish(list(coll, c, q).await) });
+        .then(
+            |coll, c, q| async move { finish(list(coll, c, q).await.map(Answer::into_response)) },
+        );
     let create = warp::path!(String)
         .and(warp::post())
         .and(c())
         .and(json_body(limit))
-        .then(|coll, c, b| async move { finish(create(coll, c, b).await) });
+        .then(
+            |coll, c, b| async move { finish(create(coll, c, b).await.map(Answer::into_response)) },
+        );
     let update_all = warp::path!(String)
         .and(warp::patch())
         .and(c())
         .and(raw_query())
         .and(json_body(limit))
-        .then(|coll, c, q, b| async move { finish(update_many(coll, c, q, b).await) });
+        .then(|coll, c, q, b| async move {
+            finish(update_many(coll, c, q, b).await.map(Answer::into_response))
+        });
     let remove_all = warp::path!(String)
         .and(warp::delete())
         .and(c())
         .and(raw_query())
-        .then(|coll, c, q| async move { finish(delete_many(coll, c, q).await) });
-    let save_all = warp::path!(String)
-        .and(warp::put())
-        .and(c())
-        .and(json_body(limit))
-        .then(|coll, c, b| async move { finish(save_all(coll, c, b).await) });
-    let get = warp::path!(String / String)
-        .and(warp::get())
-        .and(c())
-        .then(|coll, id, c| async move { finish(get(coll, id, c).await) });
+        .then(|coll, c, q| async move {
+            finish(delete_many(coll, c, q).await.map(Answer::into_response))
+        });
+    let save_all =
+        warp::path!(String)
+            .and(warp::put())
+            .and(c())
+            .and(json_body(limit))
+            .then(|coll, c, b| async move {
+                finish(save_all(coll, c, b).await.map(Answer::into_response))
+            });
+    let get =
+        warp::path!(String / String)
+            .and(warp::get())
+            .and(c())
+            .then(|coll, id, c| async move {
+                finish(get(coll, id, c).await.map(Answer::into_response))
+            });
     let patch = warp::path!(String / String)
         .and(warp::patch())
         .and(c())
         .and(if_match())
         .and(json_body(limit))
         .then(|coll, id, c, m, b| async move {
-            finish(write(coll, id, c, m, b, WriteAction::Patch).await)
+            finish(
+                write(coll, id, c, m, b, WriteAction::Patch)
+                    .await
+                    .map(Answer::into_response),
+            )
         });
     let put = warp::path!(String / String)
         .and(warp::put())
@@ -82,13 +99,19 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .and(if_match())
         .and(json_body(limit))
         .then(|coll, id, c, m, b| async move {
-            finish(write(coll, id, c, m, b, WriteAction::Update).await)
+            finish(
+                write(coll, id, c, m, b, WriteAction::Update)
+                    .await
+                    .map(Answer::into_response),
+            )
         });
     let delete = warp::path!(String / String)
         .and(warp::delete())
         .and(c())
         .and(if_match())
-        .then(|coll, id, c, m| async move { finish(delete(coll, id, c, m).await) });
+        .then(|coll, id, c, m| async move {
+            finish(delete(coll, id, c, m).await.map(Answer::into_response))
+        });
     list.or(create)
         .unify()
         .or(update_all)
@@ -147,8 +170,10 @@ fn expected_version(
     }
 }
 
-type CtxResult = Result<Ctx, ApiError>;
-type BodyResult = Result<Value, ApiError>;
+pub(crate) type CtxResult = Result<Ctx, ApiError>;
+/// A handler's outcome.
+pub type Outcome = Result<Answer, ApiError>;
+pub(crate) type BodyResult = Result<Value, ApiError>;
 
 /// The most records one `POST` may create.
 pub const MAX_INSERT: usize = 1000;
@@ -428,7 +453,7 @@ fn at_index(i: usize, mut e: ErrorBody) -> ErrorBody {
     e
 }
 
-async fn list(coll: String, c: CtxResult, raw: String) -> Outcome {
+pub(crate) async fn list(coll: String, c: CtxResult, raw: String) -> Outcome {
     let c = c?;
     check_collection(&coll)?;
     let cfg = c.app.collection(&coll);
@@ -461,7 +486,7 @@ async fn list(coll: String, c: CtxResult, raw: String) -> Outcome {
         .map_err(store_error)?
     {
         Found::Records(text) => match &cfg.config.events.get {
-            None => Ok(raw_json(text)),
+            None => Ok(Answer::Raw(text)),
             Some(src) => {
                 let rows: Vec<Value> = serde_json::from_str(&text).map_err(ApiError::internal)?;
                 let mut out = Vec::with_capacity(rows.len());
@@ -472,14 +497,14 @@ async fn list(coll: String, c: CtxResult, raw: String) -> Outcome {
                         Err(e) => return Err(e),
                     }
                 }
-                Ok(json_reply(&out, 200))
+                Ok(Answer::Json(Value::Array(out), 200))
             }
         },
-        Found::Count(n) => Ok(json_reply(&n, 200)),
+        Found::Count(n) => Ok(Answer::Json(json!(n), 200)),
     }
 }
 
-async fn get(coll: String, id: String, c: CtxResult) -> Outcome {
+pub(crate) async fn get(coll: String, id: String, c: CtxResult) -> Outcome {
     let c = c?;
     check_item(&coll, &id)?;
     let cfg = c.app.collection(&coll);
@@ -494,7 +519,7 @@ async fn get(coll: String, id: String, c: CtxResult) -> Outcome {
         .map_err(store_error)?
         .ok_or_else(not_found)?;
     if rule.is_none() && cfg.config.events.get.is_none() {
-        return Ok(raw_json(doc));
+        return Ok(Answer::Raw(doc));
     }
     let v: Value = serde_json::from_str(&doc).map_err(ApiError::internal)?;
     if rule.is_some_and(|r| !r.matches(&v)) {
@@ -502,15 +527,15 @@ async fn get(coll: String, id: String, c: CtxResult) -> Outcome {
         return Err(not_found());
     }
     match &cfg.config.events.get {
-        Some(src) => Ok(json_reply(
-            &scripts::read(&c.app, &coll, src, v, me(&c))?,
+        Some(src) => Ok(Answer::Json(
+            scripts::read(&c.app, &coll, src, v, me(&c))?,
             200,
         )),
-        None => Ok(json_reply(&v, 200)),
+        None => Ok(Answer::Json(v, 200)),
     }
 }
 
-async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
+pub(crate) async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
     let c = c?;
     check_collection(&coll)?;
     let cfg = c.app.collection(&coll);
@@ -541,10 +566,8 @@ async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
                 .insert_many(&coll, records)
                 .await
                 .map_err(store_error)?;
-            for r in &saved {
-                publish_write(c.app.bus.as_ref(), WriteAction::Create, &coll, r);
-            }
-            Ok(json_reply(&saved, 201))
+            c.publish(WriteAction::Create, &coll, saved.clone());
+            Ok(Answer::Json(Value::Array(saved), 201))
         }
         body => {
             let record = new_record(&c, &coll, &cfg, guard.as_ref(), body, None)?;
@@ -555,8 +578,8 @@ async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
                 .await
                 .map_err(store_error)?;
             let saved = saved.pop().unwrap_or(Value::Null);
-            publish_write(c.app.bus.as_ref(), WriteAction::Create, &coll, &saved);
-            Ok(json_reply(&saved, 201))
+            c.publish(WriteAction::Create, &coll, vec![saved.clone()]);
+            Ok(Answer::Json(saved, 201))
         }
     }
 }
@@ -581,20 +604,14 @@ async fn update_many(coll: String, c: CtxResult, raw: String, body: BodyResult) 
         .update_many(&coll, filter, guard, spec, now_iso(), cfg.check.clone())
         .await
         .map_err(store_error)?;
-    Ok(bulk_answer(&c, WriteAction::Patch, &coll, &saved))
+    Ok(bulk_answer(&c, WriteAction::Patch, &coll, saved))
 }
 
 /// Broadcasts each record a bulk write touched and answers `{"n": count}`.
-fn bulk_answer(
-    c: &Ctx,
-    action: WriteAction,
-    coll: &str,
-    records: &[Value],
-) -> warp::reply::Response {
-    for r in records {
-        publish_write(c.app.bus.as_ref(), action, coll, r);
-    }
-    json_reply(&json!({ "n": records.len() }), 200)
+fn bulk_answer(c: &Ctx, action: WriteAction, coll: &str, records: Vec<Value>) -> Answer {
+    let n = records.len();
+    c.publish(action, coll, records);
+    Answer::Json(json!({ "n": n }), 200)
 }
 
 async fn delete_many(coll: String, c: CtxResult, raw: String) -> Outcome {
@@ -616,7 +633,7 @@ async fn delete_many(coll: String, c: CtxResult, raw: String) -> Outcome {
         .delete_many(&coll, filter, guard)
         .await
         .map_err(store_error)?;
-    Ok(bulk_answer(&c, WriteAction::Delete, &coll, &gone))
+    Ok(bulk_answer(&c, WriteAction::Delete, &coll, gone))
 }
 
 async fn save_all(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
@@ -669,10 +686,10 @@ async fn save_all(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
         .replace_all(&coll, records)
         .await
         .map_err(store_error)?;
-    Ok(json_reply(&saved, 200))
+    Ok(Answer::Json(Value::Array(saved), 200))
 }
 
-async fn write(
+pub(crate) async fn write(
     coll: String,
     id: String,
     c: CtxResult,
@@ -741,13 +758,13 @@ async fn write(
                 .await
                 .map_err(store_error)?;
             let saved = saved.pop().unwrap_or(Value::Null);
-            publish_write(c.app.bus.as_ref(), WriteAction::Create, &coll, &saved);
-            return Ok(json_reply(&saved, 201));
+            c.publish(WriteAction::Create, &coll, vec![saved.clone()]);
+            return Ok(Answer::Json(saved, 201));
         }
         other => other.map_err(store_error)?,
     };
-    publish_write(c.app.bus.as_ref(), action, &coll, &saved);
-    Ok(json_reply(&saved, 200))
+    c.publish(action, &coll, vec![saved.clone()]);
+    Ok(Answer::Json(saved, 200))
 }
 
 /// An update through On Validate and On PUT: read the record, compute the new
@@ -808,7 +825,12 @@ async fn scripted_update(
     Err(StoreError::Busy)
 }
 
-async fn delete(coll: String, id: String, c: CtxResult, if_match: Option<String>) -> Outcome {
+pub(crate) async fn delete(
+    coll: String,
+    id: String,
+    c: CtxResult,
+    if_match: Option<String>,
+) -> Outcome {
     let c = c?;
     check_item(&coll, &id)?;
     let cfg = c.app.collection(&coll);
@@ -827,8 +849,8 @@ async fn delete(coll: String, id: String, c: CtxResult, if_match: Option<String>
             .map_err(store_error)?,
         Some(src) => scripted_delete(&c, &coll, &id, src, guard, expected).await?,
     };
-    publish_write(c.app.bus.as_ref(), WriteAction::Delete, &coll, &gone);
-    Ok(json_reply(&gone, 200))
+    c.publish(WriteAction::Delete, &coll, vec![gone.clone()]);
+    Ok(Answer::Json(gone, 200))
 }
 
 /// A delete through On DELETE: read the record, run the script (which may

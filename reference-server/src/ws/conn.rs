@@ -1,115 +1,484 @@
-//! One WebSocket connection: greeting, fan-out of events, answers to messages.
+//! One WebSocket connection: greeting, actions, fan-out of events, heartbeats,
+//! resume.
 
-use super::Event;
+use super::{Event, EventKind};
 use crate::app::App;
+use crate::error::ApiError;
+use crate::http::records::{self, Outcome};
+use crate::http::{Caller, Ctx, Origin};
 use futures_util::{SinkExt, StreamExt};
 use sdk_core::collection::Access;
-use sdk_core::ws::{CONNECTION_GREETING, ServerMessage};
+use sdk_core::ws::{CONNECTION_GREETING, ClientMessage, WriteAction, notifications};
 use sdk_core::{ErrorBody, ErrorCode};
+use serde_json::{Map, Value, json};
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
 use warp::ws::{Message, WebSocket};
 
-/// Serves one upgraded connection until either side closes it or the server stops.
-pub async fn serve(socket: WebSocket, app: Arc<App>, user: Option<String>) {
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// How long one frame may take to reach a client before it counts as too slow.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a resuming connection's events wait for its `resume` message.
+const RESUME_WAIT: Duration = Duration::from_secs(10);
+
+/// What the server knows about one connection.
+pub struct Conn {
+    /// Unique within this process.
+    pub id: u64,
+    /// The signed-in user, from the session at connect.
+    pub user: Option<String>,
+    /// Whether the connection came with the admin key.
+    pub admin: bool,
+    /// Keys of the channels it is subscribed to.
+    pub channels: HashSet<String>,
+    /// SmartNgRX mode: `Some(None)` for every collection, `Some(Some(set))` for those.
+    pub notify: Option<Option<HashSet<String>>>,
+    /// Whether frames carry `seq` (the client asked for a resumable stream).
+    pub numbered: bool,
+    /// The last event number handled, so a replay and live events never overlap.
+    pub last_seq: u64,
+}
+
+impl Conn {
+    /// The context actions run in, as an HTTP request of the same user would.
+    pub fn ctx(&self, app: &Arc<App>, origin: Origin) -> Ctx {
+        Ctx {
+            app: app.clone(),
+            caller: self.user.as_ref().map(|u| Caller {
+                user_id: u.clone(),
+                token_hash: String::new(),
+            }),
+            admin: self.admin,
+            origin,
+        }
+    }
+
+    /// The user, or the error for an action that needs one.
+    pub fn require_user(&self) -> Result<&str, ErrorBody> {
+        self.user.as_deref().ok_or_else(|| {
+            ErrorBody::new(
+                ErrorCode::Unauthenticated,
+                "sign in first: channels belong to signed-in users",
+            )
+        })
+    }
+}
+
+/// Serves one upgraded connection until either side closes it, it falls too far
+/// behind, it stops answering heartbeats, or the server stops.
+pub async fn serve(
+    socket: WebSocket,
+    app: Arc<App>,
+    user: Option<String>,
+    admin: bool,
+    numbered: bool,
+    resuming: bool,
+) {
     let (mut tx, mut rx) = socket.split();
-    let mut events = app.bus.subscribe();
+    let (mut events, latest) = app.bus.subscribe();
     let mut shutdown = app.shutdown.clone();
-    let channels: HashSet<String> = HashSet::new();
-    tracing::debug!(?user, "websocket connected");
-    let greeting = ServerMessage::Connection(CONNECTION_GREETING.into()).to_json();
-    if tx.send(Message::text(greeting)).await.is_err() {
+    let mut conn = Conn {
+        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        user,
+        admin,
+        channels: HashSet::new(),
+        notify: None,
+        numbered,
+        last_seq: latest,
+    };
+    tracing::debug!(user = ?conn.user, id = conn.id, "websocket connected");
+    let mut greeting = json!({"action": "connection", "response": CONNECTION_GREETING});
+    if numbered {
+        greeting["stream"] = json!(app.bus.stream());
+        greeting["seq"] = json!(latest);
+    }
+    if tx.send(Message::text(greeting.to_string())).await.is_err() {
         return;
     }
-    loop {
-        let out: Option<String> = tokio::select! {
+    let beat = Duration::from_secs(app.config.ws_heartbeat.max(1));
+    let mut heartbeat = tokio::time::interval_at(Instant::now() + beat, beat);
+    let mut heard = Instant::now();
+    let mut out: Vec<String> = Vec::new();
+    // A client that is resuming sends `resume` first; events wait until it has
+    // rejoined its channels and been replayed what it missed (or for RESUME_WAIT).
+    let mut waiting = resuming;
+    let resume_deadline = tokio::time::sleep(RESUME_WAIT);
+    tokio::pin!(resume_deadline);
+    let close: Option<(u16, String)> = loop {
+        tokio::select! {
             incoming = rx.next() => match incoming {
-                None | Some(Err(_)) => break,
-                Some(Ok(m)) if m.is_close() => break,
-                Some(Ok(m)) => answer(&m),
+                None | Some(Err(_)) => break None,
+                Some(Ok(m)) if m.is_close() => break None,
+                Some(Ok(m)) => {
+                    heard = Instant::now();
+                    if m.is_ping() || m.is_pong() {
+                        continue;
+                    }
+                    answer(&app, &mut conn, &m, &mut out).await;
+                    waiting = false;
+                }
             },
-            ev = events.recv() => match ev {
-                Ok(ev) => deliver(&app, user.as_deref(), &ev, &channels),
-                Err(RecvError::Lagged(n)) => Some(
-                    ServerMessage::Error(ErrorBody::new(
-                        ErrorCode::Unavailable,
-                        format!("this connection fell behind and missed {n} events"),
-                    ))
-                    .to_json(),
-                ),
-                Err(RecvError::Closed) => break,
+            () = &mut resume_deadline, if waiting => waiting = false,
+            ev = events.recv(), if !waiting => match ev {
+                Ok(ev) => deliver(&app, &mut conn, &ev, &mut out),
+                Err(RecvError::Lagged(n)) => break Some((
+                    1008,
+                    format!("too slow: fell {n} events behind; reconnect and resume"),
+                )),
+                Err(RecvError::Closed) => break Some((1001, "server shutting down".into())),
             },
-            _ = shutdown.changed() => {
-                let _ = tx.send(Message::close_with(1001u16, "server shutting down")).await;
-                break;
-            }
+            _ = heartbeat.tick() => {
+                if heard.elapsed() > beat * 3 {
+                    break Some((1001, "no heartbeat; reconnect".into()));
+                }
+                out.push(String::new());
+            },
+            _ = shutdown.changed() => break Some((1001, "server shutting down".into())),
         };
-        if let Some(text) = out
-            && tx.send(Message::text(text)).await.is_err()
-        {
-            break;
+        if !flush(&mut tx, &mut out).await {
+            break None;
         }
+    };
+    if let Some((code, reason)) = close {
+        tracing::debug!(id = conn.id, reason, "websocket closed by the server");
+        let _ =
+            tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::close_with(code, reason))).await;
     }
-    tracing::debug!(?user, "websocket closed");
+    tracing::debug!(user = ?conn.user, id = conn.id, "websocket closed");
 }
 
-/// The frame for this connection, if its user may see the event: a channel's
-/// records reach its members only, and a record reaches only users the
-/// collection's read rule lets read it.
-fn deliver(
-    app: &App,
-    user: Option<&str>,
-    ev: &Event,
-    channels: &HashSet<String>,
-) -> Option<String> {
-    if ev.channel.as_ref().is_some_and(|c| !channels.contains(c)) {
-        return None;
-    }
-    if let Some((action, collection, record)) = &ev.record {
-        let cfg = app.collection(collection);
-        match cfg.config.rules.read.access(user, false) {
-            Access::All => {}
-            Access::Only(f) if f.matches(record) => {}
-            _ => return None,
+/// Sends what is waiting (an empty string is a heartbeat ping); `false` when the
+/// connection is gone or too slow to take it.
+async fn flush(
+    tx: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    out: &mut Vec<String>,
+) -> bool {
+    for text in out.drain(..) {
+        let m = if text.is_empty() {
+            Message::ping(Vec::new())
+        } else {
+            Message::text(text)
+        };
+        match tokio::time::timeout(SEND_TIMEOUT, tx.send(m)).await {
+            Ok(Ok(())) => {}
+            _ => return false,
         }
-        if let Some(src) = &cfg.config.events.get {
-            // The record as this user would read it: hidden fields go, a cancel skips it.
-            let seen = crate::scripts::read(app, collection, src, record.clone(), user).ok()?;
-            return Some(
-                ServerMessage::Write(sdk_core::ws::WriteEvent {
-                    action: *action,
-                    collection: collection.clone(),
-                    http_request: true,
-                    response: seen,
-                })
-                .to_json(),
+    }
+    true
+}
+
+/// Adds `"seq": n` in front of a frame's fields for numbered connections.
+fn numbered(conn: &Conn, seq: u64, text: &str) -> String {
+    if conn.numbered && text.starts_with('{') {
+        format!("{{\"seq\":{seq},{}", &text[1..])
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Whether this connection's user may read `record` of `collection`.
+fn may_read(app: &App, conn: &Conn, collection: &str, record: &Value) -> bool {
+    let cfg = app.collection(collection);
+    match cfg
+        .config
+        .rules
+        .read
+        .access(conn.user.as_deref(), conn.admin)
+    {
+        Access::All => true,
+        Access::Only(f) => f.matches(record),
+        _ => false,
+    }
+}
+
+/// Adds the frames of one event this connection should receive to `out`: a
+/// channel's events reach its subscribers only, records only users who may read
+/// them (as the On GET script shows them), nothing reaches the connection that
+/// caused it, and nothing is sent twice.
+pub fn deliver(app: &App, conn: &mut Conn, ev: &Event, out: &mut Vec<String>) {
+    if ev.last_seq() <= conn.last_seq {
+        return;
+    }
+    conn.last_seq = ev.last_seq();
+    if ev.except == Some(conn.id) {
+        return;
+    }
+    match &ev.kind {
+        EventKind::Write {
+            action,
+            collection,
+            items,
+        } => {
+            let visible = |item: &&super::WriteItem| {
+                item.channel
+                    .as_ref()
+                    .is_none_or(|c| conn.channels.contains(c))
+                    && may_read(app, conn, collection, &item.record)
+            };
+            if let Some(filter) = &conn.notify {
+                if filter.as_ref().is_some_and(|f| !f.contains(collection)) {
+                    return;
+                }
+                let seen: Vec<&Value> = items.iter().filter(visible).map(|i| &i.record).collect();
+                let cfg = app.collection(collection);
+                for n in notifications(*action, collection, cfg.config.parent.as_ref(), &seen) {
+                    out.push(numbered(conn, ev.last_seq(), &json!(n).to_string()));
+                }
+                return;
+            }
+            let cfg = app.collection(collection);
+            for (i, item) in items.iter().enumerate() {
+                if !visible(&item) {
+                    continue;
+                }
+                let seq = ev.seq + i as u64;
+                match &cfg.config.events.get {
+                    None => out.push(numbered(conn, seq, &item.frame)),
+                    Some(src) => {
+                        // The record as this user would read it: hidden fields go, a cancel skips it.
+                        if let Ok(seen) = crate::scripts::read(
+                            app,
+                            collection,
+                            src,
+                            item.record.clone(),
+                            conn.user.as_deref(),
+                        ) {
+                            let http = item.frame.contains("\"httpRequest\":true");
+                            let text = sdk_core::ws::write_frame(*action, collection, http, &seen);
+                            out.push(numbered(conn, seq, &text));
+                        }
+                    }
+                }
+            }
+        }
+        EventKind::Message {
+            channel,
+            text,
+            visible,
+        } => {
+            if channel.as_ref().is_some_and(|c| !conn.channels.contains(c)) {
+                return;
+            }
+            if let Some((coll, record)) = visible
+                && !may_read(app, conn, coll, record)
+            {
+                return;
+            }
+            out.push(numbered(conn, ev.seq, text));
+        }
+        EventKind::ChannelDeleted {
+            channel,
+            by,
+            records,
+        } => {
+            if !conn.channels.remove(&channel.key()) {
+                return;
+            }
+            let record = conn
+                .user
+                .as_ref()
+                .and_then(|u| records.get(u))
+                .cloned()
+                .unwrap_or(Value::Null);
+            let text = json!({
+                "action": "deleteChannel",
+                "userId": by,
+                "channelType": channel.channel_type,
+                "channelId": channel.channel_id,
+                "response": record,
+            });
+            out.push(numbered(conn, ev.seq, &text.to_string()));
+        }
+    }
+}
+
+/// An error message for this client, naming the action it answers.
+pub fn error_frame(body: &ErrorBody, request: Option<&str>) -> String {
+    let mut v = json!(body);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("action".into(), json!("error"));
+        if let Some(r) = request {
+            o.insert("request".into(), json!(r));
+        }
+    }
+    v.to_string()
+}
+
+/// Handles one frame from the client; answers go to `out`. Errors are answered
+/// as `{action: "error", code, message, request}` and the connection stays up.
+async fn answer(app: &Arc<App>, conn: &mut Conn, m: &Message, out: &mut Vec<String>) {
+    let Ok(text) = m.to_str() else {
+        out.push(error_frame(
+            &ErrorBody::new(ErrorCode::InvalidBody, "messages must be JSON text frames"),
+            None,
+        ));
+        return;
+    };
+    let msg = match ClientMessage::parse(text) {
+        Ok(msg) => msg,
+        Err(e) => {
+            out.push(error_frame(&e, None));
+            return;
+        }
+    };
+    let action = msg.action().to_owned();
+    if let Err(e) = act(app, conn, msg, out).await {
+        out.push(error_frame(&e, Some(&action)));
+    }
+}
+
+/// `{action, collection, response}` with the response as JSON text.
+fn reply(action: &str, collection: &str, response: &str) -> String {
+    format!(
+        "{{\"action\":{},\"collection\":{},\"response\":{}}}",
+        json!(action),
+        json!(collection),
+        response
+    )
+}
+
+fn body(outcome: Outcome) -> Result<String, ErrorBody> {
+    outcome.map(|a| a.into_text()).map_err(|ApiError(e, _)| e)
+}
+
+/// Runs one action.
+async fn act(
+    app: &Arc<App>,
+    conn: &mut Conn,
+    msg: ClientMessage,
+    out: &mut Vec<String>,
+) -> Result<(), ErrorBody> {
+    let c = conn.ctx(app, Origin::Socket(conn.id));
+    let ctx = || Ok(c.clone());
+    match msg {
+        ClientMessage::Find { collection, query } => {
+            let raw = match &query {
+                Value::Null => String::new(),
+                Value::Object(o) if o.is_empty() => String::new(),
+                Value::Object(_) => form_urlencoded::Serializer::new(String::new())
+                    .append_pair("q", &query.to_string())
+                    .finish(),
+                _ => {
+                    return Err(ErrorBody::new(
+                        ErrorCode::InvalidQuery,
+                        "find takes a query object",
+                    ));
+                }
+            };
+            let text = body(records::list(collection.clone(), ctx(), raw).await)?;
+            out.push(reply("find", &collection, &text));
+        }
+        ClientMessage::GetAll { collection } => {
+            let text = body(records::list(collection.clone(), ctx(), String::new()).await)?;
+            out.push(reply("getAll", &collection, &text));
+        }
+        ClientMessage::GetOne { collection, id } => {
+            let text = body(records::get(collection.clone(), id, ctx()).await)?;
+            out.push(reply("getOne", &collection, &text));
+        }
+        ClientMessage::Create { collection, data } => {
+            let text = body(records::create(collection.clone(), ctx(), Ok(data)).await)?;
+            out.push(reply("create", &collection, &text));
+        }
+        ClientMessage::Update {
+            collection,
+            id,
+            data,
+        } => {
+            let outcome = records::write(
+                collection.clone(),
+                id,
+                ctx(),
+                None,
+                Ok(data),
+                WriteAction::Update,
+            );
+            out.push(reply("update", &collection, &body(outcome.await)?));
+        }
+        ClientMessage::Patch {
+            collection,
+            id,
+            data,
+        } => {
+            let outcome = records::write(
+                collection.clone(),
+                id,
+                ctx(),
+                None,
+                Ok(data),
+                WriteAction::Patch,
+            );
+            out.push(reply("patch", &collection, &body(outcome.await)?));
+        }
+        ClientMessage::Delete { collection, id } => {
+            let text = body(records::delete(collection.clone(), id, ctx(), None).await)?;
+            out.push(reply("delete", &collection, &text));
+        }
+        ClientMessage::Open(m) => broadcast_with_user(app, conn, "open", m, None),
+        ClientMessage::Close(m) => broadcast_with_user(app, conn, "close", m, None),
+        ClientMessage::Message(m) => {
+            let channel = sdk_core::ws::Channel::of(&Value::Object(m.clone())).map(|c| c.key());
+            if let Some(c) = &channel
+                && !conn.channels.contains(c)
+            {
+                return Err(ErrorBody::new(
+                    ErrorCode::Forbidden,
+                    "join the channel before sending messages to it",
+                ));
+            }
+            let action = m
+                .get("action")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            broadcast_with_user(app, conn, &action, m, channel);
+        }
+        ClientMessage::SubscribeNotifications { collections } => {
+            conn.notify = Some(collections.clone().map(|c| c.into_iter().collect()));
+            out.push(
+                json!({"action": "subscribeNotifications", "collections": collections}).to_string(),
             );
         }
+        ClientMessage::Ping => out.push(json!({"action": "pong"}).to_string()),
+        ClientMessage::Resume {
+            stream,
+            since,
+            channels,
+            notifications,
+            notify,
+        } => {
+            if notify {
+                conn.notify = Some(notifications.map(|c| c.into_iter().collect()));
+            }
+            super::channels::resume(app, conn, &stream, since, channels, out).await;
+        }
+        other => super::channels::act(app, conn, other, out).await?,
     }
-    Some(ev.text.to_string())
+    Ok(())
 }
 
-/// The answer to a frame from the client. Pings and pongs are handled by the
-/// socket itself; binary frames and unknown actions get an error message and the
-/// connection stays up.
-fn answer(m: &Message) -> Option<String> {
-    if m.is_ping() || m.is_pong() {
-        return None;
+/// Sends an application message, `open` or `close` with the sender's `userId`
+/// (the session's, never the message's) to a channel or to everyone.
+fn broadcast_with_user(
+    app: &App,
+    conn: &Conn,
+    action: &str,
+    mut m: Map<String, Value>,
+    channel: Option<String>,
+) {
+    m.insert("action".into(), json!(action));
+    match &conn.user {
+        Some(u) => {
+            m.insert("userId".into(), json!(u));
+        }
+        None => {
+            m.shift_remove("userId");
+        }
     }
-    let err = |code, msg: &str| Some(ServerMessage::Error(ErrorBody::new(code, msg)).to_json());
-    let Ok(text) = m.to_str() else {
-        return err(ErrorCode::InvalidBody, "messages must be JSON text frames");
-    };
-    let v: serde_json::Value = match serde_json::from_str(text) {
-        Ok(v) => v,
-        Err(e) => return err(ErrorCode::MalformedJson, &format!("malformed JSON: {e}")),
-    };
-    match v.get("action").and_then(serde_json::Value::as_str) {
-        None => err(ErrorCode::InvalidBody, "messages need a string 'action'"),
-        Some(a) => err(
-            ErrorCode::UnknownAction,
-            &format!("action '{a}' is not supported by this server"),
-        ),
-    }
+    super::publish_message(app, channel, Value::Object(m).to_string(), None, None);
 }

@@ -1,73 +1,239 @@
-//! Realtime: the fan-out bus and the WebSocket endpoint.
+//! Realtime: the fan-out bus, its numbered history, and the WebSocket endpoint.
 
+pub mod channels;
 pub mod conn;
 
-use sdk_core::ws::{ServerMessage, WriteAction, WriteEvent, broadcast_allowed, channel_key};
+use sdk_core::ws::{Channel, WriteAction, broadcast_allowed, write_frame};
 use serde_json::Value;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
-/// One message for the connected clients.
+/// One message for the connected clients. The bus numbers events: an event
+/// holding `n` frames takes the numbers `seq .. seq + n`.
 #[derive(Debug)]
 pub struct Event {
-    /// The channel (`"<channelType>_<channelId>"`) whose members alone receive it;
-    /// `None` sends it to every connection.
+    /// The first sequence number, set by the bus.
+    pub seq: u64,
+    /// The connection that caused it, which does not receive it (it got its answer).
+    pub except: Option<u64>,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// What an event carries.
+#[derive(Debug)]
+pub enum EventKind {
+    /// Records written by one request. Each reaches a connection only if the
+    /// collection's read rule lets its user read it (as the On GET script shows
+    /// it to them), and a record naming a channel only reaches that channel.
+    Write {
+        /// What happened.
+        action: WriteAction,
+        /// The collection.
+        collection: String,
+        /// The records, each with its channel and its Backpack message.
+        items: Vec<WriteItem>,
+    },
+    /// A message (application, `open`/`close`, a channel announcement), to a
+    /// channel's subscribers or to everyone; when `visible` names a record, only
+    /// to users who may read it.
+    Message {
+        /// The channel key, if scoped to one.
+        channel: Option<String>,
+        /// The frame.
+        text: String,
+        /// A record the receiver must be able to read: (collection, record).
+        visible: Option<(String, Value)>,
+    },
+    /// A channel was deleted: each subscribed connection gets its user's updated
+    /// information record and leaves the channel.
+    ChannelDeleted {
+        /// The channel.
+        channel: Channel,
+        /// Who deleted it.
+        by: Option<String>,
+        /// The users' updated information records, by user id.
+        records: HashMap<String, Value>,
+    },
+}
+
+/// One record of a write event.
+#[derive(Debug)]
+pub struct WriteItem {
+    /// The record as written (for a delete: as it was).
+    pub record: Value,
+    /// Its channel key, when it names a channel.
     pub channel: Option<String>,
-    /// The JSON text frame.
-    pub text: Arc<str>,
-    /// For a record write: the action, the collection and the record, so each
-    /// connection receives it only if the collection's read rule lets its user
-    /// read it, as the collection's On GET script shows it to that user.
-    pub record: Option<(WriteAction, String, Value)>,
+    /// The Backpack message for it.
+    pub frame: String,
+}
+
+impl Event {
+    /// How many sequence numbers the event takes.
+    pub fn width(&self) -> u64 {
+        match &self.kind {
+            EventKind::Write { items, .. } => items.len().max(1) as u64,
+            _ => 1,
+        }
+    }
+
+    /// The last sequence number the event holds.
+    pub fn last_seq(&self) -> u64 {
+        self.seq + self.width() - 1
+    }
 }
 
 /// Fans events out to every connection of every server process that shares the
-/// database. In-process now; Redis or NATS when several processes share one database.
+/// database, numbering them and keeping a bounded history for clients that
+/// reconnect. In-process now; Redis or NATS when several processes share one database.
 pub trait Bus: Send + Sync + 'static {
-    /// Sends an event to all subscribers.
+    /// Numbers an event and sends it to all subscribers.
     fn publish(&self, event: Event);
-    /// A new subscription.
-    fn subscribe(&self) -> broadcast::Receiver<Arc<Event>>;
+    /// A new subscription and the last number published before it, taken together
+    /// so that every event it receives is numbered after that.
+    fn subscribe(&self) -> (broadcast::Receiver<Arc<Event>>, u64);
+    /// This stream's id: numbers are only comparable within one stream.
+    fn stream(&self) -> &str;
+    /// The events after `since`, or `None` when the history no longer reaches back that far.
+    fn since(&self, since: u64) -> Option<Vec<Arc<Event>>>;
 }
 
-/// The in-process bus. A subscriber that falls more than `capacity` events behind
-/// is told how many it missed.
-pub struct LocalBus(broadcast::Sender<Arc<Event>>);
+/// The in-process bus. A subscriber that falls more than `capacity` events
+/// behind is disconnected (it can resume from the history).
+pub struct LocalBus {
+    tx: broadcast::Sender<Arc<Event>>,
+    stream: String,
+    history: Mutex<History>,
+}
+
+struct History {
+    next: u64,
+    /// The last number of the newest event evicted from the history.
+    evicted: u64,
+    events: VecDeque<Arc<Event>>,
+    cap: usize,
+}
 
 impl LocalBus {
-    /// A bus that buffers up to `capacity` events per slow subscriber.
-    pub fn new(capacity: usize) -> Self {
-        Self(broadcast::channel(capacity).0)
+    /// A bus that buffers up to `capacity` events per slow subscriber and keeps
+    /// the last `history` events for clients that reconnect.
+    pub fn new(capacity: usize, history: usize) -> Self {
+        Self {
+            tx: broadcast::channel(capacity.max(1)).0,
+            stream: crate::clock::new_id(),
+            history: Mutex::new(History {
+                next: 1,
+                evicted: 0,
+                events: VecDeque::with_capacity(history.min(65_536)),
+                cap: history,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, History> {
+        match self.history.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 }
 
 impl Bus for LocalBus {
-    fn publish(&self, event: Event) {
+    fn publish(&self, mut event: Event) {
+        let mut h = self.lock();
+        event.seq = h.next;
+        h.next += event.width();
+        let event = Arc::new(event);
+        if h.cap > 0 {
+            if h.events.len() >= h.cap
+                && let Some(old) = h.events.pop_front()
+            {
+                h.evicted = old.last_seq();
+            }
+            h.events.push_back(event.clone());
+        } else {
+            h.evicted = event.last_seq();
+        }
+        // Sent under the lock, so subscribers see events in number order.
         // No subscribers is not an error.
-        let _ = self.0.send(Arc::new(event));
+        let _ = self.tx.send(event);
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
-        self.0.subscribe()
+    fn subscribe(&self) -> (broadcast::Receiver<Arc<Event>>, u64) {
+        let h = self.lock();
+        (self.tx.subscribe(), h.next - 1)
+    }
+
+    fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    fn since(&self, since: u64) -> Option<Vec<Arc<Event>>> {
+        let h = self.lock();
+        if since < h.evicted || since >= h.next {
+            return None;
+        }
+        Some(
+            h.events
+                .iter()
+                .filter(|e| e.last_seq() > since)
+                .cloned()
+                .collect(),
+        )
     }
 }
 
-/// Broadcasts a database write made over HTTP, unless the record opts out with
-/// `broadcast: false`; a record naming a channel goes to that channel's members only.
-pub fn publish_write(bus: &dyn Bus, action: WriteAction, collection: &str, record: &Value) {
-    if !broadcast_allowed(record) {
+/// Broadcasts the records one write touched, except those with `broadcast: false`;
+/// a record naming a channel goes to that channel's subscribers only. `http` marks
+/// writes made over HTTP; `except` is the connection that made it over the socket.
+pub fn publish_write(
+    app: &crate::app::App,
+    action: WriteAction,
+    collection: &str,
+    records: Vec<Value>,
+    http: bool,
+    except: Option<u64>,
+) {
+    let items: Vec<WriteItem> = records
+        .into_iter()
+        .filter(broadcast_allowed)
+        .map(|record| WriteItem {
+            channel: Channel::of(&record).map(|c| c.key()),
+            frame: write_frame(action, collection, http, &record),
+            record,
+        })
+        .collect();
+    if items.is_empty() {
         return;
     }
-    let msg = ServerMessage::Write(WriteEvent {
-        action,
-        collection: collection.to_owned(),
-        http_request: true,
-        response: record.clone(),
+    app.bus.publish(Event {
+        seq: 0,
+        except,
+        kind: EventKind::Write {
+            action,
+            collection: collection.to_owned(),
+            items,
+        },
     });
-    bus.publish(Event {
-        channel: channel_key(record),
-        text: msg.to_json().into(),
-        record: Some((action, collection.to_owned(), record.clone())),
+}
+
+/// Sends a message to a channel's subscribers, or to everyone.
+pub fn publish_message(
+    app: &crate::app::App,
+    channel: Option<String>,
+    text: String,
+    visible: Option<(String, Value)>,
+    except: Option<u64>,
+) {
+    app.bus.publish(Event {
+        seq: 0,
+        except,
+        kind: EventKind::Message {
+            channel,
+            text,
+            visible,
+        },
     });
 }
 
@@ -202,6 +368,11 @@ async fn upgrade(
     if !key_ok {
         return Err(ApiError::new(ErrorCode::InvalidApiKey, "Check your auth tokens").into());
     }
+    let admin = query
+        .get(sdk_core::WS_API_KEY_PARAM)
+        .is_some_and(|k| constant_time_eq(k.as_bytes(), app.admin_key.as_bytes()));
+    let numbered = query.contains_key(sdk_core::realtime::WS_STREAM_PARAM);
+    let resuming = query.contains_key(sdk_core::realtime::WS_RESUME_PARAM);
     let user_id = user.map(|u| u.user_id);
     let slot = open_slot(
         &app,
@@ -223,7 +394,7 @@ async fn upgrade(
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
         .on_upgrade(move |socket| async move {
-            conn::serve(socket, app, user_id).await;
+            conn::serve(socket, app, user_id, admin, numbered, resuming).await;
             drop(slot);
         })
         .into_response())

@@ -1,0 +1,507 @@
+//! Channels: the Backpack channel actions, the users-information records they
+//! keep (`channels`, `currentChannel`), and resuming a connection's subscriptions.
+//!
+//! A user's information record in the users-information collection is the one
+//! whose `userId` is theirs; the actions create it when there is none. Channel
+//! documents live in the collection named by `channelType` and follow its rules:
+//! a user joins only channels they may read, and deletes only those the delete
+//! rule lets them.
+
+use super::conn::{Conn, deliver};
+use crate::app::App;
+use crate::clock::{new_id, now_iso};
+use crate::error::ApiError;
+use crate::http::records;
+use crate::http::{Origin, store_error};
+use crate::store::{Change, Found, StoreError};
+use sdk_core::names::check_collection_name;
+use sdk_core::query::{Filter, FindQuery};
+use sdk_core::ws::{Channel, ClientMessage};
+use sdk_core::{ErrorBody, ErrorCode};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// How many times an information record update retries after a concurrent write.
+const RETRIES: usize = 8;
+/// Records read per page while deleting a channel's messages and subscriptions.
+const PAGE: u64 = 1000;
+
+fn no_channel() -> Value {
+    json!({"channelType": null, "channelId": null})
+}
+
+fn err(e: StoreError) -> ErrorBody {
+    store_error(e).0
+}
+
+fn check_name(name: &str) -> Result<(), ErrorBody> {
+    check_collection_name(name)
+}
+
+/// The user's information record, if there is one.
+async fn info(app: &App, uic: &str, user: &str) -> Result<Option<Map<String, Value>>, ErrorBody> {
+    let q = FindQuery::new()
+        .filter(Filter::eq("userId", user))
+        .sort_asc("_id")
+        .page_size(1);
+    match app.store.find(uic, q, 1, Vec::new()).await.map_err(err)? {
+        Found::Records(text) => {
+            let rows: Vec<Value> = serde_json::from_str(&text)
+                .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))?;
+            Ok(rows.into_iter().find_map(|r| match r {
+                Value::Object(m) => Some(m),
+                _ => None,
+            }))
+        }
+        Found::Count(_) => Ok(None),
+    }
+}
+
+fn channels_of(rec: &Map<String, Value>) -> Vec<Channel> {
+    match rec.get("channels") {
+        Some(Value::Array(a)) => a.iter().filter_map(Channel::of).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn channel_value(c: &Channel) -> Value {
+    json!({"channelType": c.channel_type, "channelId": c.channel_id})
+}
+
+/// The first channel left, or no channel.
+fn first_or_none(chans: &[Channel]) -> Value {
+    chans.first().map_or_else(no_channel, channel_value)
+}
+
+/// Changes a user's `channels` and `currentChannel` (creating their information
+/// record when they have none), retried when another write got there first.
+async fn update_info(
+    app: &App,
+    uic: &str,
+    user: &str,
+    f: impl Fn(&mut Vec<Channel>, &mut Value),
+) -> Result<Value, ErrorBody> {
+    let cfg = app.collection(uic);
+    for _ in 0..RETRIES {
+        match info(app, uic, user).await? {
+            None => {
+                let mut chans = Vec::new();
+                let mut current = no_channel();
+                f(&mut chans, &mut current);
+                let now = now_iso();
+                let mut rec = Map::new();
+                rec.insert("_id".into(), json!(new_id()));
+                rec.insert("userId".into(), json!(user));
+                rec.insert(
+                    "channels".into(),
+                    Value::Array(chans.iter().map(channel_value).collect()),
+                );
+                rec.insert("currentChannel".into(), current);
+                rec.insert("broadcast".into(), json!(false));
+                rec.insert("createdAt".into(), json!(now));
+                rec.insert("updatedAt".into(), json!(now));
+                rec.insert("__v".into(), json!(0));
+                if let Some(check) = &cfg.check {
+                    check(&rec)?;
+                }
+                let mut saved = app.store.insert_many(uic, vec![rec]).await.map_err(err)?;
+                return Ok(saved.pop().unwrap_or(Value::Null));
+            }
+            Some(rec) => {
+                let mut chans = channels_of(&rec);
+                let mut current = rec
+                    .get("currentChannel")
+                    .cloned()
+                    .unwrap_or_else(no_channel);
+                f(&mut chans, &mut current);
+                let id = rec.get("_id").and_then(Value::as_str).unwrap_or_default();
+                let version = rec.get("__v").and_then(Value::as_u64).unwrap_or(0);
+                let mut change = Map::new();
+                change.insert(
+                    "channels".into(),
+                    Value::Array(chans.iter().map(channel_value).collect()),
+                );
+                change.insert("currentChannel".into(), current);
+                match app
+                    .store
+                    .update(
+                        uic,
+                        id,
+                        None,
+                        Some(version),
+                        Change::Merge(change),
+                        now_iso(),
+                        cfg.check.clone(),
+                    )
+                    .await
+                {
+                    Err(StoreError::VersionConflict(_)) => continue,
+                    other => return other.map_err(err),
+                }
+            }
+        }
+    }
+    Err(err(StoreError::Busy))
+}
+
+/// The channel document, if this connection's user may read it.
+async fn channel_doc(app: &Arc<App>, conn: &Conn, ch: &Channel) -> Result<Value, ErrorBody> {
+    let answer = records::get(
+        ch.channel_type.clone(),
+        ch.channel_id.clone(),
+        Ok(conn.ctx(app, Origin::Quiet)),
+    )
+    .await
+    .map_err(|ApiError(e, _)| e)?;
+    serde_json::from_str(&answer.into_text())
+        .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))
+}
+
+fn subscribe(app: &App, conn: &mut Conn, ch: &Channel) -> Result<(), ErrorBody> {
+    let key = ch.key();
+    if !conn.channels.contains(&key) && conn.channels.len() >= app.config.ws_max_channels {
+        return Err(ErrorBody::new(
+            ErrorCode::RateLimited,
+            format!(
+                "a connection may be subscribed to {} channels at most; leave one first",
+                app.config.ws_max_channels
+            ),
+        ));
+    }
+    conn.channels.insert(key);
+    Ok(())
+}
+
+/// Runs a channel action.
+pub async fn act(
+    app: &Arc<App>,
+    conn: &mut Conn,
+    msg: ClientMessage,
+    out: &mut Vec<String>,
+) -> Result<(), ErrorBody> {
+    match msg {
+        ClientMessage::JoinUsersChannels {
+            users_information_collection: uic,
+        } => {
+            check_name(&uic)?;
+            let user = conn.require_user()?.to_owned();
+            let chans = match info(app, &uic, &user).await? {
+                Some(rec) => channels_of(&rec),
+                None => Vec::new(),
+            };
+            for ch in &chans {
+                if channel_doc(app, conn, ch).await.is_ok() {
+                    subscribe(app, conn, ch)?;
+                }
+            }
+            let list: Vec<Value> = chans.iter().map(channel_value).collect();
+            out.push(json!({"action": "joinUsersChannels", "usersChannels": list}).to_string());
+        }
+        ClientMessage::CreateChannel {
+            users_information_collection: uic,
+            channel_type,
+            name,
+        } => {
+            check_name(&uic)?;
+            let user = conn.require_user()?.to_owned();
+            let doc = records::create(
+                channel_type.clone(),
+                Ok(conn.ctx(app, Origin::Quiet)),
+                Ok(json!({"channelType": channel_type, "name": name})),
+            )
+            .await
+            .map_err(|ApiError(e, _)| e)?
+            .into_text();
+            let doc: Value = serde_json::from_str(&doc)
+                .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))?;
+            let id = doc.get("_id").and_then(Value::as_str).unwrap_or_default();
+            let ch = Channel::new(channel_type.clone(), id);
+            subscribe(app, conn, &ch)?;
+            let rec = update_info(app, &uic, &user, |chans, current| {
+                if !chans.contains(&ch) {
+                    chans.push(ch.clone());
+                }
+                *current = channel_value(&ch);
+            })
+            .await?;
+            super::publish_message(
+                app,
+                None,
+                json!({"action": "createChannel", "response": doc}).to_string(),
+                Some((channel_type, doc.clone())),
+                Some(conn.id),
+            );
+            out.push(
+                json!({
+                    "action": "createChannel",
+                    "response": doc,
+                    "usersChannels": rec.get("channels"),
+                    "usersCurrentChannel": rec.get("currentChannel"),
+                })
+                .to_string(),
+            );
+        }
+        ClientMessage::JoinChannel {
+            users_information_collection: uic,
+            channel_type,
+            channel_id,
+        } => {
+            check_name(&uic)?;
+            let user = conn.require_user()?.to_owned();
+            let ch = Channel::new(channel_type, channel_id);
+            channel_doc(app, conn, &ch).await?;
+            subscribe(app, conn, &ch)?;
+            let rec = update_info(app, &uic, &user, |chans, current| {
+                if !chans.contains(&ch) {
+                    chans.push(ch.clone());
+                }
+                *current = channel_value(&ch);
+            })
+            .await?;
+            announce(app, conn, "joinChannel", &user, &ch, rec, out);
+        }
+        ClientMessage::LeaveChannel {
+            users_information_collection: uic,
+            channel_type,
+            channel_id,
+        } => {
+            check_name(&uic)?;
+            let user = conn.require_user()?.to_owned();
+            let ch = Channel::new(channel_type, channel_id);
+            let rec = update_info(app, &uic, &user, |chans, current| {
+                chans.retain(|c| c != &ch);
+                *current = first_or_none(chans);
+            })
+            .await?;
+            announce(app, conn, "leaveChannel", &user, &ch, rec, out);
+            conn.channels.remove(&ch.key());
+        }
+        ClientMessage::ChangeChannel {
+            users_information_collection: uic,
+            channel_type,
+            channel_id,
+        } => {
+            check_name(&uic)?;
+            let user = conn.require_user()?.to_owned();
+            let ch = Channel::new(channel_type, channel_id);
+            channel_doc(app, conn, &ch).await?;
+            let rec = update_info(app, &uic, &user, |_, current| {
+                *current = channel_value(&ch);
+            })
+            .await?;
+            out.push(answer("changeChannel", &user, &ch, rec));
+        }
+        ClientMessage::DeleteChannel {
+            users_information_collection: uic,
+            channel_messages_collection: cmc,
+            channel_type,
+            channel_id,
+        } => {
+            check_name(&uic)?;
+            check_name(&cmc)?;
+            let user = conn.require_user()?.to_owned();
+            let ch = Channel::new(channel_type, channel_id);
+            delete_channel(app, conn, &uic, &cmc, &user, ch, out).await?;
+        }
+        other => {
+            return Err(ErrorBody::new(
+                ErrorCode::UnknownAction,
+                format!("action '{}' is not a channel action", other.action()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `{action, userId, channelType, channelId, response}` for the caller.
+fn answer(action: &str, user: &str, ch: &Channel, rec: Value) -> String {
+    json!({
+        "action": action,
+        "userId": user,
+        "channelType": ch.channel_type,
+        "channelId": ch.channel_id,
+        "response": rec,
+    })
+    .to_string()
+}
+
+/// Tells the channel's other subscribers that `user` joined or left, and the caller its record.
+fn announce(
+    app: &App,
+    conn: &Conn,
+    action: &str,
+    user: &str,
+    ch: &Channel,
+    rec: Value,
+    out: &mut Vec<String>,
+) {
+    super::publish_message(
+        app,
+        Some(ch.key()),
+        json!({
+            "action": action,
+            "userId": user,
+            "channelType": ch.channel_type,
+            "channelId": ch.channel_id,
+        })
+        .to_string(),
+        None,
+        Some(conn.id),
+    );
+    out.push(answer(action, user, ch, rec));
+}
+
+/// Deletes the channel document (under its collection's delete rule), then its
+/// messages, then it from every subscriber's information record, and tells every
+/// subscribed connection.
+async fn delete_channel(
+    app: &Arc<App>,
+    conn: &Conn,
+    uic: &str,
+    cmc: &str,
+    user: &str,
+    ch: Channel,
+    out: &mut Vec<String>,
+) -> Result<(), ErrorBody> {
+    records::delete(
+        ch.channel_type.clone(),
+        ch.channel_id.clone(),
+        Ok(conn.ctx(app, Origin::Quiet)),
+        None,
+    )
+    .await
+    .map_err(|ApiError(e, _)| e)?;
+    let in_channel = Filter::eq("channelType", ch.channel_type.as_str())
+        .and(Filter::eq("channelId", ch.channel_id.as_str()));
+    loop {
+        let q = FindQuery::new()
+            .filter(in_channel.clone())
+            .select(["_id"])
+            .page_size(PAGE);
+        let Found::Records(text) = app
+            .store
+            .find(cmc, q, PAGE, Vec::new())
+            .await
+            .map_err(err)?
+        else {
+            break;
+        };
+        let rows: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
+        let ids: Vec<&str> = rows
+            .iter()
+            .filter_map(|r| r.get("_id").and_then(Value::as_str))
+            .collect();
+        if ids.is_empty() {
+            break;
+        }
+        let page = in_channel.clone().and(Filter::is_in("_id", ids));
+        app.store
+            .delete_many(cmc, Some(page), None)
+            .await
+            .map_err(err)?;
+    }
+    // Every user whose information record lists the channel.
+    let mut users = Vec::new();
+    let mut offset = 0;
+    loop {
+        let q = FindQuery::new()
+            .filter(Filter::exists("channels", true))
+            .sort_asc("_id")
+            .offset(offset)
+            .page_size(PAGE);
+        let Found::Records(text) = app
+            .store
+            .find(uic, q, PAGE, Vec::new())
+            .await
+            .map_err(err)?
+        else {
+            break;
+        };
+        let rows: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
+        let n = rows.len() as u64;
+        for r in rows {
+            if let Value::Object(m) = r
+                && channels_of(&m).contains(&ch)
+                && let Some(u) = m.get("userId").and_then(Value::as_str)
+            {
+                users.push(u.to_owned());
+            }
+        }
+        if n < PAGE {
+            break;
+        }
+        offset += PAGE;
+    }
+    let mut records = HashMap::new();
+    for u in users {
+        let rec = update_info(app, uic, &u, |chans, current| {
+            chans.retain(|c| c != &ch);
+            if Channel::of(current).as_ref() == Some(&ch) || chans.is_empty() {
+                *current = first_or_none(chans);
+            }
+        })
+        .await?;
+        records.insert(u, rec);
+    }
+    let mine = records.get(user).cloned().unwrap_or(Value::Null);
+    if !conn.channels.contains(&ch.key()) {
+        // The caller is not subscribed here, so the event will not reach it.
+        out.push(answer("deleteChannel", user, &ch, mine));
+    }
+    app.bus.publish(super::Event {
+        seq: 0,
+        except: None,
+        kind: super::EventKind::ChannelDeleted {
+            channel: ch,
+            by: Some(user.to_owned()),
+            records,
+        },
+    });
+    Ok(())
+}
+
+/// Rejoins the channels a reconnecting client had (those its user may still
+/// read), replays the events it missed, and answers
+/// `{action: "resume", stream, seq, channels, replayed, gap}`.
+pub async fn resume(
+    app: &Arc<App>,
+    conn: &mut Conn,
+    stream: &str,
+    since: u64,
+    channels: Vec<Channel>,
+    out: &mut Vec<String>,
+) {
+    let mut accepted = Vec::new();
+    for ch in channels.into_iter().take(app.config.ws_max_channels) {
+        if channel_doc(app, conn, &ch).await.is_ok() && subscribe(app, conn, &ch).is_ok() {
+            accepted.push(channel_value(&ch));
+        }
+    }
+    let replay = if stream == app.bus.stream() && since <= conn.last_seq {
+        app.bus.since(since)
+    } else {
+        None
+    };
+    let gap = replay.is_none();
+    let mut replayed = 0usize;
+    if let Some(events) = replay {
+        conn.last_seq = since;
+        let before = out.len();
+        for ev in events {
+            deliver(app, conn, &ev, out);
+        }
+        replayed = out.len() - before;
+    }
+    out.push(
+        json!({
+            "action": "resume",
+            "stream": app.bus.stream(),
+            "seq": conn.last_seq,
+            "channels": accepted,
+            "replayed": replayed,
+            "gap": gap,
+        })
+        .to_string(),
+    );
+}

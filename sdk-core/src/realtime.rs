@@ -1,0 +1,438 @@
+//! The life of a realtime connection, sans IO: what to send after (re)connecting,
+//! which frames reach the app, when to send a heartbeat, when to give up on a
+//! silent connection, and how long to wait before reconnecting.
+//!
+//! Both SDKs drive one [`Link`] with the frames they read, the time from their
+//! clock and a random number; it never touches a socket or a timer itself, so
+//! the native and the browser clients reconnect, resume and dedupe identically.
+//!
+//! The server numbers the events it broadcasts (`seq`, per `stream`) and keeps a
+//! bounded history of them. After a reconnect the link sends one `resume` message
+//! with the stream and the last number it saw, and the channels and notification
+//! subscription the connection had; the server rejoins those and replays what was
+//! missed, or answers `gap: true` when the history no longer reaches back that far
+//! (then the app should re-read what it shows).
+
+use crate::error::ErrorBody;
+use crate::ws::{Channel, ClientMessage};
+use serde_json::Value;
+use std::collections::{BTreeSet, VecDeque};
+
+/// Query parameter that asks the server for numbered events (`seq`) and a stream id.
+pub const WS_STREAM_PARAM: &str = "stream";
+/// Query parameter that says the connection will send `resume` first, so the
+/// server holds events until it has rejoined the channels and replayed.
+pub const WS_RESUME_PARAM: &str = "resume";
+/// How often the link sends a heartbeat on an otherwise quiet connection, in ms.
+pub const HEARTBEAT_MS: u64 = 25_000;
+/// How long without any frame before the connection counts as dead, in ms.
+pub const DEAD_AFTER_MS: u64 = 60_000;
+/// The first reconnect delay, in ms.
+pub const BACKOFF_BASE_MS: u64 = 250;
+/// The longest reconnect delay, in ms.
+pub const BACKOFF_MAX_MS: u64 = 30_000;
+/// The most messages held while disconnected.
+pub const MAX_OUTBOX: usize = 1_000;
+
+/// What a frame from the server means for the app.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    /// Hand this frame (as JSON text, without the link's own fields) to the app.
+    Deliver(String),
+    /// The greeting: hand `greeting` to the app (on the first connect only) and
+    /// send these frames now (a `resume` after a reconnect, then what was queued).
+    Connected {
+        /// The greeting for the app, without the link's own fields.
+        greeting: Option<String>,
+        /// Frames to send.
+        send: Vec<String>,
+    },
+    /// Nothing for the app (a heartbeat answer, a duplicate, a quiet resume).
+    Nothing,
+}
+
+/// What the clock says to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tick {
+    /// Nothing yet.
+    Wait,
+    /// Send this heartbeat frame.
+    Ping,
+    /// The server has been silent too long: drop the connection and reconnect.
+    Reconnect,
+}
+
+/// One logical realtime connection across any number of sockets.
+#[derive(Debug, Default)]
+pub struct Link {
+    stream: Option<String>,
+    last_seq: u64,
+    channels: BTreeSet<Channel>,
+    notify: Option<Option<Vec<String>>>,
+    attempt: u32,
+    connected: bool,
+    greeted_once: bool,
+    last_frame_ms: u64,
+    last_sent_ms: u64,
+    outbox: VecDeque<String>,
+}
+
+impl Link {
+    /// A link that has not connected yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The channels this connection is subscribed to, as far as the server has said.
+    pub fn channels(&self) -> impl Iterator<Item = &Channel> {
+        self.channels.iter()
+    }
+
+    /// The last event number received.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Whether a socket is open and greeted.
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    /// The query parameters to add to the WebSocket URL for the next connect:
+    /// always a numbered stream, and `resume` once there is something to resume.
+    pub fn url_params(&self) -> String {
+        if self.greeted_once && self.stream.is_some() {
+            format!("{WS_STREAM_PARAM}=1&{WS_RESUME_PARAM}=1")
+        } else {
+            format!("{WS_STREAM_PARAM}=1")
+        }
+    }
+
+    /// A socket opened at `now_ms`; frames wait for the greeting.
+    pub fn on_open(&mut self, now_ms: u64) {
+        self.last_frame_ms = now_ms;
+        self.last_sent_ms = now_ms;
+    }
+
+    /// The socket closed: messages are queued until the next greeting.
+    pub fn on_close(&mut self) {
+        self.connected = false;
+    }
+
+    /// Something other than a text frame arrived at `now_ms` (a ping or pong):
+    /// the connection is alive.
+    pub fn on_alive(&mut self, now_ms: u64) {
+        self.last_frame_ms = now_ms;
+    }
+
+    /// A message the app sends: the frame to send now, or `None` when it was
+    /// queued until the connection is back. Fails when the queue is full.
+    pub fn send(&mut self, msg: &ClientMessage, now_ms: u64) -> Result<Option<String>, ErrorBody> {
+        if let ClientMessage::SubscribeNotifications { collections } = msg {
+            self.notify = Some(collections.clone());
+        }
+        self.send_text(msg.to_json(), now_ms)
+    }
+
+    /// A frame the app sends as is: as [`Link::send`].
+    pub fn send_text(&mut self, frame: String, now_ms: u64) -> Result<Option<String>, ErrorBody> {
+        if self.connected {
+            self.last_sent_ms = now_ms;
+            return Ok(Some(frame));
+        }
+        if self.outbox.len() >= MAX_OUTBOX {
+            return Err(ErrorBody::new(
+                crate::ErrorCode::Unavailable,
+                format!(
+                    "not connected, and {MAX_OUTBOX} messages already wait to be sent; retry later"
+                ),
+            ));
+        }
+        self.outbox.push_back(frame);
+        Ok(None)
+    }
+
+    /// A text frame from the server, received at `now_ms`.
+    pub fn on_frame(&mut self, text: &str, now_ms: u64) -> Incoming {
+        self.last_frame_ms = now_ms;
+        let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(text) else {
+            return Incoming::Deliver(text.to_owned());
+        };
+        let action = m.get("action").and_then(Value::as_str).unwrap_or_default();
+        match action {
+            "connection" => return self.greeted(&mut m),
+            "pong" => return Incoming::Nothing,
+            "resume" => {
+                if let Some(Value::Array(chs)) = m.get("channels") {
+                    self.channels = chs.iter().filter_map(Channel::of).collect();
+                }
+                let gap = m.get("gap").and_then(Value::as_bool) == Some(true);
+                if let Some(seq) = m.get("seq").and_then(Value::as_u64) {
+                    // After a gap (a restarted server, say) numbering starts over.
+                    self.last_seq = if gap { seq } else { self.last_seq.max(seq) };
+                }
+                if let Some(s) = m.get("stream").and_then(Value::as_str) {
+                    self.stream = Some(s.to_owned());
+                }
+                if gap {
+                    return Incoming::Deliver(text.to_owned());
+                }
+                return Incoming::Nothing;
+            }
+            _ => {}
+        }
+        if let Some(seq) = m.get("seq").and_then(Value::as_u64) {
+            if seq <= self.last_seq {
+                return Incoming::Nothing;
+            }
+            self.last_seq = seq;
+            m.shift_remove("seq");
+        }
+        self.track_channels(&m);
+        Incoming::Deliver(Value::Object(m).to_string())
+    }
+
+    fn greeted(&mut self, m: &mut serde_json::Map<String, Value>) -> Incoming {
+        self.connected = true;
+        self.attempt = 0;
+        let stream = m
+            .shift_remove("stream")
+            .and_then(|v| v.as_str().map(str::to_owned));
+        let seq = m.shift_remove("seq").and_then(|v| v.as_u64());
+        let mut send = Vec::new();
+        let first = !self.greeted_once;
+        self.greeted_once = true;
+        match &self.stream {
+            Some(old) if !first => send.push(
+                ClientMessage::Resume {
+                    stream: old.clone(),
+                    since: self.last_seq,
+                    channels: self.channels.iter().cloned().collect(),
+                    notify: self.notify.is_some(),
+                    notifications: self.notify.clone().flatten(),
+                }
+                .to_json(),
+            ),
+            _ => {
+                self.stream = stream;
+                self.last_seq = seq.unwrap_or(0);
+            }
+        }
+        send.extend(self.outbox.drain(..));
+        // The app sees the greeting once, as the Backpack server sends it.
+        let greeting = first.then(|| Value::Object(m.clone()).to_string());
+        Incoming::Connected { greeting, send }
+    }
+
+    /// Keeps the set of joined channels from the server's answers.
+    fn track_channels(&mut self, m: &serde_json::Map<String, Value>) {
+        let action = m.get("action").and_then(Value::as_str).unwrap_or_default();
+        let mine = m.get("response").is_some();
+        match action {
+            "joinUsersChannels" => {
+                if let Some(Value::Array(chs)) = m.get("usersChannels") {
+                    self.channels.extend(chs.iter().filter_map(Channel::of));
+                }
+            }
+            "createChannel" if m.get("usersChannels").is_some() => {
+                if let Some(r) = m.get("response")
+                    && let Some(id) = r.get("_id").and_then(Value::as_str)
+                    && let Some(t) = r.get("channelType").and_then(Value::as_str)
+                {
+                    self.channels.insert(Channel::new(t, id));
+                }
+            }
+            "joinChannel" if mine => {
+                if let Some(c) = Channel::of(&Value::Object(m.clone())) {
+                    self.channels.insert(c);
+                }
+            }
+            "leaveChannel" if mine => {
+                if let Some(c) = Channel::of(&Value::Object(m.clone())) {
+                    self.channels.remove(&c);
+                }
+            }
+            "deleteChannel" => {
+                if let Some(c) = Channel::of(&Value::Object(m.clone())) {
+                    self.channels.remove(&c);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// What to do at `now_ms`: a heartbeat after [`HEARTBEAT_MS`] without sending,
+    /// a reconnect after [`DEAD_AFTER_MS`] without hearing anything.
+    pub fn tick(&mut self, now_ms: u64) -> Tick {
+        if !self.connected {
+            return Tick::Wait;
+        }
+        if now_ms.saturating_sub(self.last_frame_ms) >= DEAD_AFTER_MS {
+            return Tick::Reconnect;
+        }
+        if now_ms.saturating_sub(self.last_sent_ms) >= HEARTBEAT_MS {
+            self.last_sent_ms = now_ms;
+            return Tick::Ping;
+        }
+        Tick::Wait
+    }
+
+    /// The heartbeat frame.
+    pub fn ping_frame() -> String {
+        ClientMessage::Ping.to_json()
+    }
+
+    /// How long to wait before the next reconnect attempt: exponential from
+    /// [`BACKOFF_BASE_MS`] to [`BACKOFF_MAX_MS`], with "equal jitter" from
+    /// `random` in `[0, 1)` so that clients dropped together do not return together.
+    pub fn reconnect_delay_ms(&mut self, random: f64) -> u64 {
+        let exp = BACKOFF_BASE_MS.saturating_mul(1u64 << self.attempt.min(16));
+        let cap = exp.min(BACKOFF_MAX_MS);
+        self.attempt = self.attempt.saturating_add(1);
+        let r = random.clamp(0.0, 1.0);
+        let half = cap / 2;
+        half + (half as f64 * r) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn greet(l: &mut Link, stream: &str, seq: u64) -> Incoming {
+        l.on_frame(
+            &json!({"action": "connection", "response": "hi", "stream": stream, "seq": seq})
+                .to_string(),
+            0,
+        )
+    }
+
+    #[test]
+    fn first_greeting_reaches_the_app_without_link_fields() {
+        let mut l = Link::new();
+        assert_eq!(
+            greet(&mut l, "s1", 7),
+            Incoming::Connected {
+                greeting: Some(r#"{"action":"connection","response":"hi"}"#.into()),
+                send: vec![]
+            }
+        );
+        assert_eq!(l.last_seq(), 7);
+    }
+
+    #[test]
+    fn duplicates_are_dropped_and_seq_is_stripped() {
+        let mut l = Link::new();
+        greet(&mut l, "s1", 0);
+        let ev = |n: u64| json!({"seq": n, "action": "create", "collection": "m"}).to_string();
+        assert_eq!(
+            l.on_frame(&ev(1), 0),
+            Incoming::Deliver(r#"{"action":"create","collection":"m"}"#.into())
+        );
+        assert_eq!(l.on_frame(&ev(1), 0), Incoming::Nothing);
+        assert!(matches!(l.on_frame(&ev(3), 0), Incoming::Deliver(_)));
+        assert_eq!(l.on_frame(&ev(2), 0), Incoming::Nothing);
+    }
+
+    #[test]
+    fn reconnect_resumes_with_channels_and_queued_messages() {
+        let mut l = Link::new();
+        greet(&mut l, "s1", 0);
+        l.on_frame(
+            &json!({"action": "joinChannel", "userId": "u", "channelType": "rooms",
+                "channelId": "r1", "response": {}})
+            .to_string(),
+            0,
+        );
+        l.on_frame(&json!({"seq": 4, "action": "x"}).to_string(), 0);
+        l.on_close();
+        let queued = l
+            .send(
+                &ClientMessage::GetAll {
+                    collection: "m".into(),
+                },
+                0,
+            )
+            .expect("queued");
+        assert_eq!(queued, None);
+        let Incoming::Connected {
+            greeting: None,
+            send: frames,
+        } = greet(&mut l, "s1", 9)
+        else {
+            panic!("expected frames to send and no second greeting");
+        };
+        let resume: Value = serde_json::from_str(&frames[0]).expect("json");
+        assert_eq!(resume["action"], "resume");
+        assert_eq!(resume["since"], 4);
+        assert_eq!(resume["stream"], "s1");
+        assert_eq!(resume["channels"][0]["channelId"], "r1");
+        assert!(frames[1].contains("getAll"));
+        // A quiet resume answer is the link's own business; a gap reaches the app.
+        assert_eq!(
+            l.on_frame(r#"{"action":"resume","stream":"s1","seq":9}"#, 0),
+            Incoming::Nothing
+        );
+        assert!(matches!(
+            l.on_frame(r#"{"action":"resume","gap":true}"#, 0),
+            Incoming::Deliver(_)
+        ));
+    }
+
+    #[test]
+    fn leaving_and_deleting_channels_forgets_them() {
+        let mut l = Link::new();
+        greet(&mut l, "s", 0);
+        l.on_frame(
+            r#"{"action":"joinUsersChannels","usersChannels":[{"channelType":"r","channelId":"1"},{"channelType":"r","channelId":"2"}]}"#,
+            0,
+        );
+        l.on_frame(
+            r#"{"action":"leaveChannel","channelType":"r","channelId":"1","response":{}}"#,
+            0,
+        );
+        // Another user leaving is not this connection leaving.
+        l.on_frame(
+            r#"{"action":"leaveChannel","userId":"x","channelType":"r","channelId":"2"}"#,
+            0,
+        );
+        assert_eq!(l.channels().count(), 1);
+        l.on_frame(
+            r#"{"action":"deleteChannel","channelType":"r","channelId":"2","response":{}}"#,
+            0,
+        );
+        assert_eq!(l.channels().count(), 0);
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_caps() {
+        let mut l = Link::new();
+        let d: Vec<u64> = (0..20).map(|_| l.reconnect_delay_ms(0.999)).collect();
+        assert!(d[0] >= BACKOFF_BASE_MS / 2 && d[0] < BACKOFF_BASE_MS);
+        assert!(d[3] > d[2] && d[2] > d[1]);
+        assert!(d.iter().all(|&x| x < BACKOFF_MAX_MS));
+        let mut l2 = Link::new();
+        assert_eq!(l2.reconnect_delay_ms(0.0), BACKOFF_BASE_MS / 2);
+    }
+
+    #[test]
+    fn heartbeat_then_dead_connection() {
+        let mut l = Link::new();
+        l.on_open(0);
+        greet(&mut l, "s", 0);
+        assert_eq!(l.tick(1_000), Tick::Wait);
+        assert_eq!(l.tick(HEARTBEAT_MS), Tick::Ping);
+        assert_eq!(l.tick(HEARTBEAT_MS + 1), Tick::Wait);
+        assert_eq!(l.tick(DEAD_AFTER_MS), Tick::Reconnect);
+    }
+
+    #[test]
+    fn a_full_outbox_refuses() {
+        let mut l = Link::new();
+        for _ in 0..MAX_OUTBOX {
+            l.send(&ClientMessage::Ping, 0).expect("fits");
+        }
+        assert!(l.send(&ClientMessage::Ping, 0).is_err());
+    }
+}
