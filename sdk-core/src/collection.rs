@@ -403,6 +403,11 @@ impl CollectionConfig {
                 Path::parse(f).map_err(|m| invalid("indexes", m))?;
             }
         }
+        if let Some(p) = &self.parent {
+            crate::names::check_collection_name(&p.collection)
+                .map_err(|e| invalid("parent.collection", e.message))?;
+            Path::parse(&p.field).map_err(|m| invalid("parent.field", m))?;
+        }
         Ok(())
     }
 }

@@ -196,6 +196,7 @@ pub struct Proxy {
     /// The proxy's base URL, to give the SDK instead of the server's.
     pub url: String,
     cut: tokio::sync::watch::Sender<u64>,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Proxy {
@@ -211,8 +212,13 @@ impl Proxy {
         let url = format!("http://{}", listener.local_addr().expect("proxy address"));
         let (cut, _) = tokio::sync::watch::channel(0u64);
         let cuts = cut.clone();
+        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let is_down = down.clone();
         tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
+                if is_down.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue;
+                }
                 let Ok(mut server) = tokio::net::TcpStream::connect(&addr).await else {
                     continue;
                 };
@@ -225,11 +231,54 @@ impl Proxy {
                 });
             }
         });
-        Self { url, cut }
+        Self { url, cut, down }
     }
 
     /// Drops every connection open through the proxy right now.
     pub fn cut(&self) {
         self.cut.send_modify(|n| *n += 1);
+    }
+
+    /// Drops every connection and refuses new ones until [`Proxy::up`].
+    pub fn down(&self) {
+        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cut();
+    }
+
+    /// Lets connections through again.
+    pub fn up(&self) {
+        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The next realtime message, within 10 s.
+pub async fn next_msg(live: &mut rucksack::Realtime) -> rucksack::ServerMessage {
+    tokio::time::timeout(Duration::from_secs(10), live.next())
+        .await
+        .expect("a message within 10 s")
+        .expect("connection open")
+        .expect("well-formed message")
+}
+
+/// The next realtime message as JSON (whatever its kind).
+pub async fn next_json(live: &mut rucksack::Realtime) -> serde_json::Value {
+    let m = next_msg(live).await;
+    serde_json::from_str(&m.to_json()).expect("json")
+}
+
+/// Asserts that nothing arrives for a while: a message here would be one the
+/// connection must not get.
+pub async fn quiet(live: &mut rucksack::Realtime) {
+    if let Ok(m) = tokio::time::timeout(Duration::from_millis(300), live.next()).await {
+        panic!("expected nothing, got {m:?}");
+    }
+}
+
+/// Connects and reads the greeting.
+pub async fn connect(sdk: &rucksack::Sdk) -> rucksack::Realtime {
+    let mut live = sdk.ws().await.expect("connect");
+    match next_msg(&mut live).await {
+        rucksack::ServerMessage::Connection(_) => live,
+        other => panic!("expected the greeting, got {other:?}"),
     }
 }

@@ -3,12 +3,16 @@
 
 mod auth;
 mod bad_input;
+mod channels;
 mod durability;
 mod files;
 mod limits;
+mod notifications;
 mod operations;
 mod queries;
 mod realtime;
 mod records;
+mod resume;
 mod rules;
 mod scripts;
+mod socket_actions;
