@@ -154,12 +154,103 @@ export interface Sdk {
   readonly db: Db;
   readonly storage: Storage;
   /**
-   * A standard WebSocket to the server. Messages are JSON text:
-   * `{action: "connection", response}` first, then broadcasts such as {@link WriteMessage}.
+   * The realtime connection. Messages are JSON text in `e.data`:
+   * `{action: "connection", response}` first, then answers and broadcasts such as
+   * {@link WriteMessage}. It reconnects with backoff after a drop, rejoins its
+   * channels and replays what it missed, each message once and in order.
    * Node.js 20 needs `--experimental-websocket` (or `globalThis.WebSocket` from the `ws` package).
    */
-  ws(): WebSocket;
+  ws(): RealtimeSocket;
 }
+
+/** A channel: the channel collection and a channel document's id. */
+export interface ChannelRef {
+  channelType: string | null;
+  channelId: string | null;
+}
+
+/** `websocket.actions`: each sends one message; answers arrive as messages. */
+export interface Actions {
+  /** Broadcast with your `userId`; to a channel's subscribers when it names `channelType` and `channelId`. */
+  sendMessage(message: { action: string; [key: string]: unknown }): void;
+  /** Answer: `{action: "find", collection, response: Record[]}`. */
+  findResource(collection: string, query?: MongoQuery | { [field: string]: unknown }): void;
+  /** Answer: `{action: "getAll", collection, response: Record[]}`. */
+  getCollection(collection: string): void;
+  /** Answer: `{action: "getOne", collection, response: Record}`. */
+  getResource(collection: string, id: string): void;
+  /** Answer `{action: "create", collection, response}`; broadcast to the others. */
+  createResource(collection: string, data: object): void;
+  /** `{action: "update", ...}`: replaces the record. */
+  overwriteResource(collection: string, id: string, data: object): void;
+  /** `{action: "patch", ...}`: merges into the record (`null` removes a field). */
+  updateResource(collection: string, id: string, data: object): void;
+  /** `{action: "delete", ...}`. */
+  deleteResource(collection: string, id: string): void;
+  /** Answer: `{action, usersChannels: ChannelRef[]}`; subscribes to them. */
+  joinUsersChannels(usersInformationCollection: string): void;
+  /** Answer: `{action, response: channel, usersChannels, usersCurrentChannel}`. */
+  createChannel(usersInformationCollection: string, channelType: string, name: string): void;
+  /** Answer: `{action, userId, channelType, channelId, response: usersInformationRecord}`. */
+  joinChannel(usersInformationCollection: string, channelType: string, channelId: string): void;
+  leaveChannel(usersInformationCollection: string, channelType: string, channelId: string): void;
+  changeChannel(usersInformationCollection: string, channelType: string, channelId: string): void;
+  deleteChannel(usersInformationCollection: string, channelMessagesCollection: string, channelType: string, channelId: string): void;
+  /** Broadcast to everyone with your `userId`. */
+  open(message: object): void;
+  /** Broadcast to everyone with your `userId`. */
+  close(message: object): void;
+  /** From now on record writes arrive as {@link SmartNgRXNotification}s. */
+  subscribeNotifications(collections?: string[]): void;
+}
+
+/** The realtime connection `sdk.ws()` returns: WebSocket-like, and it stays connected. */
+export interface RealtimeSocket {
+  readonly actions: Actions;
+  onmessage: ((e: { type: 'message'; data: string }) => void) | null;
+  /** Called once, when the first connection opens. */
+  onopen: ((e: { type: 'open' }) => void) | null;
+  /** Called once, when the connection ends for good. */
+  onclose: ((e: { type: 'close' }) => void) | null;
+  /** Called when the first connection cannot be opened (a wrong key, say). */
+  onerror: ((e: { type: 'error' }) => void) | null;
+  addEventListener(type: 'message' | 'open' | 'close' | 'error', listener: (e: { type: string; data?: string }) => void): void;
+  removeEventListener(type: 'message' | 'open' | 'close' | 'error', listener: (e: { type: string; data?: string }) => void): void;
+  /** 0 connecting or reconnecting, 1 open, 3 closed. */
+  readonly readyState: 0 | 1 | 3;
+  /**
+   * Calls `callback` with each write message to `collection` whose record matches
+   * `query` (a `where` string or a Mongo-style object), and with the write after
+   * which a matching record stops matching. Returns the function that unsubscribes.
+   */
+  subscribe(collection: string, query: string | MongoQuery | { [field: string]: unknown } | null | undefined,
+    callback: (message: WriteMessage) => void): () => void;
+  /** Closes for good: no reconnect. */
+  close(): void;
+}
+
+/** A SmartNgRX notification, in the SmartNgRX document's shape. */
+export interface SmartNgRXNotification {
+  action: 'update' | 'delete';
+  table: string;
+  ids: string[];
+}
+
+/** How a server table reaches SmartNgRX: a new name, a name and an id prefix, or a function. */
+export type SmartNgRXTableRule =
+  | string
+  | { table?: string; prefix?: string }
+  | ((n: SmartNgRXNotification) => SmartNgRXNotification | null);
+
+/**
+ * Opens `sdk.ws()`, subscribes to notifications and calls
+ * `handleSocketNotification(table, action, ids)` with each, mapped through `tables`.
+ */
+export declare function connectSmartNgRX(sdk: Sdk, options: {
+  handleSocketNotification: (table: string, action: 'update' | 'delete', ids: string[]) => void;
+  tables?: { [serverTable: string]: SmartNgRXTableRule };
+  collections?: string[];
+}): { socket: RealtimeSocket; close(): void };
 
 /** The error every rejected promise carries. */
 export declare class SdkError extends Error {

@@ -18,3 +18,41 @@ if (isNode && wasmUrl.protocol === 'file:') {
 export const SdkError = sdkErrorClass();
 export { createSdk };
 export default createSdk;
+
+/**
+ * Connects SmartNgRX to a Rucksack server: opens `sdk.ws()`, asks for
+ * notifications, maps each server table to the client's and calls
+ * `handleSocketNotification(table, action, ids)`.
+ *
+ * `tables` maps a server collection to the client's table: a string renames it;
+ * `{ table, prefix }` renames it and prefixes every id (`docs` →
+ * `departmentChildren` with ids `docs:<id>`); a function receives
+ * `{ action, table, ids }` and returns the notification to pass on, or null to
+ * drop it. Tables without an entry pass through unchanged. `collections`, when
+ * given, limits the notifications the server sends.
+ *
+ * Returns `{ socket, close() }`.
+ */
+export function connectSmartNgRX(sdk, { handleSocketNotification, tables = {}, collections } = {}) {
+  if (typeof handleSocketNotification !== 'function') {
+    throw new TypeError('connectSmartNgRX needs a handleSocketNotification(table, action, ids) function');
+  }
+  const socket = sdk.ws();
+  socket.addEventListener('message', (e) => {
+    let n;
+    try { n = JSON.parse(e.data); } catch { return; }
+    if ((n.action !== 'update' && n.action !== 'delete') || typeof n.table !== 'string' || !Array.isArray(n.ids)) return;
+    const mapped = mapNotification(n, tables[n.table]);
+    if (mapped) handleSocketNotification(mapped.table, mapped.action, mapped.ids);
+  });
+  socket.actions.subscribeNotifications(collections);
+  return { socket, close: () => socket.close() };
+}
+
+function mapNotification(n, rule) {
+  if (rule === undefined || rule === null) return n;
+  if (typeof rule === 'string') return { ...n, table: rule };
+  if (typeof rule === 'function') return rule({ ...n, ids: [...n.ids] });
+  const prefix = rule.prefix ?? '';
+  return { action: n.action, table: rule.table ?? n.table, ids: n.ids.map((id) => `${prefix}${id}`) };
+}

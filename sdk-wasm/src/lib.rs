@@ -20,6 +20,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::RequestCredentials;
 
+mod socket;
+
 #[wasm_bindgen]
 extern "C" {
     /// The global `fetch` of browsers, workers and Node.js 18+.
@@ -87,23 +89,10 @@ impl Sdk {
         }
     }
 
-    /// `sdk.ws()`: a standard `WebSocket` to the server, authenticated with the
-    /// API key and, when signed in, the session. Read messages with `onmessage`.
-    pub fn ws(&self) -> Result<web_sys::WebSocket, JsValue> {
-        let global = js_sys::global();
-        let has_ws =
-            js_sys::Reflect::has(&global, &JsValue::from_str("WebSocket")).unwrap_or(false);
-        if !has_ws {
-            return Err(js_error(
-                0,
-                "websocket_unavailable",
-                "this JavaScript runtime has no global WebSocket: on Node.js 20 run with \
-                 --experimental-websocket, or set globalThis.WebSocket from the 'ws' package",
-                JsValue::UNDEFINED,
-            ));
-        }
-        let url = self.core.borrow().ws_url();
-        web_sys::WebSocket::new(&url)
+    /// `sdk.ws()`: the realtime connection, with `actions`, `onmessage` and
+    /// `addEventListener` as a WebSocket has them; it reconnects and resumes by itself.
+    pub fn ws(&self) -> Result<socket::Socket, JsValue> {
+        socket::open(self.core.clone())
     }
 }
 

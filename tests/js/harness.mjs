@@ -65,3 +65,38 @@ export function nextMessage(ws, pred = () => true, timeoutMs = 10_000) {
     ws.addEventListener('message', onMessage);
   });
 }
+
+/** A TCP proxy in front of `target` whose connections can be cut: a real network failure. */
+export async function startProxy(target) {
+  const { createServer, connect } = await import('node:net');
+  const { hostname, port } = new URL(target);
+  const open = new Set();
+  let down = false;
+  const server = createServer((client) => {
+    if (down) { client.destroy(); return; }
+    const upstream = connect(Number(port), hostname);
+    const pair = [client, upstream];
+    open.add(pair);
+    const end = () => { client.destroy(); upstream.destroy(); open.delete(pair); };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const cut = () => { for (const [a, b] of open) { a.destroy(); b.destroy(); } open.clear(); };
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    cut,
+    down() { down = true; cut(); },
+    up() { down = false; },
+    close() { cut(); server.close(); },
+  };
+}
+
+/** Collects every message of a socket, parsed. */
+export function recorder(ws) {
+  const seen = [];
+  ws.addEventListener('message', (e) => seen.push(JSON.parse(e.data)));
+  return seen;
+}

@@ -1,0 +1,761 @@
+//! `sdk.ws()`: the realtime connection for JavaScript.
+//!
+//! It looks like a WebSocket to Backpack apps — `onmessage` with `e.data` as JSON
+//! text, `onopen`, `onclose`, `onerror`, `addEventListener`, `close()`,
+//! `readyState` — plus `actions.*` for every Backpack action and `subscribe` for
+//! writes to a collection that match a query. Underneath, `sdk-core`'s [`Link`]
+//! decides everything: it reconnects with backoff and jitter after a drop,
+//! resumes (rejoining channels, replaying missed events exactly once), sends
+//! heartbeats and queues messages while disconnected. This file only moves frames
+//! between the runtime's `WebSocket` and the link, and runs the timers.
+
+use crate::{Error, Shared, js_error, to_js_error, to_json};
+use sdk_core::query::{Filter, parse_mongo, parse_where};
+use sdk_core::realtime::{Incoming, Link, Tick};
+use sdk_core::ws::{ClientMessage, ServerMessage};
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::{Rc, Weak};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(f: &js_sys::Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(id: &JsValue);
+    #[wasm_bindgen(js_name = setInterval)]
+    fn set_interval(f: &js_sys::Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearInterval)]
+    fn clear_interval(id: &JsValue);
+}
+
+/// A `subscribe` registration.
+struct Sub {
+    id: u32,
+    collection: String,
+    filter: Option<Filter>,
+    callback: js_sys::Function,
+    /// Records that matched, so the write that makes one stop matching is reported too.
+    ids: HashSet<String>,
+}
+
+struct State {
+    link: Link,
+    core: Shared,
+    ws: Option<web_sys::WebSocket>,
+    onmessage: JsValue,
+    onopen: JsValue,
+    onclose: JsValue,
+    onerror: JsValue,
+    listeners: Vec<(String, js_sys::Function)>,
+    subs: Vec<Sub>,
+    next_sub: u32,
+    opened_once: bool,
+    closed: bool,
+    ticker: Option<JsValue>,
+    retry: Option<JsValue>,
+    generation: u64,
+    /// The handlers of the current socket and the heartbeat timer, kept alive while in use.
+    handlers: Vec<Closure<dyn FnMut(JsValue)>>,
+    ticker_fn: Option<Closure<dyn FnMut()>>,
+}
+
+type Rcs = Rc<RefCell<State>>;
+
+/// How long a connection attempt may take before it counts as failed, in ms.
+const CONNECT_TIMEOUT_MS: f64 = 10_000.0;
+
+fn now() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// The realtime connection `sdk.ws()` returns.
+#[wasm_bindgen]
+pub struct Socket {
+    state: Rcs,
+}
+
+/// `websocket.actions`: one method per Backpack action.
+#[wasm_bindgen]
+pub struct Actions {
+    state: Rcs,
+}
+
+pub(crate) fn open(core: Shared) -> Result<Socket, JsValue> {
+    let global = js_sys::global();
+    let has_ws = js_sys::Reflect::has(&global, &JsValue::from_str("WebSocket")).unwrap_or(false);
+    if !has_ws {
+        return Err(js_error(
+            0,
+            "websocket_unavailable",
+            "this JavaScript runtime has no global WebSocket: on Node.js 20 run with \
+             --experimental-websocket, or set globalThis.WebSocket from the 'ws' package",
+            JsValue::UNDEFINED,
+        ));
+    }
+    let state = Rc::new(RefCell::new(State {
+        link: Link::new(),
+        core,
+        ws: None,
+        onmessage: JsValue::NULL,
+        onopen: JsValue::NULL,
+        onclose: JsValue::NULL,
+        onerror: JsValue::NULL,
+        listeners: Vec::new(),
+        subs: Vec::new(),
+        next_sub: 1,
+        opened_once: false,
+        closed: false,
+        ticker: None,
+        retry: None,
+        generation: 0,
+        handlers: Vec::new(),
+        ticker_fn: None,
+    }));
+    connect(&state)?;
+    Ok(Socket { state })
+}
+
+fn connect(st: &Rcs) -> Result<(), JsValue> {
+    let url = {
+        let s = st.borrow();
+        let base = s.core.borrow().ws_url();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        format!("{base}{sep}{}", s.link.url_params())
+    };
+    let ws = web_sys::WebSocket::new(&url)?;
+    let weak = Rc::downgrade(st);
+    let on = |f: fn(&Rcs, JsValue)| {
+        let weak: Weak<RefCell<State>> = weak.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+            if let Some(st) = weak.upgrade() {
+                f(&st, e);
+            }
+        })
+    };
+    let handlers = vec![on(on_open), on(on_frame), on(on_close), on(on_error)];
+    ws.set_onopen(Some(handlers[0].as_ref().unchecked_ref()));
+    ws.set_onmessage(Some(handlers[1].as_ref().unchecked_ref()));
+    ws.set_onclose(Some(handlers[2].as_ref().unchecked_ref()));
+    ws.set_onerror(Some(handlers[3].as_ref().unchecked_ref()));
+    let generation = {
+        let mut s = st.borrow_mut();
+        s.ws = Some(ws);
+        s.handlers = handlers;
+        s.generation += 1;
+        s.generation
+    };
+    // A handshake that hangs counts as a failure.
+    let weak = Rc::downgrade(st);
+    let f = Closure::once_into_js(move || {
+        if let Some(st) = weak.upgrade() {
+            let stuck = {
+                let s = st.borrow();
+                s.generation == generation && s.ws.is_some() && !s.link.is_connected()
+            };
+            if stuck {
+                lost(&st);
+            }
+        }
+    });
+    set_timeout(f.unchecked_ref(), CONNECT_TIMEOUT_MS);
+    Ok(())
+}
+
+/// Calls `f(event)` for each callback, with no borrow held (a callback may use the socket).
+fn call_all(callbacks: Vec<JsValue>, event: &JsValue) {
+    for f in callbacks {
+        if let Some(f) = f.dyn_ref::<js_sys::Function>() {
+            // A throwing handler must not stop the others or the connection.
+            let _ = f.call1(&JsValue::NULL, event);
+        }
+    }
+}
+
+fn callbacks(st: &Rcs, kind: &str) -> Vec<JsValue> {
+    let s = st.borrow();
+    let own = match kind {
+        "message" => &s.onmessage,
+        "open" => &s.onopen,
+        "close" => &s.onclose,
+        _ => &s.onerror,
+    };
+    std::iter::once(own.clone())
+        .chain(
+            s.listeners
+                .iter()
+                .filter(|(t, _)| t == kind)
+                .map(|(_, f)| f.clone().into()),
+        )
+        .collect()
+}
+
+fn event(kind: &str, data: Option<&str>) -> JsValue {
+    let o = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&o, &"type".into(), &kind.into());
+    if let Some(d) = data {
+        let _ = js_sys::Reflect::set(&o, &"data".into(), &d.into());
+    }
+    o.into()
+}
+
+fn on_open(st: &Rcs, _: JsValue) {
+    let first = {
+        let mut s = st.borrow_mut();
+        s.link.on_open(now());
+        !std::mem::replace(&mut s.opened_once, true)
+    };
+    start_ticker(st);
+    if first {
+        call_all(callbacks(st, "open"), &event("open", None));
+    }
+}
+
+fn on_frame(st: &Rcs, e: JsValue) {
+    let Some(text) = js_sys::Reflect::get(&e, &"data".into())
+        .ok()
+        .and_then(|d| d.as_string())
+    else {
+        return;
+    };
+    let incoming = st.borrow_mut().link.on_frame(&text, now());
+    match incoming {
+        Incoming::Nothing => {}
+        Incoming::Deliver(t) => deliver(st, &t),
+        Incoming::Connected { greeting, send } => {
+            let ws = st.borrow().ws.clone();
+            if let Some(ws) = ws {
+                for f in send {
+                    let _ = ws.send_with_str(&f);
+                }
+            }
+            if let Some(g) = greeting {
+                deliver(st, &g);
+            }
+        }
+    }
+}
+
+fn deliver(st: &Rcs, text: &str) {
+    call_all(callbacks(st, "message"), &event("message", Some(text)));
+    let matched = match ServerMessage::parse(text) {
+        Ok(ServerMessage::Write(ev)) => {
+            let id = ev
+                .response
+                .get("_id")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            let mut s = st.borrow_mut();
+            let mut out = Vec::new();
+            for sub in s.subs.iter_mut().filter(|x| x.collection == ev.collection) {
+                let now_matches = ev.action != sdk_core::ws::WriteAction::Delete
+                    && sub.filter.as_ref().is_none_or(|f| f.matches(&ev.response));
+                let was = sub.ids.contains(id);
+                let deleted_match = ev.action == sdk_core::ws::WriteAction::Delete
+                    && sub.filter.as_ref().is_none_or(|f| f.matches(&ev.response));
+                if now_matches {
+                    sub.ids.insert(id.to_owned());
+                } else {
+                    sub.ids.remove(id);
+                }
+                if now_matches || was || deleted_match {
+                    out.push(JsValue::from(sub.callback.clone()));
+                }
+            }
+            out
+        }
+        _ => Vec::new(),
+    };
+    if !matched.is_empty() {
+        let msg = js_sys::JSON::parse(text).unwrap_or(JsValue::NULL);
+        call_all(matched, &msg);
+    }
+}
+
+fn on_error(st: &Rcs, _: JsValue) {
+    // Only a connection that never opened reports an error, as a WebSocket would;
+    // later errors are part of reconnecting.
+    if !st.borrow().opened_once {
+        call_all(callbacks(st, "error"), &event("error", None));
+    }
+    // Some runtimes (Node.js 20) report a failed handshake with an error and no
+    // close event: treat the socket as gone either way.
+    lost(st);
+}
+
+fn on_close(st: &Rcs, _: JsValue) {
+    lost(st);
+}
+
+/// The current socket is gone (closed, failed, or silent): detach it, and
+/// reconnect unless the connection is over.
+fn lost(st: &Rcs) {
+    let (terminal, old) = {
+        let mut s = st.borrow_mut();
+        let Some(old) = s.ws.take() else {
+            return;
+        };
+        s.link.on_close();
+        if let Some(t) = s.ticker.take() {
+            clear_interval(&t);
+        }
+        (s.closed || !s.opened_once, old)
+    };
+    old.set_onopen(None);
+    old.set_onmessage(None);
+    old.set_onerror(None);
+    old.set_onclose(None);
+    let _ = old.close();
+    if terminal {
+        st.borrow_mut().closed = true;
+        call_all(callbacks(st, "close"), &event("close", None));
+        return;
+    }
+    retry_later(st);
+}
+
+fn retry_later(st: &Rcs) {
+    let delay = st
+        .borrow_mut()
+        .link
+        .reconnect_delay_ms(js_sys::Math::random());
+    let weak = Rc::downgrade(st);
+    // Frees itself once called.
+    let f = Closure::once_into_js(move || {
+        let Some(st) = weak.upgrade() else { return };
+        if st.borrow().closed {
+            return;
+        }
+        if connect(&st).is_err() {
+            // The URL was refused outright: try again later.
+            retry_later(&st);
+        }
+    });
+    let id = set_timeout(f.unchecked_ref(), delay as f64);
+    st.borrow_mut().retry = Some(id);
+}
+
+fn start_ticker(st: &Rcs) {
+    let weak = Rc::downgrade(st);
+    let f = Closure::<dyn FnMut()>::new(move || {
+        let Some(st) = weak.upgrade() else { return };
+        let (tick, ws) = {
+            let mut s = st.borrow_mut();
+            (s.link.tick(now()), s.ws.clone())
+        };
+        if let Some(ws) = ws {
+            match tick {
+                Tick::Wait => {}
+                Tick::Ping => {
+                    let _ = ws.send_with_str(&Link::ping_frame());
+                }
+                Tick::Reconnect => lost(&st),
+            }
+        }
+    });
+    let id = set_interval(f.as_ref().unchecked_ref(), 1000.0);
+    let mut s = st.borrow_mut();
+    if let Some(old) = s.ticker.replace(id) {
+        clear_interval(&old);
+    }
+    s.ticker_fn = Some(f);
+}
+
+fn send(st: &Rcs, msg: &ClientMessage) -> Result<(), JsValue> {
+    let (frame, ws) = {
+        let mut s = st.borrow_mut();
+        if s.closed {
+            return Err(js_error(
+                0,
+                "unavailable",
+                "this connection is closed; open a new one with sdk.ws()",
+                JsValue::UNDEFINED,
+            ));
+        }
+        let frame = s
+            .link
+            .send(msg, now())
+            .map_err(|e| to_js_error(Error::from_body(e)))?;
+        (frame, s.ws.clone())
+    };
+    if let (Some(f), Some(ws)) = (frame, ws) {
+        ws.send_with_str(&f)?;
+    }
+    Ok(())
+}
+
+fn object(v: &JsValue) -> Result<serde_json::Map<String, serde_json::Value>, JsValue> {
+    match to_json(v)? {
+        serde_json::Value::Object(m) => Ok(m),
+        _ => Err(to_js_error(Error::InvalidArgument(
+            "the message must be an object".into(),
+        ))),
+    }
+}
+
+#[wasm_bindgen]
+impl Socket {
+    /// `websocket.actions`: the Backpack actions.
+    #[wasm_bindgen(getter)]
+    pub fn actions(&self) -> Actions {
+        Actions {
+            state: self.state.clone(),
+        }
+    }
+
+    /// The `message` handler: called with `{data}` where `data` is the JSON text.
+    #[wasm_bindgen(getter)]
+    pub fn onmessage(&self) -> JsValue {
+        self.state.borrow().onmessage.clone()
+    }
+
+    /// Sets the `message` handler.
+    #[wasm_bindgen(setter)]
+    pub fn set_onmessage(&self, f: JsValue) {
+        self.state.borrow_mut().onmessage = f;
+    }
+
+    /// The `open` handler (called once, when the first connection opens).
+    #[wasm_bindgen(getter)]
+    pub fn onopen(&self) -> JsValue {
+        self.state.borrow().onopen.clone()
+    }
+
+    /// Sets the `open` handler.
+    #[wasm_bindgen(setter)]
+    pub fn set_onopen(&self, f: JsValue) {
+        self.state.borrow_mut().onopen = f;
+    }
+
+    /// The `close` handler (called once, when the connection ends for good).
+    #[wasm_bindgen(getter)]
+    pub fn onclose(&self) -> JsValue {
+        self.state.borrow().onclose.clone()
+    }
+
+    /// Sets the `close` handler.
+    #[wasm_bindgen(setter)]
+    pub fn set_onclose(&self, f: JsValue) {
+        self.state.borrow_mut().onclose = f;
+    }
+
+    /// The `error` handler (the first connection could not be opened).
+    #[wasm_bindgen(getter)]
+    pub fn onerror(&self) -> JsValue {
+        self.state.borrow().onerror.clone()
+    }
+
+    /// Sets the `error` handler.
+    #[wasm_bindgen(setter)]
+    pub fn set_onerror(&self, f: JsValue) {
+        self.state.borrow_mut().onerror = f;
+    }
+
+    /// `addEventListener('message' | 'open' | 'close' | 'error', f)`.
+    #[wasm_bindgen(js_name = addEventListener)]
+    pub fn add_event_listener(&self, kind: String, f: js_sys::Function) {
+        self.state.borrow_mut().listeners.push((kind, f));
+    }
+
+    /// `removeEventListener(type, f)`.
+    #[wasm_bindgen(js_name = removeEventListener)]
+    pub fn remove_event_listener(&self, kind: String, f: js_sys::Function) {
+        self.state
+            .borrow_mut()
+            .listeners
+            .retain(|(k, g)| !(k == &kind && JsValue::from(g.clone()) == JsValue::from(f.clone())));
+    }
+
+    /// `0` connecting (or reconnecting), `1` open, `3` closed.
+    #[wasm_bindgen(getter, js_name = readyState)]
+    pub fn ready_state(&self) -> u16 {
+        let s = self.state.borrow();
+        if s.closed {
+            3
+        } else if s.link.is_connected() {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// Calls `callback(message)` for each write to `collection` whose record
+    /// matches `query` (a `where` string or a Mongo-style object; all records when
+    /// absent), and for the write after which a record that matched no longer
+    /// does (or is deleted). Returns a function that ends the subscription.
+    pub fn subscribe(
+        &self,
+        collection: String,
+        query: JsValue,
+        callback: js_sys::Function,
+    ) -> Result<js_sys::Function, JsValue> {
+        let filter = if query.is_undefined() || query.is_null() {
+            None
+        } else if let Some(w) = query.as_string() {
+            Some(parse_where(&w).map_err(|e| to_js_error(Error::from_body(e.to_error_body())))?)
+        } else {
+            let q = to_json(&query)?.to_string();
+            parse_mongo(&q)
+                .map_err(|e| to_js_error(Error::from_body(e.to_error_body())))?
+                .filter
+        };
+        let id = {
+            let mut s = self.state.borrow_mut();
+            let id = s.next_sub;
+            s.next_sub += 1;
+            s.subs.push(Sub {
+                id,
+                collection,
+                filter,
+                callback,
+                ids: HashSet::new(),
+            });
+            id
+        };
+        let weak = Rc::downgrade(&self.state);
+        let stop = Closure::once_into_js(move || {
+            if let Some(st) = weak.upgrade() {
+                st.borrow_mut().subs.retain(|s| s.id != id);
+            }
+        });
+        Ok(stop.unchecked_into())
+    }
+
+    /// Closes the connection for good (no reconnect).
+    pub fn close(&self) {
+        let ws = {
+            let mut s = self.state.borrow_mut();
+            s.closed = true;
+            if let Some(t) = s.ticker.take() {
+                clear_interval(&t);
+            }
+            if let Some(t) = s.retry.take() {
+                clear_timeout(&t);
+            }
+            s.ws.clone()
+        };
+        match ws {
+            Some(ws) => {
+                let _ = ws.close();
+            }
+            None => call_all(callbacks(&self.state, "close"), &event("close", None)),
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl Actions {
+    /// `sendMessage(message)`: to a channel's subscribers when it names
+    /// `channelType` and `channelId`, else to everyone; the server adds `userId`.
+    #[wasm_bindgen(js_name = sendMessage)]
+    pub fn send_message(&self, message: JsValue) -> Result<(), JsValue> {
+        send(&self.state, &ClientMessage::Message(object(&message)?))
+    }
+
+    /// `findResource(collection, query)`: `{action: "find", collection, response}`.
+    #[wasm_bindgen(js_name = findResource)]
+    pub fn find_resource(&self, collection: String, query: JsValue) -> Result<(), JsValue> {
+        let query = if query.is_undefined() || query.is_null() {
+            serde_json::Value::Null
+        } else {
+            to_json(&query)?
+        };
+        send(&self.state, &ClientMessage::Find { collection, query })
+    }
+
+    /// `getCollection(collection)`: `{action: "getAll", collection, response}`.
+    #[wasm_bindgen(js_name = getCollection)]
+    pub fn get_collection(&self, collection: String) -> Result<(), JsValue> {
+        send(&self.state, &ClientMessage::GetAll { collection })
+    }
+
+    /// `getResource(collection, id)`: `{action: "getOne", collection, response}`.
+    #[wasm_bindgen(js_name = getResource)]
+    pub fn get_resource(&self, collection: String, id: String) -> Result<(), JsValue> {
+        send(&self.state, &ClientMessage::GetOne { collection, id })
+    }
+
+    /// `createResource(collection, data)`.
+    #[wasm_bindgen(js_name = createResource)]
+    pub fn create_resource(&self, collection: String, data: JsValue) -> Result<(), JsValue> {
+        let data = to_json(&data)?;
+        send(&self.state, &ClientMessage::Create { collection, data })
+    }
+
+    /// `overwriteResource(collection, id, data)`: `{action: "update", ...}`.
+    #[wasm_bindgen(js_name = overwriteResource)]
+    pub fn overwrite_resource(
+        &self,
+        collection: String,
+        id: String,
+        data: JsValue,
+    ) -> Result<(), JsValue> {
+        let data = to_json(&data)?;
+        send(
+            &self.state,
+            &ClientMessage::Update {
+                collection,
+                id,
+                data,
+            },
+        )
+    }
+
+    /// `updateResource(collection, id, data)`: `{action: "patch", ...}`.
+    #[wasm_bindgen(js_name = updateResource)]
+    pub fn update_resource(
+        &self,
+        collection: String,
+        id: String,
+        data: JsValue,
+    ) -> Result<(), JsValue> {
+        let data = to_json(&data)?;
+        send(
+            &self.state,
+            &ClientMessage::Patch {
+                collection,
+                id,
+                data,
+            },
+        )
+    }
+
+    /// `deleteResource(collection, id)`.
+    #[wasm_bindgen(js_name = deleteResource)]
+    pub fn delete_resource(&self, collection: String, id: String) -> Result<(), JsValue> {
+        send(&self.state, &ClientMessage::Delete { collection, id })
+    }
+
+    /// `joinUsersChannels(usersInformationCollection)`.
+    #[wasm_bindgen(js_name = joinUsersChannels)]
+    pub fn join_users_channels(&self, users_information_collection: String) -> Result<(), JsValue> {
+        send(
+            &self.state,
+            &ClientMessage::JoinUsersChannels {
+                users_information_collection,
+            },
+        )
+    }
+
+    /// `createChannel(usersInformationCollection, channelType, name)`.
+    #[wasm_bindgen(js_name = createChannel)]
+    pub fn create_channel(
+        &self,
+        users_information_collection: String,
+        channel_type: String,
+        name: String,
+    ) -> Result<(), JsValue> {
+        send(
+            &self.state,
+            &ClientMessage::CreateChannel {
+                users_information_collection,
+                channel_type,
+                name,
+            },
+        )
+    }
+
+    /// `joinChannel(usersInformationCollection, channelType, channelId)`.
+    #[wasm_bindgen(js_name = joinChannel)]
+    pub fn join_channel(
+        &self,
+        users_information_collection: String,
+        channel_type: String,
+        channel_id: String,
+    ) -> Result<(), JsValue> {
+        send(
+            &self.state,
+            &ClientMessage::JoinChannel {
+                users_information_collection,
+                channel_type,
+                channel_id,
+            },
+        )
+    }
+
+    /// `leaveChannel(usersInformationCollection, channelType, channelId)`.
+    #[wasm_bindgen(js_name = leaveChannel)]
+    pub fn leave_channel(
+        &self,
+        users_information_collection: String,
+        channel_type: String,
+        channel_id: String,
+    ) -> Result<(), JsValue> {
+        send(
+            &self.state,
+            &ClientMessage::LeaveChannel {
+                users_information_collection,
+                channel_type,
+                channel_id,
+            },
+        )
+    }
+
+    /// `changeChannel(usersInformationCollection, channelType, channelId)`.
+    #[wasm_bindgen(js_name = changeChannel)]
+    pub fn change_channel(
+        &self,
+        users_information_collection: String,
+        channel_type: String,
+        channel_id: String,
+    ) -> Result<(), JsValue> {
+        send(
+            &self.state,
+            &ClientMessage::ChangeChannel {
+                users_information_collection,
+                channel_type,
+                channel_id,
+            },
+        )
+    }
+
+    /// `deleteChannel(usersInformationCollection, channelMessagesCollection, channelType, channelId)`.
+    #[wasm_bindgen(js_name = deleteChannel)]
+    pub fn delete_channel(
+        &self,
+        users_information_collection: String,
+        channel_messages_collection: String,
+        channel_type: String,
+        channel_id: String,
+    ) -> Result<(), JsValue> {
+        send(
+            &self.state,
+            &ClientMessage::DeleteChannel {
+                users_information_collection,
+                channel_messages_collection,
+                channel_type,
+                channel_id,
+            },
+        )
+    }
+
+    /// `open(message)`: to everyone, with the sender's `userId`.
+    pub fn open(&self, message: JsValue) -> Result<(), JsValue> {
+        send(&self.state, &ClientMessage::Open(object(&message)?))
+    }
+
+    /// `close(message)`: to everyone, with the sender's `userId`.
+    pub fn close(&self, message: JsValue) -> Result<(), JsValue> {
+        send(&self.state, &ClientMessage::Close(object(&message)?))
+    }
+
+    /// `subscribeNotifications([collections])`: from now on record writes arrive as
+    /// SmartNgRX notifications `{action, table, ids}`.
+    #[wasm_bindgen(js_name = subscribeNotifications)]
+    pub fn subscribe_notifications(&self, collections: JsValue) -> Result<(), JsValue> {
+        let collections = if collections.is_undefined() || collections.is_null() {
+            None
+        } else {
+            Some(serde_json::from_value(to_json(&collections)?).map_err(|_| {
+                to_js_error(Error::InvalidArgument(
+                    "collections must be an array of names".into(),
+                ))
+            })?)
+        };
+        send(
+            &self.state,
+            &ClientMessage::SubscribeNotifications { collections },
+        )
+    }
+}

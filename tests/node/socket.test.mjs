@@ -1,0 +1,176 @@
+// sdk.ws() in Node.js: every Backpack action with its recipients, channels, the
+// subscribe helper, resuming after a dropped connection, and the SmartNgRX adapter.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSdk, connectSmartNgRX } from '../../npm/index.js';
+import {
+  startServer, startProxy, nextMessage, recorder, API_KEY, ADMIN_KEY, PASSWORD, email,
+} from '../js/harness.mjs';
+
+let server;
+before(async () => { server = await startServer(); });
+after(async () => { await server?.stop(); });
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function user(tag, url = server.url) {
+  const sdk = createSdk(url, API_KEY);
+  const { id } = await sdk.auth.register(email(tag), PASSWORD);
+  const ws = sdk.ws();
+  await nextMessage(ws, (m) => m.action === 'connection');
+  return { sdk, id, ws };
+}
+
+test('reads answer the caller; writes answer the caller and reach the others once', async () => {
+  const a = await user('js-a');
+  const b = await user('js-b');
+  const seenByB = recorder(b.ws);
+  const created = nextMessage(a.ws, (m) => m.action === 'create');
+  a.ws.actions.createResource('jsnotes', { text: 'one', userId: 'forged?' });
+  const err = await nextMessage(a.ws, (m) => m.action === 'error');
+  assert.equal(err.request, 'create', 'a foreign userId is refused');
+  a.ws.actions.createResource('jsnotes', { text: 'one' });
+  const mine = (await created).response;
+  assert.equal(mine.userId, a.id);
+  const found = nextMessage(a.ws, (m) => m.action === 'find');
+  a.ws.actions.findResource('jsnotes', { text: 'one' });
+  assert.deepEqual((await found).response, [mine]);
+  const all = nextMessage(a.ws, (m) => m.action === 'getAll');
+  a.ws.actions.getCollection('jsnotes');
+  assert.deepEqual(await all, { action: 'getAll', collection: 'jsnotes', response: [mine] });
+  const one = nextMessage(a.ws, (m) => m.action === 'getOne');
+  a.ws.actions.getResource('jsnotes', mine._id);
+  assert.deepEqual((await one).response, mine);
+  const patched = nextMessage(a.ws, (m) => m.action === 'patch');
+  a.ws.actions.updateResource('jsnotes', mine._id, { text: 'two' });
+  assert.equal((await patched).response.text, 'two');
+  const replaced = nextMessage(a.ws, (m) => m.action === 'update');
+  a.ws.actions.overwriteResource('jsnotes', mine._id, { text: 'three' });
+  assert.equal((await replaced).response.text, 'three');
+  const deleted = nextMessage(a.ws, (m) => m.action === 'delete');
+  a.ws.actions.deleteResource('jsnotes', mine._id);
+  assert.equal((await deleted).response._id, mine._id);
+  // B is not the owner.
+  const refused = nextMessage(b.ws, (m) => m.action === 'error');
+  b.ws.actions.deleteResource('jsnotes', mine._id);
+  assert.equal((await refused).code, 'not_found');
+  await sleep(200);
+  assert.deepEqual(seenByB.filter((m) => m.collection === 'jsnotes').map((m) => m.action),
+    ['create', 'patch', 'update', 'delete'], 'B saw each write once and no answers of A');
+  for (const u of [a, b]) u.ws.close();
+});
+
+test('two users chat in a channel; a third hears nothing of it', async () => {
+  const a = await user('chat-a');
+  const b = await user('chat-b');
+  const c = await user('chat-c');
+  const seenByC = recorder(c.ws);
+  const made = nextMessage(a.ws, (m) => m.action === 'createChannel');
+  a.ws.actions.createChannel('jsmeta', 'jsrooms', 'Lobby');
+  const room = (await made).response;
+  assert.deepEqual((await made).usersCurrentChannel, { channelType: 'jsrooms', channelId: room._id });
+  const joined = nextMessage(b.ws, (m) => m.action === 'joinChannel');
+  const notice = nextMessage(a.ws, (m) => m.action === 'joinChannel');
+  b.ws.actions.joinChannel('jsmeta', 'jsrooms', room._id);
+  assert.deepEqual((await joined).response.channels, [{ channelType: 'jsrooms', channelId: room._id }]);
+  assert.deepEqual(await notice, { action: 'joinChannel', userId: b.id, channelType: 'jsrooms', channelId: room._id });
+  const toA = nextMessage(a.ws, (m) => m.action === 'chat');
+  const toB = nextMessage(b.ws, (m) => m.action === 'chat');
+  b.ws.actions.sendMessage({ action: 'chat', channelType: 'jsrooms', channelId: room._id, text: 'hello' });
+  assert.equal((await toA).userId, b.id);
+  assert.equal((await toB).text, 'hello');
+  const rec = nextMessage(b.ws, (m) => m.action === 'create' && m.collection === 'jsmsgs');
+  await a.sdk.db.createResource('jsmsgs', { channelType: 'jsrooms', channelId: room._id, text: 'http' });
+  assert.equal((await rec).httpRequest, true);
+  const gone = nextMessage(b.ws, (m) => m.action === 'deleteChannel');
+  a.ws.actions.deleteChannel('jsmeta', 'jsmsgs', 'jsrooms', room._id);
+  assert.deepEqual((await gone).response.channels, []);
+  assert.deepEqual(await a.sdk.db.getCollection('jsmsgs'), []);
+  await sleep(200);
+  assert.deepEqual(seenByC.map((m) => m.action), ['createChannel'], 'C only heard that a channel exists');
+  for (const u of [a, b, c]) u.ws.close();
+});
+
+test('subscribe filters writes by collection and query', async () => {
+  const a = await user('subs');
+  const hits = [];
+  const stop = a.ws.subscribe('jsscores', 'score >= 10', (m) => hits.push([m.action, m.response.score]));
+  const done = nextMessage(a.ws, (m) => m.collection === 'jsscores' && m.response.score === 99);
+  const low = await a.sdk.db.createResource('jsscores', { score: 1 });
+  const high = await a.sdk.db.createResource('jsscores', { score: 50 });
+  await a.sdk.db.updateResource('jsscores', high._id, { score: 5 });
+  await a.sdk.db.updateResource('jsscores', low._id, { score: 20 });
+  await a.sdk.db.deleteResource('jsscores', low._id);
+  await a.sdk.db.createResource('jsscores', { score: 99 });
+  await done;
+  assert.deepEqual(hits, [['create', 50], ['patch', 5], ['patch', 20], ['delete', 20], ['create', 99]]);
+  stop();
+  const after = nextMessage(a.ws, (m) => m.collection === 'jsscores');
+  await a.sdk.db.createResource('jsscores', { score: 100 });
+  await after;
+  assert.equal(hits.length, 5, 'nothing after unsubscribing');
+  assert.throws(() => a.ws.subscribe('jsscores', 'score >>> 1', () => {}), (e) => e.code === 'invalid_query');
+  a.ws.close();
+});
+
+test('a dropped connection resumes: every event once, in order, channel included', async () => {
+  const proxy = await startProxy(server.url);
+  const r = await user('js-resume', proxy.url);
+  const made = nextMessage(r.ws, (m) => m.action === 'createChannel');
+  r.ws.actions.createChannel('jsmeta', 'jsrooms', 'resume');
+  const room = (await made).response._id;
+  const w = createSdk(server.url, API_KEY);
+  await w.auth.register(email('js-writer'), PASSWORD);
+  const seen = [];
+  r.ws.subscribe('jsticks', null, (m) => seen.push(m.response.n));
+  const total = 120;
+  const writes = (async () => {
+    for (let n = 0; n < total; n++) {
+      const body = n % 2 ? { n, channelType: 'jsrooms', channelId: room } : { n };
+      await w.db.createResource('jsticks', body);
+      if (n === 30) proxy.cut();
+      if (n === 60) proxy.down();
+      if (n === 90) proxy.up();
+    }
+  })();
+  await writes;
+  const deadline = Date.now() + 15_000;
+  while (seen.length < total && Date.now() < deadline) await sleep(50);
+  assert.deepEqual(seen, [...Array(total).keys()]);
+  r.ws.close();
+  proxy.close();
+});
+
+test('SmartNgRX: the adapter maps tables and ids as the document does', async () => {
+  const put = await fetch(`${server.url}/collections/jsdocs`, {
+    method: 'PUT',
+    headers: { authorization: `key ${ADMIN_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ parent: { collection: 'jsdepartments', field: 'departmentId' } }),
+  });
+  assert.equal(put.status, 200);
+  const calls = [];
+  const sdk = createSdk(server.url, API_KEY);
+  await sdk.auth.register(email('ngrx'), PASSWORD);
+  const { socket, close } = connectSmartNgRX(sdk, {
+    handleSocketNotification: (table, action, ids) => calls.push([table, action, ids]),
+    tables: {
+      jsdocs: { table: 'departmentChildren', prefix: 'docs:' },
+      jsdepartments: 'departments',
+    },
+  });
+  await nextMessage(socket, (m) => m.action === 'subscribeNotifications');
+  const doc = await sdk.db.createResource('jsdocs', { departmentId: 'd7', title: 't' });
+  await sdk.db.updateResource('jsdocs', doc._id, { title: 'u' });
+  await sdk.db.deleteResource('jsdocs', doc._id);
+  const other = await sdk.db.createResource('jslists', { name: 'l' });
+  const deadline = Date.now() + 10_000;
+  while (calls.length < 4 && Date.now() < deadline) await sleep(20);
+  assert.deepEqual(calls, [
+    ['departments', 'update', ['d7']],
+    ['departmentChildren', 'update', [`docs:${doc._id}`]],
+    ['departmentChildren', 'delete', [`docs:${doc._id}`]],
+    ['jslists', 'update', [other._id]],
+  ]);
+  assert.throws(() => connectSmartNgRX(sdk, {}), TypeError);
+  close();
+});
