@@ -157,3 +157,67 @@ test('the page receives the websocket message caused by a second client\'s write
   const greeting = await page.evaluate(() => window.received[0]);
   assert.deepEqual(greeting, { action: 'connection', response: 'Websocket connection established' });
 });
+
+test('two pages chat in a channel; a third page, not subscribed, receives nothing', async () => {
+  // Three browser contexts: three users with their own cookies.
+  const contexts = await Promise.all([0, 1, 2].map(() => browser.newContext()));
+  const pages = await Promise.all(contexts.map(async (c) => {
+    const p = await c.newPage();
+    p.on('pageerror', (e) => console.error('page error:', e));
+    await p.goto(`${siteUrl}/`);
+    return p;
+  }));
+  // Each page signs in, connects and records every message it receives.
+  const ids = await Promise.all(pages.map((p, i) => p.evaluate(async ({ url, key, who, password }) => {
+    const { createSdk } = await import('/npm/index.js');
+    const sdk = createSdk(url, key);
+    const { id } = await sdk.auth.register(who, password);
+    const ws = sdk.ws();
+    window.ws = ws;
+    window.inbox = [];
+    window.next = (action, timeout = 10000) => new Promise((resolveMsg, reject) => {
+      const t = setTimeout(() => reject(new Error(`no ${action} in time`)), timeout);
+      const f = (e) => {
+        const m = JSON.parse(e.data);
+        if (m.action === action) { clearTimeout(t); ws.removeEventListener('message', f); resolveMsg(m); }
+      };
+      ws.addEventListener('message', f);
+    });
+    ws.onmessage = (e) => window.inbox.push(JSON.parse(e.data));
+    await window.next('connection');
+    return id;
+  }, { url: api.url, key: API_KEY, who: email(`page${i}`), password: PASSWORD })));
+  const [alice, bob, carol] = pages;
+
+  const room = await alice.evaluate(async () => {
+    const made = window.next('createChannel');
+    window.ws.actions.createChannel('browsermeta', 'browserrooms', 'Garden');
+    return (await made).response._id;
+  });
+  await bob.evaluate(async (roomId) => {
+    const joined = window.next('joinChannel');
+    window.ws.actions.joinChannel('browsermeta', 'browserrooms', roomId);
+    await joined;
+  }, room);
+  const said = (p, text) => p.evaluate(async ({ roomId, words }) => {
+    window.ws.actions.sendMessage({ action: 'chat', channelType: 'browserrooms', channelId: roomId, text: words });
+  }, { roomId: room, words: text });
+  const heard = (p, n) => p.evaluate(async (count) => {
+    const deadline = Date.now() + 10000;
+    while (window.inbox.filter((m) => m.action === 'chat').length < count && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return window.inbox.filter((m) => m.action === 'chat').map((m) => [m.userId, m.text]);
+  }, n);
+  await said(alice, 'hi bob');
+  await said(bob, 'hi alice');
+  await said(alice, 'bye');
+  const conversation = [[ids[0], 'hi bob'], [ids[1], 'hi alice'], [ids[0], 'bye']];
+  assert.deepEqual(await heard(alice, 3), conversation);
+  assert.deepEqual(await heard(bob, 3), conversation);
+  // Carol heard that a channel exists, and nothing said in it.
+  await new Promise((r) => setTimeout(r, 300));
+  const carolHeard = await carol.evaluate(() => window.inbox.map((m) => m.action));
+  assert.deepEqual(carolHeard, ['connection', 'createChannel']);
+  for (const c of contexts) await c.close();
+});
