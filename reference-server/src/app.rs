@@ -50,6 +50,15 @@ pub struct Collection {
     pub check: Option<Check>,
 }
 
+impl std::fmt::Debug for Collection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collection")
+            .field("config", &self.config)
+            .field("has_schema_check", &self.check.is_some())
+            .finish()
+    }
+}
+
 impl Collection {
     /// Compiles a configuration; a bad schema is a 400 naming `schema`.
     pub fn compile(config: CollectionConfig) -> Result<Self, ErrorBody> {

@@ -140,9 +140,8 @@ pub async fn start(config: Config) -> Result<Running, String> {
         collections.insert(name, Arc::new(compiled));
     }
     let hasher = auth::Hasher::new(config.hash_memory_kib, config.hash_iterations)?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let listener =
+        listen(config.listen).map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let grace = Duration::from_secs(config.shutdown_grace);
@@ -234,4 +233,19 @@ pub async fn run_command(config: &Config, command: &config::Command) -> Result<S
             }
         },
     }
+}
+
+/// A listening socket whose accepted connections send small writes at once
+/// (TCP_NODELAY, which Linux carries over to accepted sockets): realtime frames
+/// and answers are not held back waiting for acknowledgements.
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }

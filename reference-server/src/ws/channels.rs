@@ -178,7 +178,7 @@ pub async fn act(
     app: &Arc<App>,
     conn: &mut Conn,
     msg: ClientMessage,
-    out: &mut Vec<String>,
+    out: &mut super::conn::Out,
 ) -> Result<(), ErrorBody> {
     match msg {
         ClientMessage::JoinUsersChannels {
@@ -334,7 +334,7 @@ fn announce(
     user: &str,
     ch: &Channel,
     rec: Value,
-    out: &mut Vec<String>,
+    out: &mut super::conn::Out,
 ) {
     super::publish_message(
         app,
@@ -362,7 +362,7 @@ async fn delete_channel(
     cmc: &str,
     user: &str,
     ch: Channel,
-    out: &mut Vec<String>,
+    out: &mut super::conn::Out,
 ) -> Result<(), ErrorBody> {
     records::delete(
         ch.channel_type.clone(),
@@ -470,7 +470,7 @@ pub async fn resume(
     stream: &str,
     since: u64,
     channels: Vec<Channel>,
-    out: &mut Vec<String>,
+    out: &mut super::conn::Out,
 ) {
     let mut accepted = Vec::new();
     for ch in channels.into_iter().take(app.config.ws_max_channels) {

@@ -1,6 +1,7 @@
 //! One WebSocket connection: greeting, actions, fan-out of events, heartbeats,
 //! resume.
 
+use super::Socket;
 use super::{Event, EventKind};
 use crate::app::App;
 use crate::error::ApiError;
@@ -17,7 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
-use warp::ws::{Message, WebSocket};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -72,7 +75,7 @@ impl Conn {
 /// Serves one upgraded connection until either side closes it, it falls too far
 /// behind, it stops answering heartbeats, or the server stops.
 pub async fn serve(
-    socket: WebSocket,
+    socket: Socket,
     app: Arc<App>,
     user: Option<String>,
     admin: bool,
@@ -103,27 +106,18 @@ pub async fn serve(
     let beat = Duration::from_secs(app.config.ws_heartbeat.max(1));
     let mut heartbeat = tokio::time::interval_at(Instant::now() + beat, beat);
     let mut heard = Instant::now();
-    let mut out: Vec<String> = Vec::new();
+    let mut out = Out::default();
     // A client that is resuming sends `resume` first; events wait until it has
     // rejoined its channels and been replayed what it missed (or for RESUME_WAIT).
     let mut waiting = resuming;
     let resume_deadline = tokio::time::sleep(RESUME_WAIT);
     tokio::pin!(resume_deadline);
     let close: Option<(u16, String)> = loop {
+        // Biased, events first: a wake-up for an event polls only the event
+        // queue, which keeps fan-out to many idle connections cheap; the other
+        // branches are polled whenever no event is waiting.
         tokio::select! {
-            incoming = rx.next() => match incoming {
-                None | Some(Err(_)) => break None,
-                Some(Ok(m)) if m.is_close() => break None,
-                Some(Ok(m)) => {
-                    heard = Instant::now();
-                    if m.is_ping() || m.is_pong() {
-                        continue;
-                    }
-                    answer(&app, &mut conn, &m, &mut out).await;
-                    waiting = false;
-                }
-            },
-            () = &mut resume_deadline, if waiting => waiting = false,
+            biased;
             ev = events.recv(), if !waiting => match ev {
                 Ok(ev) => deliver(&app, &mut conn, &ev, &mut out),
                 Err(RecvError::Lagged(n)) => break Some((
@@ -132,11 +126,25 @@ pub async fn serve(
                 )),
                 Err(RecvError::Closed) => break Some((1001, "server shutting down".into())),
             },
+            incoming = rx.next() => match incoming {
+                None | Some(Err(_)) => break None,
+                Some(Ok(m)) if m.is_close() => break None,
+                Some(Ok(m)) => {
+                    heard = Instant::now();
+                    if m.is_ping() || m.is_pong() {
+                        continue;
+                    }
+                    // Boxed: an action's state is large, an idle connection's stays small.
+                    Box::pin(answer(&app, &mut conn, m, &mut out)).await;
+                    waiting = false;
+                }
+            },
+            () = &mut resume_deadline, if waiting => waiting = false,
             _ = heartbeat.tick() => {
                 if heard.elapsed() > beat * 3 {
                     break Some((1001, "no heartbeat; reconnect".into()));
                 }
-                out.push(String::new());
+                out.0.push(Message::Ping(Default::default()));
             },
             _ = shutdown.changed() => break Some((1001, "server shutting down".into())),
         };
@@ -146,24 +154,39 @@ pub async fn serve(
     };
     if let Some((code, reason)) = close {
         tracing::debug!(id = conn.id, reason, "websocket closed by the server");
-        let _ =
-            tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::close_with(code, reason))).await;
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.into(),
+        };
+        let _ = tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Close(Some(frame)))).await;
     }
     tracing::debug!(user = ?conn.user, id = conn.id, "websocket closed");
 }
 
-/// Sends what is waiting (an empty string is a heartbeat ping); `false` when the
-/// connection is gone or too slow to take it.
-async fn flush(
-    tx: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    out: &mut Vec<String>,
-) -> bool {
-    for text in out.drain(..) {
-        let m = if text.is_empty() {
-            Message::ping(Vec::new())
-        } else {
-            Message::text(text)
-        };
+/// Frames waiting to be sent to one connection.
+#[derive(Default)]
+pub struct Out(pub Vec<Message>);
+
+impl Out {
+    /// Queues a text frame.
+    pub fn push(&mut self, text: impl Into<Utf8Bytes>) {
+        self.0.push(Message::Text(text.into()));
+    }
+
+    /// How many frames wait.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Sends what is waiting; `false` when the connection is gone or too slow to take it.
+async fn flush(tx: &mut futures_util::stream::SplitSink<Socket, Message>, out: &mut Out) -> bool {
+    for m in out.0.drain(..) {
         match tokio::time::timeout(SEND_TIMEOUT, tx.send(m)).await {
             Ok(Ok(())) => {}
             _ => return false,
@@ -172,18 +195,23 @@ async fn flush(
     true
 }
 
-/// Adds `"seq": n` in front of a frame's fields for numbered connections.
-fn numbered(conn: &Conn, seq: u64, text: &str) -> String {
+/// The frame for this connection: shared as it is, or with `"seq": n` in front
+/// of its fields for numbered connections.
+fn numbered(conn: &Conn, seq: u64, text: &Utf8Bytes) -> Utf8Bytes {
     if conn.numbered && text.starts_with('{') {
-        format!("{{\"seq\":{seq},{}", &text[1..])
+        format!("{{\"seq\":{seq},{}", &text.as_str()[1..]).into()
     } else {
-        text.to_owned()
+        text.clone()
     }
 }
 
 /// Whether this connection's user may read `record` of `collection`.
 fn may_read(app: &App, conn: &Conn, collection: &str, record: &Value) -> bool {
-    let cfg = app.collection(collection);
+    readable(&app.collection(collection), conn, record)
+}
+
+/// Whether this connection's user may read `record` under the collection's read rule.
+fn readable(cfg: &crate::app::Collection, conn: &Conn, record: &Value) -> bool {
     match cfg
         .config
         .rules
@@ -200,7 +228,7 @@ fn may_read(app: &App, conn: &Conn, collection: &str, record: &Value) -> bool {
 /// channel's events reach its subscribers only, records only users who may read
 /// them (as the On GET script shows them), nothing reaches the connection that
 /// caused it, and nothing is sent twice.
-pub fn deliver(app: &App, conn: &mut Conn, ev: &Event, out: &mut Vec<String>) {
+pub fn deliver(app: &App, conn: &mut Conn, ev: &Event, out: &mut Out) {
     if ev.last_seq() <= conn.last_seq {
         return;
     }
@@ -212,32 +240,31 @@ pub fn deliver(app: &App, conn: &mut Conn, ev: &Event, out: &mut Vec<String>) {
         EventKind::Write {
             action,
             collection,
+            config,
             items,
         } => {
             let visible = |item: &&super::WriteItem| {
                 item.channel
                     .as_ref()
                     .is_none_or(|c| conn.channels.contains(c))
-                    && may_read(app, conn, collection, &item.record)
+                    && readable(config, conn, &item.record)
             };
             if let Some(filter) = &conn.notify {
                 if filter.as_ref().is_some_and(|f| !f.contains(collection)) {
                     return;
                 }
                 let seen: Vec<&Value> = items.iter().filter(visible).map(|i| &i.record).collect();
-                let cfg = app.collection(collection);
-                for n in notifications(*action, collection, cfg.config.parent.as_ref(), &seen) {
-                    out.push(numbered(conn, ev.last_seq(), &json!(n).to_string()));
+                for n in notifications(*action, collection, config.config.parent.as_ref(), &seen) {
+                    out.push(numbered(conn, ev.last_seq(), &json!(n).to_string().into()));
                 }
                 return;
             }
-            let cfg = app.collection(collection);
             for (i, item) in items.iter().enumerate() {
                 if !visible(&item) {
                     continue;
                 }
                 let seq = ev.seq + i as u64;
-                match &cfg.config.events.get {
+                match &config.config.events.get {
                     None => out.push(numbered(conn, seq, &item.frame)),
                     Some(src) => {
                         // The record as this user would read it: hidden fields go, a cancel skips it.
@@ -250,7 +277,7 @@ pub fn deliver(app: &App, conn: &mut Conn, ev: &Event, out: &mut Vec<String>) {
                         ) {
                             let http = item.frame.contains("\"httpRequest\":true");
                             let text = sdk_core::ws::write_frame(*action, collection, http, &seen);
-                            out.push(numbered(conn, seq, &text));
+                            out.push(numbered(conn, seq, &text.into()));
                         }
                     }
                 }
@@ -292,7 +319,7 @@ pub fn deliver(app: &App, conn: &mut Conn, ev: &Event, out: &mut Vec<String>) {
                 "channelId": channel.channel_id,
                 "response": record,
             });
-            out.push(numbered(conn, ev.seq, &text.to_string()));
+            out.push(numbered(conn, ev.seq, &text.to_string().into()));
         }
     }
 }
@@ -311,15 +338,15 @@ pub fn error_frame(body: &ErrorBody, request: Option<&str>) -> String {
 
 /// Handles one frame from the client; answers go to `out`. Errors are answered
 /// as `{action: "error", code, message, request}` and the connection stays up.
-async fn answer(app: &Arc<App>, conn: &mut Conn, m: &Message, out: &mut Vec<String>) {
-    let Ok(text) = m.to_str() else {
+async fn answer(app: &Arc<App>, conn: &mut Conn, m: Message, out: &mut Out) {
+    let Message::Text(text) = m else {
         out.push(error_frame(
             &ErrorBody::new(ErrorCode::InvalidBody, "messages must be JSON text frames"),
             None,
         ));
         return;
     };
-    let msg = match ClientMessage::parse(text) {
+    let msg = match ClientMessage::parse(text.as_str()) {
         Ok(msg) => msg,
         Err(e) => {
             out.push(error_frame(&e, None));
@@ -351,7 +378,7 @@ async fn act(
     app: &Arc<App>,
     conn: &mut Conn,
     msg: ClientMessage,
-    out: &mut Vec<String>,
+    out: &mut Out,
 ) -> Result<(), ErrorBody> {
     let c = conn.ctx(app, Origin::Socket(conn.id));
     let ctx = || Ok(c.clone());

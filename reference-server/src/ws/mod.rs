@@ -8,6 +8,7 @@ use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// One message for the connected clients. The bus numbers events: an event
 /// holding `n` frames takes the numbers `seq .. seq + n`.
@@ -32,6 +33,8 @@ pub enum EventKind {
         action: WriteAction,
         /// The collection.
         collection: String,
+        /// Its configuration when written (read rule, On GET script, parent).
+        config: Arc<crate::app::Collection>,
         /// The records, each with its channel and its Backpack message.
         items: Vec<WriteItem>,
     },
@@ -41,8 +44,8 @@ pub enum EventKind {
     Message {
         /// The channel key, if scoped to one.
         channel: Option<String>,
-        /// The frame.
-        text: String,
+        /// The frame, shared by every connection that receives it.
+        text: Utf8Bytes,
         /// A record the receiver must be able to read: (collection, record).
         visible: Option<(String, Value)>,
     },
@@ -65,8 +68,8 @@ pub struct WriteItem {
     pub record: Value,
     /// Its channel key, when it names a channel.
     pub channel: Option<String>,
-    /// The Backpack message for it.
-    pub frame: String,
+    /// The Backpack message for it, shared by every connection that receives it.
+    pub frame: Utf8Bytes,
 }
 
 impl Event {
@@ -200,7 +203,7 @@ pub fn publish_write(
         .filter(broadcast_allowed)
         .map(|record| WriteItem {
             channel: Channel::of(&record).map(|c| c.key()),
-            frame: write_frame(action, collection, http, &record),
+            frame: write_frame(action, collection, http, &record).into(),
             record,
         })
         .collect();
@@ -213,6 +216,7 @@ pub fn publish_write(
         kind: EventKind::Write {
             action,
             collection: collection.to_owned(),
+            config: app.collection(collection),
             items,
         },
     });
@@ -231,7 +235,7 @@ pub fn publish_message(
         except,
         kind: EventKind::Message {
             channel,
-            text,
+            text: text.into(),
             visible,
         },
     });
@@ -318,6 +322,23 @@ impl Drop for Slot {
 /// Largest accepted WebSocket message.
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
+/// A server-side WebSocket over hyper's upgraded connection.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
+
+/// Small buffers: an idle socket holds a 2 KiB read buffer and writes each frame
+/// straight out, so thousands of idle connections cost little memory. Frames and
+/// messages stay within [`MAX_MESSAGE`]; a client that does not read is cut off
+/// at 1 MiB of unsent data.
+fn socket_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(2 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(1024 * 1024)
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE))
+}
+
 /// The WebSocket endpoint: an upgrade on `/ws` or `/`. It is signed in with a
 /// live session (`token` query parameter or the session cookie) and needs an API
 /// key (`apiKey` query parameter) when it has no session; a key that is sent must
@@ -327,7 +348,11 @@ pub fn routes(app: Arc<crate::app::App>) -> warp::filters::BoxedFilter<(warp::re
     warp::path::end()
         .or(warp::path!("ws"))
         .unify()
+        // Before `warp::ws()`, which takes the upgrade out of the request; warp's
+        // filter still checks the method and the upgrade headers.
+        .and(warp::filters::ext::optional::<hyper::upgrade::OnUpgrade>())
         .and(warp::ws())
+        .and(warp::header::<String>("sec-websocket-key"))
         .and(warp::query::<std::collections::HashMap<String, String>>())
         .and(warp::cookie::optional::<String>(sdk_core::SESSION_COOKIE))
         .and(warp::any().map(move || app.clone()))
@@ -336,7 +361,9 @@ pub fn routes(app: Arc<crate::app::App>) -> warp::filters::BoxedFilter<(warp::re
 }
 
 async fn upgrade(
-    ws: warp::ws::Ws,
+    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    _ws: warp::ws::Ws,
+    key: String,
     query: std::collections::HashMap<String, String>,
     cookie: Option<String>,
     app: Arc<crate::app::App>,
@@ -345,6 +372,7 @@ async fn upgrade(
     use crate::http::{constant_time_eq, session_user};
     use sdk_core::ErrorCode;
     use warp::Reply;
+    use warp::http::{HeaderValue, StatusCode, header};
     let user = match (query.get(sdk_core::WS_TOKEN_PARAM), cookie) {
         (Some(token), _) => Some(session_user(&app, token).await?.ok_or_else(|| {
             ApiError::new(
@@ -374,6 +402,13 @@ async fn upgrade(
     let numbered = query.contains_key(sdk_core::realtime::WS_STREAM_PARAM);
     let resuming = query.contains_key(sdk_core::realtime::WS_RESUME_PARAM);
     let user_id = user.map(|u| u.user_id);
+    let Some(on_upgrade) = on_upgrade else {
+        return Err(ApiError::new(
+            ErrorCode::InvalidBody,
+            "this connection cannot be upgraded to a WebSocket (HTTP/1.1 is needed)",
+        )
+        .into());
+    };
     let slot = open_slot(
         &app,
         user_id.as_deref(),
@@ -390,12 +425,29 @@ async fn upgrade(
             "the server holds as many connections as it may; retry later",
         ),
     })?;
-    Ok(ws
-        .max_message_size(MAX_MESSAGE)
-        .max_frame_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| async move {
-            conn::serve(socket, app, user_id, admin, numbered, resuming).await;
-            drop(slot);
-        })
-        .into_response())
+    let accept =
+        tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.trim().as_bytes());
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let socket = Socket::from_raw_socket(
+                    hyper_util::rt::TokioIo::new(upgraded),
+                    tokio_tungstenite::tungstenite::protocol::Role::Server,
+                    Some(socket_config()),
+                )
+                .await;
+                conn::serve(socket, app, user_id, admin, numbered, resuming).await;
+            }
+            Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
+        }
+        drop(slot);
+    });
+    let mut res = StatusCode::SWITCHING_PROTOCOLS.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    let accept = HeaderValue::from_str(&accept)
+        .map_err(|_| ApiError::new(ErrorCode::InvalidBody, "Sec-WebSocket-Key is not valid"))?;
+    h.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    Ok(res)
 }

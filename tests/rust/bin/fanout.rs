@@ -1,0 +1,173 @@
+//! Realtime fan-out benchmark against a running server: opens N WebSocket
+//! subscribers, measures the server's memory per idle connection (from its
+//! `/proc/<pid>/status`), then writes records over HTTP at a fixed rate and
+//! measures write-to-delivery latency at every subscriber.
+//!
+//! ```text
+//! fanout --url http://127.0.0.1:8080 --key KEY --pid SERVER_PID --subscribers 1000 --writes 100 --rate 20
+//! ```
+//! Prints one JSON line: subscribers, memory per idle socket, p50/p99/max latency,
+//! deliveries per second.
+
+use futures_util::StreamExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio_tungstenite::tungstenite::Message;
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+fn micros_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+fn rss_kib(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The send time a benchmark record carries (`"t":<micros>`), without parsing the frame.
+fn sent_at(text: &str) -> Option<u64> {
+    let i = text.find("\"t\":")? + 4;
+    let digits: String = text[i..].chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let url = arg("--url", "http://127.0.0.1:8080");
+    let key = arg("--key", "bench-key");
+    let pid = arg("--pid", "");
+    let n: usize = arg("--subscribers", "1000").parse().unwrap_or(1000);
+    let writes: usize = arg("--writes", "100").parse().unwrap_or(100);
+    let rate: f64 = arg("--rate", "20").parse().unwrap_or(20.0);
+    let ws_url = format!("{}/ws?apiKey={key}", url.replacen("http", "ws", 1));
+
+    let before = rss_kib(&pid);
+    let ready = Arc::new(AtomicUsize::new(0));
+    let mut sockets = Vec::with_capacity(n);
+    for i in 0..n {
+        let (ws, _) = loop {
+            match tokio_tungstenite::connect_async(&ws_url).await {
+                Ok(ok) => break ok,
+                Err(e) => {
+                    eprintln!("connect {i}: {e}; retrying");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        sockets.push(ws);
+    }
+    // Each subscriber reads its greeting, then notes the latency of every record
+    // it receives, until it has them all.
+    let mut tasks = Vec::with_capacity(n);
+    for mut ws in sockets {
+        let ready = ready.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat: Vec<u64> = Vec::with_capacity(writes);
+            let mut greeted = false;
+            while lat.len() < writes {
+                let Some(Ok(m)) = ws.next().await else { break };
+                if let Message::Text(t) = m {
+                    if !greeted {
+                        greeted = true;
+                        ready.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    if let Some(sent) = sent_at(t.as_str()) {
+                        lat.push(micros_now().saturating_sub(sent));
+                    }
+                }
+            }
+            lat
+        }));
+    }
+    while ready.load(Ordering::Relaxed) < n {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle = rss_kib(&pid);
+    let per_socket_bytes = if n > 0 && idle > before {
+        (idle - before) * 1024 / n as u64
+    } else {
+        0
+    };
+
+    // The writer: a signed-in user creating one record at a time at the given rate.
+    let http = reqwest::Client::new();
+    let email = format!("fanout-{}@example.com", micros_now());
+    let signed: serde_json::Value = match http
+        .post(format!("{url}/register"))
+        .header("authorization", format!("key {key}"))
+        .json(&serde_json::json!({"email": email, "password": "fan-out-password"}))
+        .send()
+        .await
+    {
+        Ok(r) => r.json().await.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("register: {e}");
+            std::process::exit(1);
+        }
+    };
+    let token = signed["token"].as_str().unwrap_or_default().to_owned();
+    let gap = Duration::from_secs_f64(1.0 / rate);
+    let start = Instant::now();
+    let mut write_us: Vec<u64> = Vec::with_capacity(writes);
+    for i in 0..writes {
+        let due = start + gap * i as u32;
+        tokio::time::sleep_until(due.into()).await;
+        let t0 = micros_now();
+        let body = format!("{{\"t\":{t0},\"i\":{i}}}");
+        let sent = http
+            .post(format!("{url}/fanout"))
+            .header("authorization", format!("key {key}"))
+            .header("x-authorization", &token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await;
+        if !sent.is_ok_and(|r| r.status().is_success()) {
+            eprintln!("write {i} failed");
+        }
+        write_us.push(micros_now().saturating_sub(t0));
+    }
+    let want = writes * n;
+    let mut lat = Vec::with_capacity(want);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for t in tasks {
+        match tokio::time::timeout_at(deadline.into(), t).await {
+            Ok(Ok(l)) => lat.extend(l),
+            _ => break,
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    write_us.sort_unstable();
+    let write_p50 = write_us.get(write_us.len() / 2).copied().unwrap_or(0) as f64 / 1000.0;
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0) as f64
+            / 1000.0
+    };
+    println!(
+        "{{\"subscribers\":{n},\"rss_before_kib\":{before},\"rss_idle_kib\":{idle},\"bytes_per_idle_socket\":{per_socket_bytes},\"writes\":{writes},\"delivered\":{},\"expected\":{want},\"p50_ms\":{:.2},\"p99_ms\":{:.2},\"max_ms\":{:.2},\"deliveries_per_s\":{:.0},\"write_p50_ms\":{write_p50:.2}}}",
+        lat.len(),
+        pct(0.50),
+        pct(0.99),
+        lat.last().copied().unwrap_or(0) as f64 / 1000.0,
+        lat.len() as f64 / elapsed
+    );
+}
