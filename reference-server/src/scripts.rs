@@ -80,23 +80,22 @@ pub struct Effects {
 /// The wrapper every script runs through: collects `error`, `hide`, `protect`,
 /// turns `cancel` into a recognisable throw, and passes data as JSON text.
 const RUNNER: &str = r#"(function () {
-  let errors = {};
-  let hidden = [];
-  let prot = [];
-  let failed = false;
+  let errors = null;
+  let hidden = null;
+  let prot = null;
   const cancel = function (message, status) {
     throw { __rucksackCancel: true, message: String(message), status: status | 0 };
   };
-  const error = function (field, message) { failed = true; errors[String(field)] = String(message); };
-  const hide = function (p) { hidden.push(String(p)); };
-  const protect = function (p) { prot.push(String(p)); };
+  const error = function (field, message) { (errors = errors || {})[String(field)] = String(message); };
+  const hide = function (p) { (hidden = hidden || []).push(String(p)); };
+  const protect = function (p) { (prot = prot || []).push(String(p)); };
   return function (fn, record, me) {
-    errors = {};
-    hidden = [];
-    prot = [];
-    failed = false;
+    errors = null;
+    hidden = null;
+    prot = null;
     fn.call(record, me, cancel, error, hide, protect);
-    return [failed ? errors : null, hidden, prot];
+    // Nothing allocated and nothing to read back unless the script used a helper.
+    return errors === null && hidden === null && prot === null ? null : [errors, hidden, prot];
   };
 })()"#;
 
@@ -379,7 +378,7 @@ fn run_in(
             None => Ok(JsValue::new_null(ctx.clone())),
         }
         .map_err(|e| failure(e.to_string()))?;
-        let r: Result<rquickjs::Array, _> = runner.call((f, this.clone(), me_js));
+        let r: Result<Option<rquickjs::Array>, _> = runner.call((f, this.clone(), me_js));
         deadline.set(None);
         let outcome = r.map_err(|_| {
             let thrown = ctx.catch();
@@ -400,25 +399,28 @@ fn run_in(
             }
         })?;
         let js = |e: rquickjs::Error| failure(format!("{where_}: {e}"));
-        let errors: JsValue = outcome.get(0).map_err(js)?;
-        if !errors.is_null() {
-            let mut b = ErrorBody::new(ErrorCode::ValidationFailed, "the record is not valid");
-            if let Some(Value::Object(m)) = from_js(errors, 0).map_err(js)? {
-                b.errors = Some(m);
+        let (mut hidden, mut protected) = (Vec::new(), Vec::new());
+        if let Some(outcome) = outcome {
+            let errors: JsValue = outcome.get(0).map_err(js)?;
+            if !errors.is_null() {
+                let mut b = ErrorBody::new(ErrorCode::ValidationFailed, "the record is not valid");
+                if let Some(Value::Object(m)) = from_js(errors, 0).map_err(js)? {
+                    b.errors = Some(m);
+                }
+                return Err(ApiError::from(b));
             }
-            return Err(ApiError::from(b));
+            let strings = |i: usize| -> Result<Vec<String>, ApiError> {
+                let v: JsValue = outcome.get(i).map_err(js)?;
+                Ok(match from_js(v, 0).map_err(js)? {
+                    Some(Value::Array(a)) => a
+                        .into_iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect(),
+                    _ => Vec::new(),
+                })
+            };
+            (hidden, protected) = (strings(1)?, strings(2)?);
         }
-        let strings = |i: usize| -> Result<Vec<String>, ApiError> {
-            let v: JsValue = outcome.get(i).map_err(js)?;
-            Ok(match from_js(v, 0).map_err(js)? {
-                Some(Value::Array(a)) => a
-                    .into_iter()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
-                    .collect(),
-                _ => Vec::new(),
-            })
-        };
-        let (hidden, protected) = (strings(1)?, strings(2)?);
         let record = match from_js(this, 0).map_err(js)? {
             Some(Value::Object(m)) => m,
             _ => return Err(failure(format!("{where_} left `this` as a non-object"))),
