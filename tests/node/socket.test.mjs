@@ -174,3 +174,48 @@ test('SmartNgRX: the adapter maps tables and ids as the document does', async ()
   assert.throws(() => connectSmartNgRX(sdk, {}), TypeError);
   close();
 });
+
+test('the other channel actions and open/close, with their recipients', async () => {
+  const a = await user('more-a');
+  const b = await user('more-b');
+  const c = await user('more-c');
+  const seenByC = recorder(c.ws);
+  const made = nextMessage(a.ws, (m) => m.action === 'createChannel');
+  a.ws.actions.createChannel('jsmeta2', 'jsrooms2', 'Porch');
+  const room = (await made).response._id;
+  const chan = { channelType: 'jsrooms2', channelId: room };
+  // joinUsersChannels on a second connection of A subscribes it from A's record.
+  const a2 = a.sdk.ws();
+  await nextMessage(a2, (m) => m.action === 'connection');
+  const listed = nextMessage(a2, (m) => m.action === 'joinUsersChannels');
+  a2.actions.joinUsersChannels('jsmeta2');
+  assert.deepEqual(await listed, { action: 'joinUsersChannels', usersChannels: [chan] });
+  const joinNotice = nextMessage(a2, (m) => m.action === 'joinChannel');
+  const joined = nextMessage(b.ws, (m) => m.action === 'joinChannel');
+  b.ws.actions.joinChannel('jsmeta2', 'jsrooms2', room);
+  await joined;
+  assert.equal((await joinNotice).userId, b.id);
+  const changed = nextMessage(b.ws, (m) => m.action === 'changeChannel');
+  b.ws.actions.changeChannel('jsmeta2', 'jsrooms2', room);
+  assert.deepEqual((await changed).response.currentChannel, chan);
+  const leaveNotice = nextMessage(a.ws, (m) => m.action === 'leaveChannel');
+  const left = nextMessage(b.ws, (m) => m.action === 'leaveChannel');
+  b.ws.actions.leaveChannel('jsmeta2', 'jsrooms2', room);
+  assert.deepEqual((await left).response.channels, []);
+  assert.deepEqual((await left).response.currentChannel, { channelType: null, channelId: null });
+  assert.deepEqual(await leaveNotice, { action: 'leaveChannel', userId: b.id, ...chan });
+  // open and close reach everyone, C included, with the sender's id.
+  const opened = nextMessage(c.ws, (m) => m.action === 'open');
+  const closed = nextMessage(c.ws, (m) => m.action === 'close');
+  b.ws.actions.open({ status: 'online' });
+  b.ws.actions.close({});
+  assert.deepEqual(await opened, { status: 'online', action: 'open', userId: b.id });
+  assert.deepEqual(await closed, { action: 'close', userId: b.id });
+  // B left: the room's messages no longer reach B.
+  const toA = nextMessage(a2, (m) => m.action === 'chat');
+  a.ws.actions.sendMessage({ action: 'chat', ...chan, text: 'after b left' });
+  await toA;
+  await sleep(200);
+  assert.deepEqual(seenByC.map((m) => m.action), ['createChannel', 'open', 'close']);
+  for (const s of [a.ws, a2, b.ws, c.ws]) s.close();
+});
