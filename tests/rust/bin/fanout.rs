@@ -54,6 +54,10 @@ async fn main() {
     let writes: usize = arg("--writes", "100").parse().unwrap_or(100);
     let rate: f64 = arg("--rate", "20").parse().unwrap_or(20.0);
     let ws_url = format!("{}/ws?apiKey={key}", url.replacen("http", "ws", 1));
+    let peer = arg("--peer", "rucksack");
+    if peer == "pocketbase" {
+        return pocketbase(&url, &pid, n, writes, rate).await;
+    }
 
     let before = rss_kib(&pid);
     let ready = Arc::new(AtomicUsize::new(0));
@@ -143,6 +147,105 @@ async fn main() {
         }
         write_us.push(micros_now().saturating_sub(t0));
     }
+    report(n, before, idle, per_socket_bytes, writes, tasks, start, write_us).await;
+}
+
+/// The same measurement against PocketBase: subscribers over its realtime SSE
+/// (`GET /api/realtime`, then `POST /api/realtime` with the `fanout/*` topic),
+/// records created through its API into a public `fanout` collection.
+async fn pocketbase(url: &str, pid: &str, n: usize, writes: usize, rate: f64) {
+    let before = rss_kib(pid);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap_or_default();
+    let ready = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::with_capacity(n);
+    for _ in 0..n {
+        let http = http.clone();
+        let url = url.to_owned();
+        let ready = ready.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat: Vec<u64> = Vec::with_capacity(writes);
+            let Ok(resp) = http.get(format!("{url}/api/realtime")).send().await else {
+                return lat;
+            };
+            let mut stream = resp.bytes_stream();
+            let mut buf = String::new();
+            let mut subscribed = false;
+            while lat.len() < writes {
+                let Some(Ok(chunk)) = stream.next().await else { break };
+                buf.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buf.find("\n\n") {
+                    let event: String = buf.drain(..end + 2).collect();
+                    if !subscribed {
+                        if let Some(i) = event.find("\"clientId\":\"") {
+                            let rest = &event[i + 12..];
+                            let id: String = rest.chars().take_while(|c| *c != '"').collect();
+                            let ok = http
+                                .post(format!("{url}/api/realtime"))
+                                .json(&serde_json::json!({"clientId": id, "subscriptions": ["fanout/*"]}))
+                                .send()
+                                .await
+                                .is_ok_and(|r| r.status().is_success());
+                            if ok {
+                                subscribed = true;
+                                ready.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        continue;
+                    }
+                    if let Some(sent) = sent_at(&event) {
+                        lat.push(micros_now().saturating_sub(sent));
+                    }
+                }
+            }
+            lat
+        }));
+    }
+    let wait_until = Instant::now() + Duration::from_secs(120);
+    while ready.load(Ordering::Relaxed) < n && Instant::now() < wait_until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle = rss_kib(pid);
+    let per_socket_bytes = if n > 0 && idle > before {
+        (idle - before) * 1024 / n as u64
+    } else {
+        0
+    };
+    let gap = Duration::from_secs_f64(1.0 / rate);
+    let start = Instant::now();
+    let mut write_us: Vec<u64> = Vec::with_capacity(writes);
+    for i in 0..writes {
+        tokio::time::sleep_until((start + gap * i as u32).into()).await;
+        let t0 = micros_now();
+        let sent = http
+            .post(format!("{url}/api/collections/fanout/records"))
+            .header("content-type", "application/json")
+            .body(format!("{{\"t\":{t0},\"i\":{i}}}"))
+            .send()
+            .await;
+        if !sent.is_ok_and(|r| r.status().is_success()) {
+            eprintln!("write {i} failed");
+        }
+        write_us.push(micros_now().saturating_sub(t0));
+    }
+    report(n, before, idle, per_socket_bytes, writes, tasks, start, write_us).await;
+}
+
+/// Collects every subscriber's latencies and prints the JSON line.
+#[allow(clippy::too_many_arguments)]
+async fn report(
+    n: usize,
+    before: u64,
+    idle: u64,
+    per_socket_bytes: u64,
+    writes: usize,
+    tasks: Vec<tokio::task::JoinHandle<Vec<u64>>>,
+    start: Instant,
+    mut write_us: Vec<u64>,
+) {
     let want = writes * n;
     let mut lat = Vec::with_capacity(want);
     let deadline = Instant::now() + Duration::from_secs(30);
