@@ -39,11 +39,11 @@ row() { # server label, JSON line of fanout
   python3 -c '
 import json, sys
 r = json.loads(sys.argv[2])
-print("| {} | {subscribers:,} | {p50_ms:.1f} ms | {p99_ms:.1f} ms | {max_ms:.1f} ms | {delivered:,}/{expected:,} | {deliveries_per_s:,.0f} | {bytes_per_idle_socket:,} B |".format(sys.argv[1], **r))' "$1" "$2"
+print("| {} | {subscribers:,} | {write_rate:.1f}/s | {p50_ms:.1f} ms | {p99_ms:.1f} ms | {max_ms:.1f} ms | {delivered:,}/{expected:,} | {deliveries_per_s:,.0f} | {bytes_per_idle_socket:,} B |".format(sys.argv[1], **r))' "$1" "$2"
 }
 
-echo "| server | subscribers | p50 | p99 | max | delivered | deliveries/s | server memory per idle connection |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| server | subscribers | writes achieved | p50 | p99 | max | delivered | deliveries/s | server memory per idle connection |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for n in $SUBSCRIBERS; do
   rm -rf "$WORK/data"
   "${SERVER_CPU[@]}" target/release/rucksack-server --listen 127.0.0.1:0 --data-dir "$WORK/data" \

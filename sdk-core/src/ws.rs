@@ -480,6 +480,73 @@ pub fn notifications(
     out
 }
 
+/// What a channel action sends: to the caller, its answer (`response` is the
+/// user's information record, or for `createChannel` the channel document;
+/// `users_channels` and `current_channel` are the user's channels after it);
+/// to others, an announcement (`user_id` and `channel` only, or for
+/// `createChannel` the channel document).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelEvent {
+    /// `joinUsersChannels`, `createChannel`, `joinChannel`, `leaveChannel`,
+    /// `changeChannel` or `deleteChannel`.
+    pub action: String,
+    /// The user who acted.
+    pub user_id: Option<String>,
+    /// The channel acted on.
+    pub channel: Option<Channel>,
+    /// The channel document or the user's information record.
+    pub response: Option<Value>,
+    /// The user's channels after the action, where the message names them.
+    pub users_channels: Option<Vec<Channel>>,
+    /// The user's current channel after the action, where the message names it.
+    pub current_channel: Option<Channel>,
+}
+
+impl ChannelEvent {
+    fn of(v: Value) -> Self {
+        let action = v
+            .get("action")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let response = v.get("response").filter(|r| !r.is_null()).cloned();
+        let channels = |x: Option<&Value>| {
+            x.and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Channel::of).collect::<Vec<_>>())
+        };
+        let users_channels = channels(v.get("usersChannels"))
+            .or_else(|| channels(response.as_ref().and_then(|r| r.get("channels"))));
+        let current_channel = v
+            .get("usersCurrentChannel")
+            .and_then(Channel::of)
+            .or_else(|| {
+                response
+                    .as_ref()
+                    .and_then(|r| r.get("currentChannel"))
+                    .and_then(Channel::of)
+            });
+        let channel = Channel::of(&v).or_else(|| {
+            (action == "createChannel")
+                .then_some(response.as_ref())
+                .flatten()
+                .and_then(|r| {
+                    Some(Channel::new(
+                        r.get("channelType")?.as_str()?,
+                        r.get("_id")?.as_str()?,
+                    ))
+                })
+        });
+        Self {
+            user_id: v.get("userId").and_then(Value::as_str).map(str::to_owned),
+            channel,
+            response,
+            users_channels,
+            current_channel,
+            action,
+        }
+    }
+}
+
 /// A message from the server.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
@@ -501,7 +568,9 @@ pub enum ServerMessage {
     },
     /// A SmartNgRX notification (after `subscribeNotifications`).
     Notification(Notification),
-    /// Any other message (channel actions, application messages), as received.
+    /// A channel action's answer or announcement.
+    Channel(ChannelEvent),
+    /// Any other message (application messages, `open`, `close`), as received.
     Other(Value),
 }
 
@@ -522,6 +591,8 @@ impl ServerMessage {
                 Self::Write(serde_json::from_value(v).map_err(decode)?)
             }
             "error" => Self::Error(serde_json::from_value(v).map_err(decode)?),
+            "joinUsersChannels" | "createChannel" | "joinChannel" | "leaveChannel"
+            | "changeChannel" | "deleteChannel" => Self::Channel(ChannelEvent::of(v)),
             "find" | "getAll" | "getOne" => Self::Read {
                 action: action.to_owned(),
                 collection: v
@@ -557,6 +628,33 @@ impl ServerMessage {
             } => json!({"action": action, "collection": collection, "response": response})
                 .to_string(),
             Self::Notification(n) => json!(n).to_string(),
+            Self::Channel(c) => {
+                let mut m = Map::new();
+                m.insert("action".into(), json!(c.action));
+                if let Some(u) = &c.user_id {
+                    m.insert("userId".into(), json!(u));
+                }
+                if let Some(ch) = &c.channel
+                    && c.action != "createChannel"
+                {
+                    m.insert("channelType".into(), json!(ch.channel_type));
+                    m.insert("channelId".into(), json!(ch.channel_id));
+                }
+                if let Some(r) = &c.response {
+                    m.insert("response".into(), r.clone());
+                }
+                if matches!(c.action.as_str(), "joinUsersChannels" | "createChannel")
+                    && let Some(chs) = &c.users_channels
+                {
+                    m.insert("usersChannels".into(), json!(chs));
+                }
+                if c.action == "createChannel"
+                    && let Some(cur) = &c.current_channel
+                {
+                    m.insert("usersCurrentChannel".into(), json!(cur));
+                }
+                Value::Object(m).to_string()
+            }
             Self::Other(v) => v.to_string(),
         }
     }
@@ -625,6 +723,35 @@ mod tests {
         let m = ServerMessage::parse(r#"{"action":"userTyping","userId":"u"}"#).expect("other");
         assert!(matches!(m, ServerMessage::Other(_)));
         assert!(ServerMessage::parse("{").is_err());
+    }
+
+    #[test]
+    fn channel_messages_are_typed() {
+        let answer = json!({"action": "joinChannel", "userId": "u", "channelType": "rooms",
+            "channelId": "r1", "response": {"userId": "u", "channels": [
+                {"channelType": "rooms", "channelId": "r1"}],
+                "currentChannel": {"channelType": "rooms", "channelId": "r1"}}});
+        let ServerMessage::Channel(c) = ServerMessage::parse(&answer.to_string()).expect("parse")
+        else {
+            panic!("a channel event")
+        };
+        assert_eq!(c.user_id.as_deref(), Some("u"));
+        assert_eq!(c.channel, Some(Channel::new("rooms", "r1")));
+        assert_eq!(c.users_channels, Some(vec![Channel::new("rooms", "r1")]));
+        assert_eq!(c.current_channel, Some(Channel::new("rooms", "r1")));
+        let back: Value = serde_json::from_str(&ServerMessage::Channel(c).to_json()).expect("json");
+        assert_eq!(back, answer);
+        let made =
+            json!({"action": "createChannel", "response": {"_id": "r2", "channelType": "rooms"}});
+        let ServerMessage::Channel(c) = ServerMessage::parse(&made.to_string()).expect("parse")
+        else {
+            panic!("a channel event")
+        };
+        assert_eq!(c.channel, Some(Channel::new("rooms", "r2")));
+        assert_eq!(
+            c.users_channels, None,
+            "an announcement names no one's channels"
+        );
     }
 
     #[test]

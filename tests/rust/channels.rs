@@ -96,9 +96,19 @@ async fn a_chat_room_from_creation_to_deletion() {
 
     // changeChannel answers the caller only.
     lb.change_channel(UIC, "rooms", &room).expect("send");
-    let changed = next_json(&mut lb).await;
-    assert_eq!(changed["action"], "changeChannel");
-    assert_eq!(changed["response"]["currentChannel"], chan);
+    let ServerMessage::Channel(changed) = next_msg(&mut lb).await else {
+        panic!("a typed channel event")
+    };
+    assert_eq!(changed.action, "changeChannel");
+    assert_eq!(changed.user_id.as_deref(), Some(b_id.as_str()));
+    assert_eq!(
+        changed.current_channel,
+        Some(rucksack::Channel::new("rooms", &room))
+    );
+    assert_eq!(
+        changed.users_channels,
+        Some(vec![rucksack::Channel::new("rooms", &room)])
+    );
 
     // A second connection of B rejoins from its record.
     let mut lb2 = connect(&b).await;

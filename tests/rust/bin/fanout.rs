@@ -147,7 +147,19 @@ async fn main() {
         }
         write_us.push(micros_now().saturating_sub(t0));
     }
-    report(n, before, idle, per_socket_bytes, writes, tasks, start, write_us).await;
+    let write_secs = start.elapsed().as_secs_f64();
+    report(
+        n,
+        before,
+        idle,
+        per_socket_bytes,
+        writes,
+        tasks,
+        start,
+        write_us,
+        write_secs,
+    )
+    .await;
 }
 
 /// The same measurement against PocketBase: subscribers over its realtime SSE
@@ -231,7 +243,19 @@ async fn pocketbase(url: &str, pid: &str, n: usize, writes: usize, rate: f64) {
         }
         write_us.push(micros_now().saturating_sub(t0));
     }
-    report(n, before, idle, per_socket_bytes, writes, tasks, start, write_us).await;
+    let write_secs = start.elapsed().as_secs_f64();
+    report(
+        n,
+        before,
+        idle,
+        per_socket_bytes,
+        writes,
+        tasks,
+        start,
+        write_us,
+        write_secs,
+    )
+    .await;
 }
 
 /// Collects every subscriber's latencies and prints the JSON line.
@@ -245,6 +269,7 @@ async fn report(
     tasks: Vec<tokio::task::JoinHandle<Vec<u64>>>,
     start: Instant,
     mut write_us: Vec<u64>,
+    write_secs: f64,
 ) {
     let want = writes * n;
     let mut lat = Vec::with_capacity(want);
@@ -256,6 +281,8 @@ async fn report(
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
+    // The rate the writer achieved: a server slow to take writes is written to less often.
+    let write_rate = writes as f64 / write_secs.max(1e-9);
     lat.sort_unstable();
     write_us.sort_unstable();
     let write_p50 = write_us.get(write_us.len() / 2).copied().unwrap_or(0) as f64 / 1000.0;
@@ -266,7 +293,7 @@ async fn report(
             / 1000.0
     };
     println!(
-        "{{\"subscribers\":{n},\"rss_before_kib\":{before},\"rss_idle_kib\":{idle},\"bytes_per_idle_socket\":{per_socket_bytes},\"writes\":{writes},\"delivered\":{},\"expected\":{want},\"p50_ms\":{:.2},\"p99_ms\":{:.2},\"max_ms\":{:.2},\"deliveries_per_s\":{:.0},\"write_p50_ms\":{write_p50:.2}}}",
+        "{{\"subscribers\":{n},\"rss_before_kib\":{before},\"rss_idle_kib\":{idle},\"bytes_per_idle_socket\":{per_socket_bytes},\"writes\":{writes},\"delivered\":{},\"expected\":{want},\"p50_ms\":{:.2},\"p99_ms\":{:.2},\"max_ms\":{:.2},\"deliveries_per_s\":{:.0},\"write_p50_ms\":{write_p50:.2},\"write_rate\":{write_rate:.1}}}",
         lat.len(),
         pct(0.50),
         pct(0.99),
