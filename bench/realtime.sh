@@ -61,11 +61,23 @@ for n in $SUBSCRIBERS; do
     "${SERVER_CPU[@]}" "$PB" serve --http=127.0.0.1:8090 --dir "$WORK/pb" >"$WORK/pb.log" 2>&1 &
     PID=$!
     for _ in $(seq 100); do curl -fsS http://127.0.0.1:8090/api/health >/dev/null 2>&1 && break; sleep 0.1; done
-    PB_TOKEN=$(curl -fsS -X POST http://127.0.0.1:8090/api/collections/_superusers/auth-with-password \
-      -H 'content-type: application/json' -d '{"identity":"admin@example.com","password":"admin-password-123"}' | jq -r .token)
-    curl -fsS -X POST http://127.0.0.1:8090/api/collections -H "Authorization: $PB_TOKEN" -H 'content-type: application/json' -d '{
-      "name":"fanout","type":"base","fields":[{"name":"t","type":"number"},{"name":"i","type":"number"}],
-      "listRule":"","viewRule":"","createRule":"","updateRule":null,"deleteRule":null}' >/dev/null
+    PB_TOKEN=
+    for _ in $(seq 20); do   # PocketBase may still be settling right after start
+      PB_TOKEN=$(curl -sS -X POST http://127.0.0.1:8090/api/collections/_superusers/auth-with-password \
+        -H 'content-type: application/json' -d '{"identity":"admin@example.com","password":"admin-password-123"}' | jq -r '.token // empty')
+      [[ -n $PB_TOKEN ]] && break
+      sleep 0.5
+    done
+    [[ -n $PB_TOKEN ]] || { echo "PocketBase did not accept its superuser" >&2; exit 1; }
+    made=
+    for _ in $(seq 20); do
+      made=$(curl -sS -X POST http://127.0.0.1:8090/api/collections -H "Authorization: $PB_TOKEN" -H 'content-type: application/json' -d '{
+        "name":"fanout","type":"base","fields":[{"name":"t","type":"number"},{"name":"i","type":"number"}],
+        "listRule":"","viewRule":"","createRule":"","updateRule":null,"deleteRule":null}' | jq -r '.name // empty')
+      [[ $made == fanout ]] && break
+      sleep 0.5
+    done
+    [[ $made == fanout ]] || { echo "PocketBase did not create the collection" >&2; exit 1; }
     out=$("${LOAD_CPU[@]}" target/release/fanout --peer pocketbase --url http://127.0.0.1:8090 --pid "$PID" \
       --subscribers "$n" --writes "$WRITES" --rate "$RATE")
     kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
