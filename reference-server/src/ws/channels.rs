@@ -379,15 +379,7 @@ async fn delete_channel(
             .filter(in_channel.clone())
             .select(["_id"])
             .page_size(PAGE);
-        let Found::Records(text) = app
-            .store
-            .find(cmc, q, PAGE, Vec::new())
-            .await
-            .map_err(err)?
-        else {
-            break;
-        };
-        let rows: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
+        let rows = page(app, cmc, q).await?;
         let ids: Vec<&str> = rows
             .iter()
             .filter_map(|r| r.get("_id").and_then(Value::as_str))
@@ -410,15 +402,7 @@ async fn delete_channel(
             .sort_asc("_id")
             .offset(offset)
             .page_size(PAGE);
-        let Found::Records(text) = app
-            .store
-            .find(uic, q, PAGE, Vec::new())
-            .await
-            .map_err(err)?
-        else {
-            break;
-        };
-        let rows: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
+        let rows = page(app, uic, q).await?;
         let n = rows.len() as u64;
         for r in rows {
             if let Value::Object(m) = r
@@ -459,6 +443,20 @@ async fn delete_channel(
         },
     });
     Ok(())
+}
+
+/// One page of records.
+async fn page(app: &App, collection: &str, q: FindQuery) -> Result<Vec<Value>, ErrorBody> {
+    match app
+        .store
+        .find(collection, q, PAGE, Vec::new())
+        .await
+        .map_err(err)?
+    {
+        Found::Records(text) => serde_json::from_str(&text)
+            .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string())),
+        Found::Count(_) => Ok(Vec::new()),
+    }
 }
 
 /// Rejoins the channels a reconnecting client had (those its user may still

@@ -380,6 +380,10 @@ async fn act(
     msg: ClientMessage,
     out: &mut Out,
 ) -> Result<(), ErrorBody> {
+    let write = match &msg {
+        ClientMessage::Patch { .. } => WriteAction::Patch,
+        _ => WriteAction::Update,
+    };
     let c = conn.ctx(app, Origin::Socket(conn.id));
     let ctx = || Ok(c.clone());
     match msg {
@@ -416,31 +420,19 @@ async fn act(
             collection,
             id,
             data,
-        } => {
-            let outcome = records::write(
-                collection.clone(),
-                id,
-                ctx(),
-                None,
-                Ok(data),
-                WriteAction::Update,
-            );
-            out.push(reply("update", &collection, &body(outcome.await)?));
         }
-        ClientMessage::Patch {
+        | ClientMessage::Patch {
             collection,
             id,
             data,
         } => {
-            let outcome = records::write(
-                collection.clone(),
-                id,
-                ctx(),
-                None,
-                Ok(data),
-                WriteAction::Patch,
-            );
-            out.push(reply("patch", &collection, &body(outcome.await)?));
+            let outcome = records::write(collection.clone(), id, ctx(), None, Ok(data), write);
+            let action = if write == WriteAction::Patch {
+                "patch"
+            } else {
+                "update"
+            };
+            out.push(reply(action, &collection, &body(outcome.await)?));
         }
         ClientMessage::Delete { collection, id } => {
             let text = body(records::delete(collection.clone(), id, ctx(), None).await)?;

@@ -98,16 +98,7 @@ async fn main() {
             lat
         }));
     }
-    while ready.load(Ordering::Relaxed) < n {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let idle = rss_kib(&pid);
-    let per_socket_bytes = if n > 0 && idle > before {
-        (idle - before) * 1024 / n as u64
-    } else {
-        0
-    };
+    let (idle, per_socket_bytes) = settle(&ready, n, &pid, before, Duration::from_secs(600)).await;
 
     // The writer: a signed-in user creating one record at a time at the given rate.
     let http = reqwest::Client::new();
@@ -215,17 +206,7 @@ async fn pocketbase(url: &str, pid: &str, n: usize, writes: usize, rate: f64) {
             lat
         }));
     }
-    let wait_until = Instant::now() + Duration::from_secs(120);
-    while ready.load(Ordering::Relaxed) < n && Instant::now() < wait_until {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let idle = rss_kib(pid);
-    let per_socket_bytes = if n > 0 && idle > before {
-        (idle - before) * 1024 / n as u64
-    } else {
-        0
-    };
+    let (idle, per_socket_bytes) = settle(&ready, n, pid, before, Duration::from_secs(120)).await;
     let gap = Duration::from_secs_f64(1.0 / rate);
     let start = Instant::now();
     let mut write_us: Vec<u64> = Vec::with_capacity(writes);
@@ -300,4 +281,27 @@ async fn report(
         lat.last().copied().unwrap_or(0) as f64 / 1000.0,
         lat.len() as f64 / elapsed
     );
+}
+
+/// Waits (up to `limit`) until `n` subscribers are ready and the server has settled;
+/// the server's resident memory then, and its growth per subscriber in bytes.
+async fn settle(
+    ready: &AtomicUsize,
+    n: usize,
+    pid: &str,
+    before: u64,
+    limit: Duration,
+) -> (u64, u64) {
+    let wait_until = Instant::now() + limit;
+    while ready.load(Ordering::Relaxed) < n && Instant::now() < wait_until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle = rss_kib(pid);
+    let per = if n > 0 && idle > before {
+        (idle - before) * 1024 / n as u64
+    } else {
+        0
+    };
+    (idle, per)
 }
