@@ -117,27 +117,14 @@ async fn main() {
         }
     };
     let token = signed["token"].as_str().unwrap_or_default().to_owned();
-    let gap = Duration::from_secs_f64(1.0 / rate);
-    let start = Instant::now();
-    let mut write_us: Vec<u64> = Vec::with_capacity(writes);
-    for i in 0..writes {
-        let due = start + gap * i as u32;
-        tokio::time::sleep_until(due.into()).await;
-        let t0 = micros_now();
-        let body = format!("{{\"t\":{t0},\"i\":{i}}}");
-        let sent = http
-            .post(format!("{url}/fanout"))
+    let (start, write_us) = write_at_rate(writes, rate, |i, t0| {
+        http.post(format!("{url}/fanout"))
             .header("authorization", format!("key {key}"))
             .header("x-authorization", &token)
             .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await;
-        if !sent.is_ok_and(|r| r.status().is_success()) {
-            eprintln!("write {i} failed");
-        }
-        write_us.push(micros_now().saturating_sub(t0));
-    }
+            .body(format!("{{\"t\":{t0},\"i\":{i}}}"))
+    })
+    .await;
     let write_secs = start.elapsed().as_secs_f64();
     report(
         n,
@@ -207,23 +194,12 @@ async fn pocketbase(url: &str, pid: &str, n: usize, writes: usize, rate: f64) {
         }));
     }
     let (idle, per_socket_bytes) = settle(&ready, n, pid, before, Duration::from_secs(120)).await;
-    let gap = Duration::from_secs_f64(1.0 / rate);
-    let start = Instant::now();
-    let mut write_us: Vec<u64> = Vec::with_capacity(writes);
-    for i in 0..writes {
-        tokio::time::sleep_until((start + gap * i as u32).into()).await;
-        let t0 = micros_now();
-        let sent = http
-            .post(format!("{url}/api/collections/fanout/records"))
+    let (start, write_us) = write_at_rate(writes, rate, |i, t0| {
+        http.post(format!("{url}/api/collections/fanout/records"))
             .header("content-type", "application/json")
             .body(format!("{{\"t\":{t0},\"i\":{i}}}"))
-            .send()
-            .await;
-        if !sent.is_ok_and(|r| r.status().is_success()) {
-            eprintln!("write {i} failed");
-        }
-        write_us.push(micros_now().saturating_sub(t0));
-    }
+    })
+    .await;
     let write_secs = start.elapsed().as_secs_f64();
     report(
         n,
@@ -304,4 +280,27 @@ async fn settle(
         0
     };
     (idle, per)
+}
+
+/// Sends `writes` requests, one at a time, at `rate` per second; `request(i, t)`
+/// builds the i-th, carrying its send time `t`. Returns when the writes started
+/// and how long each took.
+async fn write_at_rate(
+    writes: usize,
+    rate: f64,
+    request: impl Fn(usize, u64) -> reqwest::RequestBuilder,
+) -> (Instant, Vec<u64>) {
+    let gap = Duration::from_secs_f64(1.0 / rate);
+    let start = Instant::now();
+    let mut write_us = Vec::with_capacity(writes);
+    for i in 0..writes {
+        tokio::time::sleep_until((start + gap * i as u32).into()).await;
+        let t0 = micros_now();
+        let sent = request(i, t0).send().await;
+        if !sent.is_ok_and(|r| r.status().is_success()) {
+            eprintln!("write {i} failed");
+        }
+        write_us.push(micros_now().saturating_sub(t0));
+    }
+    (start, write_us)
 }
