@@ -216,6 +216,25 @@ async fn channel_actions_need_a_session_and_a_readable_channel() {
     assert_eq!(e.code, ErrorCode::Unauthenticated);
     let (a, _) = server.signed_in("nochan").await;
     let mut la = connect(&a).await;
+    // An anonymous connection cannot slip into a channel through `resume` either.
+    la.create_channel(UIC, "rooms", "members").expect("send");
+    let room = next_json(&mut la).await["response"]["_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    next_json(&mut anon).await;
+    anon.send_text(
+        json!({"action": "resume", "stream": "old", "since": 0,
+            "channels": [{"channelType": "rooms", "channelId": room}]})
+        .to_string(),
+    )
+    .expect("send");
+    let resumed = next_json(&mut anon).await;
+    assert_eq!(resumed["channels"], json!([]));
+    la.send_message(json!({"action": "chat", "channelType": "rooms", "channelId": room}))
+        .expect("send");
+    next_json(&mut la).await;
+    quiet(&mut anon).await;
     la.join_channel(UIC, "rooms", "000000000000000000000000")
         .expect("send");
     let ServerMessage::Error(e) = next_msg(&mut la).await else {

@@ -460,7 +460,7 @@ async fn page(app: &App, collection: &str, q: FindQuery) -> Result<Vec<Value>, E
 }
 
 /// Rejoins the channels a reconnecting client had (those its user may still
-/// read), replays the events it missed, and answers
+/// read; none for an anonymous connection), replays the events it missed, and answers
 /// `{action: "resume", stream, seq, channels, replayed, gap}`.
 pub async fn resume(
     app: &Arc<App>,
@@ -471,6 +471,12 @@ pub async fn resume(
     out: &mut super::conn::Out,
 ) {
     let mut accepted = Vec::new();
+    // Channels belong to signed-in users, as joinChannel does.
+    let channels = if conn.user.is_some() {
+        channels
+    } else {
+        Vec::new()
+    };
     for ch in channels.into_iter().take(app.config.ws_max_channels) {
         if channel_doc(app, conn, &ch).await.is_ok() && subscribe(app, conn, &ch).is_ok() {
             accepted.push(channel_value(&ch));
