@@ -332,15 +332,18 @@ fn run_in(
     me: Option<&str>,
     limits: Limits,
 ) -> Result<Effects, ApiError> {
-    let file = file_name(collection, event);
-    let where_ = format!("the {} script of '{collection}'", event.label());
+    // Only needed to describe a failure.
+    let file = || file_name(collection, event);
+    let where_ = || format!("the {} script of '{collection}'", event.label());
     if engine.compiled.len() >= MAX_COMPILED {
         engine.compiled.clear();
     }
+    // Keyed by collection and event (short to hash); the stored source must equal
+    // this one, so an edited script compiles afresh.
     let key = {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        (collection, event.label(), source).hash(&mut h);
+        (collection, event.label(), source.len()).hash(&mut h);
         h.finish()
     };
     let deadline = engine.deadline.clone();
@@ -382,23 +385,25 @@ fn run_in(
         deadline.set(None);
         let outcome = r.map_err(|_| {
             let thrown = ctx.catch();
-            let (m, cancel) = describe(&ctx, thrown, &file);
+            let (m, cancel) = describe(&ctx, thrown, &file());
             match cancel {
                 Some((message, status)) => {
                     ApiError::new(ErrorCode::Cancelled, message).with_status(status)
                 }
                 None if m.contains("interrupted") => failure(format!(
-                    "{where_} ran over its time limit of {} ms",
+                    "{} ran over its time limit of {} ms",
+                    where_(),
                     limits.time.as_millis()
                 )),
                 None if m.contains("out of memory") => failure(format!(
-                    "{where_} ran out of memory (limit {} MiB)",
+                    "{} ran out of memory (limit {} MiB)",
+                    where_(),
                     limits.memory / (1024 * 1024)
                 )),
-                None => failure(format!("{where_} failed: {m}")),
+                None => failure(format!("{} failed: {m}", where_())),
             }
         })?;
-        let js = |e: rquickjs::Error| failure(format!("{where_}: {e}"));
+        let js = |e: rquickjs::Error| failure(format!("{}: {e}", where_()));
         let (mut hidden, mut protected) = (Vec::new(), Vec::new());
         if let Some(outcome) = outcome {
             let errors: JsValue = outcome.get(0).map_err(js)?;
@@ -423,7 +428,9 @@ fn run_in(
         }
         let record = match from_js(this, 0).map_err(js)? {
             Some(Value::Object(m)) => m,
-            _ => return Err(failure(format!("{where_} left `this` as a non-object"))),
+            _ => {
+                return Err(failure(format!("{} left `this` as a non-object", where_())));
+            }
         };
         Ok(Effects {
             record,
@@ -435,12 +442,39 @@ fn run_in(
     out
 }
 
+/// Whether a record's fields stand as [`keep_system`] puts them: `_id` and
+/// `userId` first, `createdAt`, `updatedAt`, `__v` last.
+fn in_usual_order(m: &Map<String, Value>) -> bool {
+    let keys: Vec<&str> = m.keys().map(String::as_str).collect();
+    let head_ok = match (keys.first(), keys.get(1)) {
+        (Some(&ID), Some(&OWNER)) => true,
+        (Some(&ID), _) => !m.contains_key(OWNER),
+        _ => false,
+    };
+    head_ok && keys.ends_with(&[CREATED_AT, UPDATED_AT, VERSION])
+}
+
 /// The record a script left, with the system fields of `original` back in place
 /// (a script cannot change them) and in their usual order.
 pub fn keep_system(
     original: &Map<String, Value>,
-    scripted: Map<String, Value>,
+    mut scripted: Map<String, Value>,
 ) -> Map<String, Value> {
+    // Usually the script kept every field where it was (changing values at
+    // most): then only the system values need putting back, in place.
+    if in_usual_order(original)
+        && scripted.len() == original.len()
+        && scripted.keys().eq(original.keys())
+    {
+        for (k, v) in original.iter().filter(|(k, _)| is_system_field(k)) {
+            if let Some(slot) = scripted.get_mut(k)
+                && slot != v
+            {
+                *slot = v.clone();
+            }
+        }
+        return scripted;
+    }
     let mut out = Map::with_capacity(scripted.len() + 5);
     for k in [ID, OWNER] {
         if let Some(v) = original.get(k) {
