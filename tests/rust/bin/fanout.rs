@@ -98,7 +98,7 @@ async fn main() {
             lat
         }));
     }
-    let (idle, per_socket_bytes) = settle(&ready, n, &pid, before, Duration::from_secs(600)).await;
+    let memory = settle(&ready, n, &pid, before, Duration::from_secs(600)).await;
 
     // The writer: a signed-in user creating one record at a time at the given rate.
     let http = reqwest::Client::new();
@@ -117,7 +117,7 @@ async fn main() {
         }
     };
     let token = signed["token"].as_str().unwrap_or_default().to_owned();
-    let (start, write_us) = write_at_rate(writes, rate, |i, t0| {
+    let written = write_at_rate(writes, rate, |i, t0| {
         http.post(format!("{url}/fanout"))
             .header("authorization", format!("key {key}"))
             .header("x-authorization", &token)
@@ -125,19 +125,7 @@ async fn main() {
             .body(format!("{{\"t\":{t0},\"i\":{i}}}"))
     })
     .await;
-    let write_secs = start.elapsed().as_secs_f64();
-    report(
-        n,
-        before,
-        idle,
-        per_socket_bytes,
-        writes,
-        tasks,
-        start,
-        write_us,
-        write_secs,
-    )
-    .await;
+    report(n, tasks, memory, written).await;
 }
 
 /// The same measurement against PocketBase: subscribers over its realtime SSE
@@ -193,41 +181,48 @@ async fn pocketbase(url: &str, pid: &str, n: usize, writes: usize, rate: f64) {
             lat
         }));
     }
-    let (idle, per_socket_bytes) = settle(&ready, n, pid, before, Duration::from_secs(120)).await;
-    let (start, write_us) = write_at_rate(writes, rate, |i, t0| {
+    let memory = settle(&ready, n, pid, before, Duration::from_secs(120)).await;
+    let written = write_at_rate(writes, rate, |i, t0| {
         http.post(format!("{url}/api/collections/fanout/records"))
             .header("content-type", "application/json")
             .body(format!("{{\"t\":{t0},\"i\":{i}}}"))
     })
     .await;
-    let write_secs = start.elapsed().as_secs_f64();
-    report(
-        n,
-        before,
-        idle,
-        per_socket_bytes,
-        writes,
-        tasks,
-        start,
-        write_us,
-        write_secs,
-    )
-    .await;
+    report(n, tasks, memory, written).await;
 }
 
-/// Collects every subscriber's latencies and prints the JSON line.
-#[allow(clippy::too_many_arguments)]
-async fn report(
-    n: usize,
+/// The server's resident memory before the subscribers and once they are idle.
+struct Memory {
     before: u64,
     idle: u64,
     per_socket_bytes: u64,
-    writes: usize,
-    tasks: Vec<tokio::task::JoinHandle<Vec<u64>>>,
+}
+
+/// What the writer did: when it started, how long each write took, for how long it wrote.
+struct Written {
     start: Instant,
-    mut write_us: Vec<u64>,
-    write_secs: f64,
+    write_us: Vec<u64>,
+    secs: f64,
+}
+
+/// Collects every subscriber's latencies and prints the JSON line.
+async fn report(
+    n: usize,
+    tasks: Vec<tokio::task::JoinHandle<Vec<u64>>>,
+    memory: Memory,
+    written: Written,
 ) {
+    let Memory {
+        before,
+        idle,
+        per_socket_bytes,
+    } = memory;
+    let Written {
+        start,
+        mut write_us,
+        secs: write_secs,
+    } = written;
+    let writes = write_us.len();
     let want = writes * n;
     let mut lat = Vec::with_capacity(want);
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -261,35 +256,32 @@ async fn report(
 
 /// Waits (up to `limit`) until `n` subscribers are ready and the server has settled;
 /// the server's resident memory then, and its growth per subscriber in bytes.
-async fn settle(
-    ready: &AtomicUsize,
-    n: usize,
-    pid: &str,
-    before: u64,
-    limit: Duration,
-) -> (u64, u64) {
+async fn settle(ready: &AtomicUsize, n: usize, pid: &str, before: u64, limit: Duration) -> Memory {
     let wait_until = Instant::now() + limit;
     while ready.load(Ordering::Relaxed) < n && Instant::now() < wait_until {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = rss_kib(pid);
-    let per = if n > 0 && idle > before {
+    let per_socket_bytes = if n > 0 && idle > before {
         (idle - before) * 1024 / n as u64
     } else {
         0
     };
-    (idle, per)
+    Memory {
+        before,
+        idle,
+        per_socket_bytes,
+    }
 }
 
 /// Sends `writes` requests, one at a time, at `rate` per second; `request(i, t)`
-/// builds the i-th, carrying its send time `t`. Returns when the writes started
-/// and how long each took.
+/// builds the i-th, carrying its send time `t`.
 async fn write_at_rate(
     writes: usize,
     rate: f64,
     request: impl Fn(usize, u64) -> reqwest::RequestBuilder,
-) -> (Instant, Vec<u64>) {
+) -> Written {
     let gap = Duration::from_secs_f64(1.0 / rate);
     let start = Instant::now();
     let mut write_us = Vec::with_capacity(writes);
@@ -302,5 +294,9 @@ async fn write_at_rate(
         }
         write_us.push(micros_now().saturating_sub(t0));
     }
-    (start, write_us)
+    Written {
+        start,
+        write_us,
+        secs: start.elapsed().as_secs_f64(),
+    }
 }
