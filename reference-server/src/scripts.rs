@@ -445,13 +445,18 @@ fn run_in(
 /// Whether a record's fields stand as [`keep_system`] puts them: `_id` and
 /// `userId` first, `createdAt`, `updatedAt`, `__v` last.
 fn in_usual_order(m: &Map<String, Value>) -> bool {
-    let keys: Vec<&str> = m.keys().map(String::as_str).collect();
-    let head_ok = match (keys.first(), keys.get(1)) {
-        (Some(&ID), Some(&OWNER)) => true,
-        (Some(&ID), _) => !m.contains_key(OWNER),
+    let mut head = m.keys().map(String::as_str);
+    let head_ok = match (head.next(), head.next()) {
+        (Some(ID), Some(OWNER)) => true,
+        (Some(ID), _) => !m.contains_key(OWNER),
         _ => false,
     };
-    head_ok && keys.ends_with(&[CREATED_AT, UPDATED_AT, VERSION])
+    head_ok
+        && m.keys()
+            .rev()
+            .map(String::as_str)
+            .take(3)
+            .eq([VERSION, UPDATED_AT, CREATED_AT])
 }
 
 /// The record a script left, with the system fields of `original` back in place
