@@ -12,42 +12,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 LOGS=$ROOT/target/test-logs
 mkdir -p "$LOGS"
-step() { printf '\n==> %s\n' "$*"; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-wasm_bindgen_version() {
-  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
-}
-
-setup() {
-  step "set-up"
-  command -v cargo >/dev/null || die "cargo is required (https://rustup.rs)"
-  command -v node >/dev/null || die "Node.js 20 or newer is required"
-  local node_major
-  node_major=$(node -p 'process.versions.node.split(".")[0]')
-  (( node_major >= 20 )) || die "Node.js 20 or newer is required (found $(node --version))"
-
-  if [[ ! -x ${CHROMIUM_PATH:-/usr/bin/chromium} ]]; then
-    command -v apt-get >/dev/null || die "install Chromium and set CHROMIUM_PATH"
-    local sudo=""
-    [[ $(id -u) == 0 ]] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
-  fi
-
-  if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-    rustup target add wasm32-unknown-unknown
-  fi
-  command -v wasm-pack >/dev/null || cargo install wasm-pack --version 0.15.1 --locked
-  local want have
-  want=$(wasm_bindgen_version)
-  have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
-  if [[ "$have" != "$want" ]]; then
-    cargo install wasm-bindgen-cli --version "$want" --force
-  fi
-  (cd npm && npm ci --no-audit --no-fund --loglevel=error)
-  (cd tests && npm ci --no-audit --no-fund --loglevel=error)
-}
+# shellcheck source=scripts/setup.sh
+source "$ROOT/scripts/setup.sh"
 
 [[ -n ${SKIP_SETUP:-} ]] || setup
 
@@ -79,6 +45,11 @@ step "Chromium: end-to-end tests of the npm package in a real browser"
 node --experimental-websocket --no-warnings=ExperimentalWarning --test --test-reporter=spec \
   tests/browser/*.test.mjs 2>&1 | tee "$LOGS/browser.log"
 
+step "benchmark harness: smoke run (tiny sizes, debug build, PocketBase beside)"
+SMOKE=1 SKIP_SETUP=1 OUT="$LOGS/bench" bash bench/run.sh >"$LOGS/bench.log" 2>&1 \
+  || { tail -40 "$LOGS/bench.log"; die "the benchmark harness's smoke run failed (log: $LOGS/bench.log)"; }
+echo "smoke run complete: $LOGS/bench/BENCHMARKS.md"
+
 count() { grep -E "^ℹ $2 [0-9]+" "$1" | awk '{print $3}' || true; }
 node_pass=$(count "$LOGS/node.log" pass); node_fail=$(count "$LOGS/node.log" fail)
 browser_pass=$(count "$LOGS/browser.log" pass); browser_fail=$(count "$LOGS/browser.log" fail)
@@ -86,4 +57,5 @@ step "summary"
 echo "rust e2e and unit (native SDK): ${rust_pass:-0} passed, ${rust_fail:-0} failed"
 echo "node e2e (npm package):         $node_pass passed, $node_fail failed"
 echo "chromium e2e (npm package):     $browser_pass passed, $browser_fail failed"
+echo "benchmark harness smoke run:    passed"
 echo "total: $(( ${rust_pass:-0} + node_pass + browser_pass )) passed, $(( ${rust_fail:-0} + node_fail + browser_fail )) failed"
