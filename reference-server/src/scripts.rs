@@ -69,8 +69,11 @@ impl Limits {
 /// What a script did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Effects {
-    /// The record as the script left it.
-    pub record: Map<String, Value>,
+    /// The record as the script left it, with the system fields as they were
+    /// (a script cannot change them) and in their usual places; `None` when the
+    /// script cannot have seen or changed it (it never names `this`), so it is
+    /// as it was.
+    pub record: Option<Map<String, Value>>,
     /// Properties to leave out of answers (`hide`).
     pub hidden: Vec<String>,
     /// Properties an update may not change (`protect`).
@@ -93,7 +96,7 @@ const RUNNER: &str = r#"(function () {
     errors = null;
     hidden = null;
     prot = null;
-    fn.call(record, me, cancel, error, hide, protect);
+    fn.call(record, me === null ? null : { id: me, _id: me }, cancel, error, hide, protect);
     // Nothing allocated and nothing to read back unless the script used a helper.
     return errors === null && hidden === null && prot === null ? null : [errors, hidden, prot];
   };
@@ -294,7 +297,7 @@ pub fn run(
     if source.trim().is_empty() {
         // Nothing to run.
         return Ok(Effects {
-            record: record.clone(),
+            record: None,
             hidden: Vec::new(),
             protected: Vec::new(),
         });
@@ -371,13 +374,19 @@ fn run_in(
             .restore(&ctx)
             .map_err(|e| failure(e.to_string()))?;
         deadline.set(Some(Instant::now() + limits.time));
-        let this = object_to_js(&ctx, record).map_err(|e| failure(e.to_string()))?;
+        // A script that never names `this` cannot see or change the record (a
+        // direct `eval` could, hence the second test): it runs without building
+        // the record in the engine and reading it back.
+        let touches_record = source.contains("this") || source.contains("eval");
+        let this = if touches_record {
+            object_to_js(&ctx, record).map_err(|e| failure(e.to_string()))?
+        } else {
+            JsValue::new_undefined(ctx.clone())
+        };
         let me_js = match me {
-            Some(id) => rquickjs::Object::new(ctx.clone()).and_then(|o| {
-                o.set("id", id)?;
-                o.set("_id", id)?;
-                Ok(o.into_value())
-            }),
+            Some(id) => {
+                rquickjs::String::from_str(ctx.clone(), id).map(rquickjs::String::into_value)
+            }
             None => Ok(JsValue::new_null(ctx.clone())),
         }
         .map_err(|e| failure(e.to_string()))?;
@@ -426,11 +435,13 @@ fn run_in(
             };
             (hidden, protected) = (strings(1)?, strings(2)?);
         }
-        let record = match from_js(this, 0).map_err(js)? {
-            Some(Value::Object(m)) => m,
-            _ => {
+        let record = if touches_record {
+            let Some(obj) = this.as_object() else {
                 return Err(failure(format!("{} left `this` as a non-object", where_())));
-            }
+            };
+            Some(scripted_record(record, obj).map_err(js)?)
+        } else {
+            None
         };
         Ok(Effects {
             record,
@@ -442,53 +453,25 @@ fn run_in(
     out
 }
 
-/// Whether a record's fields stand as [`keep_system`] puts them: `_id` and
-/// `userId` first, `createdAt`, `updatedAt`, `__v` last.
-fn in_usual_order(m: &Map<String, Value>) -> bool {
-    let mut head = m.keys().map(String::as_str);
-    let head_ok = match (head.next(), head.next()) {
-        (Some(ID), Some(OWNER)) => true,
-        (Some(ID), _) => !m.contains_key(OWNER),
-        _ => false,
-    };
-    head_ok
-        && m.keys()
-            .rev()
-            .map(String::as_str)
-            .take(3)
-            .eq([VERSION, UPDATED_AT, CREATED_AT])
-}
-
-/// The record a script left, with the system fields of `original` back in place
-/// (a script cannot change them) and in their usual order.
-pub fn keep_system(
+/// The record a script left in `this`, read back in one pass: `_id` and `userId`
+/// first and `createdAt`, `updatedAt`, `__v` last, all as in `original` (a script
+/// cannot change them), the script's own fields between, in its order.
+fn scripted_record<'js>(
     original: &Map<String, Value>,
-    mut scripted: Map<String, Value>,
-) -> Map<String, Value> {
-    // Usually the script kept every field where it was (changing values at
-    // most): then only the system values need putting back, in place.
-    if in_usual_order(original)
-        && scripted.len() == original.len()
-        && scripted.keys().eq(original.keys())
-    {
-        for (k, v) in original.iter().filter(|(k, _)| is_system_field(k)) {
-            if let Some(slot) = scripted.get_mut(k)
-                && slot != v
-            {
-                *slot = v.clone();
-            }
-        }
-        return scripted;
-    }
-    let mut out = Map::with_capacity(scripted.len() + 5);
+    this: &rquickjs::Object<'js>,
+) -> rquickjs::Result<Map<String, Value>> {
+    let mut out = Map::with_capacity(original.len() + 4);
     for k in [ID, OWNER] {
         if let Some(v) = original.get(k) {
             out.insert(k.into(), v.clone());
         }
     }
-    for (k, v) in scripted {
-        if !is_system_field(&k) {
-            out.insert(k, v);
+    for prop in this.props::<String, JsValue>() {
+        let (k, x) = prop?;
+        if !is_system_field(&k)
+            && let Some(x) = from_js(x, 1)?
+        {
+            out.insert(k, x);
         }
     }
     for k in [CREATED_AT, UPDATED_AT, VERSION] {
@@ -496,7 +479,7 @@ pub fn keep_system(
             out.insert(k.into(), v.clone());
         }
     }
-    out
+    Ok(out)
 }
 
 /// Runs On GET on a record being read, as the user `me`: the record as that user
@@ -515,7 +498,7 @@ pub fn read(
     };
     let limits = Limits::of(&app.config);
     let fx = run(coll, Event::Get, src, &rec, me, limits)?;
-    let mut out = keep_system(&rec, fx.record);
+    let mut out = fx.record.unwrap_or(rec);
     for h in &fx.hidden {
         out.shift_remove(h);
     }
@@ -601,11 +584,68 @@ mod tests {
         )
         .expect("runs");
         assert_eq!(
-            Value::Object(e.record),
-            json!({"a": 1, "b": 2, "secret": "x", "creator": "u1", "total": 3})
+            e.record.map(Value::Object),
+            Some(json!({"a": 1, "b": 2, "secret": "x", "creator": "u1", "total": 3}))
         );
         assert_eq!(e.hidden, vec!["secret".to_owned()]);
         assert_eq!(e.protected, vec!["created".to_owned()]);
+    }
+
+    #[test]
+    fn a_script_that_never_names_this_leaves_the_record_as_it_was() {
+        let run_on = |src: &str, me: Option<&str>| {
+            run("c", Event::Validate, src, &rec(json!({"a": 1})), me, LIMITS)
+        };
+        let fx = run_on("// nothing to do", None).expect("runs");
+        assert_eq!(fx.record, None);
+        // `me` and the helpers still work without the record.
+        let (e, status) = fails("if (!me) cancel('sign in first', 401)");
+        assert_eq!((e.message.as_str(), status), ("sign in first", Some(401)));
+        let fx = run_on(
+            "if (me._id !== 'u1' || me.id !== 'u1') cancel('who?'); hide('a')",
+            Some("u1"),
+        )
+        .expect("runs");
+        assert_eq!((fx.record, fx.hidden), (None, vec!["a".to_owned()]));
+        // A direct eval can reach `this`: such a script gets the record and keeps its changes.
+        let fx = run_on("eval('th' + 'is.b = 2')", None).expect("runs");
+        assert_eq!(fx.record.map(Value::Object), Some(json!({"a": 1, "b": 2})));
+    }
+
+    #[test]
+    fn system_fields_stay_as_they_were_and_in_their_places() {
+        let original = rec(json!({
+            "_id": "r1", "userId": "u1", "text": "hi",
+            "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-01-01T00:00:00.000Z", "__v": 0
+        }));
+        let fx = run(
+            "c",
+            Event::Validate,
+            "this._id = 'forged'; this.userId = 'u2'; delete this.createdAt; this.__v = 9; \
+             this.extra = [1, {a: null}]; delete this.text; this.text = 'bye';",
+            &original,
+            Some("u1"),
+            LIMITS,
+        )
+        .expect("runs");
+        let record = fx.record.expect("the script names this");
+        assert_eq!(
+            record.keys().map(String::as_str).collect::<Vec<_>>(),
+            [
+                "_id",
+                "userId",
+                "extra",
+                "text",
+                "createdAt",
+                "updatedAt",
+                "__v"
+            ]
+        );
+        assert_eq!(
+            Value::Object(record),
+            json!({"_id": "r1", "userId": "u1", "extra": [1, {"a": null}], "text": "bye",
+                   "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-01-01T00:00:00.000Z", "__v": 0})
+        );
     }
 
     #[test]

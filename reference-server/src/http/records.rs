@@ -355,7 +355,7 @@ fn write_scripts(
     ] {
         let Some(src) = src else { continue };
         let fx = scripts::run(coll, event, src, &record, me(c), script_limits(c))?;
-        let mut next = scripts::keep_system(&record, fx.record);
+        let mut next = fx.record.unwrap_or_else(|| std::mem::take(&mut record));
         if let Some(prev) = previous {
             for p in fx.protected.iter().filter(|p| !is_system_field(p)) {
                 match prev.get(p) {
