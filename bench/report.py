@@ -50,7 +50,7 @@ def chart(bars, path):
     """Horizontal bars on a log scale: how many times better than PocketBase."""
     width, left, right, top, row = 860, 250, 70, 64, 26
     height = top + row * len(bars) + 50
-    lo, hi = 0.1, 100.0
+    lo, hi = 0.04, 100.0
     span = math.log10(hi) - math.log10(lo)
 
     def x(v):
@@ -65,7 +65,7 @@ def chart(bars, path):
         '<text x="20" y="46" fill="#555">times better (log scale; right of 1× Rucksack wins; '
         'the dashed line is the 5× target)</text>',
     ]
-    for tick in (0.1, 0.25, 0.5, 1, 2, 5, 10, 25, 50, 100):
+    for tick in (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 25, 50, 100):
         tx = x(tick)
         dash = ' stroke-dasharray="5,4"' if tick == 5 else ""
         color = "#333" if tick in (1, 5) else "#ddd"
@@ -77,7 +77,8 @@ def chart(bars, path):
         color = "#2e8b57" if value >= 1 else "#d2691e"
         out.append(f'<text x="{left - 10}" y="{y + 16}" text-anchor="end">{label}</text>')
         out.append(f'<rect x="{min(x0, x1):.1f}" y="{y + 4}" width="{abs(x1 - x0):.1f}" height="{row - 8}" fill="{color}"/>')
-        tx, anchor = (x1 + 6, "start") if value >= 1 else (x1 - 6, "end")
+        # The value sits outside the bar, beyond the 1× line for a short losing bar.
+        tx, anchor = (x1 + 6, "start") if value >= 1 else (x0 + 6, "start")
         out.append(f'<text x="{tx:.1f}" y="{y + 16}" text-anchor="{anchor}" fill="#222">{value:.2f}×</text>')
     out.append("</svg>")
     with open(path, "w") as f:

@@ -70,7 +70,7 @@ bench_http() {
   local section=$1 name=$2 server=$3 conns=$4 out rps=() p50=() p99=() done_
   shift 4
   for _ in $(seq "$RUNS"); do
-    out=$("${LOAD_CPU[@]}" wrk -t1 -c"$conns" -d"${DURATION}s" --latency "$@")
+    out=$("${LOAD_CPU[@]}" wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 30s --latency "$@")
     if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
       echo "$server, $name: failed answers or socket errors:" >&2; echo "$out" >&2; exit 1
     fi
@@ -293,5 +293,6 @@ result "$(jq -cn --arg cmd "$COMMAND" --arg cpu "$(awk -F': ' '/model name/ {pri
     rustc: $rustc, wrk: $wrk, revision: $rev, pocketbase: $pb, pocketbase_js: $pbjs, date: $date,
     profile: $profile, settings: $settings}')"
 mkdir -p "$OUT/bench"
+cp "$RESULTS" "$OUT/bench/results.jsonl"   # the raw figures: python3 bench/report.py renders them again
 python3 bench/report.py "$RESULTS" "$OUT/BENCHMARKS.md" "$OUT/bench/chart.svg"
-step "written: $OUT/BENCHMARKS.md and $OUT/bench/chart.svg"
+step "written: $OUT/BENCHMARKS.md, $OUT/bench/chart.svg and $OUT/bench/results.jsonl"
