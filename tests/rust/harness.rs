@@ -9,6 +9,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// A command-line option of the benchmark tools (`tests/rust/bin/`): the value
+/// after `name`, or `default`.
+pub fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_owned())
+}
+
 /// The API key the test servers use.
 pub const API_KEY: &str = "test-key-0123456789";
 

@@ -241,17 +241,27 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let pooled = self.readers.try_lock().ok().and_then(|mut pool| pool.pop());
-        let Some(conn) = pooled else {
+        let Some(conn) = self.idle_reader() else {
             return self.read(f).await;
         };
         let r = f(&conn);
+        self.put_back(conn);
+        r
+    }
+
+    /// An open reader connection, if one is idle and the pool is not in use this
+    /// very moment (the async thread never waits for the pool's lock).
+    fn idle_reader(&self) -> Option<Connection> {
+        self.readers.try_lock().ok().and_then(|mut pool| pool.pop())
+    }
+
+    /// Keeps a reader connection for the next read, up to [`MAX_IDLE_READERS`].
+    fn put_back(&self, conn: Connection) {
         if let Ok(mut pool) = self.readers.lock()
             && pool.len() < MAX_IDLE_READERS
         {
             pool.push(conn);
         }
-        r
     }
 
     /// Runs a read of unknown cost on the async thread when a reader connection is
@@ -263,8 +273,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let pooled = self.readers.try_lock().ok().and_then(|mut pool| pool.pop());
-        let Some(conn) = pooled else {
+        let Some(conn) = self.idle_reader() else {
             return self.read(f).await;
         };
         let over = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -278,11 +287,7 @@ impl SqliteStore {
         );
         let r = f(&conn);
         conn.progress_handler(0, None::<fn() -> bool>);
-        if let Ok(mut pool) = self.readers.lock()
-            && pool.len() < MAX_IDLE_READERS
-        {
-            pool.push(conn);
-        }
+        self.put_back(conn);
         if over.load(std::sync::atomic::Ordering::Relaxed) {
             return self.read(f).await;
         }

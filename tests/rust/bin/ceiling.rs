@@ -29,12 +29,7 @@ async fn answer(_req: Request<hyper::body::Incoming>) -> Result<Response<Full<By
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let listen = args
-        .iter()
-        .position(|a| a == "--listen")
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| "127.0.0.1:0".to_owned());
+    let listen = e2e::arg("--listen", "127.0.0.1:0");
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     println!("listening on http://{}", listener.local_addr()?);
     loop {

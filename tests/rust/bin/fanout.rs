@@ -9,19 +9,12 @@
 //! Prints one JSON line: subscribers, memory per idle socket, p50/p99/max latency,
 //! deliveries per second.
 
+use e2e::arg;
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio_tungstenite::tungstenite::Message;
-
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_owned())
-}
 
 fn micros_now() -> u64 {
     SystemTime::now()

@@ -10,6 +10,7 @@
 //! ```
 //! Prints one JSON line: microseconds per request each way and their ratio.
 
+use e2e::arg;
 use serde::Deserialize;
 use std::time::Instant;
 
@@ -17,14 +18,6 @@ use std::time::Instant;
 #[allow(dead_code)] // decoded to measure decoding; never read
 struct Message {
     text: String,
-}
-
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_owned())
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
