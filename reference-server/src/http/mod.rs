@@ -446,3 +446,20 @@ pub fn json_reply(value: &impl serde::Serialize, status: u16) -> warp::reply::Re
     let status = warp::http::StatusCode::from_u16(status).unwrap_or(warp::http::StatusCode::OK);
     warp::reply::with_status(warp::reply::json(value), status).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_server_segment_is_a_name_no_collection_may_take() {
+        // Otherwise a collection of that name would be unreachable: its paths
+        // would skip the record routes.
+        for s in SERVER_SEGMENTS {
+            assert!(
+                sdk_core::names::RESERVED_NAMES.contains(s),
+                "'{s}' is a route of the server but not a reserved collection name"
+            );
+        }
+    }
+}
