@@ -7,6 +7,15 @@ PBJS_VERSION=0.28.1        # the PocketBase JS SDK, from npm
 PEER_DIR=$PWD/bench/.peer
 PB=$PEER_DIR/pocketbase-$PB_VERSION
 
+# The event scripts whose cost bench/scripts.sh and bench/script-cost.sh measure:
+# an On Validate that does nothing, and a typical 4-line validation.
+EMPTY_SCRIPT='// nothing to do'
+VALIDATION_SCRIPT="if (typeof this.text !== 'string' || this.text.length > 280) {
+  error('text', 'required, at most 280 characters');
+}
+this.length = this.text.length;
+this.creator = me._id;"
+
 # Servers on core 0, load generators on core 1 (when there are two).
 SERVER_CPU=(); LOAD_CPU=()
 if (( $(nproc) > 1 )); then SERVER_CPU=(taskset -c 0); LOAD_CPU=(taskset -c 1); fi

@@ -42,12 +42,10 @@ per_create() { # config JSON (empty: none)
   echo $(( total / N ))
 }
 
-EMPTY='{"events": {"validate": "// nothing to do\n"}}'
-CHECKED=$(jq -n --arg s "if (typeof this.text !== 'string' || this.text.length > 280) {
-  error('text', 'required, at most 280 characters');
-}
-this.length = this.text.length;
-this.creator = me._id;" '{events: {validate: $s}}')
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+EMPTY=$(jq -n --arg s "$EMPTY_SCRIPT" '{events: {validate: $s}}')
+CHECKED=$(jq -n --arg s "$VALIDATION_SCRIPT" '{events: {validate: $s}}')
 none=$(per_create "")
 empty=$(per_create "$EMPTY")
 checked=$(per_create "$CHECKED")

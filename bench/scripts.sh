@@ -16,27 +16,21 @@ trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WO
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
 command -v jq >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jq >/dev/null; }
 cargo build --release -p reference-server --quiet
-SERVER_CPU=(); LOAD_CPU=()
-if (( $(nproc) > 1 )); then SERVER_CPU=(taskset -c 0); LOAD_CPU=(taskset -c 1); fi
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 KEY=bench-key
 ADMIN=bench-admin-key
-"${SERVER_CPU[@]}" target/release/rucksack-server --listen 127.0.0.1:0 --data-dir "$WORK/rs" \
-  --api-key $KEY --admin-key $ADMIN >"$WORK/rs.out" 2>"$WORK/rs.err" &
-PIDS+=($!)
-for _ in $(seq 100); do grep -q 'listening on' "$WORK/rs.out" 2>/dev/null && break; sleep 0.1; done
-URL=$(sed -n 's/.*listening on //p' "$WORK/rs.out")
+start_rucksack target/release/rucksack-server "$WORK/rs"
+PIDS+=("$RS_PID")
+URL=$RS_URL
 TOKEN=$(curl -fsS -X POST "$URL/register" -H "authorization: key $KEY" \
   -d '{"email":"bench@example.com","password":"benchmark-password"}' | jq -r .token)
 configure() { # collection, events JSON
   curl -fsS -X PUT "$URL/collections/$1" -H "authorization: key $ADMIN" -d "{\"events\": $2}" >/dev/null
 }
-configure empty '{"validate": "// nothing to do\n"}'
-configure checked "$(jq -Rn --arg s "if (typeof this.text !== 'string' || this.text.length > 280) {
-  error('text', 'required, at most 280 characters');
-}
-this.length = this.text.length;
-this.creator = me._id;" '{validate: $s}')"
+configure empty "$(jq -n --arg s "$EMPTY_SCRIPT" '{validate: $s}')"
+configure checked "$(jq -n --arg s "$VALIDATION_SCRIPT" '{validate: $s}')"
 
 rps() {
   local out all=()
