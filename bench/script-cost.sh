@@ -28,7 +28,7 @@ per_create() { # config JSON (empty: none)
   [[ -n $1 ]] && curl -fsS -X PUT "$URL/collections/c" -H "authorization: key a" -d "$1" >/dev/null
   post() { curl -fsS -o /dev/null -X POST "$URL/c" -H "authorization: key k" -H "x-authorization: $TOKEN" \
     -d '{"text":"benchmark message lorem ipsum dolor sit amet"}'; }
-  for _ in $(seq 20); do post; done   # warm: engine started, script compiled
+  for _ in $(seq 100); do post; done   # warm: engine started, script compiled
   callgrind_control -i on "$P" >/dev/null
   for _ in $(seq "$N"); do post; done
   callgrind_control -i off "$P" >/dev/null

@@ -66,14 +66,9 @@ impl Limits {
     }
 }
 
-/// What a script did.
+/// What a script did besides changing the record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Effects {
-    /// The record as the script left it, with the system fields as they were
-    /// (a script cannot change them) and in their usual places; `None` when the
-    /// script cannot have seen or changed it (it never names `this`), so it is
-    /// as it was.
-    pub record: Option<Map<String, Value>>,
     /// Properties to leave out of answers (`hide`).
     pub hidden: Vec<String>,
     /// Properties an update may not change (`protect`).
@@ -132,6 +127,9 @@ fn object_to_js<'js>(ctx: &Ctx<'js>, m: &Map<String, Value>) -> rquickjs::Result
     Ok(obj.into_value())
 }
 
+/// The largest integer a JavaScript number holds exactly (2^53 - 1).
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
 /// A JavaScript value as JSON, as `JSON.stringify` would give it (functions and
 /// `undefined` properties are left out, dates become ISO strings).
 fn from_js<'js>(v: JsValue<'js>, depth: usize) -> rquickjs::Result<Option<Value>> {
@@ -148,11 +146,14 @@ fn from_js<'js>(v: JsValue<'js>, depth: usize) -> rquickjs::Result<Option<Value>
         | Type::Symbol => None,
         Type::Bool => v.as_bool().map(Value::Bool),
         Type::Int => v.as_int().map(Value::from),
-        Type::Float => Some(
-            v.as_float()
+        Type::Float => Some(match v.as_float() {
+            // A whole number is written as one, as JSON.stringify does (the
+            // engine keeps numbers beyond 32 bits as floats).
+            Some(f) if f.fract() == 0.0 && f.abs() <= MAX_SAFE_INTEGER => Value::from(f as i64),
+            f => f
                 .and_then(serde_json::Number::from_f64)
                 .map_or(Value::Null, Value::Number),
-        ),
+        }),
         Type::String => Some(Value::String(
             v.as_string()
                 .map(|s| s.to_string())
@@ -194,6 +195,10 @@ struct Engine {
     // Dropped after the context and the persistent values (field order).
     compiled: HashMap<u64, (String, Persistent<Function<'static>>)>,
     runner: Persistent<Function<'static>>,
+    /// The last record given to a script, kept alive until the next one is
+    /// built, so that its property names are still interned then and need not
+    /// be created again.
+    last: Option<Persistent<JsValue<'static>>>,
     context: Context,
     runtime: Runtime,
     deadline: Rc<Cell<Option<Instant>>>,
@@ -229,6 +234,7 @@ impl Engine {
         Ok(Self {
             compiled: HashMap::new(),
             runner,
+            last: None,
             context,
             runtime,
             deadline,
@@ -284,20 +290,21 @@ fn describe<'js>(
 }
 
 /// Runs `source` for `event` of `collection` on `record`, with `me` the signed-in
-/// user's id. A cancel, `error()` calls, a throw or a broken limit come back as
-/// the error body to answer with.
+/// user's id, and leaves in `record` what the script made of it (On DELETE's
+/// changes are dropped). A cancel, `error()` calls, a throw or a broken limit
+/// come back as the error body to answer with; the record may then be partly
+/// changed and is not to be written.
 pub fn run(
     collection: &str,
     event: Event,
     source: &str,
-    record: &Map<String, Value>,
+    record: &mut Map<String, Value>,
     me: Option<&str>,
     limits: Limits,
 ) -> Result<Effects, ApiError> {
     if source.trim().is_empty() {
         // Nothing to run.
         return Ok(Effects {
-            record: None,
             hidden: Vec::new(),
             protected: Vec::new(),
         });
@@ -331,7 +338,7 @@ fn run_in(
     collection: &str,
     event: Event,
     source: &str,
-    record: &Map<String, Value>,
+    record: &mut Map<String, Value>,
     me: Option<&str>,
     limits: Limits,
 ) -> Result<Effects, ApiError> {
@@ -353,6 +360,7 @@ fn run_in(
     let Engine {
         compiled,
         runner,
+        last,
         context,
         runtime,
         ..
@@ -378,8 +386,13 @@ fn run_in(
         // direct `eval` could, hence the second test): it runs without building
         // the record in the engine and reading it back.
         let touches_record = source.contains("this") || source.contains("eval");
+        let mut given = Vec::new();
         let this = if touches_record {
-            object_to_js(&ctx, record).map_err(|e| failure(e.to_string()))?
+            let this =
+                record_to_js(&ctx, record, &mut given).map_err(|e| failure(e.to_string()))?;
+            // Built: the last record has served and its memory is the script's again.
+            *last = None;
+            this
         } else {
             JsValue::new_undefined(ctx.clone())
         };
@@ -435,22 +448,99 @@ fn run_in(
             };
             (hidden, protected) = (strings(1)?, strings(2)?);
         }
-        let record = if touches_record {
+        // On DELETE's changes go nowhere.
+        if touches_record && event != Event::Delete {
             let Some(obj) = this.as_object() else {
                 return Err(failure(format!("{} left `this` as a non-object", where_())));
             };
-            Some(scripted_record(record, obj).map_err(js)?)
-        } else {
-            None
-        };
-        Ok(Effects {
-            record,
-            hidden,
-            protected,
-        })
+            if !changes_in_place(record, obj, &given).map_err(js)? {
+                *record = scripted_record(record, obj).map_err(js)?;
+            }
+            *last = Some(Persistent::save(&ctx, this));
+        }
+        Ok(Effects { hidden, protected })
     });
     let _ = runtime;
     out
+}
+
+/// The record as the object a script sees as `this`, noting in `given` each
+/// property's key and value as set, so that what the script left unchanged is
+/// recognised without reading it back.
+fn record_to_js<'js>(
+    ctx: &Ctx<'js>,
+    record: &Map<String, Value>,
+    given: &mut Vec<(rquickjs::Atom<'js>, JsValue<'js>)>,
+) -> rquickjs::Result<JsValue<'js>> {
+    let obj = rquickjs::Object::new(ctx.clone())?;
+    given.reserve(record.len());
+    for (k, x) in record {
+        let key = rquickjs::Atom::from_str(ctx.clone(), k)?;
+        let value = to_js(ctx, x)?;
+        obj.set(key.clone(), value.clone())?;
+        given.push((key, value));
+    }
+    Ok(obj.into_value())
+}
+
+/// Applies to `record` what a script did to `this` when it only changed values
+/// and added properties (the usual case): a property whose value is the very one
+/// it was given is not read back; objects and arrays always are (they can change
+/// inside). System fields stay as they were, new properties go before
+/// `createdAt`, `updatedAt` and `__v`. `false`, with at most non-system
+/// values updated, when the script deleted or reordered properties or set one to
+/// `undefined` or a function: only a full read-back puts that right.
+fn changes_in_place<'js>(
+    record: &mut Map<String, Value>,
+    this: &rquickjs::Object<'js>,
+    given: &[(rquickjs::Atom<'js>, JsValue<'js>)],
+) -> rquickjs::Result<bool> {
+    let mut i = 0;
+    let mut slots = record.iter_mut();
+    let mut added = Vec::new();
+    for prop in this.props::<rquickjs::Atom, JsValue>() {
+        let (k, v) = prop?;
+        match given.get(i) {
+            Some((k0, v0)) => {
+                // The properties it was given come first, in their order.
+                let Some((name, slot)) = slots.next() else {
+                    return Ok(false);
+                };
+                if *k0 != k {
+                    return Ok(false);
+                }
+                i += 1;
+                if (v == *v0 && !v.is_object()) || is_system_field(name) {
+                    continue;
+                }
+                match from_js(v, 1)? {
+                    Some(x) => *slot = x,
+                    None => return Ok(false),
+                }
+            }
+            None => {
+                let name = k.to_string()?;
+                if !is_system_field(&name)
+                    && let Some(x) = from_js(v, 1)?
+                {
+                    added.push((name, x));
+                }
+            }
+        }
+    }
+    if i < given.len() {
+        return Ok(false);
+    }
+    // New properties go before the trailing system fields, as in a full read-back.
+    let tail = record
+        .keys()
+        .rev()
+        .take_while(|k| matches!(k.as_str(), CREATED_AT | UPDATED_AT | VERSION))
+        .count();
+    for (name, x) in added {
+        record.shift_insert(record.len() - tail, name, x);
+    }
+    Ok(true)
 }
 
 /// The record a script left in `this`, read back in one pass: `_id` and `userId`
@@ -493,12 +583,11 @@ pub fn read(
     doc: Value,
     me: Option<&str>,
 ) -> Result<Value, ApiError> {
-    let Value::Object(rec) = doc else {
+    let Value::Object(mut out) = doc else {
         return Ok(doc);
     };
     let limits = Limits::of(&app.config);
-    let fx = run(coll, Event::Get, src, &rec, me, limits)?;
-    let mut out = fx.record.unwrap_or(rec);
+    let fx = run(coll, Event::Get, src, &mut out, me, limits)?;
     for h in &fx.hidden {
         out.shift_remove(h);
     }
@@ -559,12 +648,19 @@ mod tests {
         v.as_object().cloned().unwrap_or_default()
     }
 
+    /// Runs `src` as On Validate of `c` on `record`: the record it left, and the effects.
+    fn run_on(src: &str, record: Value, me: Option<&str>) -> Result<(Value, Effects), ApiError> {
+        let mut record = rec(record);
+        let fx = run("c", Event::Validate, src, &mut record, me, LIMITS)?;
+        Ok((Value::Object(record), fx))
+    }
+
     fn fails(src: &str) -> (ErrorBody, Option<u16>) {
         let ApiError(body, status) = run(
             "posts",
             Event::Put,
             src,
-            &rec(json!({"age": 12})),
+            &mut rec(json!({"age": 12})),
             None,
             LIMITS,
         )
@@ -572,20 +668,37 @@ mod tests {
         (body, status)
     }
 
+    /// A record as the server gives it to a script, with `fields` between the system fields.
+    fn stored(fields: Value) -> Value {
+        let mut r = rec(json!({"_id": "r1", "userId": "u1"}));
+        r.extend(rec(fields));
+        r.extend(rec(json!({
+            "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-01-01T00:00:00.000Z", "__v": 0
+        })));
+        Value::Object(r)
+    }
+
+    fn keys(v: &Value) -> Vec<&str> {
+        v.as_object()
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+
     #[test]
     fn this_me_and_the_helpers() {
+        let mut record = rec(json!({"a": 1, "b": 2, "secret": "x"}));
         let e = run(
             "people",
             Event::Post,
             "this.creator = me._id; this.total = this.a + this.b; hide('secret'); protect('created');",
-            &rec(json!({"a": 1, "b": 2, "secret": "x"})),
+            &mut record,
             Some("u1"),
             LIMITS,
         )
         .expect("runs");
         assert_eq!(
-            e.record.map(Value::Object),
-            Some(json!({"a": 1, "b": 2, "secret": "x", "creator": "u1", "total": 3}))
+            Value::Object(record),
+            json!({"a": 1, "b": 2, "secret": "x", "creator": "u1", "total": 3})
         );
         assert_eq!(e.hidden, vec!["secret".to_owned()]);
         assert_eq!(e.protected, vec!["created".to_owned()]);
@@ -593,44 +706,123 @@ mod tests {
 
     #[test]
     fn a_script_that_never_names_this_leaves_the_record_as_it_was() {
-        let run_on = |src: &str, me: Option<&str>| {
-            run("c", Event::Validate, src, &rec(json!({"a": 1})), me, LIMITS)
-        };
-        let fx = run_on("// nothing to do", None).expect("runs");
-        assert_eq!(fx.record, None);
+        let (r, _) = run_on("// nothing to do", json!({"a": 1}), None).expect("runs");
+        assert_eq!(r, json!({"a": 1}));
         // `me` and the helpers still work without the record.
         let (e, status) = fails("if (!me) cancel('sign in first', 401)");
         assert_eq!((e.message.as_str(), status), ("sign in first", Some(401)));
-        let fx = run_on(
+        let (r, fx) = run_on(
             "if (me._id !== 'u1' || me.id !== 'u1') cancel('who?'); hide('a')",
+            json!({"a": 1}),
             Some("u1"),
         )
         .expect("runs");
-        assert_eq!((fx.record, fx.hidden), (None, vec!["a".to_owned()]));
+        assert_eq!((r, fx.hidden), (json!({"a": 1}), vec!["a".to_owned()]));
         // A direct eval can reach `this`: such a script gets the record and keeps its changes.
-        let fx = run_on("eval('th' + 'is.b = 2')", None).expect("runs");
-        assert_eq!(fx.record.map(Value::Object), Some(json!({"a": 1, "b": 2})));
+        let (r, _) = run_on("eval('th' + 'is.b = 2')", json!({"a": 1}), None).expect("runs");
+        assert_eq!(r, json!({"a": 1, "b": 2}));
+    }
+
+    #[test]
+    fn changed_and_new_values_are_kept_and_new_fields_go_before_the_trailing_system_fields() {
+        let (r, _) = run_on(
+            "this._id = 'forged'; this.__v = 9; this.text = this.text + '!'; this.n = 2.5; \
+             this.big = 2 ** 40; this.when = new Date(0); this.tags.push('b'); this.meta.seen = true; \
+             this.gone = undefined; this.f = function () {};",
+            stored(json!({"text": "hi", "tags": ["a"], "meta": {}, "same": "x"})),
+            None,
+        )
+        .expect("runs");
+        assert_eq!(
+            r,
+            stored(
+                json!({"text": "hi!", "tags": ["a", "b"], "meta": {"seen": true}, "same": "x",
+                          "n": 2.5, "big": 1_099_511_627_776_u64, "when": "1970-01-01T00:00:00.000Z"})
+            )
+        );
+        assert_eq!(
+            keys(&r),
+            [
+                "_id",
+                "userId",
+                "text",
+                "tags",
+                "meta",
+                "same",
+                "n",
+                "big",
+                "when",
+                "createdAt",
+                "updatedAt",
+                "__v"
+            ]
+        );
+    }
+
+    #[test]
+    fn deleted_reordered_and_emptied_fields_are_read_back_whole() {
+        // Set to undefined: the field goes, as JSON.stringify leaves it out.
+        let (r, _) = run_on(
+            "this.text = undefined",
+            stored(json!({"text": "hi", "n": 1})),
+            None,
+        )
+        .expect("runs");
+        assert_eq!(r, stored(json!({"n": 1})));
+        // Deleted, and deleted then set again (it moves last, as in the engine).
+        let (r, _) = run_on(
+            "delete this.n; delete this.text; this.text = 'bye'",
+            stored(json!({"text": "hi", "n": 1, "m": 2})),
+            None,
+        )
+        .expect("runs");
+        assert_eq!(
+            keys(&r),
+            [
+                "_id",
+                "userId",
+                "m",
+                "text",
+                "createdAt",
+                "updatedAt",
+                "__v"
+            ]
+        );
+        assert_eq!(r, stored(json!({"m": 2, "text": "bye"})));
+        // A property defined with a getter is read through it.
+        let (r, _) = run_on(
+            "Object.defineProperty(this, 'x', {get: () => 7, enumerable: true})",
+            stored(json!({})),
+            None,
+        )
+        .expect("runs");
+        assert_eq!(r, stored(json!({"x": 7})));
+        // A new prototype does not add its properties to the record.
+        let (r, _) = run_on(
+            "Object.setPrototypeOf(this, {inherited: 1}); this.own = 2",
+            stored(json!({})),
+            None,
+        )
+        .expect("runs");
+        assert_eq!(r, stored(json!({"own": 2})));
     }
 
     #[test]
     fn system_fields_stay_as_they_were_and_in_their_places() {
-        let original = rec(json!({
-            "_id": "r1", "userId": "u1", "text": "hi",
-            "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-01-01T00:00:00.000Z", "__v": 0
-        }));
-        let fx = run(
+        let mut record = rec(stored(json!({"text": "hi"})));
+        run(
             "c",
             Event::Validate,
             "this._id = 'forged'; this.userId = 'u2'; delete this.createdAt; this.__v = 9; \
              this.extra = [1, {a: null}]; delete this.text; this.text = 'bye';",
-            &original,
+            &mut record,
             Some("u1"),
             LIMITS,
         )
         .expect("runs");
-        let record = fx.record.expect("the script names this");
+        let record = Value::Object(record);
         assert_eq!(
-            record.keys().map(String::as_str).collect::<Vec<_>>(),
+            keys(&record),
             [
                 "_id",
                 "userId",
@@ -642,10 +834,41 @@ mod tests {
             ]
         );
         assert_eq!(
-            Value::Object(record),
-            json!({"_id": "r1", "userId": "u1", "extra": [1, {"a": null}], "text": "bye",
-                   "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-01-01T00:00:00.000Z", "__v": 0})
+            record,
+            stored(json!({"extra": [1, {"a": null}], "text": "bye"}))
         );
+    }
+
+    #[test]
+    fn on_delete_changes_go_nowhere_and_get_changes_are_shown() {
+        let mut record = rec(json!({"a": 1}));
+        run(
+            "c",
+            Event::Delete,
+            "this.a = 2; this.b = 3",
+            &mut record,
+            None,
+            LIMITS,
+        )
+        .expect("runs");
+        assert_eq!(Value::Object(record), json!({"a": 1}));
+        let mut record = rec(json!({"a": 1}));
+        run("c", Event::Get, "this.a = 2", &mut record, None, LIMITS).expect("runs");
+        assert_eq!(Value::Object(record), json!({"a": 2}));
+    }
+
+    #[test]
+    fn each_run_starts_from_its_own_record() {
+        // The engine keeps the last record alive between runs; nothing of it may leak.
+        for i in 0..3 {
+            let (r, _) = run_on(
+                "if (this.seen) cancel('leaked'); this.seen = true; this.i = this.n * 2",
+                json!({"n": i}),
+                None,
+            )
+            .expect("runs");
+            assert_eq!(r, json!({"n": i, "seen": true, "i": i * 2}));
+        }
     }
 
     #[test]
@@ -685,15 +908,7 @@ mod tests {
             e.message
         );
         // The engine still works afterwards.
-        run(
-            "c",
-            Event::Validate,
-            "this.ok = true",
-            &Map::new(),
-            None,
-            LIMITS,
-        )
-        .expect("fresh run");
+        run_on("this.ok = true", json!({}), None).expect("fresh run");
     }
 
     #[test]

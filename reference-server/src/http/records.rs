@@ -313,7 +313,15 @@ fn build_record(
         .with_field(VERSION, "set by the server"));
     }
     let now = now_iso();
-    let mut record = Map::with_capacity(data.len() + 5);
+    // Room for the fields an On Validate or On POST script typically adds, so
+    // adding them does not move the record.
+    let events = &cfg.config.events;
+    let spare = if events.validate.is_some() || events.post.is_some() {
+        4
+    } else {
+        0
+    };
+    let mut record = Map::with_capacity(data.len() + 5 + spare);
     record.insert(
         ID.into(),
         Value::String(id.unwrap_or_else(|| new_id_for(cfg))),
@@ -354,21 +362,19 @@ fn write_scripts(
         second,
     ] {
         let Some(src) = src else { continue };
-        let fx = scripts::run(coll, event, src, &record, me(c), script_limits(c))?;
-        let mut next = fx.record.unwrap_or_else(|| std::mem::take(&mut record));
+        let fx = scripts::run(coll, event, src, &mut record, me(c), script_limits(c))?;
         if let Some(prev) = previous {
             for p in fx.protected.iter().filter(|p| !is_system_field(p)) {
                 match prev.get(p) {
                     Some(v) => {
-                        next.insert(p.clone(), v.clone());
+                        record.insert(p.clone(), v.clone());
                     }
                     None => {
-                        next.shift_remove(p);
+                        record.shift_remove(p);
                     }
                 }
             }
         }
-        record = next;
     }
     Ok(record)
 }
@@ -864,14 +870,14 @@ async fn scripted_delete(
     expected: Option<u64>,
 ) -> Result<Value, ApiError> {
     for _ in 0..SCRIPTED_RETRIES {
-        let (prev, version) = load_for_write(c, coll, id, guard.as_ref(), expected)
+        let (mut prev, version) = load_for_write(c, coll, id, guard.as_ref(), expected)
             .await
             .map_err(store_error)?;
         scripts::run(
             coll,
             scripts::Event::Delete,
             src,
-            &prev,
+            &mut prev,
             me(c),
             script_limits(c),
         )?;
