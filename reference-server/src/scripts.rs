@@ -922,4 +922,103 @@ mod tests {
             assert_eq!(fails(src).0.code, ErrorCode::ScriptError, "{src}");
         }
     }
+
+    mod read_back {
+        //! The in-place read-back against the full one, over generated scripts.
+        use super::super::*;
+        use proptest::prelude::*;
+        use serde_json::json;
+
+        const KEYS: [&str; 8] = ["a", "b", "c", "d", "0", "_id", "userId", "__v"];
+
+        fn value() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(json!(1)),
+                Just(json!("s")),
+                Just(json!(2.5)),
+                Just(json!(null)),
+                Just(json!(true)),
+                Just(json!([1])),
+                Just(json!({"x": 1})),
+            ]
+        }
+
+        /// One statement of a script, in JavaScript.
+        fn statement() -> impl Strategy<Value = String> {
+            let key = proptest::sample::select(KEYS.to_vec());
+            let js = proptest::sample::select(vec![
+                "2",
+                "'t'",
+                "2 ** 40",
+                "0.5",
+                "null",
+                "undefined",
+                "[2]",
+                "{y: 2}",
+                "function () {}",
+                "new Date(0)",
+                "this.a",
+            ]);
+            prop_oneof![
+                (key.clone(), js).prop_map(|(k, v)| format!("this['{k}'] = {v};")),
+                key.clone().prop_map(|k| format!("delete this['{k}'];")),
+                key.clone()
+                    .prop_map(|k| format!("if (Array.isArray(this['{k}'])) this['{k}'].push(3);")),
+                key.prop_map(|k| format!(
+                    "if (this['{k}'] && typeof this['{k}'] === 'object') this['{k}'].z = 4;"
+                )),
+            ]
+        }
+
+        /// A record as the server keeps it: `_id` and `userId` first, the
+        /// timestamps and `__v` last.
+        fn record() -> impl Strategy<Value = Map<String, Value>> {
+            proptest::collection::vec(
+                (
+                    proptest::sample::select(vec!["a", "b", "c", "d", "0"]),
+                    value(),
+                ),
+                0..5,
+            )
+            .prop_map(|fields| {
+                let mut m = Map::new();
+                m.insert(ID.into(), json!("r1"));
+                m.insert(OWNER.into(), json!("u1"));
+                for (k, v) in fields {
+                    m.insert(k.into(), v);
+                }
+                m.insert(CREATED_AT.into(), json!("2026-01-01T00:00:00.000Z"));
+                m.insert(UPDATED_AT.into(), json!("2026-01-01T00:00:00.000Z"));
+                m.insert(VERSION.into(), json!(0));
+                m
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+            #[test]
+            fn in_place_and_whole_agree(record in record(), body in proptest::collection::vec(statement(), 0..6)) {
+                let runtime = Runtime::new().expect("runtime");
+                let context = Context::full(&runtime).expect("context");
+                context.with(|ctx| {
+                    let mut given = Vec::new();
+                    let this = record_to_js(&ctx, &record, &mut given).expect("built");
+                    let src = format!("(function () {{ {} }})", body.concat());
+                    let f: Function = ctx.eval(src.clone()).expect("compiles");
+                    f.call::<_, ()>((rquickjs::function::This(this.clone()),)).expect("runs");
+                    let obj = this.as_object().expect("an object");
+                    let whole = scripted_record(&record, obj).expect("read back");
+                    let mut in_place = record.clone();
+                    if changes_in_place(&mut in_place, obj, &given).expect("read back") {
+                        prop_assert_eq!(
+                            in_place.into_iter().collect::<Vec<_>>(),
+                            whole.into_iter().collect::<Vec<_>>(),
+                            "{}", src
+                        );
+                    }
+                    Ok(())
+                })?;
+            }
+        }
+    }
 }
