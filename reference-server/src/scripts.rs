@@ -122,9 +122,30 @@ fn to_js<'js>(ctx: &Ctx<'js>, v: &Value) -> rquickjs::Result<JsValue<'js>> {
 fn object_to_js<'js>(ctx: &Ctx<'js>, m: &Map<String, Value>) -> rquickjs::Result<JsValue<'js>> {
     let obj = rquickjs::Object::new(ctx.clone())?;
     for (k, x) in m {
-        obj.set(k.as_str(), to_js(ctx, x)?)?;
+        put(&obj, k, k.as_str(), to_js(ctx, x)?)?;
     }
     Ok(obj.into_value())
+}
+
+/// Gives `obj` the JSON field `name` (its key `key`) as an own, plain data
+/// property, as `JSON.parse` does: a field named `__proto__` is defined rather
+/// than assigned, so it stays a field instead of replacing the prototype (any
+/// other name is assigned, which costs less).
+fn put<'js>(
+    obj: &rquickjs::Object<'js>,
+    name: &str,
+    key: impl rquickjs::IntoAtom<'js>,
+    value: JsValue<'js>,
+) -> rquickjs::Result<()> {
+    if name == "__proto__" {
+        let field = rquickjs::object::Property::from(value)
+            .writable()
+            .enumerable()
+            .configurable();
+        obj.prop(key, field)
+    } else {
+        obj.set(key, value)
+    }
 }
 
 /// The largest integer a JavaScript number holds exactly (2^53 - 1).
@@ -477,7 +498,7 @@ fn record_to_js<'js>(
     for (k, x) in record {
         let key = rquickjs::Atom::from_str(ctx.clone(), k)?;
         let value = to_js(ctx, x)?;
-        obj.set(key.clone(), value.clone())?;
+        put(&obj, k, key.clone(), value.clone())?;
         given.push((key, value));
     }
     Ok(obj.into_value())
@@ -808,6 +829,22 @@ mod tests {
     }
 
     #[test]
+    fn a_field_named_like_the_prototype_stays_a_field() {
+        // JSON allows the key; it must reach the script as a field and come back.
+        let fields = json!({"__proto__": {"admin": true}, "nested": {"__proto__": 1}});
+        let (r, _) = run_on(
+            "if (this.admin || Object.getPrototypeOf(this) !== Object.prototype) cancel('prototype'); \
+             this.seen = this.__proto__.admin === true && this.nested.__proto__ === 1;",
+            stored(fields.clone()),
+            None,
+        )
+        .expect("runs");
+        let mut want = rec(fields);
+        want.insert("seen".into(), json!(true));
+        assert_eq!(r, stored(Value::Object(want)));
+    }
+
+    #[test]
     fn system_fields_stay_as_they_were_and_in_their_places() {
         let mut record = rec(stored(json!({"text": "hi"})));
         run(
@@ -929,7 +966,7 @@ mod tests {
         use proptest::prelude::*;
         use serde_json::json;
 
-        const KEYS: [&str; 8] = ["a", "b", "c", "d", "0", "_id", "userId", "__v"];
+        const KEYS: [&str; 9] = ["a", "b", "c", "d", "0", "__proto__", "_id", "userId", "__v"];
 
         fn value() -> impl Strategy<Value = Value> {
             prop_oneof![
@@ -975,7 +1012,7 @@ mod tests {
         fn record() -> impl Strategy<Value = Map<String, Value>> {
             proptest::collection::vec(
                 (
-                    proptest::sample::select(vec!["a", "b", "c", "d", "0"]),
+                    proptest::sample::select(vec!["a", "b", "c", "d", "0", "__proto__"]),
                     value(),
                 ),
                 0..5,

@@ -292,3 +292,45 @@ async fn hidden_properties_stay_hidden_in_broadcasts() {
     assert!(w.response.get("secret").is_none(), "{:?}", w.response);
     assert_eq!(w.response["title"], "t");
 }
+
+#[tokio::test]
+async fn scripted_writes_keep_every_field_the_client_sent() {
+    let server = Server::start();
+    let (sdk, _) = server.signed_in("keeper").await;
+    configure(
+        &server,
+        "kept",
+        json!({
+            "rules": {"update": "signedIn"},
+            "events": {"validate": "this.checked = (this.checked || 0) + 1;", "put": "this.big = this.big * 2;"}
+        }),
+    )
+    .await;
+    // A field named like the prototype, whole numbers beyond 32 bits, nesting.
+    let sent =
+        json!({"__proto__": {"admin": true}, "big": 3_000_000_000_u64, "nested": {"a": [1, 2]}});
+    let r: Record<Value> = sdk
+        .db()
+        .create_resource("kept", &sent)
+        .await
+        .expect("create");
+    let got: Record<Value> = sdk.db().get_resource("kept", &r.id).await.expect("get");
+    let mut want = sent.as_object().cloned().unwrap_or_default();
+    want.insert("checked".into(), json!(1));
+    assert_eq!(got.data, Value::Object(want.clone()));
+    assert_eq!(
+        got.data.to_string(),
+        Value::Object(want.clone()).to_string(),
+        "the order"
+    );
+    // An update runs On Validate and On PUT on the stored record: nothing else changes.
+    let u: Record<Value> = sdk
+        .db()
+        .update_resource("kept", &r.id, &json!({"extra": "x"}))
+        .await
+        .expect("update");
+    want.insert("big".into(), json!(6_000_000_000_u64));
+    want.insert("checked".into(), json!(2));
+    want.insert("extra".into(), json!("x"));
+    assert_eq!(u.data, Value::Object(want));
+}
