@@ -216,15 +216,18 @@ struct Engine {
     // Dropped after the context and the persistent values (field order).
     compiled: HashMap<u64, (String, Persistent<Function<'static>>)>,
     runner: Persistent<Function<'static>>,
-    /// The last record given to a script, kept alive until the next one is
-    /// built, so that its property names are still interned then and need not
-    /// be created again.
-    last: Option<Persistent<JsValue<'static>>>,
+    /// The property names of the last record given to a script (up to
+    /// [`KEPT_NAMES`]), kept interned so the next record of the collection is
+    /// built without creating them again. Names only: no values are kept.
+    names: Vec<Persistent<rquickjs::Atom<'static>>>,
     context: Context,
     runtime: Runtime,
     deadline: Rc<Cell<Option<Instant>>>,
     memory: usize,
 }
+
+/// Most property names kept interned between runs.
+const KEPT_NAMES: usize = 256;
 
 /// Compiled scripts kept per thread; beyond, the cache starts over.
 const MAX_COMPILED: usize = 256;
@@ -255,7 +258,7 @@ impl Engine {
         Ok(Self {
             compiled: HashMap::new(),
             runner,
-            last: None,
+            names: Vec::new(),
             context,
             runtime,
             deadline,
@@ -381,7 +384,7 @@ fn run_in(
     let Engine {
         compiled,
         runner,
-        last,
+        names,
         context,
         runtime,
         ..
@@ -402,17 +405,27 @@ fn run_in(
             .clone()
             .restore(&ctx)
             .map_err(|e| failure(e.to_string()))?;
-        deadline.set(Some(Instant::now() + limits.time));
         // A script that never names `this` cannot see or change the record (a
         // direct `eval` could, hence the second test): it runs without building
         // the record in the engine and reading it back.
         let touches_record = source.contains("this") || source.contains("eval");
         let mut given = Vec::new();
         let this = if touches_record {
-            let this =
-                record_to_js(&ctx, record, &mut given).map_err(|e| failure(e.to_string()))?;
-            // Built: the last record has served and its memory is the script's again.
-            *last = None;
+            // Building a plain object fails only when memory runs out.
+            let this = record_to_js(&ctx, record, &mut given).map_err(|_| {
+                let _ = ctx.catch();
+                failure(format!(
+                    "{} ran out of memory (limit {} MiB) receiving the record",
+                    where_(),
+                    limits.memory / (1024 * 1024)
+                ))
+            })?;
+            if given.len() <= KEPT_NAMES {
+                *names = given
+                    .iter()
+                    .map(|(k, _)| Persistent::save(&ctx, k.clone()))
+                    .collect();
+            }
             this
         } else {
             JsValue::new_undefined(ctx.clone())
@@ -424,11 +437,14 @@ fn run_in(
             None => Ok(JsValue::new_null(ctx.clone())),
         }
         .map_err(|e| failure(e.to_string()))?;
-        let r: Result<Option<rquickjs::Array>, _> = runner.call((f, this.clone(), me_js));
-        deadline.set(None);
-        let outcome = r.map_err(|_| {
-            let thrown = ctx.catch();
-            let (m, cancel) = describe(&ctx, thrown, &file());
+        // What the script threw, or a failure of the engine, as the answer. The
+        // time limit holds until the record is read back: a getter or `toJSON`
+        // the script left runs then.
+        let thrown = |e: rquickjs::Error| {
+            if !matches!(e, rquickjs::Error::Exception) {
+                return failure(format!("{}: {e}", where_()));
+            }
+            let (m, cancel) = describe(&ctx, ctx.catch(), &file());
             match cancel {
                 Some((message, status)) => {
                     ApiError::new(ErrorCode::Cancelled, message).with_status(status)
@@ -445,21 +461,23 @@ fn run_in(
                 )),
                 None => failure(format!("{} failed: {m}", where_())),
             }
-        })?;
-        let js = |e: rquickjs::Error| failure(format!("{}: {e}", where_()));
+        };
+        deadline.set(Some(Instant::now() + limits.time));
+        let outcome: Option<rquickjs::Array> =
+            runner.call((f, this.clone(), me_js)).map_err(thrown)?;
         let (mut hidden, mut protected) = (Vec::new(), Vec::new());
         if let Some(outcome) = outcome {
-            let errors: JsValue = outcome.get(0).map_err(js)?;
+            let errors: JsValue = outcome.get(0).map_err(thrown)?;
             if !errors.is_null() {
                 let mut b = ErrorBody::new(ErrorCode::ValidationFailed, "the record is not valid");
-                if let Some(Value::Object(m)) = from_js(errors, 0).map_err(js)? {
+                if let Some(Value::Object(m)) = from_js(errors, 0).map_err(thrown)? {
                     b.errors = Some(m);
                 }
                 return Err(ApiError::from(b));
             }
             let strings = |i: usize| -> Result<Vec<String>, ApiError> {
-                let v: JsValue = outcome.get(i).map_err(js)?;
-                Ok(match from_js(v, 0).map_err(js)? {
+                let v: JsValue = outcome.get(i).map_err(thrown)?;
+                Ok(match from_js(v, 0).map_err(thrown)? {
                     Some(Value::Array(a)) => a
                         .into_iter()
                         .filter_map(|s| s.as_str().map(str::to_owned))
@@ -474,10 +492,9 @@ fn run_in(
             let Some(obj) = this.as_object() else {
                 return Err(failure(format!("{} left `this` as a non-object", where_())));
             };
-            if !changes_in_place(record, obj, &given).map_err(js)? {
-                *record = scripted_record(record, obj).map_err(js)?;
+            if !changes_in_place(record, obj, &given).map_err(thrown)? {
+                *record = scripted_record(record, obj, &given).map_err(thrown)?;
             }
-            *last = Some(Persistent::save(&ctx, this));
         }
         Ok(Effects { hidden, protected })
     });
@@ -504,55 +521,53 @@ fn record_to_js<'js>(
     Ok(obj.into_value())
 }
 
-/// Applies to `record` what a script did to `this` when it only changed values
-/// and added properties (the usual case): a property whose value is the very one
-/// it was given is not read back; objects and arrays always are (they can change
-/// inside). System fields stay as they were, new properties go before
-/// `createdAt`, `updatedAt` and `__v`. `false`, with at most non-system
-/// values updated, when the script deleted or reordered properties or set one to
-/// `undefined` or a function: only a full read-back puts that right.
+/// Applies to `record` what a script did to `this` when it kept the properties
+/// it was given, in their order, and perhaps added some (the usual case): a
+/// property whose value is the very one it was given is not read back (objects
+/// and arrays always are: they can change inside); one now `undefined` or a
+/// function goes; new properties go before `createdAt`, `updatedAt` and `__v`.
+/// System fields stay as they were. `false`, with nothing read and the record
+/// untouched, when the script deleted or reordered properties: only a whole
+/// read-back puts that right. The keys are compared first, so no getter or
+/// `toJSON` runs twice.
 fn changes_in_place<'js>(
     record: &mut Map<String, Value>,
     this: &rquickjs::Object<'js>,
     given: &[(rquickjs::Atom<'js>, JsValue<'js>)],
 ) -> rquickjs::Result<bool> {
-    let mut i = 0;
-    let mut slots = record.iter_mut();
-    let mut added = Vec::new();
-    for prop in this.props::<rquickjs::Atom, JsValue>() {
-        let (k, v) = prop?;
-        match given.get(i) {
-            Some((k0, v0)) => {
-                // The properties it was given come first, in their order.
-                let Some((name, slot)) = slots.next() else {
-                    return Ok(false);
-                };
-                if *k0 != k {
-                    return Ok(false);
-                }
-                i += 1;
-                if (v == *v0 && !v.is_object()) || is_system_field(name) {
-                    continue;
-                }
-                match from_js(v, 1)? {
-                    Some(x) => *slot = x,
-                    None => return Ok(false),
-                }
-            }
-            None => {
-                let name = k.to_string()?;
-                if !is_system_field(&name)
-                    && let Some(x) = from_js(v, 1)?
-                {
-                    added.push((name, x));
-                }
-            }
-        }
-    }
-    if i < given.len() {
+    let keys = this
+        .keys::<rquickjs::Atom>()
+        .collect::<rquickjs::Result<Vec<_>>>()?;
+    if keys.len() < given.len() || keys.iter().zip(given).any(|(k, (k0, _))| *k != *k0) {
         return Ok(false);
     }
-    // New properties go before the trailing system fields, as in a full read-back.
+    let mut gone = Vec::new();
+    for ((name, slot), (key, v0)) in record.iter_mut().zip(given) {
+        if is_system_field(name) {
+            continue;
+        }
+        let v: JsValue = this.get(key.clone())?;
+        if v == *v0 && !v.is_object() {
+            continue;
+        }
+        match from_js(v, 1)? {
+            Some(x) => *slot = x,
+            None => gone.push(name.clone()),
+        }
+    }
+    let mut added = Vec::new();
+    for key in &keys[given.len()..] {
+        let name = key.to_string()?;
+        if !is_system_field(&name)
+            && let Some(x) = from_js(this.get(key.clone())?, 1)?
+        {
+            added.push((name, x));
+        }
+    }
+    for name in gone {
+        record.shift_remove(&name);
+    }
+    // New properties go before the trailing system fields, as in a whole read-back.
     let tail = record
         .keys()
         .rev()
@@ -564,12 +579,14 @@ fn changes_in_place<'js>(
     Ok(true)
 }
 
-/// The record a script left in `this`, read back in one pass: `_id` and `userId`
-/// first and `createdAt`, `updatedAt`, `__v` last, all as in `original` (a script
-/// cannot change them), the script's own fields between, in its order.
+/// The record a script left in `this`, read back whole in one pass: `_id` and
+/// `userId` first and `createdAt`, `updatedAt`, `__v` last, all as in `original`
+/// (a script cannot change them), the script's own fields between, in its order.
+/// `given` is what [`record_to_js`] noted.
 fn scripted_record<'js>(
     original: &Map<String, Value>,
     this: &rquickjs::Object<'js>,
+    given: &[(rquickjs::Atom<'js>, JsValue<'js>)],
 ) -> rquickjs::Result<Map<String, Value>> {
     let mut out = Map::with_capacity(original.len() + 4);
     for k in [ID, OWNER] {
@@ -577,11 +594,24 @@ fn scripted_record<'js>(
             out.insert(k.into(), v.clone());
         }
     }
+    // A value the script left as it was given is kept as stored, as the
+    // in-place read-back keeps it (a number the engine holds as a float, such
+    // as 1.0 or a u64 beyond 2^53, is not rounded through it).
+    let as_given: std::collections::HashMap<&str, (&JsValue<'js>, &Value)> = original
+        .iter()
+        .zip(given)
+        .map(|((k, v), (_, js))| (k.as_str(), (js, v)))
+        .collect();
     for prop in this.props::<String, JsValue>() {
         let (k, x) = prop?;
-        if !is_system_field(&k)
-            && let Some(x) = from_js(x, 1)?
-        {
+        if is_system_field(&k) {
+            continue;
+        }
+        let kept = as_given
+            .get(k.as_str())
+            .filter(|(js, _)| **js == x && !x.is_object())
+            .map(|(_, v)| (*v).clone());
+        if let Some(x) = kept.map_or_else(|| from_js(x, 1), |v| Ok(Some(v)))? {
             out.insert(k, x);
         }
     }
@@ -845,6 +875,58 @@ mod tests {
     }
 
     #[test]
+    fn what_a_script_left_is_read_once_and_under_the_time_limit() {
+        // A toJSON with a side effect runs once, whether the record is read back
+        // in place or whole (the delete makes it whole).
+        for tail in ["", " delete this.b;"] {
+            let src = format!("let n = 0; this.a = {{toJSON: () => ++n}};{tail}");
+            let (r, _) = run_on(&src, stored(json!({"a": {}, "b": 2})), None).expect("runs");
+            assert_eq!(r["a"], json!(1), "{src}");
+        }
+        // A getter that never returns is stopped by the time limit, as a loop is.
+        let started = Instant::now();
+        let e = run_on(
+            "Object.defineProperty(this, 'x', {enumerable: true, get() { for (;;); }})",
+            stored(json!({})),
+            None,
+        )
+        .expect_err("a getter that never returns");
+        assert!(e.0.message.contains("time limit"), "{}", e.0.message);
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn unchanged_values_are_kept_as_stored_either_way() {
+        let fields = json!({"big": 12_345_678_901_234_567_890_u64, "f": 1.0, "z": -0.0, "t": 1});
+        for src in ["this.x = 1", "this.x = 1; delete this.t"] {
+            let (r, _) = run_on(src, stored(fields.clone()), None).expect("runs");
+            for k in ["big", "f", "z"] {
+                assert_eq!(r[k].to_string(), fields[k].to_string(), "{src}: {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn records_as_big_as_the_engine_allows_run_one_after_another() {
+        // Nothing of one run's record is kept for the next: two records of 7 MiB
+        // each run in a 16 MiB engine, one after the other.
+        for i in 0..2 {
+            let big = json!({"s": "x".repeat(7 * 1024 * 1024), "i": i});
+            let (r, _) = run_on("this.n = this.s.length", big, None).expect("runs");
+            assert_eq!(r["n"], json!(7 * 1024 * 1024));
+        }
+        // A record larger than the engine is refused, and the next run is fine.
+        let e = run_on(
+            "this.n = 1",
+            json!({"s": "x".repeat(20 * 1024 * 1024)}),
+            None,
+        )
+        .expect_err("too big");
+        assert!(e.0.message.contains("ran out of memory"), "{}", e.0.message);
+        run_on("this.n = 1", json!({}), None).expect("runs after");
+    }
+
+    #[test]
     fn system_fields_stay_as_they_were_and_in_their_places() {
         let mut record = rec(stored(json!({"text": "hi"})));
         run(
@@ -970,6 +1052,11 @@ mod tests {
 
         fn value() -> impl Strategy<Value = Value> {
             prop_oneof![
+                // Numbers the engine holds as floats, which would not come back
+                // the same through it.
+                Just(json!(1.0)),
+                Just(json!(-0.0)),
+                Just(json!(12_345_678_901_234_567_890_u64)),
                 Just(json!(1)),
                 Just(json!("s")),
                 Just(json!(2.5)),
@@ -1044,7 +1131,7 @@ mod tests {
                     let f: Function = ctx.eval(src.clone()).expect("compiles");
                     f.call::<_, ()>((rquickjs::function::This(this.clone()),)).expect("runs");
                     let obj = this.as_object().expect("an object");
-                    let whole = scripted_record(&record, obj).expect("read back");
+                    let whole = scripted_record(&record, obj, &given).expect("read back");
                     let mut in_place = record.clone();
                     if changes_in_place(&mut in_place, obj, &given).expect("read back") {
                         prop_assert_eq!(
