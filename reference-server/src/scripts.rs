@@ -390,6 +390,8 @@ fn run_in(
         ..
     } = engine;
     let out = context.with(|ctx| -> Result<Effects, ApiError> {
+        // Compiling runs none of the script, unless it reaches outside its function.
+        deadline.set(Some(Instant::now() + limits.time));
         let f = match compiled.get(&key).filter(|(src, _)| src == source) {
             Some((_, p)) => p
                 .clone()
@@ -645,10 +647,16 @@ pub fn read(
     Ok(Value::Object(out))
 }
 
+/// Longest a configuration check may spend compiling a script.
+const CHECK_TIME: Duration = Duration::from_millis(500);
+
 /// Compiles a script without running it: the error names the line of a syntax error.
 pub fn check(collection: &str, event: Event, source: &str) -> Result<(), ApiError> {
     let runtime = Runtime::new().map_err(|e| failure(e.to_string()))?;
     runtime.set_memory_limit(16 * 1024 * 1024);
+    // Code that reaches outside its function runs while compiling: bound it.
+    let deadline = Instant::now() + CHECK_TIME;
+    runtime.set_interrupt_handler(Some(Box::new(move || Instant::now() > deadline)));
     let context = Context::full(&runtime).map_err(|e| failure(e.to_string()))?;
     context.with(|ctx| compile(&ctx, collection, event, source).map(|_| ()))
 }
@@ -658,7 +666,10 @@ fn file_name(collection: &str, event: Event) -> String {
     format!("{collection}/{}", event.label().replace(' ', "_"))
 }
 
-/// Compiles a script into the function a run calls.
+/// Compiles a script into the function a run calls. A source that closes the
+/// function it is wrapped in (`}); ...; (function () {`) would have code of its
+/// own run right here, outside any run: it is refused, and such code is stopped
+/// by the engine's time limit like any run.
 fn compile<'js>(
     ctx: &Ctx<'js>,
     collection: &str,
@@ -666,18 +677,41 @@ fn compile<'js>(
     source: &str,
 ) -> Result<Function<'js>, ApiError> {
     let file = file_name(collection, event);
+    let refuse = |why: String| {
+        failure(format!(
+            "the {} script of '{collection}' does not compile: {why}",
+            event.label()
+        ))
+    };
+    let outside = || refuse("it reaches outside its function (a `}` closes it early)".into());
     let mut opts = rquickjs::context::EvalOptions::default();
     opts.global = true;
     opts.strict = false;
     opts.filename = Some(file.clone());
-    let wrapped = format!("(function (me, cancel, error, hide, protect) {{\n{source}\n}})");
-    ctx.eval_with_options(wrapped, opts).map_err(|_| {
-        let (m, _) = describe(ctx, ctx.catch(), &file);
-        failure(format!(
-            "the {} script of '{collection}' does not compile: {m}",
-            event.label()
-        ))
-    })
+    let function = format!("function (me, cancel, error, hide, protect) {{\n{source}\n}}");
+    let v: JsValue = ctx
+        .eval_with_options(format!("({function})"), opts)
+        .map_err(|_| {
+            let (m, _) = describe(ctx, ctx.catch(), &file);
+            if m.contains("interrupted") {
+                outside()
+            } else {
+                refuse(m)
+            }
+        })?;
+    // The source text of what came back is the whole wrapper only if the source
+    // stayed inside it.
+    let text = v
+        .as_function()
+        .and_then(|f| f.get::<_, Function>("toString").ok().map(|t| (f, t)))
+        .and_then(|(f, t)| {
+            t.call::<_, String>((rquickjs::function::This(f.clone()),))
+                .ok()
+        });
+    match (v.into_function(), text) {
+        (Some(f), Some(t)) if t == function => Ok(f),
+        _ => Err(outside()),
+    }
 }
 
 /// Whether an error is a script's `cancel`.
@@ -1028,6 +1062,43 @@ mod tests {
         );
         // The engine still works afterwards.
         run_on("this.ok = true", json!({}), None).expect("fresh run");
+    }
+
+    #[test]
+    fn code_that_breaks_out_of_its_function_is_stopped_in_time() {
+        // The source is wrapped in a function; one that closes it early gets its
+        // own code run while being compiled, which the time limit also bounds.
+        let escape = "}); for (;;) {} (function () {";
+        let (done, got) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let checked = check("c", Event::Post, escape);
+            let ran = run_on(escape, json!({}), None);
+            let _ = done.send((checked, ran));
+        });
+        let (checked, ran) = got
+            .recv_timeout(Duration::from_secs(10))
+            .expect("compiling did not stop");
+        for e in [checked.expect_err("check"), ran.expect_err("run")] {
+            assert_eq!(e.0.code, ErrorCode::ScriptError);
+            assert!(
+                e.0.message.contains("outside its function"),
+                "{}",
+                e.0.message
+            );
+        }
+        // Code that does finish is refused too; braces in strings and comments are fine.
+        let e = check(
+            "c",
+            Event::Post,
+            "}); globalThis.leaked = 1; (function () {",
+        )
+        .expect_err("breaks out");
+        assert!(
+            e.0.message.contains("outside its function"),
+            "{}",
+            e.0.message
+        );
+        check("c", Event::Post, "this.s = '})'; /* }) */ // })").expect("compiles");
     }
 
     #[test]
