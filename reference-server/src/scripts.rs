@@ -226,6 +226,10 @@ struct Engine {
     memory: usize,
 }
 
+/// How a failure to hand a record to the engine is described (and recognised:
+/// the engine is then started afresh).
+const NOT_RECEIVED: &str = "could not receive the record";
+
 /// Most property names kept interned between runs.
 const KEPT_NAMES: usize = 256;
 
@@ -348,7 +352,7 @@ pub fn run(
         engine.deadline.set(None);
         if let Err(e) = &result
             && e.0.code == ErrorCode::ScriptError
-            && e.0.message.contains("ran out of memory")
+            && (e.0.message.contains("ran out of memory") || e.0.message.contains(NOT_RECEIVED))
         {
             // Start the next run on a fresh engine.
             *slot = None;
@@ -413,14 +417,20 @@ fn run_in(
         let touches_record = source.contains("this") || source.contains("eval");
         let mut given = Vec::new();
         let this = if touches_record {
-            // Building a plain object fails only when memory runs out.
+            // Building a plain object fails when memory runs out, or when an
+            // earlier script left a throwing setter on `Object.prototype`;
+            // either way the next run starts on a fresh engine.
             let this = record_to_js(&ctx, record, &mut given).map_err(|_| {
-                let _ = ctx.catch();
-                failure(format!(
-                    "{} ran out of memory (limit {} MiB) receiving the record",
-                    where_(),
-                    limits.memory / (1024 * 1024)
-                ))
+                let (m, _) = describe(&ctx, ctx.catch(), &file());
+                let why = if m.contains("out of memory") || m == "threw null" {
+                    format!(
+                        "ran out of memory (limit {} MiB)",
+                        limits.memory / (1024 * 1024)
+                    )
+                } else {
+                    m
+                };
+                failure(format!("{} {NOT_RECEIVED}: {why}", where_()))
             })?;
             if given.len() <= KEPT_NAMES {
                 *names = given
@@ -941,7 +951,7 @@ mod tests {
     }
 
     #[test]
-    fn records_as_big_as_the_engine_allows_run_one_after_another() {
+    fn records_as_big_as_the_engine_allows_run_and_a_failed_hand_over_starts_afresh() {
         // Nothing of one run's record is kept for the next: two records of 7 MiB
         // each run in a 16 MiB engine, one after the other.
         for i in 0..2 {
@@ -958,6 +968,23 @@ mod tests {
         .expect_err("too big");
         assert!(e.0.message.contains("ran out of memory"), "{}", e.0.message);
         run_on("this.n = 1", json!({}), None).expect("runs after");
+        // A script that leaves a throwing setter on Object.prototype breaks the
+        // next record's hand-over once; the engine then starts afresh.
+        run_on(
+            "Object.defineProperty(Object.prototype, 'trap', {set() { throw new Error('trapped') }})",
+            json!({}),
+            None,
+        )
+        .expect("runs");
+        let e = run_on("this.n = 1", json!({"trap": 1}), None).expect_err("trapped");
+        assert!(
+            e.0.message
+                .contains("could not receive the record: trapped"),
+            "{}",
+            e.0.message
+        );
+        let (r, _) = run_on("this.n = 1", json!({"trap": 1}), None).expect("a fresh engine");
+        assert_eq!(r, json!({"trap": 1, "n": 1}));
     }
 
     #[test]
