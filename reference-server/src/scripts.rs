@@ -773,6 +773,11 @@ mod tests {
         Value::Object(r)
     }
 
+    /// The record `src` leaves of a stored record with `fields`.
+    fn scripted(src: &str, fields: Value) -> Value {
+        run_on(src, stored(fields), None).expect(src).0
+    }
+
     fn keys(v: &Value) -> Vec<&str> {
         v.as_object()
             .map(|m| m.keys().map(String::as_str).collect())
@@ -857,20 +862,13 @@ mod tests {
     #[test]
     fn deleted_reordered_and_emptied_fields_are_read_back_whole() {
         // Set to undefined: the field goes, as JSON.stringify leaves it out.
-        let (r, _) = run_on(
-            "this.text = undefined",
-            stored(json!({"text": "hi", "n": 1})),
-            None,
-        )
-        .expect("runs");
+        let r = scripted("this.text = undefined", json!({"text": "hi", "n": 1}));
         assert_eq!(r, stored(json!({"n": 1})));
         // Deleted, and deleted then set again (it moves last, as in the engine).
-        let (r, _) = run_on(
+        let r = scripted(
             "delete this.n; delete this.text; this.text = 'bye'",
-            stored(json!({"text": "hi", "n": 1, "m": 2})),
-            None,
-        )
-        .expect("runs");
+            json!({"text": "hi", "n": 1, "m": 2}),
+        );
         assert_eq!(
             keys(&r),
             [
@@ -885,20 +883,16 @@ mod tests {
         );
         assert_eq!(r, stored(json!({"m": 2, "text": "bye"})));
         // A property defined with a getter is read through it.
-        let (r, _) = run_on(
+        let r = scripted(
             "Object.defineProperty(this, 'x', {get: () => 7, enumerable: true})",
-            stored(json!({})),
-            None,
-        )
-        .expect("runs");
+            json!({}),
+        );
         assert_eq!(r, stored(json!({"x": 7})));
         // A new prototype does not add its properties to the record.
-        let (r, _) = run_on(
+        let r = scripted(
             "Object.setPrototypeOf(this, {inherited: 1}); this.own = 2",
-            stored(json!({})),
-            None,
-        )
-        .expect("runs");
+            json!({}),
+        );
         assert_eq!(r, stored(json!({"own": 2})));
     }
 
