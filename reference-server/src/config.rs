@@ -51,6 +51,11 @@ pub struct Config {
     #[arg(long, env = "RUCKSACK_WS_HISTORY", default_value_t = 4096)]
     pub ws_history: usize,
 
+    /// The most memory the resume history may hold, in bytes (default 64 MiB);
+    /// the oldest events go first.
+    #[arg(long, env = "RUCKSACK_WS_HISTORY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub ws_history_bytes: usize,
+
     /// Events a connection may fall behind before it is disconnected as too slow
     /// (it can reconnect and resume from the history).
     #[arg(long, env = "RUCKSACK_WS_QUEUE", default_value_t = 1024)]
@@ -65,8 +70,10 @@ pub struct Config {
     #[arg(long, env = "RUCKSACK_WS_MAX_CHANNELS", default_value_t = 256)]
     pub ws_max_channels: usize,
 
-    /// Origins allowed to call the API from a browser (comma-separated, e.g.
-    /// `https://app.example.com`); empty allows every origin.
+    /// Origins allowed to call the API from a browser with credentials (the
+    /// session cookie), comma-separated, e.g. `https://app.example.com`; they may
+    /// also open cookie-signed-in WebSockets. Empty allows every origin without
+    /// credentials: header tokens work from anywhere, the cookie only same-origin.
     #[arg(long, env = "RUCKSACK_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 

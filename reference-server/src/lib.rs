@@ -149,7 +149,11 @@ pub async fn start(config: Config) -> Result<Running, String> {
     let app = Arc::new(App {
         store,
         files,
-        bus: Arc::new(ws::LocalBus::new(config.ws_queue, config.ws_history)),
+        bus: Arc::new(ws::LocalBus::new(
+            config.ws_queue,
+            config.ws_history,
+            config.ws_history_bytes,
+        )),
         api_key: api_key.clone(),
         admin_key: admin_key.clone(),
         hasher,

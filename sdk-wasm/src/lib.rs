@@ -563,8 +563,10 @@ async fn fetch(req: HttpRequest, file: Option<web_sys::Blob>) -> Result<web_sys:
     }
     let init = web_sys::RequestInit::new();
     init.set_method(req.method.as_str());
-    // Send the session cookie too, as Backpack's SDK does.
-    init.set_credentials(RequestCredentials::Include);
+    // The session travels in the token header; the cookie goes along only to an
+    // API on the page's own origin. Cross-origin credentialed requests would need
+    // the server to list the page's origin (`--cors-origins`), and fail otherwise.
+    init.set_credentials(RequestCredentials::SameOrigin);
     match req.body {
         Body::Empty => {}
         Body::Json(json) => {

@@ -152,6 +152,11 @@ impl Server {
         rucksack::Sdk::new(&self.url, API_KEY).expect("sdk")
     }
 
+    /// The server process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Kills the process at once (SIGKILL), as a crash would.
     pub fn crash(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -15,4 +15,5 @@ mod records;
 mod resume;
 mod rules;
 mod scripts;
+mod security;
 mod socket_actions;

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod collections;
+pub mod form;
 pub mod records;
 pub mod uploads;
 
@@ -167,13 +168,17 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .unify()
         .or(crate::ws::routes(app.clone()))
         .unify();
+    // Any origin may call the API with header tokens; only origins listed in
+    // `--cors-origins` may send the session cookie (credentialed requests), so a
+    // page elsewhere cannot act as a signed-in visitor.
     let cors = if app.config.cors_origins.is_empty() {
-        warp::cors().allow_any_origin()
+        warp::cors().allow_any_origin().allow_credentials(false)
     } else {
-        warp::cors().allow_origins(app.config.cors_origins.iter().map(String::as_str))
+        warp::cors()
+            .allow_origins(app.config.cors_origins.iter().map(String::as_str))
+            .allow_credentials(true)
     };
     let cors = cors
-        .allow_credentials(true)
         .allow_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
         .allow_headers([
             "authorization",
@@ -317,18 +322,31 @@ pub fn json_body(
 ) -> impl Filter<Extract = (Result<Value, ApiError>,), Error = Rejection> + Clone {
     warp::header::optional::<u64>("content-length")
         .and(warp::body::stream())
-        .then(move |len: Option<u64>, body| async move {
-            match tokio::time::timeout(limit.timeout, read_json(len, body, limit.max)).await {
-                Ok(r) => r,
-                Err(_) => Err(ApiError::new(
-                    ErrorCode::RequestTimeout,
-                    format!(
-                        "the body did not arrive within {} s",
-                        limit.timeout.as_secs()
-                    ),
-                )),
-            }
-        })
+        .then(move |len: Option<u64>, body| read_json_body(len, body, limit))
+}
+
+/// Reads a JSON body within the limits: 413 when too large, 408 when it does
+/// not arrive in time, 400 when it is not JSON.
+pub async fn read_json_body<S, B, E>(
+    len: Option<u64>,
+    body: S,
+    limit: BodyLimit,
+) -> Result<Value, ApiError>
+where
+    S: Stream<Item = Result<B, E>>,
+    B: Buf,
+    E: std::fmt::Display,
+{
+    match tokio::time::timeout(limit.timeout, read_json(len, body, limit.max)).await {
+        Ok(r) => r,
+        Err(_) => Err(ApiError::new(
+            ErrorCode::RequestTimeout,
+            format!(
+                "the body did not arrive within {} s",
+                limit.timeout.as_secs()
+            ),
+        )),
+    }
 }
 
 /// How large a JSON body may be and how long it may take to arrive.
@@ -350,10 +368,11 @@ impl BodyLimit {
     }
 }
 
-async fn read_json<S, B>(len: Option<u64>, body: S, limit: u64) -> Result<Value, ApiError>
+async fn read_json<S, B, E>(len: Option<u64>, body: S, limit: u64) -> Result<Value, ApiError>
 where
-    S: Stream<Item = Result<B, warp::Error>>,
+    S: Stream<Item = Result<B, E>>,
     B: Buf,
+    E: std::fmt::Display,
 {
     let too_large = || {
         ApiError::new(

@@ -1,14 +1,15 @@
 //! `/uploads`: the Backpack storage API. Bytes stream to and from the file store;
 //! metadata lives in the `Store`.
 
-use super::{Ctx, Outcome, ctx, finish, json_body, json_reply, store_error};
+use super::form::{Field, Form, RawBody, form_error, raw_body};
+use super::{Ctx, Outcome, ctx, finish, json_reply, store_error};
 use crate::app::App;
 use crate::clock::{new_id, now_iso};
 use crate::error::ApiError;
 use crate::files::{Blob, FileError};
 use crate::store::FileBytes;
 use bytes::Bytes;
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::TryStreamExt;
 use sdk_core::api::MessageResponse;
 use sdk_core::files::{
     FileDeleted, FileList, FileRecord, FileUpdated, check_bucket, check_filename,
@@ -17,11 +18,11 @@ use sdk_core::names::check_id;
 use sdk_core::{ErrorBody, ErrorCode};
 use serde_json::Value;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use warp::filters::BoxedFilter;
-use warp::filters::multipart::{FormData, Part};
 use warp::http::{HeaderValue, StatusCode, header};
-use warp::{Buf, Filter, Reply};
+use warp::{Filter, Reply};
 
 /// Longest accepted text field in an upload form.
 const MAX_FIELD: usize = 1024;
@@ -29,7 +30,12 @@ const MAX_FIELD: usize = 1024;
 const MAX_PARTS: usize = 16;
 
 type CtxResult = Result<Ctx, ApiError>;
-type FormResult = Result<FormData, ApiError>;
+type FormResult = Result<RawBody, ApiError>;
+
+/// Room for the form's own bytes (boundaries, part headers, text fields) beside the file.
+const FORM_OVERHEAD: u64 = 64 * 1024;
+/// The most of a refused upload read (and dropped) so the client gets the answer.
+const REFUSED_DRAIN: u64 = 1024 * 1024;
 
 /// The storage routes.
 pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
@@ -38,42 +44,39 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         let app = app.clone();
         move || ctx(app.clone())
     };
-    // A multipart body, or an error answered by the handler (never a rejection).
-    // Sizes are enforced while streaming (the file, each field, the number of
+    // The body, unread, or an error answered by the handler (never a rejection).
+    // It is parsed only once the key and session are good; sizes are enforced
+    // while streaming (the whole form, the file, each field, the number of
     // parts), so chunked uploads of unknown length work; an announced length over
     // the limit is refused before reading.
     let form = move || {
-        let announced =
-            warp::header::optional::<u64>("content-length").map(move |len: Option<u64>| {
-                if len.is_some_and(|n| n > limit.saturating_add(64 * 1024)) {
+        warp::header::optional::<u64>("content-length")
+            .and(raw_body())
+            .map(move |len: Option<u64>, body: RawBody| {
+                if len.is_some_and(|n| n > limit.saturating_add(FORM_OVERHEAD)) {
                     Err(ApiError::new(
                         ErrorCode::PayloadTooLarge,
                         format!("the file is over {limit} bytes"),
                     ))
                 } else {
-                    Ok(())
+                    Ok(body)
                 }
-            });
-        let body = warp::multipart::form()
-            .max_length(None)
-            .map(Ok)
-            .or(warp::any().map(|| {
-                Err(ApiError::new(
-                    ErrorCode::InvalidBody,
-                    "a multipart/form-data body is expected",
-                ))
-            }))
-            .unify();
-        announced
-            .and(body)
-            .map(|ok: Result<(), ApiError>, form: FormResult| ok.and(form))
+            })
     };
     let name = || warp::path::param::<String>();
+    let with_app = {
+        let app = app.clone();
+        move || {
+            let app = app.clone();
+            warp::any().map(move || app.clone())
+        }
+    };
     let upload = warp::path!("uploads")
         .and(warp::post())
         .and(c())
         .and(form())
-        .then(|c, f| async move { finish(upload(c, f).await) });
+        .and(with_app())
+        .then(|c, f, a| async move { finish(upload(c, f, a).await) });
     let list = warp::path("uploads")
         .and(name())
         .and(warp::path::end())
@@ -89,17 +92,12 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .and(warp::header::optional::<String>("range"))
         .and(warp::header::optional::<String>("if-none-match"))
         .then(|u, f, c, r, m| async move { finish(download(u, f, c, r, m).await) });
-    let rename_form = warp::multipart::form()
-        .max_length(None)
-        .map(|f| Ok(Rename::Form(f)));
-    let rename_json = json_body(super::BodyLimit::of(&app.config))
-        .map(|b: Result<Value, ApiError>| b.map(Rename::Json));
     let rename = warp::path("uploads")
         .and(name())
         .and(warp::path::end())
         .and(warp::patch())
         .and(c())
-        .and(rename_form.or(rename_json).unify())
+        .and(raw_body())
         .then(|f, c, b| async move { finish(rename(f, c, b).await) });
     let overwrite = warp::path("uploads")
         .and(name())
@@ -107,7 +105,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .and(warp::put())
         .and(c())
         .and(form())
-        .then(|f, c, form| async move { finish(overwrite(f, c, form).await) });
+        .and(with_app())
+        .then(|f, c, form, a| async move { finish(overwrite(f, c, form, a).await) });
     let delete = warp::path("uploads")
         .and(name())
         .and(warp::path::end())
@@ -128,9 +127,17 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .boxed()
 }
 
-enum Rename {
-    Form(FormData),
-    Json(Value),
+/// How long an upload's bytes may pause.
+fn idle(app: &App) -> Duration {
+    Duration::from_secs(app.config.request_timeout.max(1))
+}
+
+/// The form of an accepted upload request.
+fn open_form(app: &App, body: RawBody) -> Result<Form, ApiError> {
+    body.form(
+        app.config.max_upload.saturating_add(FORM_OVERHEAD),
+        idle(app),
+    )
 }
 
 fn file_error(e: FileError) -> ApiError {
@@ -157,25 +164,16 @@ fn path_filename(raw: &str) -> Result<String, ApiError> {
     Ok(name)
 }
 
-fn bad_form(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(
-        ErrorCode::InvalidBody,
-        format!("the multipart body is malformed: {e}"),
-    )
-}
-
-async fn read_text(part: Part) -> Result<String, ApiError> {
+async fn read_text(mut part: Field) -> Result<String, ApiError> {
     let mut out = Vec::new();
-    let mut stream = part.stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(bad_form)?;
-        if out.len() + chunk.remaining() > MAX_FIELD {
+    while let Some(chunk) = part.chunk().await.map_err(|e| form_error(&e))? {
+        if out.len() + chunk.len() > MAX_FIELD {
             return Err(ApiError::new(
                 ErrorCode::ValidationFailed,
                 "a form field is over 1 KiB",
             ));
         }
-        out.extend_from_slice(chunk.chunk());
+        out.extend_from_slice(&chunk);
     }
     String::from_utf8(out)
         .map_err(|_| ApiError::new(ErrorCode::ValidationFailed, "a form field is not UTF-8"))
@@ -192,11 +190,7 @@ struct Upload {
 /// Reads a form, streaming the `file` part into a new blob. `before_file` runs on the
 /// fields seen so far just before the bytes are stored, so a doomed upload is refused
 /// before anything is written. On any error, a stored blob is removed again.
-async fn read_upload<F, Fut>(
-    app: &App,
-    mut form: FormData,
-    before_file: F,
-) -> Result<Upload, ApiError>
+async fn read_upload<F, Fut>(app: &App, mut form: Form, before_file: F) -> Result<Upload, ApiError>
 where
     F: Fn(Option<String>, Option<String>) -> Fut,
     Fut: std::future::Future<Output = Result<(), ApiError>>,
@@ -204,8 +198,7 @@ where
     let mut up = Upload::default();
     let mut parts = 0;
     let result = async {
-        while let Some(part) = form.next().await {
-            let part = part.map_err(bad_form)?;
+        while let Some(part) = form.next_field().await.map_err(|e| form_error(&e))? {
             parts += 1;
             if parts > MAX_PARTS {
                 return Err(ApiError::new(
@@ -213,17 +206,13 @@ where
                     "the form has too many parts",
                 ));
             }
-            match part.name() {
+            match part.name().unwrap_or_default() {
                 "file" if up.file.is_none() => {
                     before_file(up.filename.clone(), up.bucket.clone()).await?;
                     let content_type = part
                         .content_type()
-                        .unwrap_or("application/octet-stream")
-                        .to_owned();
-                    let stream = part
-                        .stream()
-                        .map_ok(|mut b| b.copy_to_bytes(b.remaining()))
-                        .map_err(|e| std::io::Error::other(e.to_string()));
+                        .map_or_else(|| "application/octet-stream".to_owned(), |m| m.to_string());
+                    let stream = part.map_err(|e| std::io::Error::other(e.to_string()));
                     let body: crate::files::ByteStream = Box::pin(stream);
                     let blob = app
                         .files
@@ -266,12 +255,11 @@ where
 }
 
 /// Reads and discards what is left of a form, up to `budget` bytes.
-async fn drain(form: &mut FormData, budget: u64) {
+async fn drain(form: &mut Form, budget: u64) {
     let mut left = budget;
-    while let Some(Ok(part)) = form.next().await {
-        let mut stream = part.stream();
-        while let Some(Ok(chunk)) = stream.next().await {
-            left = left.saturating_sub(chunk.remaining() as u64);
+    while let Ok(Some(mut part)) = form.next_field().await {
+        while let Ok(Some(chunk)) = part.chunk().await {
+            left = left.saturating_sub(chunk.len() as u64);
             if left == 0 {
                 return;
             }
@@ -307,19 +295,19 @@ fn signed_in(c: CtxResult) -> Result<(Ctx, String), ApiError> {
     Ok((c, id))
 }
 
-/// Refuses an upload before reading it: up to 1 MiB of it is read and dropped so
-/// the client gets the answer; a larger one is cut off.
-async fn refuse(form: FormResult, e: ApiError) -> Outcome {
-    if let Ok(mut form) = form {
-        drain(&mut form, 1024 * 1024).await;
+/// Refuses an upload before parsing it: up to 1 MiB of its raw bytes is read and
+/// dropped so the client gets the answer; a larger one is cut off.
+async fn refuse(app: &App, body: FormResult, e: ApiError) -> Outcome {
+    if let Ok(body) = body {
+        body.drain(REFUSED_DRAIN, idle(app)).await;
     }
     Err(e)
 }
 
-async fn upload(c: CtxResult, form: FormResult) -> Outcome {
+async fn upload(c: CtxResult, form: FormResult, app: Arc<App>) -> Outcome {
     let (c, caller) = match signed_in(c) {
         Ok(v) => v,
-        Err(e) => return refuse(form, e).await,
+        Err(e) => return refuse(&app, form, e).await,
     };
     let app = c.app.clone();
     let check = |filename: Option<String>, bucket: Option<String>| {
@@ -344,7 +332,8 @@ async fn upload(c: CtxResult, form: FormResult) -> Outcome {
             Ok(())
         }
     };
-    let mut up = read_upload(&app, form?, check).await?;
+    let form = open_form(&app, form?)?;
+    let mut up = read_upload(&app, form, check).await?;
     let stored = up.file.as_ref().map(|(b, _)| b.name.clone());
     let result = async {
         let filename = up
@@ -517,16 +506,19 @@ async fn download(
     Ok(r)
 }
 
-async fn rename(raw_name: String, c: CtxResult, body: Result<Rename, ApiError>) -> Outcome {
+async fn rename(raw_name: String, c: CtxResult, body: RawBody) -> Outcome {
     let c = c?;
     let caller = c.require_user()?.user_id.clone();
     let current = path_filename(&raw_name)?;
-    let (new, bucket) = match body? {
-        Rename::Json(v) => {
+    let (new, bucket) = match body.is_multipart() {
+        false => {
+            let limit = super::BodyLimit::of(&c.app.config);
+            let v = super::read_json_body(None, body.into_stream(), limit).await?;
             let field = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
             (field("filename"), field("bucket"))
         }
-        Rename::Form(form) => {
+        true => {
+            let form = open_form(&c.app, body)?;
             let up = read_upload(&c.app, form, |_, _| async {
                 Err(ApiError::new(
                     ErrorCode::ValidationFailed,
@@ -558,11 +550,11 @@ async fn rename(raw_name: String, c: CtxResult, body: Result<Rename, ApiError>) 
     Ok(json_reply(&FileUpdated { record }, 200))
 }
 
-async fn overwrite(raw_name: String, c: CtxResult, form: FormResult) -> Outcome {
+async fn overwrite(raw_name: String, c: CtxResult, form: FormResult, app: Arc<App>) -> Outcome {
     let signed = signed_in(c).and_then(|(c, id)| Ok((c, id, path_filename(&raw_name)?)));
     let (c, caller, filename) = match signed {
         Ok(v) => v,
-        Err(e) => return refuse(form, e).await,
+        Err(e) => return refuse(&app, form, e).await,
     };
     let app = c.app.clone();
     let not_found = || ApiError::new(ErrorCode::NotFound, "no such file; upload it first");
@@ -580,7 +572,8 @@ async fn overwrite(raw_name: String, c: CtxResult, form: FormResult) -> Outcome 
             }
         }
     };
-    let mut up = read_upload(&app, form?, check).await?;
+    let form = open_form(&app, form?)?;
+    let mut up = read_upload(&app, form, check).await?;
     let (blob, content_type) = require_file(&mut up)?;
     let bytes = FileBytes {
         blob: blob.name.clone(),

@@ -85,6 +85,23 @@ impl Event {
     pub fn last_seq(&self) -> u64 {
         self.seq + self.width() - 1
     }
+
+    /// About how much memory the event holds: its frames, and its records
+    /// (counted at their frame's size again).
+    pub fn bytes(&self) -> usize {
+        let records = match &self.kind {
+            EventKind::Write { items, .. } => items.iter().map(|i| 2 * i.frame.len()).sum(),
+            EventKind::Message { text, visible, .. } => {
+                text.len() + visible.as_ref().map_or(0, |(_, v)| json_size(v))
+            }
+            EventKind::ChannelDeleted { records, .. } => records.values().map(json_size).sum(),
+        };
+        std::mem::size_of::<Self>() + records
+    }
+}
+
+fn json_size(v: &Value) -> usize {
+    serde_json::to_vec(v).map_or(0, |b| b.len())
 }
 
 /// Fans events out to every connection of every server process that shares the
@@ -114,14 +131,20 @@ struct History {
     next: u64,
     /// The last number of the newest event evicted from the history.
     evicted: u64,
-    events: VecDeque<Arc<Event>>,
+    /// The events kept, each with its size.
+    events: VecDeque<(Arc<Event>, usize)>,
+    /// The most events kept.
     cap: usize,
+    /// The size of the events kept, and the most it may be.
+    bytes: usize,
+    max_bytes: usize,
 }
 
 impl LocalBus {
     /// A bus that buffers up to `capacity` events per slow subscriber and keeps
-    /// the last `history` events for clients that reconnect.
-    pub fn new(capacity: usize, history: usize) -> Self {
+    /// the last `history` events, at most `history_bytes` of them, for clients
+    /// that reconnect.
+    pub fn new(capacity: usize, history: usize, history_bytes: usize) -> Self {
         Self {
             tx: broadcast::channel(capacity.max(1)).0,
             stream: crate::clock::new_id(),
@@ -130,6 +153,8 @@ impl LocalBus {
                 evicted: 0,
                 events: VecDeque::with_capacity(history.min(65_536)),
                 cap: history,
+                bytes: 0,
+                max_bytes: history_bytes,
             }),
         }
     }
@@ -148,14 +173,21 @@ impl Bus for LocalBus {
         event.seq = h.next;
         h.next += event.width();
         let event = Arc::new(event);
-        if h.cap > 0 {
-            if h.events.len() >= h.cap
-                && let Some(old) = h.events.pop_front()
-            {
+        let size = event.bytes();
+        if h.cap > 0 && size <= h.max_bytes {
+            h.events.push_back((event.clone(), size));
+            h.bytes += size;
+            while h.events.len() > h.cap || h.bytes > h.max_bytes {
+                let Some((old, n)) = h.events.pop_front() else {
+                    break;
+                };
+                h.bytes -= n;
                 h.evicted = old.last_seq();
             }
-            h.events.push_back(event.clone());
         } else {
+            // Kept nowhere: whoever missed it resumes with a gap.
+            h.events.clear();
+            h.bytes = 0;
             h.evicted = event.last_seq();
         }
         // Sent under the lock, so subscribers see events in number order.
@@ -180,8 +212,8 @@ impl Bus for LocalBus {
         Some(
             h.events
                 .iter()
-                .filter(|e| e.last_seq() > since)
-                .cloned()
+                .filter(|(e, _)| e.last_seq() > since)
+                .map(|(e, _)| e.clone())
                 .collect(),
         )
     }
@@ -342,7 +374,8 @@ fn socket_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig 
 /// The WebSocket endpoint: an upgrade on `/ws` or `/`. It is signed in with a
 /// live session (`token` query parameter or the session cookie) and needs an API
 /// key (`apiKey` query parameter) when it has no session; a key that is sent must
-/// be good.
+/// be good. The cookie counts only when the upgrade comes from the server's own
+/// origin, a listed one (`--cors-origins`) or no browser page at all (no `Origin`).
 pub fn routes(app: Arc<crate::app::App>) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
     use warp::Filter;
     warp::path::end()
@@ -354,10 +387,37 @@ pub fn routes(app: Arc<crate::app::App>) -> warp::filters::BoxedFilter<(warp::re
         .and(warp::ws())
         .and(warp::header::<String>("sec-websocket-key"))
         .and(warp::query::<std::collections::HashMap<String, String>>())
-        .and(warp::cookie::optional::<String>(sdk_core::SESSION_COOKIE))
+        .and(usable_cookie(app.config.cors_origins.clone()))
         .and(warp::any().map(move || app.clone()))
         .and_then(upgrade)
         .boxed()
+}
+
+/// The session cookie, when the page opening the socket may use it. A browser
+/// sends the cookie whichever page opens the socket; only pages of the server's
+/// own origin or a listed one may use it (no `Origin`: not a browser page).
+fn usable_cookie(
+    allowed: Vec<String>,
+) -> impl warp::Filter<Extract = (Option<String>,), Error = warp::Rejection> + Clone {
+    use warp::Filter;
+    warp::cookie::optional::<String>(sdk_core::SESSION_COOKIE)
+        .and(warp::header::optional::<String>("origin"))
+        .and(warp::header::optional::<String>("host"))
+        .map(
+            move |cookie: Option<String>, origin: Option<String>, host: Option<String>| {
+                cookie.filter(|_| {
+                    origin.as_deref().is_none_or(|o| {
+                        same_origin(o, host.as_deref()) || allowed.iter().any(|a| a == o)
+                    })
+                })
+            },
+        )
+}
+
+/// Whether `origin` (`scheme://host[:port]`) names the host the request was sent to.
+fn same_origin(origin: &str, host: Option<&str>) -> bool {
+    let authority = origin.split_once("://").map_or("", |(_, a)| a);
+    host.is_some_and(|h| !h.is_empty() && authority.eq_ignore_ascii_case(h.trim()))
 }
 
 async fn upgrade(
