@@ -672,3 +672,30 @@ async fn the_realtime_history_is_bounded_in_bytes() {
     assert_eq!(last["gap"], false, "{last}");
     assert_eq!(last["replayed"], 1, "{last}");
 }
+
+#[tokio::test]
+async fn a_key_revoked_from_the_command_line_ends_its_sockets_by_the_next_heartbeat() {
+    let server = Server::start_with(&["--ws-heartbeat", "1"]);
+    let made: Value = admin(&server, reqwest::Method::POST, "/admin/keys")
+        .json(&json!({"name": "cli"}))
+        .send()
+        .await
+        .expect("make key")
+        .json()
+        .await
+        .expect("json");
+    let key = made["key"].as_str().expect("key");
+    let mut ws = raw_ws(&server, &format!("ws?apiKey={key}"), &[])
+        .await
+        .expect("connect with the key");
+    next_text(&mut ws).await;
+    // Another process, sharing only the database, revokes it.
+    let out = std::process::Command::new(e2e::server_bin())
+        .arg("--data-dir")
+        .arg(&server.data_dir)
+        .args(["keys", "revoke", made["id"].as_str().expect("id")])
+        .output()
+        .expect("run the command");
+    assert!(out.status.success(), "{out:?}");
+    assert!(ended(&mut ws).await, "a socket outlived its revoked key");
+}

@@ -70,7 +70,8 @@ async fn create(c: Result<Ctx, ApiError>, body: Result<Value, ApiError>) -> Outc
 
 async fn revoke(id: String, c: Result<Ctx, ApiError>) -> Outcome {
     let c = admin(c)?;
-    c.app
+    let hash = c
+        .app
         .store
         .revoke_key(&id, crate::clock::unix_now())
         .await
@@ -80,5 +81,7 @@ async fn revoke(id: String, c: Result<Ctx, ApiError>) -> Outcome {
             }
             other => store_error(other),
         })?;
+    // Sockets opened with the key end now.
+    crate::ws::publish_revoked(&c.app, crate::ws::Revoked::Key(hash));
     Ok(json_reply(&json!({ "message": "revoked" }), 200))
 }

@@ -6,6 +6,7 @@ use crate::app::App;
 use crate::auth::{blocking, check_password, new_token, normalize_email, token_hash};
 use crate::clock::{new_id, unix_now};
 use crate::error::ApiError;
+use crate::ws::Revoked;
 use sdk_core::api::{AuthResponse, Me, MessageResponse};
 use sdk_core::{ErrorBody, ErrorCode, SESSION_COOKIE};
 use serde_json::Value;
@@ -201,6 +202,8 @@ async fn logout(c: Result<Ctx, ApiError>) -> Outcome {
             .delete_session(&caller.token_hash)
             .await
             .map_err(store_error)?;
+        // Sockets signed in with the session end with it.
+        revoke(&c, Revoked::Session(caller.token_hash.clone()));
     }
     let clear = format!("{SESSION_COOKIE}=; HttpOnly; Path=/; SameSite=Lax; Max-Age=0");
     let reply = json_reply(
@@ -210,6 +213,11 @@ async fn logout(c: Result<Ctx, ApiError>) -> Outcome {
         200,
     );
     Ok(warp::reply::with_header(reply, SET_COOKIE, clear).into_response())
+}
+
+/// Ends the sockets signed in with credentials that stopped being good.
+fn revoke(c: &Ctx, what: Revoked) {
+    crate::ws::publish_revoked(&c.app, what);
 }
 
 async fn me(c: Result<Ctx, ApiError>) -> Outcome {
@@ -286,6 +294,13 @@ async fn change_password(c: Result<Ctx, ApiError>, body: Result<Value, ApiError>
         .set_password(&caller.user_id, &hash, Some(&caller.token_hash))
         .await
         .map_err(store_error)?;
+    revoke(
+        &c,
+        Revoked::User {
+            user: caller.user_id.clone(),
+            except: Some(caller.token_hash.clone()),
+        },
+    );
     Ok(json_reply(
         &MessageResponse {
             message: "password changed; other sessions ended".into(),
@@ -304,6 +319,13 @@ async fn delete_account(c: Result<Ctx, ApiError>, body: Result<Value, ApiError>)
         .delete_user(&caller.user_id)
         .await
         .map_err(store_error)?;
+    revoke(
+        &c,
+        Revoked::User {
+            user: caller.user_id.clone(),
+            except: None,
+        },
+    );
     let clear = format!("{SESSION_COOKIE}=; HttpOnly; Path=/; SameSite=Lax; Max-Age=0");
     let reply = json_reply(
         &MessageResponse {

@@ -185,8 +185,9 @@ pub trait Store: Send + Sync + 'static {
     async fn create_key(&self, id: &str, name: &str, key_hash: &str) -> Result<(), StoreError>;
     /// Every API key: id, name, created (Unix seconds), revoked (Unix seconds).
     async fn list_keys(&self) -> Result<Vec<KeyRow>, StoreError>;
-    /// Revokes a key; [`StoreError::NotFound`] for an unknown or revoked id.
-    async fn revoke_key(&self, id: &str, now: u64) -> Result<(), StoreError>;
+    /// Revokes a key and returns its hash; [`StoreError::NotFound`] for an unknown
+    /// or revoked id.
+    async fn revoke_key(&self, id: &str, now: u64) -> Result<String, StoreError>;
     /// Whether a key hash belongs to a live key.
     async fn key_live(&self, key_hash: &str) -> Result<bool, StoreError>;
     /// A user by id.

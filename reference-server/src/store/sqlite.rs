@@ -741,19 +741,18 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn revoke_key(&self, id: &str, now: u64) -> Result<(), StoreError> {
+    async fn revoke_key(&self, id: &str, now: u64) -> Result<String, StoreError> {
         let id = id.to_owned();
         self.write(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                    params![id, now as i64],
-                )
-                .map_err(engine)?;
-            if n == 0 {
-                return Err(StoreError::NotFound);
-            }
-            Ok(())
+            c.query_row(
+                "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL \
+                 RETURNING hash",
+                params![id, now as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(engine)?
+            .ok_or(StoreError::NotFound)
         })
         .await
     }

@@ -29,12 +29,32 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a resuming connection's events wait for its `resume` message.
 const RESUME_WAIT: Duration = Duration::from_secs(10);
 
+/// Who opened a connection: the credentials it stays open on.
+#[derive(Debug, Clone, Default)]
+pub struct Who {
+    /// The signed-in user, from the session at connect.
+    pub user: Option<String>,
+    /// The hash of the session's token.
+    pub session: Option<String>,
+    /// The hash of the API key it came with, when that is a key made with
+    /// `keys create` (which can be revoked).
+    pub key: Option<String>,
+    /// Whether it came with the admin key.
+    pub admin: bool,
+}
+
 /// What the server knows about one connection.
 pub struct Conn {
     /// Unique within this process.
     pub id: u64,
     /// The signed-in user, from the session at connect.
     pub user: Option<String>,
+    /// The hash of the session's token, when signed in.
+    pub session: Option<String>,
+    /// The hash of a revocable API key it came with.
+    pub key: Option<String>,
+    /// Why the connection must end now (its credentials stopped being good).
+    pub ended: Option<String>,
     /// Whether the connection came with the admin key.
     pub admin: bool,
     /// Keys of the channels it is subscribed to.
@@ -74,21 +94,17 @@ impl Conn {
 
 /// Serves one upgraded connection until either side closes it, it falls too far
 /// behind, it stops answering heartbeats, or the server stops.
-pub async fn serve(
-    socket: Socket,
-    app: Arc<App>,
-    user: Option<String>,
-    admin: bool,
-    numbered: bool,
-    resuming: bool,
-) {
+pub async fn serve(socket: Socket, app: Arc<App>, who: Who, numbered: bool, resuming: bool) {
     let (mut tx, mut rx) = socket.split();
     let (mut events, latest) = app.bus.subscribe();
     let mut shutdown = app.shutdown.clone();
     let mut conn = Conn {
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-        user,
-        admin,
+        user: who.user,
+        session: who.session,
+        key: who.key,
+        ended: None,
+        admin: who.admin,
         channels: HashSet::new(),
         notify: None,
         numbered,
@@ -144,10 +160,18 @@ pub async fn serve(
                 if heard.elapsed() > beat * 3 {
                     break Some((1001, "no heartbeat; reconnect".into()));
                 }
+                // Credentials can also end where no event tells this process (a
+                // key revoked from the command line, a session that expired).
+                if let Some(reason) = credentials_ended(&app, &conn).await {
+                    break Some((1008, reason));
+                }
                 out.0.push(Message::Ping(Default::default()));
             },
             _ = shutdown.changed() => break Some((1001, "server shutting down".into())),
         };
+        if let Some(reason) = conn.ended.take() {
+            break Some((1008, reason));
+        }
         if !flush(&mut tx, &mut out).await {
             break None;
         }
@@ -162,6 +186,25 @@ pub async fn serve(
     }
     tracing::debug!(user = ?conn.user, id = conn.id, "websocket closed");
 }
+
+/// Why the connection's session or key is no longer good, if it is not. A
+/// storage hiccup keeps the connection (the next heartbeat checks again).
+async fn credentials_ended(app: &App, conn: &Conn) -> Option<String> {
+    if let Some(s) = &conn.session
+        && let Ok(None) = app.store.session_user(s, crate::clock::unix_now()).await
+    {
+        return Some(SESSION_ENDED.into());
+    }
+    if let Some(k) = &conn.key
+        && let Ok(false) = app.store.key_live(k).await
+    {
+        return Some(KEY_REVOKED.into());
+    }
+    None
+}
+
+const SESSION_ENDED: &str = "the session has ended; sign in again";
+const KEY_REVOKED: &str = "the API key was revoked";
 
 /// Frames waiting to be sent to one connection.
 #[derive(Default)]
@@ -297,6 +340,21 @@ pub fn deliver(app: &App, conn: &mut Conn, ev: &Event, out: &mut Out) {
                 return;
             }
             out.push(numbered(conn, ev.seq, text));
+        }
+        EventKind::Revoked(what) => {
+            if what.ends(
+                conn.user.as_deref(),
+                conn.session.as_deref(),
+                conn.key.as_deref(),
+            ) {
+                conn.ended = Some(
+                    match what {
+                        super::Revoked::Key(_) => KEY_REVOKED,
+                        _ => SESSION_ENDED,
+                    }
+                    .into(),
+                );
+            }
         }
         EventKind::ChannelDeleted {
             channel,

@@ -49,6 +49,9 @@ pub enum EventKind {
         /// A record the receiver must be able to read: (collection, record).
         visible: Option<(String, Value)>,
     },
+    /// Credentials stopped being good: the connections signed in with them end.
+    /// Not kept in the history (a resuming connection has live credentials).
+    Revoked(Revoked),
     /// A channel was deleted: each subscribed connection gets its user's updated
     /// information record and leaves the channel.
     ChannelDeleted {
@@ -59,6 +62,44 @@ pub enum EventKind {
         /// The users' updated information records, by user id.
         records: HashMap<String, Value>,
     },
+}
+
+/// Credentials that stopped being good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revoked {
+    /// A session ended (logout): the hash of its token.
+    Session(String),
+    /// Every session of a user ended but `except` (a password change; a deleted account).
+    User {
+        /// The user.
+        user: String,
+        /// The hash of the session that stays, if any.
+        except: Option<String>,
+    },
+    /// An API key was revoked: its hash.
+    Key(String),
+}
+
+impl Revoked {
+    /// Why a connection signed in with these credentials ends, if it does.
+    pub fn ends(&self, user: Option<&str>, session: Option<&str>, key: Option<&str>) -> bool {
+        match self {
+            Self::Session(s) => session == Some(s.as_str()),
+            Self::User { user: u, except } => {
+                user == Some(u.as_str()) && (except.is_none() || session != except.as_deref())
+            }
+            Self::Key(k) => key == Some(k.as_str()),
+        }
+    }
+}
+
+/// Ends every connection signed in with credentials that stopped being good.
+pub fn publish_revoked(app: &crate::app::App, what: Revoked) {
+    app.bus.publish(Event {
+        seq: 0,
+        except: None,
+        kind: EventKind::Revoked(what),
+    });
 }
 
 /// One record of a write event.
@@ -95,6 +136,7 @@ impl Event {
                 text.len() + visible.as_ref().map_or(0, |(_, v)| json_size(v))
             }
             EventKind::ChannelDeleted { records, .. } => records.values().map(json_size).sum(),
+            EventKind::Revoked(_) => 0,
         };
         std::mem::size_of::<Self>() + records
     }
@@ -174,7 +216,9 @@ impl Bus for LocalBus {
         h.next += event.width();
         let event = Arc::new(event);
         let size = event.bytes();
-        if h.cap > 0 && size <= h.max_bytes {
+        if matches!(event.kind, EventKind::Revoked(_)) {
+            // Not for replaying: sent to the connections open now only.
+        } else if h.cap > 0 && size <= h.max_bytes {
             h.events.push_back((event.clone(), size));
             h.bytes += size;
             while h.events.len() > h.cap || h.bytes > h.max_bytes {
@@ -461,7 +505,15 @@ async fn upgrade(
         .is_some_and(|k| constant_time_eq(k.as_bytes(), app.admin_key.as_bytes()));
     let numbered = query.contains_key(sdk_core::realtime::WS_STREAM_PARAM);
     let resuming = query.contains_key(sdk_core::realtime::WS_RESUME_PARAM);
-    let user_id = user.map(|u| u.user_id);
+    // A key made with `keys create` can be revoked while the socket is open.
+    let revocable_key = query
+        .get(sdk_core::WS_API_KEY_PARAM)
+        .filter(|k| !admin && !constant_time_eq(k.as_bytes(), app.api_key.as_bytes()))
+        .map(|k| crate::auth::token_hash(k));
+    let (user_id, session) = match user {
+        Some(u) => (Some(u.user_id), Some(u.token_hash)),
+        None => (None, None),
+    };
     let Some(on_upgrade) = on_upgrade else {
         return Err(ApiError::new(
             ErrorCode::InvalidBody,
@@ -496,7 +548,13 @@ async fn upgrade(
                     Some(socket_config()),
                 )
                 .await;
-                conn::serve(socket, app, user_id, admin, numbered, resuming).await;
+                let who = conn::Who {
+                    user: user_id,
+                    session,
+                    key: revocable_key,
+                    admin,
+                };
+                conn::serve(socket, app, who, numbered, resuming).await;
             }
             Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
         }
