@@ -609,6 +609,11 @@ async fn channel_actions_follow_the_named_collections_rules_switches_and_scripts
         .await
         .expect("message");
     assert_eq!(r.status(), 201);
+    let told = next_text(&mut ws).await;
+    assert_eq!(
+        told["action"], "create",
+        "the member hears of the message: {told}"
+    );
     let r = act(
         &mut ws,
         json!({"action": "deleteChannel", "usersInformationCollection": "usersmeta",

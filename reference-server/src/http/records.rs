@@ -252,6 +252,27 @@ fn grant(access: Access, what: &str) -> Result<Option<QFilter>, ApiError> {
     }
 }
 
+/// Refuses what the caller may not do on `coll` at all: the operation's switch,
+/// and a rule that lets them touch no record of it. The checks `op` itself makes
+/// first, for a larger action to make before it writes anything.
+pub(crate) fn allowed(c: &Ctx, coll: &str, op: Operation) -> Result<(), ApiError> {
+    check_collection(coll)?;
+    let cfg = c.app.collection(coll);
+    require(&cfg, op)?;
+    let rules = &cfg.config.rules;
+    let (access, what) = match op {
+        Operation::Insert => (rules.create.create_access(me(c), c.admin), "create records"),
+        Operation::Update | Operation::UpdateObject | Operation::SaveObject | Operation::Save => {
+            (rules.update.access(me(c), c.admin), "update records")
+        }
+        Operation::Remove | Operation::RemoveObject => {
+            (rules.delete.access(me(c), c.admin), "delete records")
+        }
+        Operation::Find | Operation::FindObject => (rules.read.access(me(c), c.admin), "read"),
+    };
+    grant(access, what).map(|_| ())
+}
+
 /// Both filters, when both are there.
 fn and(a: Option<QFilter>, b: Option<QFilter>) -> Option<QFilter> {
     match (a, b) {

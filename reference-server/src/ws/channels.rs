@@ -9,14 +9,14 @@
 
 use super::conn::{Conn, deliver};
 use crate::app::App;
-use crate::clock::{new_id, now_iso};
 use crate::error::ApiError;
 use crate::http::records;
-use crate::http::{Origin, store_error};
-use crate::store::{Change, Found, StoreError};
+use crate::http::{Caller, Ctx, Origin, store_error};
+use crate::store::{Found, StoreError};
+use sdk_core::collection::Operation;
 use sdk_core::names::check_collection_name;
 use sdk_core::query::{Filter, FindQuery};
-use sdk_core::ws::{Channel, ClientMessage};
+use sdk_core::ws::{Channel, ClientMessage, WriteAction};
 use sdk_core::{ErrorBody, ErrorCode};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -75,38 +75,28 @@ fn first_or_none(chans: &[Channel]) -> Value {
 }
 
 /// Changes a user's `channels` and `currentChannel` (creating their information
-/// record when they have none), retried when another write got there first.
+/// record when they have none), as that user: through the collection's switches,
+/// rules, event scripts and schema, as any write; retried when another write got
+/// there first.
 async fn update_info(
-    app: &App,
+    app: &Arc<App>,
     uic: &str,
     user: &str,
     f: impl Fn(&mut Vec<Channel>, &mut Value),
 ) -> Result<Value, ErrorBody> {
-    let cfg = app.collection(uic);
+    let ctx = as_user(app, user);
     for _ in 0..RETRIES {
-        match info(app, uic, user).await? {
+        let answer = match info(app, uic, user).await? {
             None => {
                 let mut chans = Vec::new();
                 let mut current = no_channel();
                 f(&mut chans, &mut current);
-                let now = now_iso();
-                let mut rec = Map::new();
-                rec.insert("_id".into(), json!(new_id()));
-                rec.insert("userId".into(), json!(user));
-                rec.insert(
-                    "channels".into(),
-                    Value::Array(chans.iter().map(channel_value).collect()),
-                );
-                rec.insert("currentChannel".into(), current);
-                rec.insert("broadcast".into(), json!(false));
-                rec.insert("createdAt".into(), json!(now));
-                rec.insert("updatedAt".into(), json!(now));
-                rec.insert("__v".into(), json!(0));
-                if let Some(check) = &cfg.check {
-                    check(&rec)?;
-                }
-                let mut saved = app.store.insert_many(uic, vec![rec]).await.map_err(err)?;
-                return Ok(saved.pop().unwrap_or(Value::Null));
+                let rec = json!({
+                    "channels": chans.iter().map(channel_value).collect::<Vec<_>>(),
+                    "currentChannel": current,
+                    "broadcast": false,
+                });
+                records::create(uic.to_owned(), Ok(ctx.clone()), Ok(rec)).await
             }
             Some(rec) => {
                 let mut chans = channels_of(&rec);
@@ -117,32 +107,55 @@ async fn update_info(
                 f(&mut chans, &mut current);
                 let id = rec.get("_id").and_then(Value::as_str).unwrap_or_default();
                 let version = rec.get("__v").and_then(Value::as_u64).unwrap_or(0);
-                let mut change = Map::new();
-                change.insert(
-                    "channels".into(),
-                    Value::Array(chans.iter().map(channel_value).collect()),
-                );
-                change.insert("currentChannel".into(), current);
-                match app
-                    .store
-                    .update(
-                        uic,
-                        id,
-                        None,
-                        Some(version),
-                        Change::Merge(change),
-                        now_iso(),
-                        cfg.check.clone(),
-                    )
-                    .await
-                {
-                    Err(StoreError::VersionConflict(_)) => continue,
-                    other => return other.map_err(err),
-                }
+                let change = json!({
+                    "channels": chans.iter().map(channel_value).collect::<Vec<_>>(),
+                    "currentChannel": current,
+                });
+                records::write(
+                    uic.to_owned(),
+                    id.to_owned(),
+                    Ok(ctx.clone()),
+                    Some(version.to_string()),
+                    Ok(change),
+                    WriteAction::Patch,
+                )
+                .await
+            }
+        };
+        match answer {
+            Err(ApiError(e, _)) if e.code == ErrorCode::VersionConflict => continue,
+            Err(ApiError(e, _)) => return Err(e),
+            Ok(a) => {
+                return serde_json::from_str(&a.into_text())
+                    .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()));
             }
         }
     }
     Err(err(StoreError::Busy))
+}
+
+/// The context of a write made for `user` (a channel action's step, not broadcast).
+fn as_user(app: &Arc<App>, user: &str) -> Ctx {
+    Ctx {
+        app: app.clone(),
+        caller: Some(Caller {
+            user_id: user.to_owned(),
+            token_hash: String::new(),
+        }),
+        admin: false,
+        origin: Origin::Quiet,
+    }
+}
+
+/// Refuses, before anything is written, a channel action whose information
+/// record write the collection would refuse the caller.
+async fn check_info_write(app: &Arc<App>, conn: &Conn, uic: &str) -> Result<(), ErrorBody> {
+    let user = conn.require_user()?;
+    let op = match info(app, uic, user).await? {
+        None => Operation::Insert,
+        Some(_) => Operation::UpdateObject,
+    };
+    records::allowed(&conn.ctx(app, Origin::Quiet), uic, op).map_err(|ApiError(e, _)| e)
 }
 
 /// The channel document, if this connection's user may read it.
@@ -158,9 +171,10 @@ async fn channel_doc(app: &Arc<App>, conn: &Conn, ch: &Channel) -> Result<Value,
         .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))
 }
 
-fn subscribe(app: &App, conn: &mut Conn, ch: &Channel) -> Result<(), ErrorBody> {
-    let key = ch.key();
-    if !conn.channels.contains(&key) && conn.channels.len() >= app.config.ws_max_channels {
+/// Refuses a subscription to one more channel beyond the connection's limit.
+fn room_for(app: &App, conn: &Conn, ch: Option<&Channel>) -> Result<(), ErrorBody> {
+    let known = ch.is_some_and(|c| conn.channels.contains(&c.key()));
+    if !known && conn.channels.len() >= app.config.ws_max_channels {
         return Err(ErrorBody::new(
             ErrorCode::RateLimited,
             format!(
@@ -169,7 +183,12 @@ fn subscribe(app: &App, conn: &mut Conn, ch: &Channel) -> Result<(), ErrorBody> 
             ),
         ));
     }
-    conn.channels.insert(key);
+    Ok(())
+}
+
+fn subscribe(app: &App, conn: &mut Conn, ch: &Channel) -> Result<(), ErrorBody> {
+    room_for(app, conn, Some(ch))?;
+    conn.channels.insert(ch.key());
     Ok(())
 }
 
@@ -205,6 +224,9 @@ pub async fn act(
         } => {
             check_name(&uic)?;
             let user = conn.require_user()?.to_owned();
+            // Everything that can be known to fail is checked before writing.
+            check_info_write(app, conn, &uic).await?;
+            room_for(app, conn, None)?;
             let doc = records::create(
                 channel_type.clone(),
                 Ok(conn.ctx(app, Origin::Quiet)),
@@ -217,14 +239,25 @@ pub async fn act(
                 .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))?;
             let id = doc.get("_id").and_then(Value::as_str).unwrap_or_default();
             let ch = Channel::new(channel_type.clone(), id);
-            subscribe(app, conn, &ch)?;
-            let rec = update_info(app, &uic, &user, |chans, current| {
+            let rec = match update_info(app, &uic, &user, |chans, current| {
                 if !chans.contains(&ch) {
                     chans.push(ch.clone());
                 }
                 *current = channel_value(&ch);
             })
-            .await?;
+            .await
+            {
+                Ok(rec) => rec,
+                Err(e) => {
+                    // A script or the schema refused the record: the channel
+                    // document goes again, so nothing is half-made.
+                    if let Err(undo) = app.store.delete(&channel_type, id, None, None).await {
+                        tracing::warn!(%undo, "could not remove a channel whose creation failed");
+                    }
+                    return Err(e);
+                }
+            };
+            subscribe(app, conn, &ch)?;
             super::publish_message(
                 app,
                 None,
@@ -251,7 +284,7 @@ pub async fn act(
             let user = conn.require_user()?.to_owned();
             let ch = Channel::new(channel_type, channel_id);
             channel_doc(app, conn, &ch).await?;
-            subscribe(app, conn, &ch)?;
+            room_for(app, conn, Some(&ch))?;
             let rec = update_info(app, &uic, &user, |chans, current| {
                 if !chans.contains(&ch) {
                     chans.push(ch.clone());
@@ -259,6 +292,7 @@ pub async fn act(
                 *current = channel_value(&ch);
             })
             .await?;
+            subscribe(app, conn, &ch)?;
             announce(app, conn, "joinChannel", &user, &ch, rec, out);
         }
         ClientMessage::LeaveChannel {
@@ -364,6 +398,20 @@ async fn delete_channel(
     ch: Channel,
     out: &mut super::conn::Out,
 ) -> Result<(), ErrorBody> {
+    // The messages go with the channel its owner deletes, but only from a
+    // collection that lets the caller delete and has no On DELETE script (which
+    // a bulk delete would skip): checked before anything is deleted.
+    let ctx = conn.ctx(app, Origin::Quiet);
+    records::allowed(&ctx, cmc, Operation::Remove).map_err(|ApiError(e, _)| e)?;
+    if app.collection(cmc).config.events.delete.is_some() {
+        return Err(ErrorBody::new(
+            ErrorCode::OperationDisabled,
+            format!(
+                "'{cmc}' has an On DELETE script, so a channel's messages cannot be \
+                 deleted with it; delete them one by one first"
+            ),
+        ));
+    }
     records::delete(
         ch.channel_type.clone(),
         ch.channel_id.clone(),
@@ -417,6 +465,8 @@ async fn delete_channel(
         }
         offset += PAGE;
     }
+    // Each subscriber's record is changed as that user changes it (their rules,
+    // scripts and schema); one that refuses keeps naming the deleted channel.
     let mut records = HashMap::new();
     for u in users {
         let rec = update_info(app, uic, &u, |chans, current| {
@@ -425,8 +475,15 @@ async fn delete_channel(
                 *current = first_or_none(chans);
             }
         })
-        .await?;
-        records.insert(u, rec);
+        .await;
+        match rec {
+            Ok(rec) => {
+                records.insert(u, rec);
+            }
+            Err(e) => {
+                tracing::info!(user = u, code = ?e.code, "a subscriber's record kept a deleted channel")
+            }
+        }
     }
     let mine = records.get(user).cloned().unwrap_or(Value::Null);
     if !conn.channels.contains(&ch.key()) {
