@@ -114,8 +114,15 @@ pub struct Config {
     #[arg(long, env = "RUCKSACK_AUTH_RATE_PER_EMAIL", default_value_t = 10)]
     pub auth_rate_per_email: u32,
 
+    /// Mark the session cookie `Secure` (sent over HTTPS only). It is also marked
+    /// when a proxy in front says the request came over HTTPS (`X-Forwarded-Proto`).
+    #[arg(long, env = "RUCKSACK_SECURE_COOKIE")]
+    pub secure_cookie: bool,
+
     /// A header that carries the client's address, set by a proxy in front of the
-    /// server (e.g. `x-forwarded-for`, whose first entry is used). Without it the
+    /// server (e.g. `x-forwarded-for`, whose right-most entry, the one the proxy
+    /// appended, is used; a missing or unreadable one counts as the proxy's own
+    /// address). Without it the
     /// socket's peer address is the client's.
     #[arg(long, env = "RUCKSACK_CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,

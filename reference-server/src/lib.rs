@@ -100,6 +100,35 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// Makes the data directory readable by its owner only (0700) and the database
+/// file too (0600; SQLite gives its journal files the database file's mode),
+/// creating the file when it is not there yet. Users' emails, password hashes
+/// and records live there.
+fn keep_private(dir: &Path, db: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(db)?;
+        for f in [
+            db.to_path_buf(),
+            db.with_extension("sqlite3-wal"),
+            db.with_extension("sqlite3-shm"),
+        ] {
+            if f.exists() {
+                std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (dir, db);
+    Ok(())
+}
+
 /// Opens the data directory and starts serving.
 pub async fn start(config: Config) -> Result<Running, String> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
@@ -116,6 +145,8 @@ pub async fn start(config: Config) -> Result<Running, String> {
         return Err("the admin key must differ from the API key".into());
     }
     let db = config.data_dir.join("rucksack.sqlite3");
+    keep_private(&config.data_dir, &db)
+        .map_err(|e| format!("cannot make the data directory private: {e}"))?;
     let store = store::open(&db.to_string_lossy()).map_err(|e| e.to_string())?;
     let files: Arc<dyn files::FileStore> = Arc::new(
         files::local::LocalFiles::open(&config.data_dir.join("files"))

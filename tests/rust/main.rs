@@ -6,6 +6,7 @@ mod bad_input;
 mod channels;
 mod durability;
 mod files;
+mod hardening;
 mod limits;
 mod notifications;
 mod operations;

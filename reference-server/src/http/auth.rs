@@ -23,14 +23,16 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .and(warp::post())
         .and(ctx(app.clone()))
         .and(client_ip(app.clone()))
+        .and(https(app.clone()))
         .and(json_body(limit))
-        .then(|c, ip, b| async move { finish(register(c, ip, b).await) });
+        .then(|c, ip, s, b| async move { finish(register(c, ip, s, b).await) });
     let login = warp::path!("login")
         .and(warp::post())
         .and(ctx(app.clone()))
         .and(client_ip(app.clone()))
+        .and(https(app.clone()))
         .and(json_body(limit))
-        .then(|c, ip, b| async move { finish(login(c, ip, b).await) });
+        .then(|c, ip, s, b| async move { finish(login(c, ip, s, b).await) });
     let logout = warp::path!("logout")
         .and(warp::post())
         .and(ctx(app.clone()))
@@ -42,13 +44,15 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
     let password = warp::path!("me" / "password")
         .and(warp::post())
         .and(ctx(app.clone()))
+        .and(client_ip(app.clone()))
         .and(json_body(limit))
-        .then(|c, b| async move { finish(change_password(c, b).await) });
+        .then(|c, ip, b| async move { finish(change_password(c, ip, b).await) });
     let delete = warp::path!("me")
         .and(warp::delete())
-        .and(ctx(app))
+        .and(ctx(app.clone()))
+        .and(client_ip(app))
         .and(json_body(limit))
-        .then(|c, b| async move { finish(delete_account(c, b).await) });
+        .then(|c, ip, b| async move { finish(delete_account(c, ip, b).await) });
     register
         .or(login)
         .unify()
@@ -91,23 +95,51 @@ fn credentials(body: &Value) -> Result<(String, String), ErrorBody> {
 }
 
 /// The client's address: from the configured proxy header, else the peer's.
-fn client_ip(
+pub fn client_ip(
     app: Arc<App>,
 ) -> impl Filter<Extract = (Option<IpAddr>,), Error = std::convert::Infallible> + Clone {
     warp::addr::remote()
         .and(warp::header::headers_cloned())
         .map(
             move |peer: Option<SocketAddr>, headers: warp::http::HeaderMap| {
-                if let Some(name) = &app.config.client_ip_header {
-                    return headers
-                        .get(name.as_str())
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.split(',').next())
-                        .and_then(|v| v.trim().parse().ok());
+                let peer = peer.map(|p| p.ip());
+                match &app.config.client_ip_header {
+                    Some(name) => forwarded_ip(&headers, name).or(peer),
+                    None => peer,
                 }
-                peer.map(|p| p.ip())
             },
         )
+}
+
+/// The address the proxy in front of the server saw: the right-most entry of
+/// the header (the one the proxy appended; entries to its left are whatever the
+/// client sent). Every line of the header counts, in order.
+fn forwarded_ip(headers: &warp::http::HeaderMap, name: &str) -> Option<IpAddr> {
+    let last = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .rfind(|v| !v.is_empty())?;
+    // `for=` forms and ports, as some proxies write them.
+    let last = last.trim_start_matches("for=").trim_matches('"');
+    last.parse::<IpAddr>()
+        .ok()
+        .or_else(|| last.parse::<SocketAddr>().ok().map(|a| a.ip()))
+}
+
+/// Whether the session cookie is `Secure`: always with `--secure-cookie`, and when
+/// a proxy says the request came over HTTPS (`X-Forwarded-Proto: https`).
+fn https(app: Arc<App>) -> impl Filter<Extract = (bool,), Error = warp::Rejection> + Clone {
+    warp::header::optional::<String>("x-forwarded-proto").map(move |proto: Option<String>| {
+        app.config.secure_cookie
+            || proto.is_some_and(|p| {
+                p.split(',')
+                    .next_back()
+                    .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+            })
+    })
 }
 
 /// The 429 answer, with `Retry-After`.
@@ -125,6 +157,7 @@ fn too_many(retry_after: u64) -> warp::reply::Response {
 async fn register(
     c: Result<Ctx, ApiError>,
     ip: Option<IpAddr>,
+    secure: bool,
     body: Result<Value, ApiError>,
 ) -> Outcome {
     let (c, body) = (c?, body?);
@@ -144,12 +177,13 @@ async fn register(
         .create_user(&id, &email, &hash)
         .await
         .map_err(store_error)?;
-    start_session(&c.app, id, 201).await
+    start_session(&c.app, id, 201, secure).await
 }
 
 async fn login(
     c: Result<Ctx, ApiError>,
     ip: Option<IpAddr>,
+    secure: bool,
     body: Result<Value, ApiError>,
 ) -> Outcome {
     let (c, body) = (c?, body?);
@@ -177,19 +211,21 @@ async fn login(
     let phc = user.as_ref().map(|u| u.password_hash.clone());
     let ok = blocking(move || hasher.verify(&password, phc.as_deref())).await?;
     match user {
-        Some(u) if ok => start_session(&c.app, u.id, 200).await,
+        Some(u) if ok => start_session(&c.app, u.id, 200, secure).await,
         _ => Err(wrong()),
     }
 }
 
-async fn start_session(app: &App, user_id: String, status: u16) -> Outcome {
+async fn start_session(app: &App, user_id: String, status: u16, secure: bool) -> Outcome {
     let token = new_token();
     let ttl = app.config.session_ttl;
     app.store
         .create_session(&token_hash(&token), &user_id, unix_now() + ttl)
         .await
         .map_err(store_error)?;
-    let cookie = format!("{SESSION_COOKIE}={token}; HttpOnly; Path=/; SameSite=Lax; Max-Age={ttl}");
+    let secure = if secure { "; Secure" } else { "" };
+    let cookie =
+        format!("{SESSION_COOKIE}={token}; HttpOnly; Path=/; SameSite=Lax; Max-Age={ttl}{secure}");
     let reply = json_reply(&AuthResponse { id: user_id, token }, status);
     Ok(warp::reply::with_header(reply, SET_COOKIE, cookie).into_response())
 }
@@ -241,13 +277,27 @@ async fn me(c: Result<Ctx, ApiError>) -> Outcome {
 }
 
 /// Checks `password` against the signed-in user's; a wrong one is 401
-/// `invalid_credentials` after the same hashing work as a login.
-async fn verify_current(c: &Ctx, user_id: &str, password: String) -> Result<(), ApiError> {
+/// `invalid_credentials` after the same hashing work as a login. Attempts are
+/// limited as logins are: per address, and per user (as per email). `Ok(Err)`
+/// is the 429 answer.
+async fn verify_current(
+    c: &Ctx,
+    ip: Option<IpAddr>,
+    user_id: &str,
+    password: String,
+) -> Result<Result<(), warp::reply::Response>, ApiError> {
+    let limits = &c.app.auth_limits;
+    if let Err(wait) = limits
+        .check_ip(ip)
+        .and_then(|()| limits.check_email(&format!("user:{user_id}")))
+    {
+        return Ok(Err(too_many(wait)));
+    }
     let user = c.app.store.user_by_id(user_id).await.map_err(store_error)?;
     let hasher = c.app.hasher.clone();
     let phc = user.map(|u| u.password_hash);
     if blocking(move || hasher.verify(&password, phc.as_deref())).await? {
-        Ok(())
+        Ok(Ok(()))
     } else {
         Err(ApiError::new(
             ErrorCode::InvalidCredentials,
@@ -268,7 +318,11 @@ fn string_field(body: &Value, field: &str) -> Result<String, ApiError> {
         })
 }
 
-async fn change_password(c: Result<Ctx, ApiError>, body: Result<Value, ApiError>) -> Outcome {
+async fn change_password(
+    c: Result<Ctx, ApiError>,
+    ip: Option<IpAddr>,
+    body: Result<Value, ApiError>,
+) -> Outcome {
     let (c, body) = (c?, body?);
     let caller = c.require_user()?.clone();
     let current = string_field(&body, "currentPassword")?;
@@ -283,7 +337,9 @@ async fn change_password(c: Result<Ctx, ApiError>, body: Result<Value, ApiError>
             ..e
         })
     })?;
-    verify_current(&c, &caller.user_id, current).await?;
+    if let Err(refused) = verify_current(&c, ip, &caller.user_id, current).await? {
+        return Ok(refused);
+    }
     let hasher = c.app.hasher.clone();
     let hash = blocking(move || hasher.hash(&new))
         .await?
@@ -309,11 +365,17 @@ async fn change_password(c: Result<Ctx, ApiError>, body: Result<Value, ApiError>
     ))
 }
 
-async fn delete_account(c: Result<Ctx, ApiError>, body: Result<Value, ApiError>) -> Outcome {
+async fn delete_account(
+    c: Result<Ctx, ApiError>,
+    ip: Option<IpAddr>,
+    body: Result<Value, ApiError>,
+) -> Outcome {
     let (c, body) = (c?, body?);
     let caller = c.require_user()?.clone();
     let password = string_field(&body, "password")?;
-    verify_current(&c, &caller.user_id, password).await?;
+    if let Err(refused) = verify_current(&c, ip, &caller.user_id, password).await? {
+        return Ok(refused);
+    }
     c.app
         .store
         .delete_user(&caller.user_id)

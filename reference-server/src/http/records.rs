@@ -465,6 +465,47 @@ fn new_record(
     Ok(record)
 }
 
+/// A written record as the writer may read it: through the On GET script (its
+/// `hide()`s), as every read and broadcast of it is. When the script cancels,
+/// the answer keeps only the system fields (the write itself happened).
+fn shown(c: &Ctx, coll: &str, cfg: &Collection, record: Value) -> Result<Value, ApiError> {
+    let Some(src) = &cfg.config.events.get else {
+        return Ok(record);
+    };
+    let system: Map<String, Value> = match &record {
+        Value::Object(m) => m
+            .iter()
+            .filter(|(k, _)| is_system_field(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        _ => Map::new(),
+    };
+    match scripts::read(&c.app, coll, src, record, me(c)) {
+        Ok(v) => Ok(v),
+        Err(e) if scripts::is_cancel(&e) => Ok(Value::Object(system)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The answer to a write the caller's rule refused: 403 when they may read the
+/// record (they know it exists), else 404 as for a missing one, so that writes
+/// do not reveal records reads hide.
+async fn refused(c: &Ctx, coll: &str, cfg: &Collection, id: &str) -> ApiError {
+    let forbidden = || store_error(StoreError::NotOwner);
+    let not_found = ApiError::new(ErrorCode::NotFound, "no record with that id");
+    match cfg.config.rules.read.access(me(c), c.admin) {
+        Access::All => forbidden(),
+        Access::Only(rule) => match c.app.store.get(coll, id).await {
+            Ok(Some(text)) => match serde_json::from_str::<Value>(&text) {
+                Ok(v) if rule.matches(&v) => forbidden(),
+                _ => not_found,
+            },
+            _ => not_found,
+        },
+        Access::SignIn | Access::Refused => not_found,
+    }
+}
+
 /// Prefixes each field of a per-field error with the index of the array element.
 fn at_index(i: usize, mut e: ErrorBody) -> ErrorBody {
     if let Some(errors) = e.errors.take() {
@@ -615,7 +656,11 @@ pub(crate) async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outc
                 .await
                 .map_err(store_error)?;
             c.publish(WriteAction::Create, &coll, saved.clone());
-            Ok(Answer::Json(Value::Array(saved), 201))
+            let shown = saved
+                .into_iter()
+                .map(|r| shown(&c, &coll, &cfg, r))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Answer::Json(Value::Array(shown), 201))
         }
         body => {
             let record = new_record(&c, &coll, &cfg, guard.as_ref(), body, None)?;
@@ -627,7 +672,7 @@ pub(crate) async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outc
                 .map_err(store_error)?;
             let saved = saved.pop().unwrap_or(Value::Null);
             c.publish(WriteAction::Create, &coll, vec![saved.clone()]);
-            Ok(Answer::Json(saved, 201))
+            Ok(Answer::Json(shown(&c, &coll, &cfg, saved)?, 201))
         }
     }
 }
@@ -785,6 +830,7 @@ pub(crate) async fn write(
     let saved = match result {
         Err(StoreError::NotFound) if cfg.config.upsert && expected.is_none() => {
             // Upsert: create the record with the client's id, as a create.
+            require(&cfg, Operation::Insert)?;
             let create = grant(
                 cfg.config.rules.create.create_access(me(&c), c.admin),
                 "create records",
@@ -807,12 +853,13 @@ pub(crate) async fn write(
                 .map_err(store_error)?;
             let saved = saved.pop().unwrap_or(Value::Null);
             c.publish(WriteAction::Create, &coll, vec![saved.clone()]);
-            return Ok(Answer::Json(saved, 201));
+            return Ok(Answer::Json(shown(&c, &coll, &cfg, saved)?, 201));
         }
+        Err(StoreError::NotOwner) => return Err(refused(&c, &coll, &cfg, &id).await),
         other => other.map_err(store_error)?,
     };
     c.publish(action, &coll, vec![saved.clone()]);
-    Ok(Answer::Json(saved, 200))
+    Ok(Answer::Json(shown(&c, &coll, &cfg, saved)?, 200))
 }
 
 /// An update through On Validate and On PUT: read the record, compute the new
@@ -889,16 +936,15 @@ pub(crate) async fn delete(
     )?;
     let expected = expected_version(if_match, None)?;
     let gone = match &cfg.config.events.delete {
-        None => c
-            .app
-            .store
-            .delete(&coll, &id, guard, expected)
-            .await
-            .map_err(store_error)?,
-        Some(src) => scripted_delete(&c, &coll, &id, src, guard, expected).await?,
+        None => c.app.store.delete(&coll, &id, guard, expected).await,
+        Some(src) => scripted_delete(&c, &coll, &id, src, guard, expected).await,
+    };
+    let gone = match gone {
+        Err(StoreError::NotOwner) => return Err(refused(&c, &coll, &cfg, &id).await),
+        other => other.map_err(store_error)?,
     };
     c.publish(WriteAction::Delete, &coll, vec![gone.clone()]);
-    Ok(Answer::Json(gone, 200))
+    Ok(Answer::Json(shown(&c, &coll, &cfg, gone)?, 200))
 }
 
 /// A delete through On DELETE: read the record, run the script (which may
@@ -910,19 +956,22 @@ async fn scripted_delete(
     src: &str,
     guard: Option<QFilter>,
     expected: Option<u64>,
-) -> Result<Value, ApiError> {
+) -> Result<Value, StoreError> {
     for _ in 0..SCRIPTED_RETRIES {
-        let (mut prev, version) = load_for_write(c, coll, id, guard.as_ref(), expected)
-            .await
-            .map_err(store_error)?;
-        scripts::run(
+        let (mut prev, version) = load_for_write(c, coll, id, guard.as_ref(), expected).await?;
+        if let Err(ApiError(body, status)) = scripts::run(
             coll,
             scripts::Event::Delete,
             src,
             &mut prev,
             me(c),
             script_limits(c),
-        )?;
+        ) {
+            return Err(match status {
+                Some(s) => StoreError::Script(body, s),
+                None => StoreError::Rejected(body),
+            });
+        }
         match c
             .app
             .store
@@ -930,8 +979,8 @@ async fn scripted_delete(
             .await
         {
             Err(StoreError::VersionConflict(_)) if expected.is_none() => continue,
-            other => return other.map_err(store_error),
+            other => return other,
         }
     }
-    Err(store_error(StoreError::Busy))
+    Err(StoreError::Busy)
 }

@@ -388,6 +388,25 @@ async fn list(user: String, c: CtxResult) -> Outcome {
     Ok(json_reply(&FileList { records }, 200))
 }
 
+/// Whether a browser shows this type without running anything in it (others are
+/// served as attachments).
+fn passive(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let (kind, sub) = essence.split_once('/').unwrap_or((&essence, ""));
+    match kind {
+        "image" => !sub.contains("svg"),
+        "audio" | "video" => true,
+        "text" => sub == "plain",
+        "application" => matches!(sub, "pdf" | "json" | "octet-stream"),
+        _ => false,
+    }
+}
+
 /// A single byte range `start..=end` of a file of `size` bytes, from a Range header.
 /// `Ok(None)`: serve the whole file (no header, or a form we do not serve partially).
 fn parse_range(header: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, ()> {
@@ -497,6 +516,18 @@ async fn download(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // Stored bytes are the uploader's: opened from the API's origin they must not
+    // run as its pages (stored cross-site scripting).
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    if !passive(&record.content_type) {
+        h.insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_static("attachment"),
+        );
+    }
     if let Some((a, b)) = span {
         *r.status_mut() = StatusCode::PARTIAL_CONTENT;
         let v =
@@ -628,6 +659,34 @@ async fn delete(raw_name: String, c: CtxResult) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::parse_range;
+
+    #[test]
+    fn only_passive_types_are_served_inline() {
+        for t in [
+            "image/png",
+            "image/jpeg",
+            "video/mp4",
+            "text/plain; charset=utf-8",
+            "application/pdf",
+            "application/octet-stream",
+        ] {
+            assert!(super::passive(t), "{t}");
+        }
+        for t in [
+            "text/html",
+            "TEXT/HTML; charset=utf-8",
+            "image/svg+xml",
+            "application/xhtml+xml",
+            "text/xml",
+            "application/javascript",
+            "text/javascript",
+            "multipart/x-mixed-replace",
+            "",
+            "nonsense",
+        ] {
+            assert!(!super::passive(t), "{t}");
+        }
+    }
 
     #[test]
     fn ranges_parse_as_http_says() {

@@ -1,0 +1,316 @@
+//! The smaller findings of the security review: rate limits on password checks
+//! and behind proxies, answers that reveal no hidden record, switches on upserts,
+//! On GET on write answers, cookie and download headers, private data files.
+
+use e2e::{ADMIN_KEY, API_KEY, PASSWORD, Server, email};
+use serde_json::{Value, json};
+
+fn call(server: &Server, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .request(method, format!("{}{path}", server.url))
+        .header("authorization", format!("key {API_KEY}"))
+}
+
+async fn user(server: &Server, tag: &str) -> (String, String) {
+    let r: Value = call(server, reqwest::Method::POST, "/register")
+        .json(&json!({"email": email(tag), "password": PASSWORD}))
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("json");
+    (
+        r["id"].as_str().expect("id").to_owned(),
+        r["token"].as_str().expect("token").to_owned(),
+    )
+}
+
+async fn configure(server: &Server, coll: &str, config: Value) {
+    let r = reqwest::Client::new()
+        .put(format!("{}/collections/{coll}", server.url))
+        .header("authorization", format!("key {ADMIN_KEY}"))
+        .json(&config)
+        .send()
+        .await
+        .expect("configure");
+    assert!(r.status().is_success(), "configure {coll}: {}", r.status());
+}
+
+#[tokio::test]
+async fn password_checks_are_rate_limited_like_logins() {
+    let server = Server::start_with(&["--auth-rate-per-email", "2"]);
+    let (_, token) = user(&server, "guess").await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let r = call(&server, reqwest::Method::POST, "/me/password")
+            .header("x-authorization", &token)
+            .json(&json!({"currentPassword": "wrong guess 1", "newPassword": "whatever long"}))
+            .send()
+            .await
+            .expect("change password");
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 429]);
+    let r = call(&server, reqwest::Method::DELETE, "/me")
+        .header("x-authorization", &token)
+        .json(&json!({"password": PASSWORD}))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), 429, "the same user's budget");
+}
+
+#[tokio::test]
+async fn behind_a_proxy_the_address_is_the_one_the_proxy_appended() {
+    let server = Server::start_with(&[
+        "--client-ip-header",
+        "x-forwarded-for",
+        "--auth-rate-per-ip",
+        "2",
+    ]);
+    let login = |forwarded: &'static str| {
+        call(&server, reqwest::Method::POST, "/login")
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"email": "nobody@example.com", "password": "wrong password"}))
+            .send()
+    };
+    // The client writes what it likes to the left; the proxy's entry is last.
+    let mut statuses = Vec::new();
+    for spoofed in ["1.1.1.1, 9.9.9.9", "2.2.2.2, 9.9.9.9", "3.3.3.3, 9.9.9.9"] {
+        statuses.push(login(spoofed).await.expect("login").status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 429]);
+    // Another client behind the proxy has its own budget.
+    assert_eq!(login("8.8.8.8").await.expect("login").status(), 401);
+    // An unreadable entry does not lift the limit: it counts as the proxy's.
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(login("garbage").await.expect("login").status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 429]);
+}
+
+#[tokio::test]
+async fn writes_to_a_record_the_caller_may_not_read_answer_as_for_a_missing_one() {
+    let server = Server::start();
+    let (_, owner) = user(&server, "owner").await;
+    let (_, other) = user(&server, "other").await;
+    configure(&server, "diaries", json!({"rules": {"read": "owner"}})).await;
+    let made: Value = call(&server, reqwest::Method::POST, "/diaries")
+        .header("x-authorization", &owner)
+        .json(&json!({"text": "dear diary"}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let id = made["_id"].as_str().expect("id");
+    let path = format!("/diaries/{id}");
+    for method in [reqwest::Method::PATCH, reqwest::Method::PUT] {
+        let r = call(&server, method, &path)
+            .header("x-authorization", &other)
+            .json(&json!({"text": "x"}))
+            .send()
+            .await
+            .expect("write");
+        assert_eq!(r.status(), 404);
+    }
+    let r = call(&server, reqwest::Method::DELETE, &path)
+        .header("x-authorization", &other)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), 404);
+    let missing = call(&server, reqwest::Method::GET, &path)
+        .header("x-authorization", &other)
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(missing.status(), 404);
+    // A record everyone may read but only its owner change: 403, as before.
+    let public: Value = call(&server, reqwest::Method::POST, "/notes")
+        .header("x-authorization", &owner)
+        .json(&json!({"text": "hello"}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let r = call(
+        &server,
+        reqwest::Method::PATCH,
+        &format!("/notes/{}", public["_id"].as_str().expect("id")),
+    )
+    .header("x-authorization", &other)
+    .json(&json!({"text": "x"}))
+    .send()
+    .await
+    .expect("write");
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn an_upsert_obeys_the_insert_switch() {
+    let server = Server::start();
+    let (_, token) = user(&server, "upserter").await;
+    configure(
+        &server,
+        "fixed",
+        json!({"upsert": true, "operations": {"insert": false}}),
+    )
+    .await;
+    let r = call(
+        &server,
+        reqwest::Method::PUT,
+        "/fixed/0123456789abcdef01234567",
+    )
+    .header("x-authorization", &token)
+    .json(&json!({"n": 1}))
+    .send()
+    .await
+    .expect("upsert");
+    assert_eq!(r.status(), 405);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["code"], "operation_disabled");
+}
+
+#[tokio::test]
+async fn write_answers_show_the_record_as_on_get_does() {
+    let server = Server::start();
+    let (_, token) = user(&server, "hider").await;
+    configure(
+        &server,
+        "vault",
+        json!({"events": {"get": "hide('secret')"}}),
+    )
+    .await;
+    let made: Value = call(&server, reqwest::Method::POST, "/vault")
+        .header("x-authorization", &token)
+        .json(&json!({"name": "a", "secret": "s"}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(made["name"], "a");
+    assert!(made.get("secret").is_none(), "{made}");
+    let path = format!("/vault/{}", made["_id"].as_str().expect("id"));
+    let patched: Value = call(&server, reqwest::Method::PATCH, &path)
+        .header("x-authorization", &token)
+        .json(&json!({"name": "b"}))
+        .send()
+        .await
+        .expect("patch")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(patched["name"], "b");
+    assert!(patched.get("secret").is_none(), "{patched}");
+    let gone: Value = call(&server, reqwest::Method::DELETE, &path)
+        .header("x-authorization", &token)
+        .send()
+        .await
+        .expect("delete")
+        .json()
+        .await
+        .expect("json");
+    assert!(gone.get("secret").is_none(), "{gone}");
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_behind_https() {
+    let server = Server::start();
+    let cookie = |proto: Option<&'static str>| {
+        let mut r = call(&server, reqwest::Method::POST, "/register")
+            .json(&json!({"email": email("cookie"), "password": PASSWORD}));
+        if let Some(p) = proto {
+            r = r.header("x-forwarded-proto", p);
+        }
+        async move {
+            let r = r.send().await.expect("register");
+            r.headers()
+                .get("set-cookie")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        }
+    };
+    assert!(cookie(Some("https")).await.contains("; Secure"));
+    assert!(!cookie(None).await.contains("Secure"));
+    let always = Server::start_with(&["--secure-cookie"]);
+    let r = call(&always, reqwest::Method::POST, "/register")
+        .json(&json!({"email": email("cookie"), "password": PASSWORD}))
+        .send()
+        .await
+        .expect("register");
+    let set = r.headers().get("set-cookie").and_then(|v| v.to_str().ok());
+    assert!(set.is_some_and(|c| c.contains("; Secure")), "{set:?}");
+}
+
+#[tokio::test]
+async fn uploaded_pages_are_downloaded_not_rendered() {
+    let server = Server::start();
+    let (id, token) = user(&server, "pages").await;
+    for (name, kind) in [("page.html", "text/html"), ("pic.png", "image/png")] {
+        let part = reqwest::multipart::Part::bytes(b"<script>alert(1)</script>".to_vec())
+            .file_name(name)
+            .mime_str(kind)
+            .expect("mime");
+        let form = reqwest::multipart::Form::new()
+            .text("filename", name)
+            .text("bucket", "public")
+            .part("file", part);
+        let r = call(&server, reqwest::Method::POST, "/uploads")
+            .header("x-authorization", &token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(r.status(), 201);
+    }
+    let get = |name: &'static str| {
+        call(
+            &server,
+            reqwest::Method::GET,
+            &format!("/uploads/{id}/{name}"),
+        )
+        .header("x-authorization", &token)
+        .send()
+    };
+    let page = get("page.html").await.expect("download");
+    let h = page.headers();
+    assert_eq!(
+        h.get("content-disposition").and_then(|v| v.to_str().ok()),
+        Some("attachment")
+    );
+    let csp = h
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(csp.contains("sandbox"), "{csp}");
+    let pic = get("pic.png").await.expect("download");
+    assert!(pic.headers().get("content-disposition").is_none());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = Server::start();
+    user(&server, "private").await;
+    let mode = |p: std::path::PathBuf| {
+        std::fs::metadata(&p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(server.data_dir.clone()), 0o700);
+    for f in ["rucksack.sqlite3", "rucksack.sqlite3-wal"] {
+        assert_eq!(mode(server.data_dir.join(f)), 0o600, "{f}");
+    }
+}
