@@ -443,6 +443,13 @@ pub fn store_error(e: StoreError) -> ApiError {
         StoreError::Busy => {
             ApiError::new(ErrorCode::Unavailable, "the server is busy; retry shortly")
         }
+        StoreError::TimedOut(s) => ApiError::new(
+            ErrorCode::Unavailable,
+            format!(
+                "the query ran over its {s} s limit and was stopped; \
+                 narrow it (an indexed filter, a smaller page) or retry when the server is less busy"
+            ),
+        ),
         StoreError::Query(q) => ApiError::from(q),
         StoreError::Rejected(body) => ApiError::from(body),
         StoreError::Script(body, status) => ApiError(body, Some(status)),

@@ -44,6 +44,9 @@ pub enum StoreError {
     /// The query is well-formed but cannot run (e.g. `load` names no collection).
     #[error("{0}")]
     Query(sdk_core::query::QueryError),
+    /// A read ran past its time limit (seconds) and was interrupted.
+    #[error("the query ran over its {0} s limit")]
+    TimedOut(u64),
     /// The engine failed.
     #[error("storage failure: {0}")]
     Engine(String),

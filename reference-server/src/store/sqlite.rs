@@ -31,6 +31,13 @@ const MAX_IDLE_READERS: usize = 8;
 /// moved to the blocking pool (a page of 20 through an index takes a few
 /// thousand; a scan of 100,000 records, millions).
 const INLINE_STEPS: std::ffi::c_int = 20_000;
+/// The longest an inline read may hold the async thread (a step can be costly:
+/// a `$regex` or `LIKE` over a long string is one step).
+const INLINE_TIME: std::time::Duration = std::time::Duration::from_millis(5);
+/// The longest a read may run on the blocking pool before it is interrupted.
+pub const QUERY_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How often, in SQLite steps, a running read checks its budget and deadline.
+const CHECK_EVERY: std::ffi::c_int = 1_000;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS users (
@@ -126,6 +133,8 @@ pub struct SqliteStore {
     writer: SyncSender<Box<dyn Job>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     sessions: SessionCache,
+    /// How long a read may run on the blocking pool.
+    time_limit: std::time::Duration,
 }
 
 /// Live sessions kept in memory, so a signed-in request does not query SQLite.
@@ -207,7 +216,15 @@ impl SqliteStore {
             writer: tx,
             readers: Arc::new(Mutex::new(Vec::new())),
             sessions: SessionCache::default(),
+            time_limit: QUERY_TIME_LIMIT,
         })
+    }
+
+    /// The same store with another time limit for reads.
+    #[must_use]
+    pub fn with_time_limit(mut self, limit: std::time::Duration) -> Self {
+        self.time_limit = limit;
+        self
     }
 
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -278,11 +295,18 @@ impl SqliteStore {
         };
         let over = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = over.clone();
+        let start = std::time::Instant::now();
+        let mut checks: std::ffi::c_int = 0;
         conn.progress_handler(
-            INLINE_STEPS,
+            CHECK_EVERY,
             Some(move || {
-                flag.store(true, std::sync::atomic::Ordering::Relaxed);
-                true
+                checks += 1;
+                let stop = checks.saturating_mul(CHECK_EVERY) >= INLINE_STEPS
+                    || start.elapsed() > INLINE_TIME;
+                if stop {
+                    flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                stop
             }),
         );
         let r = f(&conn);
@@ -301,6 +325,7 @@ impl SqliteStore {
     {
         let readers = self.readers.clone();
         let path = self.path.clone();
+        let limit = self.time_limit;
         tokio::task::spawn_blocking(move || {
             let pooled = readers.lock().map_err(engine)?.pop();
             let conn = match pooled {
@@ -317,7 +342,28 @@ impl SqliteStore {
                     c
                 }
             };
+            // A read that runs past the deadline is interrupted, not left to
+            // hold a thread of the pool.
+            let deadline = std::time::Instant::now() + limit;
+            let late = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = late.clone();
+            conn.progress_handler(
+                CHECK_EVERY,
+                Some(move || {
+                    let stop = std::time::Instant::now() > deadline;
+                    if stop {
+                        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    stop
+                }),
+            );
             let r = f(&conn);
+            conn.progress_handler(0, None::<fn() -> bool>);
+            let r = if late.load(std::sync::atomic::Ordering::Relaxed) {
+                Err(StoreError::TimedOut(limit.as_secs()))
+            } else {
+                r
+            };
             let mut pool = readers.lock().map_err(engine)?;
             if pool.len() < MAX_IDLE_READERS {
                 pool.push(conn);
@@ -1408,6 +1454,37 @@ mod tests {
             store.configs().await.expect("configs"),
             vec![("people".to_owned(), "{}".to_owned())]
         );
+    }
+
+    #[tokio::test]
+    async fn a_read_past_its_time_limit_is_stopped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("db.sqlite"))
+            .expect("open")
+            .with_time_limit(std::time::Duration::from_millis(200));
+        let started = std::time::Instant::now();
+        // Counting to ten billion would take minutes.
+        let r = store
+            .read(|c| {
+                c.query_row(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n \
+                     WHERE i < 10000000000) SELECT count(*) FROM n",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(engine)
+            })
+            .await;
+        assert!(matches!(r, Err(StoreError::TimedOut(_))), "{r:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // The connection is fine for the next read.
+        let one = store
+            .read(|c| {
+                c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                    .map_err(engine)
+            })
+            .await;
+        assert_eq!(one.ok(), Some(1));
     }
 
     #[tokio::test]
