@@ -50,7 +50,7 @@ echo "| server | subscribers | writes achieved | p50 | p99 | max | delivered | d
 echo "|---|---|---|---|---|---|---|---|---|"
 for n in $SUBSCRIBERS; do
   rm -rf "$WORK/data" "$WORK/data.out" "$WORK/data.err"
-  start_rucksack "$BIN/rucksack-server" "$WORK/data" --max-ws $(( n + 100 ))
+  start_rucksack "$BIN/rucksack-server" "$WORK/data" --max-ws $(( n + 100 )) --max-ws-per-ip $(( n + 100 ))
   PID=$RS_PID
   out=$("${LOAD_CPU[@]}" "$BIN/fanout" --url "$RS_URL" --key "$KEY" --pid "$PID" \
     --subscribers "$n" --writes "$WRITES" --rate "$RATE")

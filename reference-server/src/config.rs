@@ -43,6 +43,16 @@ pub struct Config {
     #[arg(long, env = "RUCKSACK_MAX_WS_PER_USER", default_value_t = 16)]
     pub max_ws_per_user: usize,
 
+    /// Open anonymous WebSockets (no session) allowed per client address (more
+    /// are refused with 429).
+    #[arg(long, env = "RUCKSACK_MAX_WS_PER_IP", default_value_t = 64)]
+    pub max_ws_per_ip: usize,
+
+    /// Messages one WebSocket may send per second; more are answered with a
+    /// `rate_limited` error and dropped.
+    #[arg(long, env = "RUCKSACK_WS_RATE", default_value_t = 100)]
+    pub ws_rate: u32,
+
     /// Open WebSockets allowed in all (more are refused with 503).
     #[arg(long, env = "RUCKSACK_MAX_WS", default_value_t = 10_000)]
     pub max_ws: usize,

@@ -314,3 +314,49 @@ async fn the_data_files_are_private() {
         assert_eq!(mode(server.data_dir.join(f)), 0o600, "{f}");
     }
 }
+
+#[tokio::test]
+async fn anonymous_sockets_are_bounded_per_address_and_every_socket_in_rate() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let server = Server::start_with(&["--max-ws-per-ip", "2", "--ws-rate", "5"]);
+    let url = |q: String| format!("{}/ws?{q}", server.url.replacen("http://", "ws://", 1));
+    let anon = || tokio_tungstenite::connect_async(url(format!("apiKey={API_KEY}")));
+    let (mut first, _) = anon().await.expect("first");
+    let _second = anon().await.expect("second");
+    match anon().await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 429),
+        other => panic!("a third anonymous socket: {:?}", other.map(|_| ())),
+    }
+    // Signed-in users count apart.
+    let (_, token) = user(&server, "ws-bounds").await;
+    tokio_tungstenite::connect_async(url(format!("apiKey={API_KEY}&token={token}")))
+        .await
+        .expect("signed in");
+
+    // Twenty messages at once on a socket allowed five a second.
+    first.next().await.expect("greeting").expect("frame");
+    for _ in 0..20 {
+        first
+            .send(Message::text(json!({"action": "ping"}).to_string()))
+            .await
+            .expect("send");
+    }
+    let (mut pongs, mut limited) = (0, 0);
+    while pongs + limited < 20 {
+        let m = tokio::time::timeout(std::time::Duration::from_secs(5), first.next())
+            .await
+            .expect("an answer")
+            .expect("open")
+            .expect("frame");
+        let Message::Text(t) = m else { continue };
+        let v: Value = serde_json::from_str(t.as_str()).expect("json");
+        match v["action"].as_str() {
+            Some("pong") => pongs += 1,
+            _ if v["code"] == "rate_limited" => limited += 1,
+            _ => panic!("{v}"),
+        }
+    }
+    assert!((5..=10).contains(&pongs), "{pongs} answered");
+    assert_eq!(pongs + limited, 20);
+}

@@ -123,6 +123,7 @@ pub async fn serve(socket: Socket, app: Arc<App>, who: Who, numbered: bool, resu
     let mut heartbeat = tokio::time::interval_at(Instant::now() + beat, beat);
     let mut heard = Instant::now();
     let mut out = Out::default();
+    let mut rate = Rate::new(app.config.ws_rate);
     // A client that is resuming sends `resume` first; events wait until it has
     // rejoined its channels and been replayed what it missed (or for RESUME_WAIT).
     let mut waiting = resuming;
@@ -150,9 +151,23 @@ pub async fn serve(socket: Socket, app: Arc<App>, who: Who, numbered: bool, resu
                     if m.is_ping() || m.is_pong() {
                         continue;
                     }
+                    if !rate.admit() {
+                        out.push(error_frame(
+                            &ErrorBody::new(
+                                ErrorCode::RateLimited,
+                                format!(
+                                    "over {} messages a second; this one was dropped",
+                                    app.config.ws_rate
+                                ),
+                            ),
+                            None,
+                        ));
+                        waiting = false;
+                    } else {
                     // Boxed: an action's state is large, an idle connection's stays small.
                     Box::pin(answer(&app, &mut conn, m, &mut out)).await;
                     waiting = false;
+                    }
                 }
             },
             () = &mut resume_deadline, if waiting => waiting = false,
@@ -185,6 +200,33 @@ pub async fn serve(socket: Socket, app: Arc<App>, who: Who, numbered: bool, resu
         let _ = tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Close(Some(frame)))).await;
     }
     tracing::debug!(user = ?conn.user, id = conn.id, "websocket closed");
+}
+
+/// Messages a connection may send: `per_second` in each second.
+struct Rate {
+    per_second: u32,
+    window: Instant,
+    used: u32,
+}
+
+impl Rate {
+    fn new(per_second: u32) -> Self {
+        Self {
+            per_second,
+            window: Instant::now(),
+            used: 0,
+        }
+    }
+
+    /// Counts one message; `false` when it is over the rate.
+    fn admit(&mut self) -> bool {
+        if self.window.elapsed() >= Duration::from_secs(1) {
+            self.window = Instant::now();
+            self.used = 0;
+        }
+        self.used += 1;
+        self.per_second == 0 || self.used <= self.per_second
+    }
 }
 
 /// Why the connection's session or key is no longer good, if it is not. A

@@ -317,11 +317,26 @@ pub fn publish_message(
     });
 }
 
-/// Counts of open WebSockets, so one user (or everyone) cannot hold unbounded
-/// connections.
+/// Counts of open WebSockets, so one user, one address's anonymous clients, or
+/// everyone together cannot hold unbounded connections.
 #[derive(Default)]
 pub struct Sockets {
-    inner: std::sync::Mutex<(usize, std::collections::HashMap<String, usize>)>,
+    inner: std::sync::Mutex<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
+    total: usize,
+    per_holder: std::collections::HashMap<Holder, usize>,
+}
+
+/// Whom a connection is counted against besides the total.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Holder {
+    /// A signed-in user.
+    User(String),
+    /// Anonymous connections from one client address.
+    Address(std::net::IpAddr),
 }
 
 /// Which bound an upgrade hit.
@@ -329,6 +344,8 @@ pub struct Sockets {
 pub enum Full {
     /// The user's.
     User,
+    /// The anonymous connections' of one address.
+    Address,
     /// The server's.
     Server,
 }
@@ -336,11 +353,11 @@ pub enum Full {
 /// An open connection's place in the counts; dropping it frees the place.
 pub struct Slot {
     sockets: Arc<crate::app::App>,
-    user: Option<String>,
+    holder: Option<Holder>,
 }
 
 impl Sockets {
-    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, std::collections::HashMap<String, usize>)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
         match self.inner.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
@@ -349,47 +366,61 @@ impl Sockets {
 
     /// How many connections are open in all.
     pub fn open_count(&self) -> usize {
-        self.lock().0
+        self.lock().total
     }
 }
 
-/// Takes a place for a new connection of `user`, within the bounds.
+/// Takes a place for a new connection of `user` (or, anonymous, from `ip`),
+/// within the bounds.
 fn open_slot(
     app: &Arc<crate::app::App>,
     user: Option<&str>,
-    per_user: usize,
-    total: usize,
+    ip: Option<std::net::IpAddr>,
 ) -> Result<Slot, Full> {
+    let config = &app.config;
+    let (holder, most, full) = match (user, ip) {
+        (Some(u), _) => (
+            Some(Holder::User(u.to_owned())),
+            config.max_ws_per_user,
+            Full::User,
+        ),
+        (None, Some(ip)) => (
+            Some(Holder::Address(ip)),
+            config.max_ws_per_ip,
+            Full::Address,
+        ),
+        (None, None) => (None, usize::MAX, Full::Server),
+    };
     {
         let mut g = app.sockets.lock();
-        if g.0 >= total {
+        if g.total >= config.max_ws {
             return Err(Full::Server);
         }
-        if let Some(u) = user {
-            let n = g.1.entry(u.to_owned()).or_insert(0);
-            if *n >= per_user {
-                return Err(Full::User);
+        if let Some(h) = &holder {
+            let n = g.per_holder.entry(h.clone()).or_insert(0);
+            if *n >= most {
+                return Err(full);
             }
             *n += 1;
         }
-        g.0 += 1;
+        g.total += 1;
     }
     Ok(Slot {
         sockets: app.clone(),
-        user: user.map(str::to_owned),
+        holder,
     })
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut g = self.sockets.sockets.lock();
-        g.0 = g.0.saturating_sub(1);
-        if let Some(u) = &self.user
-            && let Some(n) = g.1.get_mut(u)
+        g.total = g.total.saturating_sub(1);
+        if let Some(h) = &self.holder
+            && let Some(n) = g.per_holder.get_mut(h)
         {
             *n -= 1;
             if *n == 0 {
-                g.1.remove(u);
+                g.per_holder.remove(h);
             }
         }
     }
@@ -432,6 +463,7 @@ pub fn routes(app: Arc<crate::app::App>) -> warp::filters::BoxedFilter<(warp::re
         .and(warp::header::<String>("sec-websocket-key"))
         .and(warp::query::<std::collections::HashMap<String, String>>())
         .and(usable_cookie(app.config.cors_origins.clone()))
+        .and(crate::http::auth::client_ip(app.clone()))
         .and(warp::any().map(move || app.clone()))
         .and_then(upgrade)
         .boxed()
@@ -470,6 +502,7 @@ async fn upgrade(
     key: String,
     query: std::collections::HashMap<String, String>,
     cookie: Option<String>,
+    ip: Option<std::net::IpAddr>,
     app: Arc<crate::app::App>,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     use crate::error::ApiError;
@@ -521,16 +554,14 @@ async fn upgrade(
         )
         .into());
     };
-    let slot = open_slot(
-        &app,
-        user_id.as_deref(),
-        app.config.max_ws_per_user,
-        app.config.max_ws,
-    )
-    .map_err(|full| match full {
+    let slot = open_slot(&app, user_id.as_deref(), ip).map_err(|full| match full {
         Full::User => ApiError::new(
             ErrorCode::RateLimited,
             "too many open connections for this user; close one first",
+        ),
+        Full::Address => ApiError::new(
+            ErrorCode::RateLimited,
+            "too many anonymous connections from this address; sign in or close one first",
         ),
         Full::Server => ApiError::new(
             ErrorCode::Unavailable,
