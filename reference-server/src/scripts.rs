@@ -97,6 +97,47 @@ const RUNNER: &str = r#"(function () {
   };
 })()"#;
 
+/// Run once in every new engine, before any script: the built-ins (their
+/// constructors, prototypes and everything reachable from them) are frozen and
+/// no global can be added, so a script cannot change what the scripts of other
+/// collections run with (`Array.prototype.x = ...`, `leaked = 1`): such writes
+/// fail (silently, as in sloppy mode, or with a TypeError).
+const LOCKDOWN: &str = r#"(function () {
+  const seen = new Set();
+  const freeze = function (o) {
+    if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) return;
+    seen.add(o);
+    Object.freeze(o);
+    for (const k of Reflect.ownKeys(o)) {
+      const d = Object.getOwnPropertyDescriptor(o, k);
+      if (d && 'value' in d) freeze(d.value);
+    }
+    freeze(Object.getPrototypeOf(o));
+  };
+  for (const k of Reflect.ownKeys(globalThis)) {
+    const d = Object.getOwnPropertyDescriptor(globalThis, k);
+    if (d && 'value' in d) freeze(d.value);
+  }
+  Object.freeze(globalThis);
+})()"#;
+
+/// Names the frozen `Object.prototype` holds: a record's field of such a name
+/// is defined on the record, since assigning it would hit the frozen property.
+const PROTOTYPE_NAMES: [&str; 12] = [
+    "__proto__",
+    "constructor",
+    "toString",
+    "toLocaleString",
+    "valueOf",
+    "hasOwnProperty",
+    "isPrototypeOf",
+    "propertyIsEnumerable",
+    "__defineGetter__",
+    "__defineSetter__",
+    "__lookupGetter__",
+    "__lookupSetter__",
+];
+
 /// A JSON value as a JavaScript value.
 fn to_js<'js>(ctx: &Ctx<'js>, v: &Value) -> rquickjs::Result<JsValue<'js>> {
     use rquickjs::IntoJs;
@@ -128,16 +169,17 @@ fn object_to_js<'js>(ctx: &Ctx<'js>, m: &Map<String, Value>) -> rquickjs::Result
 }
 
 /// Gives `obj` the JSON field `name` (its key `key`) as an own, plain data
-/// property, as `JSON.parse` does: a field named `__proto__` is defined rather
-/// than assigned, so it stays a field instead of replacing the prototype (any
-/// other name is assigned, which costs less).
+/// property, as `JSON.parse` does: a field named `__proto__` (or another name of
+/// the frozen `Object.prototype`) is defined rather than assigned, so it stays a
+/// field instead of replacing the prototype or failing on the frozen property
+/// (any other name is assigned, which costs less).
 fn put<'js>(
     obj: &rquickjs::Object<'js>,
     name: &str,
     key: impl rquickjs::IntoAtom<'js>,
     value: JsValue<'js>,
 ) -> rquickjs::Result<()> {
-    if name == "__proto__" {
+    if PROTOTYPE_NAMES.contains(&name) {
         let field = rquickjs::object::Property::from(value)
             .writable()
             .enumerable()
@@ -257,6 +299,7 @@ impl Engine {
         let context = Context::full(&runtime).map_err(|e| e.to_string())?;
         let runner = context.with(|ctx| -> Result<_, String> {
             let f: Function = ctx.eval(RUNNER).map_err(|e| e.to_string())?;
+            let () = ctx.eval(LOCKDOWN).map_err(|e| e.to_string())?;
             Ok(Persistent::save(&ctx, f))
         })?;
         Ok(Self {
@@ -962,23 +1005,56 @@ mod tests {
         .expect_err("too big");
         assert!(e.0.message.contains("ran out of memory"), "{}", e.0.message);
         run_on("this.n = 1", json!({}), None).expect("runs after");
-        // A script that leaves a throwing setter on Object.prototype breaks the
-        // next record's hand-over once; the engine then starts afresh.
-        run_on(
+        // A script cannot leave a throwing setter on Object.prototype to break
+        // the next record's hand-over: the built-ins are frozen.
+        let e = run_on(
             "Object.defineProperty(Object.prototype, 'trap', {set() { throw new Error('trapped') }})",
             json!({}),
             None,
         )
+        .expect_err("refused");
+        assert!(e.0.message.contains("not extensible"), "{}", e.0.message);
+        let (r, _) = run_on("this.n = 1", json!({"trap": 1}), None).expect("runs");
+        assert_eq!(r, json!({"trap": 1, "n": 1}));
+    }
+
+    #[test]
+    fn a_script_cannot_change_what_the_next_script_runs_with() {
+        // Sloppy-mode writes to frozen built-ins and new globals are ignored...
+        run_on(
+            "Array.prototype.evil = 1; leaked = 2; Math.max = null; JSON.parse = null;",
+            json!({}),
+            None,
+        )
         .expect("runs");
-        let e = run_on("this.n = 1", json!({"trap": 1}), None).expect_err("trapped");
+        // ...strict ones throw.
+        let e =
+            run_on("'use strict'; String.prototype.x = 1", json!({}), None).expect_err("refused");
         assert!(
-            e.0.message
-                .contains("could not receive the record: trapped"),
+            e.0.message.contains("read-only") || e.0.message.contains("not extensible"),
             "{}",
             e.0.message
         );
-        let (r, _) = run_on("this.n = 1", json!({"trap": 1}), None).expect("a fresh engine");
-        assert_eq!(r, json!({"trap": 1, "n": 1}));
+        let (r, _) = run_on(
+            "this.leaked = typeof leaked; this.evil = [].evil === undefined; \
+             this.max = Math.max(1, 2); this.parsed = JSON.parse('[1]').length;",
+            json!({}),
+            None,
+        )
+        .expect("runs");
+        assert_eq!(
+            r,
+            json!({"leaked": "undefined", "evil": true, "max": 2, "parsed": 1})
+        );
+        // Fields named like Object.prototype's members are fields like any other.
+        let (r, _) = run_on(
+            "this.seen = [typeof this.constructor, this.toString, this.valueOf]; this.constructor = 'c2';",
+            json!({"constructor": "c", "toString": "t", "valueOf": 3}),
+            None,
+        )
+        .expect("runs");
+        assert_eq!(r["seen"], json!(["string", "t", 3]));
+        assert_eq!(r["toString"], "t");
     }
 
     #[test]
