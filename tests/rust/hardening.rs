@@ -2,40 +2,9 @@
 //! and behind proxies, answers that reveal no hidden record, switches on upserts,
 //! On GET on write answers, cookie and download headers, private data files.
 
-use e2e::{ADMIN_KEY, API_KEY, PASSWORD, Server, email};
+use e2e::raw::{call, configure, create, status, user};
+use e2e::{API_KEY, PASSWORD, Server, email};
 use serde_json::{Value, json};
-
-fn call(server: &Server, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-    reqwest::Client::new()
-        .request(method, format!("{}{path}", server.url))
-        .header("authorization", format!("key {API_KEY}"))
-}
-
-async fn user(server: &Server, tag: &str) -> (String, String) {
-    let r: Value = call(server, reqwest::Method::POST, "/register")
-        .json(&json!({"email": email(tag), "password": PASSWORD}))
-        .send()
-        .await
-        .expect("register")
-        .json()
-        .await
-        .expect("json");
-    (
-        r["id"].as_str().expect("id").to_owned(),
-        r["token"].as_str().expect("token").to_owned(),
-    )
-}
-
-async fn configure(server: &Server, coll: &str, config: Value) {
-    let r = reqwest::Client::new()
-        .put(format!("{}/collections/{coll}", server.url))
-        .header("authorization", format!("key {ADMIN_KEY}"))
-        .json(&config)
-        .send()
-        .await
-        .expect("configure");
-    assert!(r.status().is_success(), "configure {coll}: {}", r.status());
-}
 
 #[tokio::test]
 async fn password_checks_are_rate_limited_like_logins() {
@@ -97,48 +66,24 @@ async fn writes_to_a_record_the_caller_may_not_read_answer_as_for_a_missing_one(
     let (_, owner) = user(&server, "owner").await;
     let (_, other) = user(&server, "other").await;
     configure(&server, "diaries", json!({"rules": {"read": "owner"}})).await;
-    let made: Value = call(&server, reqwest::Method::POST, "/diaries")
-        .header("x-authorization", &owner)
-        .json(&json!({"text": "dear diary"}))
-        .send()
-        .await
-        .expect("create")
-        .json()
-        .await
-        .expect("json");
+    let made: Value = create(&server, &owner, "diaries", json!({"text": "dear diary"})).await;
     let id = made["_id"].as_str().expect("id");
     let path = format!("/diaries/{id}");
-    for method in [reqwest::Method::PATCH, reqwest::Method::PUT] {
-        let r = call(&server, method, &path)
-            .header("x-authorization", &other)
-            .json(&json!({"text": "x"}))
-            .send()
-            .await
-            .expect("write");
-        assert_eq!(r.status(), 404);
+    let change = json!({"text": "x"});
+    for (method, body) in [
+        (reqwest::Method::PATCH, Some(&change)),
+        (reqwest::Method::PUT, Some(&change)),
+        (reqwest::Method::DELETE, None),
+        (reqwest::Method::GET, None),
+    ] {
+        let mut r = call(&server, method.clone(), &path);
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        assert_eq!(status(r, &other).await, 404, "{method}");
     }
-    let r = call(&server, reqwest::Method::DELETE, &path)
-        .header("x-authorization", &other)
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(r.status(), 404);
-    let missing = call(&server, reqwest::Method::GET, &path)
-        .header("x-authorization", &other)
-        .send()
-        .await
-        .expect("read");
-    assert_eq!(missing.status(), 404);
     // A record everyone may read but only its owner change: 403, as before.
-    let public: Value = call(&server, reqwest::Method::POST, "/notes")
-        .header("x-authorization", &owner)
-        .json(&json!({"text": "hello"}))
-        .send()
-        .await
-        .expect("create")
-        .json()
-        .await
-        .expect("json");
+    let public: Value = create(&server, &owner, "notes", json!({"text": "hello"})).await;
     let r = call(
         &server,
         reqwest::Method::PATCH,
@@ -187,15 +132,13 @@ async fn write_answers_show_the_record_as_on_get_does() {
         json!({"events": {"get": "hide('secret')"}}),
     )
     .await;
-    let made: Value = call(&server, reqwest::Method::POST, "/vault")
-        .header("x-authorization", &token)
-        .json(&json!({"name": "a", "secret": "s"}))
-        .send()
-        .await
-        .expect("create")
-        .json()
-        .await
-        .expect("json");
+    let made: Value = create(
+        &server,
+        &token,
+        "vault",
+        json!({"name": "a", "secret": "s"}),
+    )
+    .await;
     assert_eq!(made["name"], "a");
     assert!(made.get("secret").is_none(), "{made}");
     let path = format!("/vault/{}", made["_id"].as_str().expect("id"));

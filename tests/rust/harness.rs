@@ -297,3 +297,99 @@ pub async fn connect(sdk: &rucksack::Sdk) -> rucksack::Realtime {
         other => panic!("expected the greeting, got {other:?}"),
     }
 }
+
+/// Raw HTTP, for requests the SDK would not send as an attacker does.
+pub mod raw {
+    use super::{ADMIN_KEY, API_KEY, PASSWORD, Server, email};
+    use serde_json::{Value, json};
+
+    /// A request with the app's key.
+    pub fn call(server: &Server, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        with_key(server, method, path, API_KEY)
+    }
+
+    /// A request with the admin key.
+    pub fn admin(server: &Server, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        with_key(server, method, path, ADMIN_KEY)
+    }
+
+    fn with_key(
+        server: &Server,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+    ) -> reqwest::RequestBuilder {
+        reqwest::Client::new()
+            .request(method, format!("{}{path}", server.url))
+            .header("authorization", format!("key {key}"))
+    }
+
+    /// The answer's JSON body.
+    pub async fn json(r: reqwest::RequestBuilder) -> Value {
+        r.send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("a JSON answer")
+    }
+
+    /// Registers a user: the user's id and session token.
+    pub async fn user(server: &Server, tag: &str) -> (String, String) {
+        let r = json(
+            call(server, reqwest::Method::POST, "/register")
+                .json(&json!({"email": email(tag), "password": PASSWORD})),
+        )
+        .await;
+        (
+            r["id"].as_str().expect("id").to_owned(),
+            r["token"].as_str().expect("token").to_owned(),
+        )
+    }
+
+    /// Sets a collection's configuration with the admin key.
+    pub async fn configure(server: &Server, coll: &str, config: Value) {
+        let r = admin(
+            server,
+            reqwest::Method::PUT,
+            &format!("/collections/{coll}"),
+        )
+        .json(&config)
+        .send()
+        .await
+        .expect("configure");
+        assert!(r.status().is_success(), "configure {coll}: {}", r.status());
+    }
+
+    /// Makes an API key with the admin key: its id and the key.
+    pub async fn make_key(server: &Server, name: &str) -> (String, String) {
+        let made = json(
+            admin(server, reqwest::Method::POST, "/admin/keys").json(&json!({ "name": name })),
+        )
+        .await;
+        (
+            made["id"].as_str().expect("id").to_owned(),
+            made["key"].as_str().expect("key").to_owned(),
+        )
+    }
+
+    /// Creates a record as the user of `token`; the answer's body.
+    pub async fn create(server: &Server, token: &str, coll: &str, body: Value) -> Value {
+        json(
+            call(server, reqwest::Method::POST, &format!("/{coll}"))
+                .header("x-authorization", token)
+                .json(&body),
+        )
+        .await
+    }
+
+    /// The status of a request made with a session token.
+    pub async fn status(r: reqwest::RequestBuilder, token: &str) -> u16 {
+        r.header("x-authorization", token)
+            .send()
+            .await
+            .expect("request")
+            .status()
+            .as_u16()
+    }
+}

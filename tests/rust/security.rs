@@ -2,7 +2,8 @@
 //! attacker would: over raw HTTP and raw WebSockets where the SDK would not send
 //! such a thing. See SECURITY.md for the threat model and the table of findings.
 
-use e2e::{ADMIN_KEY, API_KEY, PASSWORD, Server, email};
+use e2e::raw::{admin, call, configure, create, json, make_key, user};
+use e2e::{API_KEY, PASSWORD, Server};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -12,49 +13,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// A request with the app's key, and the session token when given.
-fn call(server: &Server, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-    reqwest::Client::new()
-        .request(method, format!("{}{path}", server.url))
-        .header("authorization", format!("key {API_KEY}"))
-}
-
-/// A request with the admin key.
-fn admin(server: &Server, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-    reqwest::Client::new()
-        .request(method, format!("{}{path}", server.url))
-        .header("authorization", format!("key {ADMIN_KEY}"))
-}
-
-/// Registers a user: the user's id and session token.
-async fn user(server: &Server, tag: &str) -> (String, String) {
-    let r: Value = call(server, reqwest::Method::POST, "/register")
-        .json(&json!({"email": email(tag), "password": PASSWORD}))
-        .send()
-        .await
-        .expect("register")
-        .json()
-        .await
-        .expect("json");
-    (
-        r["id"].as_str().expect("id").to_owned(),
-        r["token"].as_str().expect("token").to_owned(),
-    )
-}
-
-async fn configure(server: &Server, coll: &str, config: Value) {
-    let r = admin(
-        server,
-        reqwest::Method::PUT,
-        &format!("/collections/{coll}"),
-    )
-    .json(&config)
-    .send()
-    .await
-    .expect("configure");
-    assert!(r.status().is_success(), "configure {coll}: {}", r.status());
-}
 
 /// How many records a collection holds, as the admin sees them.
 async fn count(server: &Server, coll: &str) -> u64 {
@@ -200,66 +158,43 @@ async fn relations_load_records_as_a_direct_read_shows_them() {
         json!({"operations": {"findObject": false, "find": false}}),
     )
     .await;
-    let create = |coll: &str, body: Value| {
-        call(&server, reqwest::Method::POST, &format!("/{coll}"))
-            .header("x-authorization", &token)
-            .json(&body)
-            .send()
-    };
-    let card: Value = create("cards", json!({"name": "ace", "secret": "s3cr3t"}))
-        .await
-        .expect("card")
-        .json()
-        .await
-        .expect("json");
+    let card = create(
+        &server,
+        &token,
+        "cards",
+        json!({"name": "ace", "secret": "s3cr3t"}),
+    )
+    .await;
     let card_id = card["_id"].as_str().expect("id");
-    let vault: Value = create("vaults", json!({"sealed": true}))
-        .await
-        .expect("vault")
-        .json()
-        .await
-        .expect("json");
-    let ledger: Value = create("ledgers", json!({"total": 1}))
-        .await
-        .expect("ledger")
-        .json()
-        .await
-        .expect("json");
+    let vault = create(&server, &token, "vaults", json!({"sealed": true})).await;
+    let ledger = create(&server, &token, "ledgers", json!({"total": 1})).await;
     create(
+        &server,
+        &token,
         "notes",
         json!({"card": card_id, "vault": vault["_id"], "ledger": ledger["_id"]}),
     )
-    .await
-    .expect("note");
+    .await;
 
     let read = |query: &str| {
-        call(&server, reqwest::Method::GET, &format!("/{query}"))
-            .header("x-authorization", &token)
-            .send()
+        call(&server, reqwest::Method::GET, &format!("/{query}")).header("x-authorization", &token)
     };
     // The same collection, loaded into itself.
-    let own: Value = read("cards?load=raw=_id:cards")
-        .await
-        .expect("read")
-        .json()
-        .await
-        .expect("json");
+    let own = json(read("cards?load=raw=_id:cards")).await;
     assert_eq!(own[0]["raw"]["name"], "ace", "{own}");
     assert!(own[0]["raw"].get("secret").is_none(), "{own}");
     assert!(own[0].get("secret").is_none(), "{own}");
     // From another collection.
-    let notes: Value = read("notes?load=c=card:cards,v=vault:vaults")
-        .await
-        .expect("read")
-        .json()
-        .await
-        .expect("json");
+    let notes = json(read("notes?load=c=card:cards,v=vault:vaults")).await;
     assert_eq!(notes[0]["c"]["name"], "ace", "{notes}");
     assert!(notes[0]["c"].get("secret").is_none(), "{notes}");
     // A record the GET script cancels loads as null, as a missing one does.
     assert_eq!(notes[0]["v"], Value::Null, "{notes}");
     // A collection whose reads are switched off cannot be read through a relation.
-    let off = read("notes?load=l=ledger:ledgers").await.expect("read");
+    let off = read("notes?load=l=ledger:ledgers")
+        .send()
+        .await
+        .expect("read");
     assert_eq!(off.status(), 405);
     let off: Value = off.json().await.expect("json");
     assert_eq!(off["code"], "operation_disabled");
@@ -500,20 +435,11 @@ async fn sockets_end_with_their_session_or_key() {
     assert!(ended(&mut ws).await, "a socket outlived its account");
 
     // A revoked key.
-    let made: Value = admin(&server, reqwest::Method::POST, "/admin/keys")
-        .json(&json!({"name": "kiosk"}))
-        .send()
-        .await
-        .expect("make key")
-        .json()
-        .await
-        .expect("json");
-    let key = made["key"].as_str().expect("key");
+    let (id, key) = make_key(&server, "kiosk").await;
     let mut ws = raw_ws(&server, &format!("ws?apiKey={key}"), &[])
         .await
         .expect("connect with the key");
     next_text(&mut ws).await;
-    let id = made["id"].as_str().expect("id");
     let r = admin(
         &server,
         reqwest::Method::DELETE,
@@ -683,15 +609,7 @@ async fn the_realtime_history_is_bounded_in_bytes() {
 #[tokio::test]
 async fn a_key_revoked_from_the_command_line_ends_its_sockets_by_the_next_heartbeat() {
     let server = Server::start_with(&["--ws-heartbeat", "1"]);
-    let made: Value = admin(&server, reqwest::Method::POST, "/admin/keys")
-        .json(&json!({"name": "cli"}))
-        .send()
-        .await
-        .expect("make key")
-        .json()
-        .await
-        .expect("json");
-    let key = made["key"].as_str().expect("key");
+    let (id, key) = make_key(&server, "cli").await;
     let mut ws = raw_ws(&server, &format!("ws?apiKey={key}"), &[])
         .await
         .expect("connect with the key");
@@ -700,7 +618,7 @@ async fn a_key_revoked_from_the_command_line_ends_its_sockets_by_the_next_heartb
     let out = std::process::Command::new(e2e::server_bin())
         .arg("--data-dir")
         .arg(&server.data_dir)
-        .args(["keys", "revoke", made["id"].as_str().expect("id")])
+        .args(["keys", "revoke", &id])
         .output()
         .expect("run the command");
     assert!(out.status.success(), "{out:?}");
