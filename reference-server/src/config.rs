@@ -35,6 +35,11 @@ pub struct Config {
     #[arg(long, env = "RUCKSACK_MAX_BODY", default_value_t = 1024 * 1024)]
     pub max_body: u64,
 
+    /// Seconds a client may take to send a request's headers; slower connections
+    /// are closed (slowloris).
+    #[arg(long, env = "RUCKSACK_HEADER_TIMEOUT", default_value_t = 30)]
+    pub header_timeout: u64,
+
     /// Seconds a JSON request body may take to arrive (slow senders get 408).
     #[arg(long, env = "RUCKSACK_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,

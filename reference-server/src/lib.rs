@@ -198,13 +198,13 @@ pub async fn start(config: Config) -> Result<Running, String> {
         sockets: ws::Sockets::default(),
         shutdown: shutdown_rx.clone(),
     });
-    let mut stop = shutdown_rx;
-    let server = warp::serve(http::routes(app))
-        .incoming(listener)
-        .graceful(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        });
-    let task = tokio::spawn(server.run());
+    let header_timeout = Duration::from_secs(app.config.header_timeout.max(1));
+    let task = tokio::spawn(serve(
+        listener,
+        http::routes(app),
+        shutdown_rx,
+        header_timeout,
+    ));
     Ok(Running {
         addr,
         api_key,
@@ -268,6 +268,65 @@ pub async fn run_command(config: &Config, command: &config::Command) -> Result<S
             }
         },
     }
+}
+
+/// The address a connection comes from, as the accept loop saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
+/// Accepts connections until `shutdown` flips, serving each with the routes; a
+/// client must send a request's headers within `header_timeout`. On shutdown it
+/// stops accepting and waits for open requests to finish.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    routes: warp::filters::BoxedFilter<(warp::reply::Response,)>,
+    mut shutdown: watch::Receiver<bool>,
+    header_timeout: Duration,
+) {
+    let service = warp::service(routes);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let stopped = async move {
+        let _ = shutdown.wait_for(|s| *s).await;
+    };
+    tokio::pin!(stopped);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment, go on.
+                    tracing::warn!(%e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stopped => break,
+        };
+        let service = service.clone();
+        let per_request =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(PeerAddr(peer));
+                let mut service = service.clone();
+                tower_service::Service::call(&mut service, req)
+            });
+        let mut builder =
+            hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+        builder
+            .http1()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_timeout);
+        let conn = builder
+            .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tcp), per_request)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("connection ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 /// A listening socket whose accepted connections send small writes at once

@@ -303,3 +303,34 @@ async fn anonymous_sockets_are_bounded_per_address_and_every_socket_in_rate() {
     assert!((5..=10).contains(&pongs), "{pongs} answered");
     assert_eq!(pongs + limited, 20);
 }
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::start_with(&["--header-timeout", "1"]);
+    let host = server.url.trim_start_matches("http://").to_owned();
+    let mut s = tokio::net::TcpStream::connect(&host)
+        .await
+        .expect("connect");
+    s.write_all(format!("GET /health HTTP/1.1\r\nhost: {host}\r\nx-slow: ").as_bytes())
+        .await
+        .expect("write");
+    // The headers never end: the server closes the connection (an answer, if
+    // any, then end of stream) instead of waiting for ever.
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the connection was still open after 5 s");
+    // Others are served as usual.
+    let ok = reqwest::get(format!("{}/health", server.url))
+        .await
+        .expect("health");
+    assert_eq!(ok.status(), 200);
+}

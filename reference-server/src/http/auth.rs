@@ -98,11 +98,11 @@ fn credentials(body: &Value) -> Result<(String, String), ErrorBody> {
 pub fn client_ip(
     app: Arc<App>,
 ) -> impl Filter<Extract = (Option<IpAddr>,), Error = std::convert::Infallible> + Clone {
-    warp::addr::remote()
+    warp::filters::ext::optional::<crate::PeerAddr>()
         .and(warp::header::headers_cloned())
         .map(
-            move |peer: Option<SocketAddr>, headers: warp::http::HeaderMap| {
-                let peer = peer.map(|p| p.ip());
+            move |peer: Option<crate::PeerAddr>, headers: warp::http::HeaderMap| {
+                let peer = peer.map(|p| p.0.ip());
                 match &app.config.client_ip_header {
                     Some(name) => forwarded_ip(&headers, name).or(peer),
                     None => peer,
