@@ -36,6 +36,9 @@ const INLINE_STEPS: std::ffi::c_int = 20_000;
 const INLINE_TIME: std::time::Duration = std::time::Duration::from_millis(5);
 /// The longest a read may run on the blocking pool before it is interrupted.
 pub const QUERY_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The longest a bulk write may search for its records on the writer thread
+/// (every other write waits meanwhile).
+const BULK_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// How often, in SQLite steps, a running read checks its budget and deadline.
 const CHECK_EVERY: std::ffi::c_int = 1_000;
 
@@ -135,6 +138,8 @@ pub struct SqliteStore {
     sessions: SessionCache,
     /// How long a read may run on the blocking pool.
     time_limit: std::time::Duration,
+    /// How long a bulk write may search for its records on the writer.
+    bulk_time_limit: std::time::Duration,
 }
 
 /// Live sessions kept in memory, so a signed-in request does not query SQLite.
@@ -217,13 +222,16 @@ impl SqliteStore {
             readers: Arc::new(Mutex::new(Vec::new())),
             sessions: SessionCache::default(),
             time_limit: QUERY_TIME_LIMIT,
+            bulk_time_limit: BULK_TIME_LIMIT,
         })
     }
 
-    /// The same store with another time limit for reads.
+    /// The same store with another time limit for reads and for bulk writes'
+    /// searches.
     #[must_use]
     pub fn with_time_limit(mut self, limit: std::time::Duration) -> Self {
         self.time_limit = limit;
+        self.bulk_time_limit = limit;
         self
     }
 
@@ -344,26 +352,7 @@ impl SqliteStore {
             };
             // A read that runs past the deadline is interrupted, not left to
             // hold a thread of the pool.
-            let deadline = std::time::Instant::now() + limit;
-            let late = Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let flag = late.clone();
-            conn.progress_handler(
-                CHECK_EVERY,
-                Some(move || {
-                    let stop = std::time::Instant::now() > deadline;
-                    if stop {
-                        flag.store(true, std::sync::atomic::Ordering::Relaxed);
-                    }
-                    stop
-                }),
-            );
-            let r = f(&conn);
-            conn.progress_handler(0, None::<fn() -> bool>);
-            let r = if late.load(std::sync::atomic::Ordering::Relaxed) {
-                Err(StoreError::TimedOut(limit.as_secs()))
-            } else {
-                r
-            };
+            let r = within(&conn, limit, || f(&conn));
             let mut pool = readers.lock().map_err(engine)?;
             if pool.len() < MAX_IDLE_READERS {
                 pool.push(conn);
@@ -373,6 +362,34 @@ impl SqliteStore {
         .await
         .map_err(engine)?
     }
+}
+
+/// Runs `f` (reads only) on `conn`, interrupting it after `limit`:
+/// [`StoreError::TimedOut`] then. An interrupted read leaves the transaction as it was.
+fn within<T>(
+    conn: &Connection,
+    limit: std::time::Duration,
+    f: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let deadline = std::time::Instant::now() + limit;
+    let late = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = late.clone();
+    conn.progress_handler(
+        CHECK_EVERY,
+        Some(move || {
+            let stop = std::time::Instant::now() > deadline;
+            if stop {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            stop
+        }),
+    );
+    let r = f();
+    conn.progress_handler(0, None::<fn() -> bool>);
+    if late.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(StoreError::TimedOut(limit.as_secs()));
+    }
+    r
 }
 
 fn writer_loop(conn: Connection, rx: Receiver<Box<dyn Job>>) {
@@ -1063,8 +1080,11 @@ impl Store for SqliteStore {
         check: Option<Check>,
     ) -> Result<Vec<Value>, StoreError> {
         let coll = collection.to_owned();
+        let limit = self.bulk_time_limit;
         self.write(move |c| {
-            let found = matching(c, &coll, filter.as_ref(), guard.as_ref())?;
+            let found = within(c, limit, || {
+                matching(c, &coll, filter.as_ref(), guard.as_ref())
+            })?;
             let mut st = c
                 .prepare_cached("UPDATE records SET doc = jsonb(?3) WHERE coll = ?1 AND id = ?2")
                 .map_err(engine)?;
@@ -1092,8 +1112,11 @@ impl Store for SqliteStore {
         guard: Option<Filter>,
     ) -> Result<Vec<Value>, StoreError> {
         let coll = collection.to_owned();
+        let limit = self.bulk_time_limit;
         self.write(move |c| {
-            let found = matching(c, &coll, filter.as_ref(), guard.as_ref())?;
+            let found = within(c, limit, || {
+                matching(c, &coll, filter.as_ref(), guard.as_ref())
+            })?;
             let mut st = c
                 .prepare_cached("DELETE FROM records WHERE coll = ?1 AND id = ?2")
                 .map_err(engine)?;
@@ -1485,6 +1508,46 @@ mod tests {
             })
             .await;
         assert_eq!(one.ok(), Some(1));
+    }
+
+    #[tokio::test]
+    async fn a_bulk_write_that_searches_too_long_writes_nothing_and_frees_the_writer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("db.sqlite"))
+            .expect("open")
+            .with_time_limit(std::time::Duration::from_millis(1));
+        let many: Vec<_> = (0..20_000)
+            .map(|i| {
+                let mut r = record(&format!("id{i:05}"), "u");
+                r.insert("n".into(), json!(i));
+                r
+            })
+            .collect();
+        store.insert_many("nums", many).await.expect("insert");
+        let filter = || {
+            FindQuery::from_pairs([("where", "n >= 19990")])
+                .expect("query")
+                .filter
+        };
+        let spec =
+            sdk_core::update::UpdateSpec::parse(&json!({"$set": {"hit": true}})).expect("spec");
+        let r = store
+            .update_many("nums", filter(), None, spec, "now".into(), None)
+            .await;
+        assert!(matches!(r, Err(StoreError::TimedOut(_))), "{r:?}");
+        let r = store.delete_many("nums", filter(), None).await;
+        assert!(matches!(r, Err(StoreError::TimedOut(_))), "{r:?}");
+        // Nothing was written, and the writer goes on.
+        let kept = store
+            .get("nums", "id19995")
+            .await
+            .expect("get")
+            .expect("kept");
+        assert!(!kept.contains("hit"), "{kept}");
+        store
+            .insert_many("nums", vec![record("after", "u")])
+            .await
+            .expect("the next write");
     }
 
     #[tokio::test]
