@@ -35,6 +35,11 @@ pub struct Config {
     #[arg(long, env = "RUCKSACK_MAX_BODY", default_value_t = 1024 * 1024)]
     pub max_body: u64,
 
+    /// HTTP connections open at once; further ones wait to be accepted. A
+    /// WebSocket counts until its upgrade (`--max-ws` bounds open sockets).
+    #[arg(long, env = "RUCKSACK_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+
     /// Seconds a client may take to send a request's headers; slower connections
     /// are closed (slowloris).
     #[arg(long, env = "RUCKSACK_HEADER_TIMEOUT", default_value_t = 30)]

@@ -198,13 +198,11 @@ pub async fn start(config: Config) -> Result<Running, String> {
         sockets: ws::Sockets::default(),
         shutdown: shutdown_rx.clone(),
     });
-    let header_timeout = Duration::from_secs(app.config.header_timeout.max(1));
-    let task = tokio::spawn(serve(
-        listener,
-        http::routes(app),
-        shutdown_rx,
-        header_timeout,
-    ));
+    let limits = ConnLimits {
+        header_timeout: Duration::from_secs(app.config.header_timeout.max(1)),
+        max_connections: app.config.max_connections.max(1),
+    };
+    let task = tokio::spawn(serve(listener, http::routes(app), shutdown_rx, limits));
     Ok(Running {
         addr,
         api_key,
@@ -274,22 +272,41 @@ pub async fn run_command(config: &Config, command: &config::Command) -> Result<S
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub std::net::SocketAddr);
 
-/// Accepts connections until `shutdown` flips, serving each with the routes; a
-/// client must send a request's headers within `header_timeout`. On shutdown it
+/// Bounds on HTTP connections.
+#[derive(Debug, Clone, Copy)]
+struct ConnLimits {
+    /// How long a client may take to send a request's headers.
+    header_timeout: Duration,
+    /// How many HTTP connections may be open at once (a WebSocket counts only
+    /// until its upgrade; they have bounds of their own).
+    max_connections: usize,
+}
+
+/// Accepts connections until `shutdown` flips, serving each with the routes: at
+/// most `max_connections` at once (beyond, new ones wait in the listen queue), and
+/// a client must send a request's headers within `header_timeout`. On shutdown it
 /// stops accepting and waits for open requests to finish.
 async fn serve(
     listener: tokio::net::TcpListener,
     routes: warp::filters::BoxedFilter<(warp::reply::Response,)>,
     mut shutdown: watch::Receiver<bool>,
-    header_timeout: Duration,
+    limits: ConnLimits,
 ) {
     let service = warp::service(routes);
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let stopped = async move {
         let _ = shutdown.wait_for(|s| *s).await;
     };
     tokio::pin!(stopped);
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut stopped => break,
+        };
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
@@ -314,7 +331,7 @@ async fn serve(
         builder
             .http1()
             .timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(header_timeout);
+            .header_read_timeout(limits.header_timeout);
         let conn = builder
             .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tcp), per_request)
             .into_owned();
@@ -323,6 +340,7 @@ async fn serve(
             if let Err(e) = conn.await {
                 tracing::debug!("connection ended: {e}");
             }
+            drop(slot);
         });
     }
     drop(listener);

@@ -334,3 +334,30 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
         .expect("health");
     assert_eq!(ok.status(), 200);
 }
+
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_until_one_closes() {
+    let server = Server::start_with(&["--max-connections", "2"]);
+    let host = server.url.trim_start_matches("http://").to_owned();
+    let first = tokio::net::TcpStream::connect(&host)
+        .await
+        .expect("connect");
+    let _second = tokio::net::TcpStream::connect(&host)
+        .await
+        .expect("connect");
+    let url = format!("{}/health", server.url);
+    let mut third = tokio::spawn(async move { reqwest::get(url).await.map(|r| r.status()) });
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(500), &mut third)
+            .await
+            .is_err(),
+        "a third connection was served while two were open"
+    );
+    drop(first);
+    let status = tokio::time::timeout(std::time::Duration::from_secs(5), third)
+        .await
+        .expect("served once a connection closed")
+        .expect("task")
+        .expect("answer");
+    assert_eq!(status, 200);
+}
