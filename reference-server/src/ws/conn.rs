@@ -136,7 +136,13 @@ pub async fn serve(socket: Socket, app: Arc<App>, who: Who, numbered: bool, resu
         tokio::select! {
             biased;
             ev = events.recv(), if !waiting => match ev {
-                Ok(ev) => deliver(&app, &mut conn, &ev, &mut out),
+                Ok(ev) => match ev.upgrade() {
+                    Some(ev) => deliver(&app, &mut conn, &ev, &mut out),
+                    None => break Some((
+                        1008,
+                        "too slow: the events not read yet are gone; reconnect and resume".into(),
+                    )),
+                },
                 Err(RecvError::Lagged(n)) => break Some((
                     1008,
                     format!("too slow: fell {n} events behind; reconnect and resume"),

@@ -6,7 +6,7 @@ pub mod conn;
 use sdk_core::ws::{Channel, WriteAction, broadcast_allowed, write_frame};
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -154,30 +154,39 @@ pub trait Bus: Send + Sync + 'static {
     fn publish(&self, event: Event);
     /// A new subscription and the last number published before it, taken together
     /// so that every event it receives is numbered after that.
-    fn subscribe(&self) -> (broadcast::Receiver<Arc<Event>>, u64);
+    /// An event that is gone when received (`Weak::upgrade` fails) was dropped
+    /// before this subscriber read it: the subscriber fell too far behind.
+    fn subscribe(&self) -> (broadcast::Receiver<Weak<Event>>, u64);
     /// This stream's id: numbers are only comparable within one stream.
     fn stream(&self) -> &str;
     /// The events after `since`, or `None` when the history no longer reaches back that far.
     fn since(&self, since: u64) -> Option<Vec<Arc<Event>>>;
 }
 
-/// The in-process bus. A subscriber that falls more than `capacity` events
-/// behind is disconnected (it can resume from the history).
+/// The in-process bus. Events reach subscribers through a ring of `capacity`
+/// weak references; the events themselves live only in the bus's own bounded
+/// store (by count and by bytes), so the memory events hold is bounded however
+/// large they are. A subscriber that falls more than `capacity` events behind, or
+/// behind the bytes the store keeps, is disconnected (it can resume).
 pub struct LocalBus {
-    tx: broadcast::Sender<Arc<Event>>,
+    tx: broadcast::Sender<Weak<Event>>,
     stream: String,
     history: Mutex<History>,
 }
 
 struct History {
     next: u64,
-    /// The last number of the newest event evicted from the history.
+    /// The last number of the newest event evicted from the store.
     evicted: u64,
-    /// The events kept, each with its size.
+    /// The events kept, each with its size: the newest `keep` at most.
     events: VecDeque<(Arc<Event>, usize)>,
-    /// The most events kept.
+    /// How many of the newest events a resuming client is replayed from.
     cap: usize,
-    /// The size of the events kept, and the most it may be.
+    /// How many events are kept: enough for the resume history and for every
+    /// subscriber within `capacity` of the newest.
+    keep: usize,
+    /// The size of the events kept, and the most it may be (the newest event is
+    /// kept whatever its size, until the next).
     bytes: usize,
     max_bytes: usize,
 }
@@ -193,8 +202,9 @@ impl LocalBus {
             history: Mutex::new(History {
                 next: 1,
                 evicted: 0,
-                events: VecDeque::with_capacity(history.min(65_536)),
+                events: VecDeque::with_capacity(history.max(capacity).min(65_536)),
                 cap: history,
+                keep: history.max(capacity).max(1),
                 bytes: 0,
                 max_bytes: history_bytes,
             }),
@@ -216,30 +226,22 @@ impl Bus for LocalBus {
         h.next += event.width();
         let event = Arc::new(event);
         let size = event.bytes();
-        if matches!(event.kind, EventKind::Revoked(_)) {
-            // Not for replaying: sent to the connections open now only.
-        } else if h.cap > 0 && size <= h.max_bytes {
-            h.events.push_back((event.clone(), size));
-            h.bytes += size;
-            while h.events.len() > h.cap || h.bytes > h.max_bytes {
-                let Some((old, n)) = h.events.pop_front() else {
-                    break;
-                };
-                h.bytes -= n;
-                h.evicted = old.last_seq();
-            }
-        } else {
-            // Kept nowhere: whoever missed it resumes with a gap.
-            h.events.clear();
-            h.bytes = 0;
-            h.evicted = event.last_seq();
+        let weak = Arc::downgrade(&event);
+        h.events.push_back((event, size));
+        h.bytes += size;
+        while h.events.len() > 1 && (h.events.len() > h.keep || h.bytes > h.max_bytes) {
+            let Some((old, n)) = h.events.pop_front() else {
+                break;
+            };
+            h.bytes -= n;
+            h.evicted = old.last_seq();
         }
         // Sent under the lock, so subscribers see events in number order.
         // No subscribers is not an error.
-        let _ = self.tx.send(event);
+        let _ = self.tx.send(weak);
     }
 
-    fn subscribe(&self) -> (broadcast::Receiver<Arc<Event>>, u64) {
+    fn subscribe(&self) -> (broadcast::Receiver<Weak<Event>>, u64) {
         let h = self.lock();
         (self.tx.subscribe(), h.next - 1)
     }
@@ -250,13 +252,21 @@ impl Bus for LocalBus {
 
     fn since(&self, since: u64) -> Option<Vec<Arc<Event>>> {
         let h = self.lock();
-        if since < h.evicted || since >= h.next {
+        // Replays come from the newest `cap` events the store holds.
+        let start = h.events.len().saturating_sub(h.cap);
+        let floor = match start {
+            0 => h.evicted,
+            s => h.events.get(s - 1).map_or(h.evicted, |(e, _)| e.last_seq()),
+        };
+        if since < floor || since >= h.next {
             return None;
         }
         Some(
             h.events
                 .iter()
-                .filter(|(e, _)| e.last_seq() > since)
+                .skip(start)
+                // Ended credentials concern the connections open then only.
+                .filter(|(e, _)| e.last_seq() > since && !matches!(e.kind, EventKind::Revoked(_)))
                 .map(|(e, _)| e.clone())
                 .collect(),
         )
@@ -599,4 +609,57 @@ async fn upgrade(
         .map_err(|_| ApiError::new(ErrorCode::InvalidBody, "Sec-WebSocket-Key is not valid"))?;
     h.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(text: &str) -> Event {
+        Event {
+            seq: 0,
+            except: None,
+            kind: EventKind::Message {
+                channel: None,
+                text: text.to_owned().into(),
+                visible: None,
+            },
+        }
+    }
+
+    #[test]
+    fn events_live_only_in_the_bounded_store_so_large_ones_cannot_pile_up() {
+        // A ring of 8 for subscribers, a resume history of 2, 10 kB in all.
+        let bus = LocalBus::new(8, 2, 10_000);
+        let (mut rx, latest) = bus.subscribe();
+        assert_eq!(latest, 0);
+        for _ in 0..3 {
+            bus.publish(message("small"));
+        }
+        for _ in 0..3 {
+            let ev = rx.try_recv().expect("an event").upgrade();
+            assert!(ev.is_some(), "a subscriber within reach reads every event");
+        }
+        // Resuming replays from the last two only.
+        assert!(bus.since(0).is_none(), "beyond the resume history");
+        assert_eq!(bus.since(1).map(|v| v.len()), Some(2));
+        // Five 4 kB events while the subscriber reads none: only the newest two
+        // fit in 10 kB; the ones it has not read are gone when it gets to them.
+        let big = "x".repeat(4_000);
+        for _ in 0..5 {
+            bus.publish(message(&big));
+        }
+        let held: usize = bus.lock().events.iter().map(|(_, n)| n).sum();
+        assert!(held <= 10_000, "{held} bytes held");
+        let first = rx.try_recv().expect("an event").upgrade();
+        assert!(
+            first.is_none(),
+            "an evicted event is gone for a slow subscriber"
+        );
+        // An event larger than the bound still reaches those reading now.
+        let (mut now, _) = bus.subscribe();
+        bus.publish(message(&"y".repeat(50_000)));
+        let ev = now.try_recv().expect("an event").upgrade();
+        assert!(ev.is_some(), "the newest event is kept whatever its size");
+    }
 }
