@@ -1510,12 +1510,8 @@ mod tests {
         assert_eq!(one.ok(), Some(1));
     }
 
-    #[tokio::test]
-    async fn a_bulk_write_that_searches_too_long_writes_nothing_and_frees_the_writer() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteStore::open(&dir.path().join("db.sqlite"))
-            .expect("open")
-            .with_time_limit(std::time::Duration::from_millis(1));
+    /// 20,000 records `id00000`.. with `n` from 0, in `nums`.
+    async fn seed_numbers(store: &SqliteStore) {
         let many: Vec<_> = (0..20_000)
             .map(|i| {
                 let mut r = record(&format!("id{i:05}"), "u");
@@ -1524,6 +1520,15 @@ mod tests {
             })
             .collect();
         store.insert_many("nums", many).await.expect("insert");
+    }
+
+    #[tokio::test]
+    async fn a_bulk_write_that_searches_too_long_writes_nothing_and_frees_the_writer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("db.sqlite"))
+            .expect("open")
+            .with_time_limit(std::time::Duration::from_millis(1));
+        seed_numbers(&store).await;
         let filter = || {
             FindQuery::from_pairs([("where", "n >= 19990")])
                 .expect("query")
@@ -1554,14 +1559,7 @@ mod tests {
     async fn a_read_over_the_inline_budget_finishes_on_the_blocking_pool() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SqliteStore::open(&dir.path().join("db.sqlite")).expect("open");
-        let many: Vec<_> = (0..20_000)
-            .map(|i| {
-                let mut r = record(&format!("id{i:05}"), "u");
-                r.insert("n".into(), json!(i));
-                r
-            })
-            .collect();
-        store.insert_many("nums", many).await.expect("insert");
+        seed_numbers(&store).await;
         // Warm a reader connection so the read is tried inline first.
         store.get("nums", "id00000").await.expect("get");
         // An unindexed filter over 20,000 records runs over the budget...
