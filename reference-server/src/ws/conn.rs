@@ -157,7 +157,10 @@ pub async fn serve(socket: Socket, app: Arc<App>, who: Who, numbered: bool, resu
                     if m.is_ping() || m.is_pong() {
                         continue;
                     }
-                    if !rate.admit() {
+                    if rate.admit() {
+                        // Boxed: an action's state is large, an idle connection's stays small.
+                        Box::pin(answer(&app, &mut conn, m, &mut out)).await;
+                    } else {
                         out.push(error_frame(
                             &ErrorBody::new(
                                 ErrorCode::RateLimited,
@@ -168,12 +171,8 @@ pub async fn serve(socket: Socket, app: Arc<App>, who: Who, numbered: bool, resu
                             ),
                             None,
                         ));
-                        waiting = false;
-                    } else {
-                    // Boxed: an action's state is large, an idle connection's stays small.
-                    Box::pin(answer(&app, &mut conn, m, &mut out)).await;
-                    waiting = false;
                     }
+                    waiting = false;
                 }
             },
             () = &mut resume_deadline, if waiting => waiting = false,
