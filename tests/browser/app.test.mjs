@@ -209,8 +209,12 @@ test('two pages chat in a channel; a third page, not subscribed, receives nothin
     }
     return window.inbox.filter((m) => m.action === 'chat').map((m) => [m.userId, m.text]);
   }, n);
+  // Each speaks after hearing the last line: sends from two pages are otherwise
+  // not ordered with each other.
   await said(alice, 'hi bob');
+  await heard(bob, 1);
   await said(bob, 'hi alice');
+  await heard(alice, 2);
   await said(alice, 'bye');
   const conversation = [[ids[0], 'hi bob'], [ids[1], 'hi alice'], [ids[0], 'bye']];
   assert.deepEqual(await heard(alice, 3), conversation);
