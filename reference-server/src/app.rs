@@ -3,7 +3,7 @@
 use crate::auth::Hasher;
 use crate::config::Config;
 use crate::files::FileStore;
-use crate::store::{Check, Store};
+use crate::store::{Check, FieldType, Layout, Store};
 use crate::ws::Bus;
 use sdk_core::collection::CollectionConfig;
 use sdk_core::record::is_system_field;
@@ -116,6 +116,33 @@ impl Collection {
             }
         };
         Ok(Self { config, check })
+    }
+}
+
+impl Collection {
+    /// What the store's query compiler may rely on: the top-level fields whose
+    /// JSON type the schema fixes, and the declared indexes.
+    pub fn layout(&self) -> Layout {
+        let mut types = std::collections::HashMap::new();
+        if let Some(schema) = self.config.effective_schema()
+            && let Some(props) = schema.get("properties").and_then(Value::as_object)
+        {
+            for (name, spec) in props {
+                let t = match spec.get("type").and_then(Value::as_str) {
+                    Some("string") => FieldType::Text,
+                    Some("number" | "integer") => FieldType::Number,
+                    Some("boolean") => FieldType::Bool,
+                    _ => continue,
+                };
+                if !is_system_field(name) && sdk_core::query::Path::parse(name).is_ok() {
+                    types.insert(name.clone(), t);
+                }
+            }
+        }
+        Layout {
+            types,
+            indexes: self.config.index_paths(),
+        }
     }
 }
 

@@ -123,7 +123,7 @@ async fn put_config(
     let text = serde_json::to_string(&compiled.config).map_err(ApiError::internal)?;
     c.app
         .store
-        .set_config(&name, text, compiled.config.index_paths())
+        .set_config(&name, text, compiled.layout())
         .await
         .map_err(store_error)?;
     let answer = compiled.config.clone();

@@ -7,6 +7,8 @@
 pub mod sql;
 pub mod sqlite;
 
+pub use sql::{FieldType, Layout};
+
 use async_trait::async_trait;
 use sdk_core::files::FileRecord;
 use sdk_core::query::Filter;
@@ -206,13 +208,15 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a user and every session of theirs; their records and files stay.
     async fn delete_user(&self, user_id: &str) -> Result<(), StoreError>;
 
-    /// Stores a collection's configuration (JSON text) and makes its declared
-    /// indexes (each a list of fields) exist, dropping ones no longer declared.
+    /// Stores a collection's configuration (JSON text) and its layout: makes its
+    /// declared indexes exist, dropping ones no longer declared, and types the
+    /// fields the layout types wherever the stored records agree. From then on a
+    /// write whose record holds a typed field of another type is rejected.
     async fn set_config(
         &self,
         name: &str,
         config: String,
-        indexes: Vec<Vec<sdk_core::query::Path>>,
+        layout: Layout,
     ) -> Result<(), StoreError>;
     /// Every stored configuration: (collection, JSON text).
     async fn configs(&self) -> Result<Vec<(String, String)>, StoreError>;

@@ -1,20 +1,28 @@
-//! Compiling the query language to SQLite SQL over the JSON column `doc`.
+//! Compiling the query language to SQLite SQL over the `records` table.
+//!
+//! The system fields live in typed columns (`_id` → `id`, `userId` → `owner`,
+//! `createdAt` → `created`, `updatedAt` → `updated`, `__v` → `v`), so filters and
+//! sorts on them read no document and indexes serve them. A collection's fields
+//! whose JSON type its schema fixes ([`Types`]) are compared and sorted as plain
+//! values; every other field is read from the JSON column `doc`.
 //!
 //! Only bound parameters carry values. Field paths are inlined as JSON path
 //! literals, which is safe because [`Path`] admits only ASCII letters, digits,
 //! `_` and `-` in segments, and necessary so expression indexes on
 //! `json_extract(doc, '$.field')` match the query.
 //!
-//! Every comparison checks the JSON type (`json_type`) as well as the value, so
-//! the SQL agrees with the evaluator in `sdk_core::query` (a differential test
-//! holds them to it). SQL's NULLs only arise from missing fields; in AND/OR they
-//! act as false, and under NOT the operand is wrapped in `IFNULL(.., 0)` so the
-//! negation of "unknown" is "true", exactly as the evaluator's.
+//! Every comparison on an untyped field checks the JSON type (`json_type`) as
+//! well as the value, so the SQL agrees with the evaluator in `sdk_core::query`
+//! (a differential test holds them to it). SQL's NULLs only arise from missing
+//! fields; in AND/OR they act as false, and under NOT the operand is wrapped in
+//! `IFNULL(.., 0)` so the negation of "unknown" is "true", exactly as the
+//! evaluator's.
 
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Error as SqlError};
 use sdk_core::query::{CmpOp, Filter, FindQuery, Path, Pattern, Scalar, SortKey, like_matches};
+use sdk_core::record::{CREATED_AT, ID, OWNER, UPDATED_AT, VERSION};
 use std::fmt::Write;
 
 /// SQL text and its bound parameters.
@@ -24,6 +32,8 @@ pub struct Sql {
     pub text: String,
     /// The parameters, in order (`?` placeholders).
     pub params: Vec<SqlValue>,
+    /// Whether an index serves the read, so it visits a bounded number of rows.
+    pub inline: bool,
 }
 
 impl Sql {
@@ -34,6 +44,116 @@ impl Sql {
     fn bind(&mut self, v: SqlValue) {
         self.text.push('?');
         self.params.push(v);
+    }
+}
+
+/// The JSON type a collection's schema fixes for a top-level field: every stored
+/// value of it is of this type or `null`, or the field is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    /// Strings.
+    Text,
+    /// Numbers, integer or not.
+    Number,
+    /// `true` and `false`.
+    Bool,
+}
+
+impl FieldType {
+    /// The type of a literal (`None` for `null`).
+    fn of(lit: &Scalar) -> Option<Self> {
+        match lit {
+            Scalar::Null => None,
+            Scalar::Bool(_) => Some(Self::Bool),
+            Scalar::Number(_) => Some(Self::Number),
+            Scalar::String(_) => Some(Self::Text),
+        }
+    }
+
+    /// Whether a stored value may be kept in a field of this type.
+    pub fn admits(self, v: &serde_json::Value) -> bool {
+        use serde_json::Value as J;
+        matches!(
+            (self, v),
+            (_, J::Null)
+                | (Self::Text, J::String(_))
+                | (Self::Number, J::Number(_))
+                | (Self::Bool, J::Bool(_))
+        )
+    }
+
+    /// The `json_type` names of the values it admits, as an SQL list.
+    pub fn json_types(self) -> &'static str {
+        match self {
+            Self::Text => "('text','null')",
+            Self::Number => "('integer','real','null')",
+            Self::Bool => "('true','false','null')",
+        }
+    }
+}
+
+/// What the compiler knows of one collection: the fields its schema types and
+/// the indexes it declares.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Layout {
+    /// Top-level fields with a fixed JSON type.
+    pub types: std::collections::HashMap<String, FieldType>,
+    /// Declared indexes, each a list of fields.
+    pub indexes: Vec<Vec<Path>>,
+}
+
+/// The system fields and the typed columns that hold them.
+pub const SYSTEM_COLUMNS: [(&str, &str, FieldType); 5] = [
+    (ID, "id", FieldType::Text),
+    (OWNER, "owner", FieldType::Text),
+    (CREATED_AT, "created", FieldType::Text),
+    (UPDATED_AT, "updated", FieldType::Text),
+    (VERSION, "v", FieldType::Number),
+];
+
+/// The indexes every collection has, as lists of fields (each ends with `_id`
+/// implicitly): the primary key, the latest or oldest by time, and "my records"
+/// by id and by time.
+const SYSTEM_INDEXES: [&[&str]; 5] = [
+    &[],
+    &[CREATED_AT],
+    &[UPDATED_AT],
+    &[OWNER],
+    &[OWNER, CREATED_AT],
+];
+
+/// How a field is read.
+enum Access {
+    /// A value of one type (or NULL): a system column, or a typed field of the
+    /// document (`true` when it is a column, which holds no JSON `null`).
+    Plain(String, FieldType, bool),
+    /// Any JSON value, read from the document.
+    Json,
+}
+
+fn access(p: &Path, layout: &Layout) -> Access {
+    let [name] = p.segments() else {
+        return Access::Json;
+    };
+    if let Some((_, col, t)) = SYSTEM_COLUMNS.iter().find(|(f, ..)| f == name) {
+        return Access::Plain((*col).to_owned(), *t, true);
+    }
+    match layout.types.get(name) {
+        Some(t) => Access::Plain(extract(p), *t, false),
+        None => Access::Json,
+    }
+}
+
+/// The expression a declared index holds for a field: its column for a system
+/// field, else the value read from the document (the expression queries use).
+pub fn index_column(p: &Path) -> String {
+    match p.segments() {
+        [name] => match SYSTEM_COLUMNS.iter().find(|(f, ..)| f == name) {
+            Some((_, col, _)) => (*col).to_owned(),
+            None => extract(p),
+        },
+        _ => extract(p),
     }
 }
 
@@ -71,11 +191,27 @@ fn typed(value: &Scalar) -> Option<(&'static str, SqlValue)> {
     }
 }
 
-fn compare(sql: &mut Sql, field: &Path, op: CmpOp, value: &Scalar) {
+fn compare(sql: &mut Sql, field: &Path, op: CmpOp, value: &Scalar, layout: &Layout) {
     if op == CmpOp::Ne {
         sql.push("NOT IFNULL(");
-        compare(sql, field, CmpOp::Eq, value);
+        compare(sql, field, CmpOp::Eq, value, layout);
         sql.push(",0)");
+        return;
+    }
+    if let Access::Plain(e, t, _) = access(field, layout) {
+        // One type only: a literal of another type matches nothing, one of the
+        // same type compares as it is.
+        match (op, typed(value)) {
+            (CmpOp::Eq, None) => {
+                let _ = write!(sql.text, "({e} IS NULL)");
+            }
+            (op, Some((_, v))) if FieldType::of(value) == Some(t) => {
+                let _ = write!(sql.text, "({e} {} ", op.sql());
+                sql.bind(v);
+                sql.push(")");
+            }
+            _ => sql.push("0"),
+        }
         return;
     }
     match (op, typed(value)) {
@@ -135,7 +271,7 @@ fn guard(op: CmpOp, value: &Scalar) -> Guard {
     }
 }
 
-fn filter(sql: &mut Sql, f: &Filter) {
+fn filter(sql: &mut Sql, f: &Filter, layout: &Layout) {
     match f {
         Filter::All => sql.push("1"),
         Filter::And(parts) | Filter::Or(parts) if parts.is_empty() => {
@@ -156,104 +292,169 @@ fn filter(sql: &mut Sql, f: &Filter) {
                 if i > 0 {
                     sql.push(joiner);
                 }
-                filter(sql, p);
+                filter(sql, p, layout);
             }
             sql.push(")");
         }
         Filter::Not(inner) => {
             sql.push("NOT IFNULL(");
-            filter(sql, inner);
+            filter(sql, inner, layout);
             sql.push(",0)");
         }
-        Filter::Compare { field, op, value } => compare(sql, field, *op, value),
+        Filter::Compare { field, op, value } => compare(sql, field, *op, value, layout),
         Filter::In { field, values } => {
-            // Group the values by type: one `IN (...)` per type keeps indexes usable.
-            let mut groups: Vec<(&'static str, Vec<SqlValue>)> = Vec::new();
-            let mut null = false;
-            for v in values {
-                match typed(v) {
-                    None => null = true,
-                    Some((t, sv)) => match groups.iter_mut().find(|(gt, _)| *gt == t) {
-                        Some((_, vs)) => vs.push(sv),
-                        None => groups.push((t, vec![sv])),
-                    },
-                }
+            if let Access::Plain(e, t, _) = access(field, layout) {
+                plain_in(sql, &e, t, values);
+            } else {
+                json_in(sql, field, values);
             }
-            sql.push("(");
-            let mut first = true;
-            if null {
-                let _ = write!(sql.text, "{} IS NULL", extract(field));
-                first = false;
-            }
-            for (t, vs) in groups {
-                if !first {
-                    sql.push(" OR ");
-                }
-                first = false;
-                let exact = vs.iter().all(|v| match v {
-                    SqlValue::Text(s) => !s.starts_with(['{', '[']),
-                    SqlValue::Integer(i) => *i != 0 && *i != 1,
-                    SqlValue::Real(f) => *f != 0.0 && *f != 1.0,
-                    _ => false,
-                }) && t != "IN ('true','false')";
-                let _ = write!(sql.text, "({} IN (", extract(field));
-                for (i, v) in vs.into_iter().enumerate() {
-                    if i > 0 {
-                        sql.push(",");
-                    }
-                    sql.bind(v);
-                }
-                if exact {
-                    sql.push("))");
-                } else {
-                    let _ = write!(sql.text, ") AND {} {t})", jtype(field));
-                }
-            }
-            if first {
-                sql.push("0");
-            }
-            sql.push(")");
         }
         Filter::Like { field, needle } => {
-            let _ = write!(
-                sql.text,
-                "({} = 'text' AND rk_like({},",
-                jtype(field),
-                extract(field)
-            );
+            match access(field, layout) {
+                Access::Plain(_, t, _) if t != FieldType::Text => {
+                    sql.push("0");
+                    return;
+                }
+                Access::Plain(e, ..) => {
+                    let _ = write!(sql.text, "(rk_like({e},");
+                }
+                Access::Json => {
+                    let _ = write!(
+                        sql.text,
+                        "({} = 'text' AND rk_like({},",
+                        jtype(field),
+                        extract(field)
+                    );
+                }
+            }
             sql.bind(SqlValue::Text(needle.clone()));
             sql.push("))");
         }
         Filter::Regex { field, pattern } => {
-            let _ = write!(
-                sql.text,
-                "({} = 'text' AND rk_regex({},",
-                jtype(field),
-                extract(field)
-            );
+            match access(field, layout) {
+                Access::Plain(_, t, _) if t != FieldType::Text => {
+                    sql.push("0");
+                    return;
+                }
+                Access::Plain(e, ..) => {
+                    let _ = write!(sql.text, "(rk_regex({e},");
+                }
+                Access::Json => {
+                    let _ = write!(
+                        sql.text,
+                        "({} = 'text' AND rk_regex({},",
+                        jtype(field),
+                        extract(field)
+                    );
+                }
+            }
             sql.bind(SqlValue::Text(pattern.source().to_owned()));
             sql.push(",");
             sql.bind(SqlValue::Text(pattern.flags().to_owned()));
             sql.push("))");
         }
         Filter::Exists { field, exists } => {
-            let _ = write!(
-                sql.text,
-                "({} IS {}NULL)",
-                jtype(field),
-                if *exists { "NOT " } else { "" }
-            );
+            let not = if *exists { "NOT " } else { "" };
+            match access(field, layout) {
+                // A column holds no JSON null: NULL there is a missing field.
+                Access::Plain(e, _, true) => {
+                    let _ = write!(sql.text, "({e} IS {not}NULL)");
+                }
+                _ => {
+                    let _ = write!(sql.text, "({} IS {not}NULL)", jtype(field));
+                }
+            }
         }
     }
 }
 
+/// `IN` over a value of one type: `null` matches NULL, literals of the type
+/// compare as they are, literals of other types match nothing.
+fn plain_in(sql: &mut Sql, e: &str, t: FieldType, values: &[Scalar]) {
+    let null = values.iter().any(|v| matches!(v, Scalar::Null));
+    let same: Vec<SqlValue> = values
+        .iter()
+        .filter(|v| FieldType::of(v) == Some(t))
+        .filter_map(|v| typed(v).map(|(_, sv)| sv))
+        .collect();
+    sql.push("(");
+    if null {
+        let _ = write!(sql.text, "{e} IS NULL");
+    }
+    if !same.is_empty() {
+        if null {
+            sql.push(" OR ");
+        }
+        let _ = write!(sql.text, "{e} IN (");
+        for (i, v) in same.into_iter().enumerate() {
+            if i > 0 {
+                sql.push(",");
+            }
+            sql.bind(v);
+        }
+        sql.push(")");
+    } else if !null {
+        sql.push("0");
+    }
+    sql.push(")");
+}
+
+fn json_in(sql: &mut Sql, field: &Path, values: &[Scalar]) {
+    // Group the values by type: one `IN (...)` per type keeps indexes usable.
+    let mut groups: Vec<(&'static str, Vec<SqlValue>)> = Vec::new();
+    let mut null = false;
+    for v in values {
+        match typed(v) {
+            None => null = true,
+            Some((t, sv)) => match groups.iter_mut().find(|(gt, _)| *gt == t) {
+                Some((_, vs)) => vs.push(sv),
+                None => groups.push((t, vec![sv])),
+            },
+        }
+    }
+    sql.push("(");
+    let mut first = true;
+    if null {
+        let _ = write!(sql.text, "{} IS NULL", extract(field));
+        first = false;
+    }
+    for (t, vs) in groups {
+        if !first {
+            sql.push(" OR ");
+        }
+        first = false;
+        let exact = vs.iter().all(|v| match v {
+            SqlValue::Text(s) => !s.starts_with(['{', '[']),
+            SqlValue::Integer(i) => *i != 0 && *i != 1,
+            SqlValue::Real(f) => *f != 0.0 && *f != 1.0,
+            _ => false,
+        }) && t != "IN ('true','false')";
+        let _ = write!(sql.text, "({} IN (", extract(field));
+        for (i, v) in vs.into_iter().enumerate() {
+            if i > 0 {
+                sql.push(",");
+            }
+            sql.bind(v);
+        }
+        if exact {
+            sql.push("))");
+        } else {
+            let _ = write!(sql.text, ") AND {} {t})", jtype(field));
+        }
+    }
+    if first {
+        sql.push("0");
+    }
+    sql.push(")");
+}
+
 /// The WHERE clause for a collection and a filter.
-pub fn where_clause(sql: &mut Sql, coll: &str, f: Option<&Filter>) {
+pub fn where_clause(sql: &mut Sql, coll: &str, f: Option<&Filter>, layout: &Layout) {
     sql.push(" WHERE coll = ");
     sql.bind(SqlValue::Text(coll.to_owned()));
     if let Some(f) = f {
         sql.push(" AND ");
-        filter(sql, f);
+        filter(sql, f, layout);
     }
 }
 
@@ -282,18 +483,28 @@ fn one_type(f: Option<&Filter>, p: &Path) -> bool {
     }
 }
 
-fn order_by(sort: &[SortKey], f: Option<&Filter>) -> String {
+/// The SQL that sorts by a field: its value where it has one type, else its
+/// type's rank, then its value.
+fn sort_terms(p: &Path, f: Option<&Filter>, layout: &Layout, dir: &str) -> String {
+    match access(p, layout) {
+        Access::Plain(e, ..) => format!("{e}{dir}"),
+        Access::Json if one_type(f, p) => format!("{}{dir}", extract(p)),
+        Access::Json => format!("{}{dir}, {}{dir}", rank(p), extract(p)),
+    }
+}
+
+fn order_by(sort: &[SortKey], f: Option<&Filter>, layout: &Layout) -> String {
     let mut s = String::from(" ORDER BY ");
     for k in sort {
         let dir = if k.descending { " DESC" } else { "" };
-        if one_type(f, &k.field) {
-            let _ = write!(s, "{}{dir}, ", extract(&k.field));
-        } else {
-            let _ = write!(s, "{}{dir}, {}{dir}, ", rank(&k.field), extract(&k.field));
-        }
+        let _ = write!(s, "{}, ", sort_terms(&k.field, f, layout, dir));
     }
     // Ties go by id in the direction of the last key, so an index on the sort
-    // fields gives the whole order (no sorting step).
+    // fields gives the whole order (no sorting step); sorted by id, none remain.
+    if sort.last().is_some_and(|k| k.field.segments() == [ID]) {
+        s.truncate(s.len() - 2);
+        return s;
+    }
     s.push_str(if sort.last().is_some_and(|k| k.descending) {
         "id DESC"
     } else {
@@ -302,42 +513,168 @@ fn order_by(sort: &[SortKey], f: Option<&Filter>) -> String {
     s
 }
 
-fn partition(paths: &[Path]) -> String {
+fn partition(paths: &[Path], layout: &Layout) -> String {
     paths
         .iter()
-        .map(|p| format!("{}, {}", rank(p), extract(p)))
+        .map(|p| sort_terms(p, None, layout, ""))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
+/// The most rows a read may visit and still run on the async thread.
+const INLINE_ROWS: u64 = 1_000;
+
+/// Whether an index gives a read's page directly: every condition of the filter
+/// is an equality on the index's leading fields or a range on the field it
+/// sorts by next, and the sort is the index's order (ties by `_id`, which ends
+/// every index). Such a read visits about `offset + page` rows, whatever the
+/// collection's size, so it runs inline; any other may scan and runs on the
+/// blocking pool. This is the compiler's own plan, checked against SQLite's in
+/// the store's tests.
+fn served(q: &FindQuery, page: u64, layout: &Layout) -> bool {
+    if q.count {
+        return q.filter.is_none() && q.distinct.is_none();
+    }
+    if q.distinct.is_some()
+        || q.offset.saturating_add(page) > INLINE_ROWS
+        || (!q.load.is_empty() && page > 100)
+        || q.sort
+            .windows(2)
+            .any(|w| w[0].descending != w[1].descending)
+    {
+        return false;
+    }
+    let mut terms = Vec::new();
+    if let Some(f) = &q.filter
+        && !conjuncts(f, &mut terms)
+    {
+        return false;
+    }
+    // Each term must compare a one-typed field with a literal of its type (or,
+    // for an untyped field, be an equality SQL compares exactly).
+    let mut eqs: Vec<&Path> = Vec::new();
+    let mut ranges: Vec<&Path> = Vec::new();
+    for (field, op, value) in &terms {
+        let exact = match access(field, layout) {
+            Access::Plain(_, t, _) => FieldType::of(value) == Some(t),
+            Access::Json => *op == CmpOp::Eq && matches!(guard(*op, value), Guard::None),
+        };
+        if !exact {
+            return false;
+        }
+        if *op == CmpOp::Eq {
+            eqs.push(field);
+        } else {
+            ranges.push(field);
+        }
+    }
+    let sorted: Vec<&Path> = q.sort.iter().map(|k| &k.field).collect();
+    let id = Path::parse(ID).ok();
+    let declared = layout
+        .indexes
+        .iter()
+        .map(|ix| ix.iter().collect::<Vec<_>>());
+    let system = SYSTEM_INDEXES.iter().map(|ix| {
+        ix.iter()
+            .filter_map(|f| Path::parse(f).ok())
+            .collect::<Vec<_>>()
+    });
+    let system: Vec<Vec<Path>> = system.collect();
+    let mut candidates: Vec<Vec<&Path>> = system.iter().map(|ix| ix.iter().collect()).collect();
+    candidates.extend(declared);
+    candidates.into_iter().any(|mut ix| {
+        if let Some(id) = &id {
+            ix.push(id);
+        }
+        // Sorting by a typed declared field or a column only: an untyped
+        // field's sort has a rank the index does not hold.
+        if sorted
+            .iter()
+            .any(|p| matches!(access(p, layout), Access::Json))
+        {
+            return false;
+        }
+        let mut left: Vec<&Path> = eqs.clone();
+        let mut at = 0;
+        while at < ix.len() {
+            match left.iter().position(|p| *p == ix[at]) {
+                Some(i) => {
+                    left.swap_remove(i);
+                    at += 1;
+                }
+                None => break,
+            }
+        }
+        let rest = &ix[at..];
+        // The order asked for, then `_id`, must be the rest of the index.
+        let mut want: Vec<&Path> = sorted.clone();
+        if let Some(id) = &id
+            && want.last() != Some(&id)
+        {
+            want.push(id);
+        }
+        if rest != want.as_slice() {
+            return false;
+        }
+        // Whatever is left must be a range (or equality) on the next field.
+        left.iter()
+            .chain(ranges.iter())
+            .all(|p| Some(*p) == rest.first().copied())
+    })
+}
+
+/// The comparisons `f` is a conjunction of; `false` if it holds anything else.
+fn conjuncts<'a>(f: &'a Filter, out: &mut Vec<(&'a Path, CmpOp, &'a Scalar)>) -> bool {
+    match f {
+        Filter::All => true,
+        Filter::And(parts) => parts.iter().all(|p| conjuncts(p, out)),
+        Filter::Compare { field, op, value } if *op != CmpOp::Ne => {
+            out.push((field, *op, value));
+            true
+        }
+        _ => false,
+    }
+}
+
 /// The statement for a read: one column, either `doc` per record or a count.
-pub fn find(coll: &str, q: &FindQuery, page: u64) -> Sql {
-    let mut sql = Sql::default();
-    let order = order_by(&q.sort, q.filter.as_ref());
+/// `inline` says whether an index serves it (see [`served`]).
+pub fn find(coll: &str, q: &FindQuery, page: u64, layout: &Layout) -> Sql {
+    let mut sql = Sql {
+        inline: served(q, page, layout),
+        ..Sql::default()
+    };
+    let order = order_by(&q.sort, q.filter.as_ref(), layout);
     match (&q.distinct, q.count) {
+        (None, true) if q.filter.is_none() => {
+            // Kept by the store on every insert and delete.
+            sql.push("SELECT coalesce((SELECT n FROM record_counts WHERE coll = ");
+            sql.bind(SqlValue::Text(coll.to_owned()));
+            sql.push("), 0)");
+            return sql;
+        }
         (None, true) => {
             sql.push("SELECT count(*) FROM records");
-            where_clause(&mut sql, coll, q.filter.as_ref());
+            where_clause(&mut sql, coll, q.filter.as_ref(), layout);
             return sql;
         }
         (Some(d), true) => {
             sql.push("SELECT count(*) FROM (SELECT 1 FROM records");
-            where_clause(&mut sql, coll, q.filter.as_ref());
-            let _ = write!(sql.text, " GROUP BY {})", partition(d));
+            where_clause(&mut sql, coll, q.filter.as_ref(), layout);
+            let _ = write!(sql.text, " GROUP BY {})", partition(d, layout));
             return sql;
         }
         (None, false) => {
             sql.push("SELECT json(doc) FROM records");
-            where_clause(&mut sql, coll, q.filter.as_ref());
+            where_clause(&mut sql, coll, q.filter.as_ref(), layout);
             sql.push(&order);
         }
         (Some(d), false) => {
             let _ = write!(
                 sql.text,
-                "SELECT json(doc) FROM (SELECT doc, id, ROW_NUMBER() OVER (PARTITION BY {}{order}) AS rk_row FROM records",
-                partition(d)
+                "SELECT json(doc) FROM (SELECT doc, id, owner, created, updated, v, ROW_NUMBER() OVER (PARTITION BY {}{order}) AS rk_row FROM records",
+                partition(d, layout)
             );
-            where_clause(&mut sql, coll, q.filter.as_ref());
+            where_clause(&mut sql, coll, q.filter.as_ref(), layout);
             sql.push(") WHERE rk_row = 1");
             sql.push(&order);
         }
@@ -426,8 +763,8 @@ mod tests {
         })
     }
 
-    fn field() -> impl Strategy<Value = Path> {
-        prop::sample::select(FIELDS.to_vec()).prop_map(|f| Path::parse(f).expect("path"))
+    fn field_of(fields: &'static [&'static str]) -> impl Strategy<Value = Path> + Clone {
+        prop::sample::select(fields.to_vec()).prop_map(|f| Path::parse(f).expect("path"))
     }
 
     fn op() -> impl Strategy<Value = CmpOp> {
@@ -441,7 +778,8 @@ mod tests {
         ])
     }
 
-    fn leaf() -> impl Strategy<Value = Filter> {
+    fn leaf(fields: &'static [&'static str]) -> impl Strategy<Value = Filter> {
+        let field = || field_of(fields);
         prop_oneof![
             4 => (field(), op(), scalar()).prop_map(|(field, op, value)| Filter::Compare { field, op, value }),
             1 => (field(), prop::collection::vec(scalar(), 0..4)).prop_map(|(field, values)| Filter::In { field, values }),
@@ -453,8 +791,8 @@ mod tests {
         ]
     }
 
-    fn filter_tree() -> impl Strategy<Value = Filter> {
-        leaf().prop_recursive(4, 24, 4, |inner| {
+    fn filter_tree(fields: &'static [&'static str]) -> impl Strategy<Value = Filter> {
+        leaf(fields).prop_recursive(4, 24, 4, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..4).prop_map(Filter::And),
                 prop::collection::vec(inner.clone(), 0..4).prop_map(Filter::Or),
@@ -463,9 +801,10 @@ mod tests {
         })
     }
 
-    fn query() -> impl Strategy<Value = FindQuery> {
+    fn query(fields: &'static [&'static str]) -> impl Strategy<Value = FindQuery> {
+        let field = || field_of(fields);
         (
-            prop::option::of(filter_tree()),
+            prop::option::of(filter_tree(fields)),
             prop::collection::vec((field(), any::<bool>()), 0..3),
             prop::option::of(prop::collection::vec(field(), 1..3)),
             0u64..4,
@@ -491,18 +830,26 @@ mod tests {
     }
 
     fn run_sql(docs: &[Value], q: &FindQuery) -> FindResult {
+        run_sql_in(docs, q, &Layout::default())
+    }
+
+    /// Runs `q` over `docs` stored as the store stores them, with `layout`.
+    fn run_sql_in(docs: &[Value], q: &FindQuery, layout: &Layout) -> FindResult {
         let c = Connection::open_in_memory().expect("open");
         register_functions(&c).expect("functions");
-        c.execute_batch("CREATE TABLE records (coll TEXT, id TEXT, doc BLOB, PRIMARY KEY (coll, id)) WITHOUT ROWID")
-            .expect("schema");
+        crate::store::sqlite::prepare_schema(&c).expect("schema");
         for d in docs {
-            c.execute(
-                "INSERT INTO records VALUES ('m', ?1, jsonb(?2))",
-                rusqlite::params![d["_id"].as_str().expect("id"), d.to_string()],
+            let rec = d.as_object().cloned().expect("object");
+            crate::store::sqlite::put_record(
+                &c,
+                crate::store::sqlite::INSERT_RECORD,
+                "m",
+                rec,
+                layout,
             )
             .expect("insert");
         }
-        let sql = find("m", q, q.page_size.unwrap_or(100));
+        let sql = find("m", q, q.page_size.unwrap_or(100), layout);
         let mut st = c.prepare(&sql.text).expect("prepare");
         let params = rusqlite::params_from_iter(sql.params.iter());
         if q.count {
@@ -520,7 +867,7 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
         #[test]
-        fn sql_and_evaluator_agree(docs in prop::collection::vec(doc(), 0..12), q in query()) {
+        fn sql_and_evaluator_agree(docs in prop::collection::vec(doc(), 0..12), q in query(&FIELDS)) {
             let docs: Vec<Value> = docs
                 .into_iter()
                 .enumerate()
@@ -531,6 +878,102 @@ mod tests {
                 .collect();
             let want = q.apply(&docs, q.page_size.unwrap_or(100));
             let got = run_sql(&docs, &q);
+            prop_assert_eq!(got, want, "query {:?}", q);
+        }
+    }
+
+    /// Fields of records whose system fields are columns and whose `n`, `s` and
+    /// `b` the schema types.
+    const TYPED_FIELDS: [&str; 9] = [
+        "_id",
+        "userId",
+        "createdAt",
+        "updatedAt",
+        "__v",
+        "n",
+        "s",
+        "b",
+        "a",
+    ];
+
+    fn typed_layout() -> Layout {
+        let p = |f: &str| Path::parse(f).expect("path");
+        Layout {
+            types: [
+                ("n", FieldType::Number),
+                ("s", FieldType::Text),
+                ("b", FieldType::Bool),
+            ]
+            .into_iter()
+            .map(|(k, t)| (k.to_owned(), t))
+            .collect(),
+            indexes: vec![vec![p("n")], vec![p("userId"), p("s")]],
+        }
+    }
+
+    fn typed_doc() -> impl Strategy<Value = Value> {
+        let times = vec![
+            "2026-01-01T00:00:00.000Z",
+            "2026-01-01T00:00:00.001Z",
+            "2025-12-31T23:59:59.999Z",
+        ];
+        (
+            prop::option::of(prop::sample::select(vec!["u1", "u2", "U"])),
+            prop::option::of(prop::sample::select(times.clone())),
+            prop::sample::select(times),
+            0u64..3,
+            prop::option::of(prop_oneof![
+                Just(Value::Null),
+                (-3i64..4).prop_map(Value::from),
+                prop::sample::select(vec![-1.5f64, 0.5, 1.5]).prop_map(Value::from),
+            ]),
+            prop::option::of(prop_oneof![
+                Just(Value::Null),
+                prop::sample::select(STRINGS.to_vec()).prop_map(Value::from),
+            ]),
+            prop::option::of(prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from)
+            ]),
+            prop::option::of(value()),
+        )
+            .prop_map(|(owner, created, updated, v, n, s, b, a)| {
+                let mut m = serde_json::Map::new();
+                if let Some(o) = owner {
+                    m.insert("userId".into(), json!(o));
+                }
+                for (k, x) in [("n", n), ("s", s), ("b", b), ("a", a)] {
+                    if let Some(x) = x {
+                        m.insert(k.into(), x);
+                    }
+                }
+                if let Some(c) = created {
+                    m.insert("createdAt".into(), json!(c));
+                }
+                m.insert("updatedAt".into(), json!(updated));
+                m.insert("__v".into(), json!(v));
+                Value::Object(m)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn sql_over_columns_and_typed_fields_agrees_with_the_evaluator(
+            docs in prop::collection::vec(typed_doc(), 0..12),
+            q in query(&TYPED_FIELDS),
+        ) {
+            let docs: Vec<Value> = docs
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut d)| {
+                    // Ids out of insertion order, so sorting by id is seen.
+                    d["_id"] = json!(format!("{:024x}", (i * 7) % 12));
+                    d
+                })
+                .collect();
+            let want = q.apply(&docs, q.page_size.unwrap_or(100));
+            let got = run_sql_in(&docs, &q, &typed_layout());
             prop_assert_eq!(got, want, "query {:?}", q);
         }
     }
@@ -587,7 +1030,7 @@ mod tests {
     fn only_parameters_carry_values() {
         let q = FindQuery::from_pairs([("where", "a = \"x'); DROP TABLE records; --\" OR b > 1")])
             .expect("parses");
-        let sql = find("m", &q, 10);
+        let sql = find("m", &q, 10, &Layout::default());
         assert!(!sql.text.contains("DROP"), "{}", sql.text);
         assert_eq!(
             sql.params.get(1),
