@@ -63,6 +63,8 @@ export interface FindOptions {
   count?: boolean;
   /** More `field: value` equality filters. */
   params?: { [field: string]: string | number | boolean };
+  /** Resume after the record this cursor (from `findPage`) names: keyset paging, as cheap deep as at the start. */
+  after?: string;
 }
 
 /** `sdk.db` */
@@ -73,7 +75,7 @@ export interface Db {
   getCollectionsList(): Promise<string[]>;
   /** Declares a collection; it is listed once it holds a record. Resolves to the name. */
   createNewCollection(collectionName: string): Promise<string>;
-  /** The records of a collection, oldest first. */
+  /** Every record of a collection, oldest first (read page by page). */
   getCollection<T extends object = { [key: string]: unknown }>(collection: string): Promise<Record<T>[]>;
   /**
    * Records matching a query. `query` is a `where` string (`'age >= 18 AND city = "Paris"'`)
@@ -81,6 +83,8 @@ export interface Db {
    */
   find<T extends object = { [key: string]: unknown }>(collection: string, query?: string | MongoQuery | null, options?: FindOptions & { count?: false }): Promise<Record<T>[]>;
   find(collection: string, query: string | MongoQuery | null | undefined, options: FindOptions & { count: true }): Promise<number>;
+  /** One page and the cursor of the next (`null` after the last): pass it back as `options.after`. */
+  findPage<T extends object = { [key: string]: unknown }>(collection: string, query?: string | MongoQuery | null, options?: FindOptions): Promise<{ records: Record<T>[]; after: string | null }>;
   /** Creates records from up to 1,000 objects, all or nothing. */
   insertMany<T extends object = { [key: string]: unknown }>(collection: string, objects: object[]): Promise<Record<T>[]>;
   /** Applies an update spec (`{ $set, $unset, $inc, $push, $pull, $min, $max }`) to every matching record you own, all or nothing. */

@@ -45,7 +45,7 @@ pub use sdk_core::{Error, ErrorCode, Record};
 /// The query language: filters, sorting, paging, projection, relations.
 pub mod query {
     pub use sdk_core::query::{
-        CmpOp, Filter, FindQuery, Path, Pattern, QueryError, Relation, Scalar, SortKey,
+        CmpOp, Cursor, Filter, FindQuery, Path, Pattern, QueryError, Relation, Scalar, SortKey,
     };
 }
 pub use storage::{Storage, Upload};
@@ -232,14 +232,42 @@ impl Db<'_> {
             .await
     }
 
-    /// The records of a collection, oldest first.
+    /// Every record of a collection, oldest first, read page by page (see
+    /// [`Db::find_all`]).
     pub async fn get_collection<T: DeserializeOwned>(
         &self,
         collection: &str,
     ) -> Result<Vec<Record<T>>> {
-        self.sdk
-            .call_as(Call::GetCollection(collection.into()))
-            .await
+        self.find_all(collection, &FindQuery::new()).await
+    }
+
+    /// Every record a query selects, read page by page: each page resumes after
+    /// the last record of the one before (the `after` cursor), so a deep page
+    /// costs what the first does and no record is skipped or repeated while
+    /// others are added. The page size is the query's, or the server's default.
+    ///
+    /// ```no_run
+    /// # async fn demo(sdk: &rucksack::Sdk) -> rucksack::Result<()> {
+    /// use rucksack::query::FindQuery;
+    /// let q = FindQuery::new().sort_desc("createdAt").page_size(500);
+    /// let all = sdk.db().find_all::<serde_json::Value>("messages", &q).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn find_all<T: DeserializeOwned>(
+        &self,
+        collection: &str,
+        query: &FindQuery,
+    ) -> Result<Vec<Record<T>>> {
+        let mut out = Vec::new();
+        let mut next = Some(query.clone());
+        while let Some(q) = next {
+            let page: Vec<Value> = self.find_as(collection, &q).await?;
+            next = q.next_page(&page).filter(|n| n.after != q.after);
+            for v in page {
+                out.push(serde_json::from_value(v).map_err(|e| Error::Decode(e.to_string()))?);
+            }
+        }
+        Ok(out)
     }
 
     /// The records a query selects, as typed records.

@@ -171,10 +171,33 @@ impl Db {
         run(&self.core, Call::CreateNewCollection(collection_name)).await
     }
 
-    /// The records of a collection.
+    /// Every record of a collection, oldest first: read page by page, each page
+    /// resuming after the last record of the one before (the `after` cursor).
     #[wasm_bindgen(js_name = getCollection)]
     pub async fn get_collection(&self, collection: String) -> Result<JsValue, JsValue> {
-        run(&self.core, Call::GetCollection(collection)).await
+        let mut all = Vec::new();
+        let mut next = Some(sdk_core::query::FindQuery::new());
+        while let Some(q) = next {
+            let page = match run_value(
+                &self.core,
+                Call::Find(collection.clone(), q.to_pairs()),
+                None,
+            )
+            .await?
+            {
+                serde_json::Value::Array(page) => page,
+                _ => {
+                    return Err(to_js_error(Error::Decode(
+                        "the answer is not a list".into(),
+                    )));
+                }
+            };
+            // A server that ignored the cursor would give the same page again.
+            next = q.next_page(&page).filter(|n| n.after != q.after);
+            all.extend(page);
+        }
+        js_sys::JSON::parse(&serde_json::Value::Array(all).to_string())
+            .map_err(|_| to_js_error(Error::Decode("the answer is not JSON".into())))
     }
 
     /// A query: `find(collection, query?, options?)`. `query` is a `where` string
@@ -200,6 +223,47 @@ impl Db {
         };
         let params = find_params(&query, &options).map_err(to_js_error)?;
         run(&self.core, Call::Find(collection, params)).await
+    }
+
+    /// One page of a query and where the next starts: `{ records, after }`, where
+    /// `after` (a string, or `null` after the last page) goes into the next call's
+    /// options as `after`. Takes `find`'s arguments; each page costs what the
+    /// first does, however deep.
+    #[wasm_bindgen(js_name = findPage)]
+    pub async fn find_page(
+        &self,
+        collection: String,
+        query: JsValue,
+        options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let query = if query.is_undefined() || query.is_null() {
+            serde_json::Value::Null
+        } else {
+            to_json(&query)?
+        };
+        let options = if options.is_undefined() || options.is_null() {
+            serde_json::Value::Null
+        } else {
+            to_json(&options)?
+        };
+        let params = find_params(&query, &options).map_err(to_js_error)?;
+        let q = sdk_core::query::FindQuery::from_pairs(params.iter().map(|(k, v)| (k, v)))
+            .map_err(|e| to_js_error(Error::InvalidArgument(e.to_string())))?;
+        let records = match run_value(&self.core, Call::Find(collection, params), None).await? {
+            serde_json::Value::Array(page) => page,
+            _ => {
+                return Err(to_js_error(Error::InvalidArgument(
+                    "findPage reads records, not a count".into(),
+                )));
+            }
+        };
+        let after = q
+            .next_page(&records)
+            .and_then(|n| n.after)
+            .map(|c| c.encode());
+        let out = serde_json::json!({ "records": records, "after": after });
+        js_sys::JSON::parse(&out.to_string())
+            .map_err(|_| to_js_error(Error::Decode("the answer is not JSON".into())))
     }
 
     /// Creates records from an array of objects, all or nothing; resolves to them.
@@ -498,7 +562,8 @@ fn find_params(
                 }
             }
             (
-                "where" | "q" | "sortBy" | "offset" | "pageSize" | "select" | "distinct" | "load",
+                "where" | "q" | "sortBy" | "offset" | "pageSize" | "select" | "distinct" | "load"
+                | "after",
                 v,
             ) => {
                 let t = match v {
@@ -535,15 +600,23 @@ async fn run_with(
     call: Call,
     file: Option<web_sys::Blob>,
 ) -> Result<JsValue, JsValue> {
+    let value = run_value(core, call, file).await?;
+    js_sys::JSON::parse(&value.to_string())
+        .map_err(|_| to_js_error(Error::Decode("the answer is not JSON".into())))
+}
+
+/// Carries one call and checks its answer, as JSON.
+async fn run_value(
+    core: &Shared,
+    call: Call,
+    file: Option<web_sys::Blob>,
+) -> Result<serde_json::Value, JsValue> {
     let req = core.borrow().prepare(&call).map_err(to_js_error)?;
     let resp = fetch(req, file).await.map_err(to_js_error)?;
     let (status, body) = read(resp).await.map_err(to_js_error)?;
-    let value = core
-        .borrow_mut()
+    core.borrow_mut()
         .complete(&call, status, body.as_bytes())
-        .map_err(to_js_error)?;
-    js_sys::JSON::parse(&value.to_string())
-        .map_err(|_| to_js_error(Error::Decode("the answer is not JSON".into())))
+        .map_err(to_js_error)
 }
 
 fn transport(e: JsValue) -> Error {

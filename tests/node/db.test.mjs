@@ -39,6 +39,25 @@ test('getCollection returns every record; both list spellings agree', async () =
   assert.equal(await sdk.db.createNewCollection('more'), 'more');
 });
 
+test('getCollection walks past the default page; findPage hands over the next cursor', async () => {
+  const made = [];
+  for (let start = 0; start < 250; start += 100) {
+    made.push(...await sdk.db.insertMany('many', Array.from({ length: Math.min(100, 250 - start) }, (_, i) => ({ n: start + i }))));
+  }
+  const all = await sdk.db.getCollection('many');
+  assert.equal(all.length, 250);
+  assert.deepEqual(all.map((r) => r._id), made.map((r) => r._id).sort());
+  const seen = [];
+  let after;
+  for (;;) {
+    const page = await sdk.db.findPage('many', 'n >= 10', { sortBy: 'n desc', pageSize: 70, ...(after ? { after } : {}) });
+    seen.push(...page.records.map((r) => r.n));
+    if (page.after === null) break;
+    after = page.after;
+  }
+  assert.deepEqual(seen, Array.from({ length: 240 }, (_, i) => 249 - i));
+});
+
 test('updateResource merges, overwriteResource replaces, deleteResource returns the record', async () => {
   const rec = await sdk.db.createResource('notes', { text: 'a', keep: true, drop: 1 });
   const merged = await sdk.db.updateResource('notes', rec._id, { text: 'b', drop: null });

@@ -269,3 +269,69 @@ async fn pages_and_counts_stay_correct_while_others_write() {
     adding.await.expect("writer");
     assert_eq!(sdk.db().count("stream", None).await.expect("count"), 500);
 }
+
+#[tokio::test]
+async fn keyset_pages_walk_every_record_once_while_others_write() {
+    let server = Server::start();
+    let sdk = server.sdk();
+    sdk.auth()
+        .register(&email("keyset"), PASSWORD)
+        .await
+        .expect("register");
+    let seed: Vec<Value> = (0..250).map(|i| json!({ "i": i })).collect();
+    sdk.db()
+        .insert_many::<Value>("feed", &seed)
+        .await
+        .expect("seed");
+    let writer = server.sdk();
+    writer
+        .auth()
+        .register(&email("keyset-writer"), PASSWORD)
+        .await
+        .expect("register");
+    let adding = tokio::spawn(async move {
+        for i in 0..100 {
+            writer
+                .db()
+                .create_resource::<Value>("feed", &json!({ "i": 1000 + i }))
+                .await
+                .expect("write");
+        }
+    });
+    // Newest first, 40 a page: the records there at the start come once each,
+    // in order, whatever is added meanwhile.
+    let q = FindQuery::new().sort_desc("createdAt").page_size(40);
+    let rows = sdk.db().find_all::<Value>("feed", &q).await.expect("pages");
+    let old: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r.data["i"].as_i64())
+        .filter(|i| *i < 1000)
+        .collect();
+    let mut ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let times: Vec<&str> = rows.iter().map(|r| r.created_at.as_str()).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    assert_eq!(old.len(), 250, "every old record, once");
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), rows.len(), "no record twice");
+    adding.await.expect("writer");
+    // getCollection is every record, past the default page of 100.
+    let all = sdk.db().get_collection::<Value>("feed").await.expect("all");
+    assert_eq!(all.len(), 350);
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
+
+    // A cursor from another read, or a malformed one, is refused.
+    for params in [
+        &[("after", "not a cursor")][..],
+        &[("after", r#"["x","id"]"#)],
+        &[("sortBy", "i"), ("after", r#"["id"]"#)],
+        &[("count", "true"), ("after", r#"["id"]"#)],
+    ] {
+        let e = sdk
+            .db()
+            .find_with_params("feed", params)
+            .await
+            .expect_err("refused");
+        assert_eq!(e.code(), Some(&ErrorCode::InvalidQuery), "{params:?}");
+    }
+}

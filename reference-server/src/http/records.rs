@@ -205,6 +205,7 @@ fn bulk_filter(raw: &str, me: Option<&str>) -> Result<Option<QFilter>, ApiError>
         || q.distinct.is_some()
         || q.count
         || !q.load.is_empty()
+        || q.after.is_some()
     {
         return Err(QueryError::new(
             "where",

@@ -21,7 +21,9 @@
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Error as SqlError};
-use sdk_core::query::{CmpOp, Filter, FindQuery, Path, Pattern, Scalar, SortKey, like_matches};
+use sdk_core::query::{
+    CmpOp, Cursor, Filter, FindQuery, Path, Pattern, Scalar, SortKey, like_matches, sort_rank,
+};
 use sdk_core::record::{CREATED_AT, ID, OWNER, UPDATED_AT, VERSION};
 use std::fmt::Write;
 
@@ -34,6 +36,10 @@ pub struct Sql {
     pub params: Vec<SqlValue>,
     /// Whether an index serves the read, so it visits a bounded number of rows.
     pub inline: bool,
+    /// System columns the text takes to hold no `NULL` in this collection (a
+    /// record's time stamps are always set by the server): before running it, the
+    /// store checks that they do, else compiles the read with [`find_exact`].
+    pub assumes_set: Vec<&'static str>,
 }
 
 impl Sql {
@@ -122,6 +128,31 @@ const SYSTEM_INDEXES: [&[&str]; 5] = [
     &[OWNER],
     &[OWNER, CREATED_AT],
 ];
+
+/// The primary key's place in [`SYSTEM_INDEX_NAMES`] (no index of its own).
+const PRIMARY_KEY: &str = "records";
+
+/// The names of [`SYSTEM_INDEXES`] in the store's schema.
+const SYSTEM_INDEX_NAMES: [&str; 5] = [
+    PRIMARY_KEY,
+    "records_created",
+    "records_updated",
+    "records_owner",
+    "records_owner_created",
+];
+
+/// The name of a collection's declared index on `fields`: stable for the same
+/// collection and fields, whatever else the configuration changes.
+pub fn declared_index_name(coll: &str, fields: &[Path]) -> String {
+    use sha2::Digest;
+    let key = fields
+        .iter()
+        .map(Path::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let digest = sha2::Sha256::digest(format!("{coll}\n{key}").as_bytes());
+    format!("rk_ix_{coll}_{}", crate::clock::hex(&digest[..8]))
+}
 
 /// How a field is read.
 enum Access {
@@ -513,6 +544,220 @@ fn order_by(sort: &[SortKey], f: Option<&Filter>, layout: &Layout) -> String {
     s
 }
 
+/// A cursor's value as `json_extract` reads it from a document.
+fn extracted(v: &serde_json::Value) -> SqlValue {
+    use serde_json::Value as J;
+    match v {
+        J::Null => SqlValue::Null,
+        J::Bool(b) => SqlValue::Integer(i64::from(*b)),
+        J::Number(n) => number(n),
+        J::String(s) => SqlValue::Text(s.clone()),
+        other => SqlValue::Text(other.to_string()),
+    }
+}
+
+/// The sort class of the values a typed field holds (`null` aside).
+fn type_rank(t: FieldType) -> u8 {
+    match t {
+        FieldType::Number => 1,
+        FieldType::Text => 2,
+        FieldType::Bool => 4,
+    }
+}
+
+/// `(a, b, ..) > (?, ?, ..)` (or `<`) over the sort columns and `id`, which an
+/// index on them serves as one range: possible when every key is a plain value,
+/// the cursor holds a value of its type for each, and all keys go one way. Going
+/// down, `NULL`s (which sort first) come after the cursor: `extra` names the
+/// keys that may hold one.
+fn row_value(
+    sort: &[SortKey],
+    c: &Cursor,
+    layout: &Layout,
+    assumed: Option<&mut Vec<&'static str>>,
+) -> Option<(String, Vec<(usize, String)>)> {
+    let mut assumed = assumed;
+    let descending = sort.first().is_some_and(|k| k.descending);
+    let mut cols = Vec::new();
+    let mut nullable = Vec::new();
+    for (k, v) in sort.iter().zip(&c.values) {
+        let Access::Plain(e, t, column) = access(&k.field, layout) else {
+            return None;
+        };
+        if k.descending != descending || v.is_null() || sort_rank(Some(v)) != type_rank(t) {
+            return None;
+        }
+        let mut never_null = column && matches!(e.as_str(), "id" | "v");
+        if column
+            && descending
+            && let Some(a) = assumed.as_deref_mut()
+        {
+            for stamp in ["created", "updated"] {
+                if e == stamp {
+                    never_null = true;
+                    if !a.contains(&stamp) {
+                        a.push(stamp);
+                    }
+                }
+            }
+        }
+        if !never_null {
+            nullable.push((cols.len(), e.clone()));
+        }
+        cols.push(e);
+    }
+    if sort.last().is_none_or(|k| k.field.segments() != [ID]) {
+        cols.push("id".into());
+    }
+    let op = if descending { "<" } else { ">" };
+    let lhs = format!("({}) {op} ", cols.join(", "));
+    Some((lhs, if descending { nullable } else { Vec::new() }))
+}
+
+/// `AND` the records after the cursor in the read's order: later by the first
+/// key that differs, or by `_id` (in the direction of the last key) when all are
+/// equal; as `sdk_core::query::Cursor::precedes`.
+fn after_clause(sql: &mut Sql, sort: &[SortKey], c: &Cursor, layout: &Layout, assume: bool) {
+    let mut assumed = Vec::new();
+    let plan = row_value(sort, c, layout, assume.then_some(&mut assumed));
+    sql.assumes_set = assumed;
+    if let Some((lhs, nullable)) = plan {
+        sql.push(" AND (");
+        sql.push(&lhs);
+        sql.push("(");
+        for (i, v) in c.values.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(extracted(v));
+        }
+        if sort.last().is_none_or(|k| k.field.segments() != [ID]) {
+            if !c.values.is_empty() {
+                sql.push(", ");
+            }
+            sql.bind(SqlValue::Text(c.id.clone()));
+        }
+        sql.push(")");
+        // Going down, a key that is NULL where all before it are equal is later.
+        for (i, e) in &nullable {
+            let i = *i;
+            sql.push(" OR (");
+            for (j, k) in sort.iter().enumerate().take(i) {
+                key_equal(sql, k, &c.values[j], layout);
+                sql.push(" AND ");
+            }
+            let _ = write!(sql.text, "{e} IS NULL)");
+        }
+        sql.push(")");
+        return;
+    }
+    sql.push(" AND (");
+    for i in 0..=sort.len() {
+        if i > 0 {
+            sql.push(" OR ");
+        }
+        sql.push("(");
+        for (j, k) in sort.iter().enumerate().take(i) {
+            key_equal(sql, k, &c.values[j], layout);
+            sql.push(" AND ");
+        }
+        match sort.get(i) {
+            Some(k) => key_after(sql, k, &c.values[i], layout),
+            None => {
+                let op = if sort.last().is_some_and(|k| k.descending) {
+                    "<"
+                } else {
+                    ">"
+                };
+                let _ = write!(sql.text, "id {op} ");
+                sql.bind(SqlValue::Text(c.id.clone()));
+            }
+        }
+        sql.push(")");
+    }
+    sql.push(")");
+}
+
+/// The key's value equals the cursor's, in the sort's total order.
+fn key_equal(sql: &mut Sql, k: &SortKey, v: &serde_json::Value, layout: &Layout) {
+    let r = sort_rank(Some(v));
+    match access(&k.field, layout) {
+        Access::Plain(e, ..) if r == 0 => {
+            let _ = write!(sql.text, "({e} IS NULL)");
+        }
+        Access::Plain(e, t, _) if r == type_rank(t) => {
+            let _ = write!(sql.text, "({e} = ");
+            sql.bind(extracted(v));
+            sql.push(")");
+        }
+        Access::Plain(..) => sql.push("0"),
+        Access::Json if r == 0 => {
+            let _ = write!(sql.text, "({} = 0)", rank(&k.field));
+        }
+        Access::Json => {
+            let _ = write!(
+                sql.text,
+                "({} = {r} AND {} = ",
+                rank(&k.field),
+                extract(&k.field)
+            );
+            sql.bind(extracted(v));
+            sql.push(")");
+        }
+    }
+}
+
+/// The key's value comes after the cursor's, in the key's direction.
+fn key_after(sql: &mut Sql, k: &SortKey, v: &serde_json::Value, layout: &Layout) {
+    let r = sort_rank(Some(v));
+    let down = k.descending;
+    match access(&k.field, layout) {
+        Access::Plain(e, t, _) => {
+            let tr = type_rank(t);
+            match (r, down) {
+                // A stored value is NULL (rank 0) or of the field's type.
+                (0, false) => {
+                    let _ = write!(sql.text, "({e} IS NOT NULL)");
+                }
+                (0, true) => sql.push("0"),
+                (r, false) if r == tr => {
+                    let _ = write!(sql.text, "({e} > ");
+                    sql.bind(extracted(v));
+                    sql.push(")");
+                }
+                (r, true) if r == tr => {
+                    let _ = write!(sql.text, "({e} < ");
+                    sql.bind(extracted(v));
+                    let _ = write!(sql.text, " OR {e} IS NULL)");
+                }
+                (r, false) if r > tr => sql.push("0"),
+                (r, true) if r > tr => sql.push("1"),
+                (_, false) => {
+                    let _ = write!(sql.text, "({e} IS NOT NULL)");
+                }
+                (_, true) => {
+                    let _ = write!(sql.text, "({e} IS NULL)");
+                }
+            }
+        }
+        Access::Json => {
+            let (rk, x) = (rank(&k.field), extract(&k.field));
+            let op = if down { "<" } else { ">" };
+            if r == 0 {
+                if down {
+                    sql.push("0");
+                } else {
+                    let _ = write!(sql.text, "({rk} > 0)");
+                }
+                return;
+            }
+            let _ = write!(sql.text, "({rk} {op} {r} OR ({rk} = {r} AND {x} {op} ");
+            sql.bind(extracted(v));
+            sql.push("))");
+        }
+    }
+}
+
 fn partition(paths: &[Path], layout: &Layout) -> String {
     paths
         .iter()
@@ -531,9 +776,17 @@ const INLINE_ROWS: u64 = 1_000;
 /// collection's size, so it runs inline; any other may scan and runs on the
 /// blocking pool. This is the compiler's own plan, checked against SQLite's in
 /// the store's tests.
-fn served(q: &FindQuery, page: u64, layout: &Layout) -> bool {
+fn served(coll: &str, q: &FindQuery, page: u64, layout: &Layout, assume: bool) -> Option<String> {
     if q.count {
-        return q.filter.is_none() && q.distinct.is_none();
+        return (q.filter.is_none() && q.distinct.is_none()).then(String::new);
+    }
+    // After a cursor, the index must give the rest as one range.
+    if let Some(c) = &q.after {
+        let mut assumed = Vec::new();
+        match row_value(&q.sort, c, layout, assume.then_some(&mut assumed)) {
+            Some((_, nullable)) if nullable.is_empty() => {}
+            _ => return None,
+        }
     }
     if q.distinct.is_some()
         || q.offset.saturating_add(page) > INLINE_ROWS
@@ -542,13 +795,13 @@ fn served(q: &FindQuery, page: u64, layout: &Layout) -> bool {
             .windows(2)
             .any(|w| w[0].descending != w[1].descending)
     {
-        return false;
+        return None;
     }
     let mut terms = Vec::new();
     if let Some(f) = &q.filter
         && !conjuncts(f, &mut terms)
     {
-        return false;
+        return None;
     }
     // Each term must compare a one-typed field with a literal of its type (or,
     // for an untyped field, be an equality SQL compares exactly).
@@ -560,7 +813,7 @@ fn served(q: &FindQuery, page: u64, layout: &Layout) -> bool {
             Access::Json => *op == CmpOp::Eq && matches!(guard(*op, value), Guard::None),
         };
         if !exact {
-            return false;
+            return None;
         }
         if *op == CmpOp::Eq {
             eqs.push(field);
@@ -580,9 +833,17 @@ fn served(q: &FindQuery, page: u64, layout: &Layout) -> bool {
             .collect::<Vec<_>>()
     });
     let system: Vec<Vec<Path>> = system.collect();
-    let mut candidates: Vec<Vec<&Path>> = system.iter().map(|ix| ix.iter().collect()).collect();
-    candidates.extend(declared);
-    candidates.into_iter().any(|mut ix| {
+    let mut candidates: Vec<(String, Vec<&Path>)> = system
+        .iter()
+        .zip(SYSTEM_INDEX_NAMES)
+        .map(|(ix, name)| ((*name).to_owned(), ix.iter().collect()))
+        .collect();
+    candidates.extend(
+        declared
+            .zip(&layout.indexes)
+            .map(|(ix, fields)| (declared_index_name(coll, fields), ix)),
+    );
+    candidates.into_iter().find_map(|(name, mut ix)| {
         if let Some(id) = &id {
             ix.push(id);
         }
@@ -592,7 +853,7 @@ fn served(q: &FindQuery, page: u64, layout: &Layout) -> bool {
             .iter()
             .any(|p| matches!(access(p, layout), Access::Json))
         {
-            return false;
+            return None;
         }
         let mut left: Vec<&Path> = eqs.clone();
         let mut at = 0;
@@ -614,12 +875,13 @@ fn served(q: &FindQuery, page: u64, layout: &Layout) -> bool {
             want.push(id);
         }
         if rest != want.as_slice() {
-            return false;
+            return None;
         }
         // Whatever is left must be a range (or equality) on the next field.
         left.iter()
             .chain(ranges.iter())
             .all(|p| Some(*p) == rest.first().copied())
+            .then_some(name)
     })
 }
 
@@ -639,9 +901,30 @@ fn conjuncts<'a>(f: &'a Filter, out: &mut Vec<(&'a Path, CmpOp, &'a Scalar)>) ->
 /// The statement for a read: one column, either `doc` per record or a count.
 /// `inline` says whether an index serves it (see [`served`]).
 pub fn find(coll: &str, q: &FindQuery, page: u64, layout: &Layout) -> Sql {
+    compile(coll, q, page, layout, true)
+}
+
+/// As [`find`], for a collection where a record may lack a time stamp.
+pub fn find_exact(coll: &str, q: &FindQuery, page: u64, layout: &Layout) -> Sql {
+    compile(coll, q, page, layout, false)
+}
+
+fn compile(coll: &str, q: &FindQuery, page: u64, layout: &Layout, assume: bool) -> Sql {
+    let index = served(coll, q, page, layout, assume);
     let mut sql = Sql {
-        inline: served(q, page, layout),
+        inline: index.is_some(),
         ..Sql::default()
+    };
+    // The system index the compiler planned with, so SQLite takes the same
+    // one (two may fit a filter equally, one of them needing a sort). A declared
+    // index is left to the planner, which the store's fixed statistics lead to
+    // it: a reader may plan before a new index is visible to it.
+    let from = match index.as_deref() {
+        Some(PRIMARY_KEY) => " FROM records NOT INDEXED".to_owned(),
+        Some(name) if SYSTEM_INDEX_NAMES.contains(&name) => {
+            format!(" FROM records INDEXED BY {name}")
+        }
+        _ => " FROM records".to_owned(),
     };
     let order = order_by(&q.sort, q.filter.as_ref(), layout);
     match (&q.distinct, q.count) {
@@ -664,8 +947,12 @@ pub fn find(coll: &str, q: &FindQuery, page: u64, layout: &Layout) -> Sql {
             return sql;
         }
         (None, false) => {
-            sql.push("SELECT json(doc) FROM records");
+            sql.push("SELECT json(doc)");
+            sql.push(&from);
             where_clause(&mut sql, coll, q.filter.as_ref(), layout);
+            if let Some(c) = &q.after {
+                after_clause(&mut sql, &q.sort, c, layout, assume);
+            }
             sql.push(&order);
         }
         (Some(d), false) => {
@@ -826,7 +1113,42 @@ mod tests {
                 distinct,
                 count,
                 load: Vec::<Relation>::new(),
+                after: None,
             })
+    }
+
+    /// A cursor for `q` (none for counts and distinct reads): after one of the
+    /// records when `pick` names one, else made of arbitrary values.
+    type Pick = Option<(prop::sample::Index, bool, Vec<Value>, usize)>;
+
+    fn pick() -> impl Strategy<Value = Pick> {
+        prop::option::weighted(
+            0.4,
+            (
+                any::<prop::sample::Index>(),
+                any::<bool>(),
+                prop::collection::vec(value(), 3),
+                0usize..12,
+            ),
+        )
+    }
+
+    fn with_cursor(mut q: FindQuery, docs: &[Value], pick: Pick) -> FindQuery {
+        let Some((i, from_doc, values, id)) = pick else {
+            return q;
+        };
+        if q.count || q.distinct.is_some() {
+            return q;
+        }
+        q.after = if from_doc && !docs.is_empty() {
+            Cursor::after_record(&docs[i.index(docs.len())], &q.sort)
+        } else {
+            Some(Cursor {
+                values: values.into_iter().take(q.sort.len()).collect(),
+                id: format!("{id:024x}"),
+            })
+        };
+        q
     }
 
     fn run_sql(docs: &[Value], q: &FindQuery) -> FindResult {
@@ -849,7 +1171,20 @@ mod tests {
             )
             .expect("insert");
         }
-        let sql = find("m", q, q.page_size.unwrap_or(100), layout);
+        let mut sql = find("m", q, q.page_size.unwrap_or(100), layout);
+        // As the store: where a record lacks a time stamp the read assumes set,
+        // the read that does not assume it.
+        let stamp = |col: &str| match col {
+            "created" => CREATED_AT,
+            _ => UPDATED_AT,
+        };
+        if sql
+            .assumes_set
+            .iter()
+            .any(|col| docs.iter().any(|d| d.get(stamp(col)).is_none()))
+        {
+            sql = find_exact("m", q, q.page_size.unwrap_or(100), layout);
+        }
         let mut st = c.prepare(&sql.text).expect("prepare");
         let params = rusqlite::params_from_iter(sql.params.iter());
         if q.count {
@@ -867,7 +1202,7 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
         #[test]
-        fn sql_and_evaluator_agree(docs in prop::collection::vec(doc(), 0..12), q in query(&FIELDS)) {
+        fn sql_and_evaluator_agree(docs in prop::collection::vec(doc(), 0..12), q in query(&FIELDS), pick in pick()) {
             let docs: Vec<Value> = docs
                 .into_iter()
                 .enumerate()
@@ -876,6 +1211,7 @@ mod tests {
                     d
                 })
                 .collect();
+            let q = with_cursor(q, &docs, pick);
             let want = q.apply(&docs, q.page_size.unwrap_or(100));
             let got = run_sql(&docs, &q);
             prop_assert_eq!(got, want, "query {:?}", q);
@@ -962,6 +1298,7 @@ mod tests {
         fn sql_over_columns_and_typed_fields_agrees_with_the_evaluator(
             docs in prop::collection::vec(typed_doc(), 0..12),
             q in query(&TYPED_FIELDS),
+            pick in pick(),
         ) {
             let docs: Vec<Value> = docs
                 .into_iter()
@@ -972,6 +1309,7 @@ mod tests {
                     d
                 })
                 .collect();
+            let q = with_cursor(q, &docs, pick);
             let want = q.apply(&docs, q.page_size.unwrap_or(100));
             let got = run_sql_in(&docs, &q, &typed_layout());
             prop_assert_eq!(got, want, "query {:?}", q);

@@ -15,8 +15,8 @@ use sdk_core::files::FileRecord;
 use sdk_core::query::{Filter, FindQuery, QueryError, get_path, project};
 use sdk_core::record::{CREATED_AT, UPDATED_AT, VERSION};
 use serde_json::{Map, Value};
-use sha2::Digest;
 use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -237,7 +237,7 @@ impl SqliteStore {
         let conn = Connection::open(path).map_err(engine)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;
-             PRAGMA busy_timeout=5000;",
+             PRAGMA busy_timeout=5000; PRAGMA mmap_size=1073741824;",
         )
         .map_err(engine)?;
         super::sql::register_functions(&conn).map_err(engine)?;
@@ -341,6 +341,11 @@ impl SqliteStore {
                     )
                     .map_err(engine)?;
                     c.busy_timeout(std::time::Duration::from_secs(5))
+                        .map_err(engine)?;
+                    // The file mapped (up to 1 GiB): a scan reads pages from the
+                    // kernel's cache, shared by all readers, without a system
+                    // call per page; and each reader keeps 16 MiB of its own.
+                    c.execute_batch("PRAGMA mmap_size=1073741824; PRAGMA cache_size=-16384")
                         .map_err(engine)?;
                     super::sql::register_functions(&c).map_err(engine)?;
                     c
@@ -461,7 +466,7 @@ pub(crate) fn prepare_schema(conn: &Connection) -> Result<(), StoreError> {
                 "moved the records to the layout with system columns"
             );
         }
-        Ok(())
+        fix_statistics(conn)
     })();
     match r {
         Ok(()) => conn.execute_batch("COMMIT").map_err(engine),
@@ -470,6 +475,65 @@ pub(crate) fn prepare_schema(conn: &Connection) -> Result<(), StoreError> {
             Err(e)
         }
     }
+}
+
+/// Gives SQLite's planner fixed statistics for the records table: many rows,
+/// many per collection, few per value of any indexed field. Without statistics
+/// it takes the primary key (one collection, in id order) over a declared index
+/// whose equality picks a handful of rows, scanning the whole collection; with
+/// measured ones, plans would change as data grows. Fixed ones make it choose
+/// as the compiler plans ([`super::sql::find`]'s `inline`): the index whose
+/// leading fields the filter pins. Run in the transaction that changes indexes,
+/// so every connection loads them with the new schema.
+fn fix_statistics(conn: &Connection) -> Result<(), StoreError> {
+    let exists: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(engine)?;
+    if !exists {
+        // ANALYZE of a small table makes SQLite create its statistics table.
+        conn.execute_batch("ANALYZE collections").map_err(engine)?;
+    }
+    let indexes: Vec<(String, i64)> = conn
+        .prepare(
+            "SELECT name, (SELECT count(*) FROM pragma_index_info(name)) FROM sqlite_master \
+             WHERE type = 'index' AND tbl_name = 'records'",
+        )
+        .and_then(|mut st| {
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(engine)?;
+    conn.execute("DELETE FROM sqlite_stat1 WHERE tbl = 'records'", [])
+        .map_err(engine)?;
+    // The primary key (coll, id): a million rows, ten thousand per collection.
+    let mut rows = vec![("records".to_owned(), "1000000 10000 1".to_owned())];
+    for (name, columns) in indexes {
+        // (coll, a, b, ..): ten rows per value of the first field, one past it;
+        // the owner indexes: a hundred records per user.
+        let first = if name.starts_with("records_owner") {
+            100
+        } else {
+            10
+        };
+        let mut stat = String::from("1000000 10000");
+        for i in 1..columns {
+            let _ = write!(stat, " {}", if i == 1 { first } else { 1 });
+        }
+        stat.push_str(" 1");
+        rows.push((name, stat));
+    }
+    for (idx, stat) in rows {
+        conn.execute(
+            "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('records', ?1, ?2)",
+            params![idx, stat],
+        )
+        .map_err(engine)?;
+    }
+    conn.execute_batch("ANALYZE sqlite_schema").map_err(engine)
 }
 
 /// The stored layouts, as the compiler and the writer need them.
@@ -1194,13 +1258,7 @@ impl Store for SqliteStore {
             let prefix = format!("rk_ix_{name}_");
             let mut wanted = Vec::new();
             for fields in &layout.indexes {
-                let key = fields
-                    .iter()
-                    .map(|p| p.to_string())
-                    .collect::<Vec<_>>()
-                    .join(",");
-                let digest = sha2::Sha256::digest(format!("{name}\n{key}").as_bytes());
-                let ix = format!("{prefix}{}", crate::clock::hex(&digest[..8]));
+                let ix = super::sql::declared_index_name(&name, fields);
                 let cols = fields
                     .iter()
                     .map(super::sql::index_column)
@@ -1239,6 +1297,7 @@ impl Store for SqliteStore {
                 c.execute_batch(&format!("DROP INDEX IF EXISTS \"{ix}\""))
                     .map_err(engine)?;
             }
+            fix_statistics(c)?;
             let mut map = match layouts.write() {
                 Ok(m) => m,
                 Err(poisoned) => poisoned.into_inner(),
@@ -1286,11 +1345,20 @@ impl Store for SqliteStore {
         if sql.inline
             && let Some(conn) = self.idle_reader()
         {
-            let r = find(&conn, &query, &sql, &load_guards);
+            let r = find(
+                &conn,
+                &coll,
+                &query,
+                page,
+                &sql,
+                &load_guards,
+                &self.layouts,
+            );
             self.put_back(conn);
             return r;
         }
-        self.read(move |c| find(c, &query, &sql, &load_guards))
+        let layouts = self.layouts.clone();
+        self.read(move |c| find(c, &coll, &query, page, &sql, &load_guards, &layouts))
             .await
     }
 
@@ -1569,17 +1637,38 @@ fn collection_known(c: &Connection, name: &str) -> Result<bool, StoreError> {
 
 fn find(
     c: &Connection,
+    coll: &str,
     q: &FindQuery,
+    page: u64,
     sql: &Sql,
     load_guards: &[Option<Filter>],
+    layouts: &Layouts,
 ) -> Result<Found, StoreError> {
     // With relations, one read transaction gives the page and the related
     // records from one snapshot; a lone statement is a snapshot by itself.
-    let _snapshot = if q.load.is_empty() {
+    let _snapshot = if q.load.is_empty() && sql.assumes_set.is_empty() {
         None
     } else {
         Some(c.unchecked_transaction().map_err(engine)?)
     };
+    // The compiled read may take every record's time stamps to be set (the
+    // server sets them): an index seek tells, and a collection where one is
+    // missing gets the read that does not assume it.
+    let exact;
+    let mut sql = sql;
+    for col in &sql.assumes_set {
+        let missing: bool = c
+            .prepare_cached(&format!(
+                "SELECT EXISTS (SELECT 1 FROM records WHERE coll = ?1 AND {col} IS NULL)"
+            ))
+            .and_then(|mut st| st.query_row([coll], |r| r.get(0)))
+            .map_err(engine)?;
+        if missing {
+            exact = super::sql::find_exact(coll, q, page, &layout_of(layouts, coll));
+            sql = &exact;
+            break;
+        }
+    }
     for r in &q.load {
         if !collection_known(c, &r.collection)? {
             return Err(StoreError::Query(QueryError::new(
@@ -1734,6 +1823,8 @@ mod tests {
             "sorted by the index: {after}"
         );
         assert!(inline, "an index seek runs inline");
+        let (inline, eq) = plan(&store, &path, "people", &query(&[("where", "age = 30")]));
+        assert!(eq.contains("USING INDEX rk_ix_people_") && inline, "{eq}");
         // A typed field refuses another type, and nothing is written.
         let mut wrong = record("wrong", "u");
         wrong.insert("age".into(), json!("thirty"));
@@ -1795,6 +1886,30 @@ mod tests {
                 !text.contains("SCAN records") && !text.contains("TEMP B-TREE"),
                 "{pairs:?}: {text}"
             );
+        }
+        // The next page after a cursor is one range of an index, however deep.
+        let after = ("after", r#"["t","id250"]"#);
+        for pairs in [
+            &[("sortBy", "createdAt desc"), ("pageSize", "30"), after][..],
+            &[("sortBy", "createdAt"), after],
+            &[("after", r#"["id250"]"#)],
+            &[("sortBy", "_id desc"), ("after", r#"["id250","id250"]"#)],
+            &[
+                ("where", "userId = \"u1\""),
+                ("sortBy", "createdAt desc"),
+                after,
+            ],
+        ] {
+            let (inline, text) = plan(&store, &path, "m", &query(pairs));
+            assert!(inline, "{pairs:?}: {text}");
+            assert!(
+                text.contains("id)<(")
+                    || text.contains("id)>(")
+                    || text.contains("id<?")
+                    || text.contains("id>?"),
+                "{pairs:?}: {text}"
+            );
+            assert!(!text.contains("TEMP B-TREE"), "{pairs:?}: {text}");
         }
         for pairs in [
             &[("where", "a = 1")][..],

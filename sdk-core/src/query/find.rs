@@ -31,10 +31,83 @@ pub const MAX_RELATIONS: usize = 8;
 
 /// Query parameters the server reads itself; any other parameter is an equality
 /// filter on the field of that name.
-pub const QUERY_PARAMS: [&str; 11] = [
+pub const QUERY_PARAMS: [&str; 12] = [
     "where", "q", "select", "count", "offset", "skip", "pageSize", "limit", "sortBy", "distinct",
-    "load",
+    "load", "after",
 ];
+
+/// Where the next page starts: the sort values and `_id` of the last record of a
+/// page. Keyset paging: the next read resumes after that record in the read's
+/// order, visiting only the rows it returns, however deep the page. Opaque to
+/// applications: take it from [`Cursor::after_record`] or [`FindQuery::next_page`],
+/// never build it by hand.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cursor {
+    /// One value per sort key (`null` for a missing field).
+    pub values: Vec<serde_json::Value>,
+    /// The record's `_id`.
+    pub id: String,
+}
+
+impl Cursor {
+    /// The cursor after `record` in the order of `sort` (ties by `_id`); `None`
+    /// when the record has no string `_id`.
+    pub fn after_record(record: &serde_json::Value, sort: &[SortKey]) -> Option<Self> {
+        let id = record.get(crate::record::ID)?.as_str()?.to_owned();
+        let values = sort
+            .iter()
+            .map(|k| {
+                super::get_path(record, &k.field)
+                    .cloned()
+                    .unwrap_or(serde_json::Value::Null)
+            })
+            .collect();
+        Some(Self { values, id })
+    }
+
+    /// The cursor as the `after` parameter carries it.
+    pub fn encode(&self) -> String {
+        let mut all = self.values.clone();
+        all.push(serde_json::Value::String(self.id.clone()));
+        serde_json::Value::Array(all).to_string()
+    }
+
+    /// Reads an `after` parameter.
+    pub fn decode(text: &str) -> Result<Self, QueryError> {
+        let bad = || QueryError::new("after", "not a cursor from a page of this read");
+        let serde_json::Value::Array(mut all) =
+            serde_json::from_str::<serde_json::Value>(text).map_err(|_| bad())?
+        else {
+            return Err(bad());
+        };
+        let Some(serde_json::Value::String(id)) = all.pop() else {
+            return Err(bad());
+        };
+        Ok(Self { values: all, id })
+    }
+
+    /// Whether `record` comes after the cursor in the order of `sort` (ties by
+    /// `_id` in the direction of the last key), as the server pages.
+    pub fn precedes(&self, record: &serde_json::Value, sort: &[SortKey]) -> bool {
+        for (k, v) in sort.iter().zip(&self.values) {
+            let o = super::compare_values(super::get_path(record, &k.field), Some(v));
+            let o = if k.descending { o.reverse() } else { o };
+            if o.is_ne() {
+                return o.is_gt();
+            }
+        }
+        let id = record
+            .get(crate::record::ID)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        let o = id.cmp(self.id.as_str());
+        if sort.last().is_some_and(|k| k.descending) {
+            o.is_lt()
+        } else {
+            o.is_gt()
+        }
+    }
+}
 
 /// A collection read.
 #[must_use]
@@ -56,6 +129,8 @@ pub struct FindQuery {
     pub count: bool,
     /// Related records to attach.
     pub load: Vec<Relation>,
+    /// Only records after this one in the read's order (keyset paging).
+    pub after: Option<Cursor>,
 }
 
 fn paths(param: &str, v: &str) -> Result<Vec<Path>, QueryError> {
@@ -247,6 +322,7 @@ impl FindQuery {
                 }
                 "sortBy" => q.sort = parse_sort_by(v)?,
                 "load" => q.load = parse_load(v)?,
+                "after" => q.after = Some(Cursor::decode(v)?),
                 field => filters.push(query_string_equality(field, v)?),
             }
         }
@@ -261,6 +337,20 @@ impl FindQuery {
                 "count",
                 "count combines only with where, q, field filters and distinct",
             ));
+        }
+        if let Some(c) = &q.after {
+            if q.count || q.distinct.is_some() {
+                return Err(QueryError::new(
+                    "after",
+                    "after pages records; it does not combine with count or distinct",
+                ));
+            }
+            if c.values.len() != q.sort.len() {
+                return Err(QueryError::new(
+                    "after",
+                    "the cursor comes from a read sorted otherwise; keep sortBy as it was",
+                ));
+            }
         }
         q.filter = match filters.len() {
             0 => None,
@@ -319,7 +409,33 @@ impl FindQuery {
                 .join(",");
             out.push(("load".into(), l));
         }
+        if let Some(c) = &self.after {
+            out.push(("after".into(), c.encode()));
+        }
         out
+    }
+
+    /// The read of the page after `page`, this read's answer: the same query
+    /// resuming after its last record. `None` when there is nothing more to read:
+    /// the page is empty or shorter than the page size asked for, or its last
+    /// record lacks the fields the cursor needs (`_id` dropped by `select`).
+    pub fn next_page(&self, page: &[serde_json::Value]) -> Option<Self> {
+        let last = page.last()?;
+        if self.page_size.is_some_and(|n| (page.len() as u64) < n) {
+            return None;
+        }
+        let cursor = Cursor::after_record(last, &self.sort)?;
+        Some(Self {
+            after: Some(cursor),
+            offset: 0,
+            ..self.clone()
+        })
+    }
+
+    /// Resumes after `cursor` (from [`Cursor::after_record`]).
+    pub fn after(mut self, cursor: Cursor) -> Self {
+        self.after = Some(cursor);
+        self
     }
 
     /// Only records matching `filter` (and any filter already set).
@@ -428,6 +544,9 @@ impl FindQuery {
             .cloned()
             .collect();
         super::sort_records(&mut rows, &self.sort);
+        if let Some(c) = &self.after {
+            rows.retain(|r| c.precedes(r, &self.sort));
+        }
         if let Some(d) = &self.distinct {
             let mut seen = Vec::new();
             rows.retain(|r| {

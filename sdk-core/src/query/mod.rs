@@ -31,7 +31,7 @@ mod mongo;
 mod parse_where;
 
 pub use eval::{compare_values, distinct_key, get_path, project, sort_rank, sort_records};
-pub use find::{FindQuery, FindResult, MAX_RELATIONS, QUERY_PARAMS, Relation, SortKey};
+pub use find::{Cursor, FindQuery, FindResult, MAX_RELATIONS, QUERY_PARAMS, Relation, SortKey};
 pub use mongo::{MongoQuery, parse_mongo};
 pub use parse_where::{parse_where, parse_where_as};
 
