@@ -12,6 +12,7 @@ import os
 import sys
 
 HTTP_OPS = ["get by id", "create (durable)", "page of 20, index", "page of 20, no index", "patch", "delete"]
+STORAGE_BEGIN, STORAGE_END = "<!-- storage: written by bench/storage.sh -->", "<!-- /storage -->"
 FIVE_X = {"get by id", "create (durable)", "page of 20, index"}
 
 
@@ -257,6 +258,12 @@ def main():
         "",
     ]
     bars.append(("package size (gzipped)", p["gzip"] / r["gzip"]))
+    # The section bench/storage.sh writes stays as it is.
+    if os.path.exists(md_path):
+        old = open(md_path).read()
+        start, end = old.find(STORAGE_BEGIN), old.find(STORAGE_END)
+        if 0 <= start < end:
+            lines += [old[start:end + len(STORAGE_END)], ""]
     with open(md_path, "w") as f:
         f.write("\n".join(lines))
     chart(bars, svg_path)

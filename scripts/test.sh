@@ -45,9 +45,11 @@ step "Chromium: end-to-end tests of the npm package in a real browser"
 node --experimental-websocket --no-warnings=ExperimentalWarning --test --test-reporter=spec \
   tests/browser/*.test.mjs 2>&1 | tee "$LOGS/browser.log"
 
-step "benchmark harness: smoke run (tiny sizes, debug build, PocketBase beside)"
+step "benchmark harnesses: smoke runs (tiny sizes, debug build, PocketBase beside)"
 SMOKE=1 SKIP_SETUP=1 OUT="$LOGS/bench" bash bench/run.sh >"$LOGS/bench.log" 2>&1 \
   || { tail -40 "$LOGS/bench.log"; die "the benchmark harness's smoke run failed (log: $LOGS/bench.log)"; }
+SMOKE=1 OUT="$LOGS/bench" bash bench/storage.sh >"$LOGS/bench-storage.log" 2>&1 \
+  || { tail -40 "$LOGS/bench-storage.log"; die "the storage benchmark's smoke run failed (log: $LOGS/bench-storage.log)"; }
 echo "smoke run complete: $LOGS/bench/BENCHMARKS.md"
 
 count() { grep -E "^ℹ $2 [0-9]+" "$1" | awk '{print $3}' || true; }
