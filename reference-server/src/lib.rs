@@ -168,6 +168,14 @@ pub async fn start(config: Config) -> Result<Running, String> {
                 e.message
             )
         })?;
+        // A database moved from the earlier layout gets its collections'
+        // typed fields and index definitions once.
+        if !store.has_layout(&name) {
+            store
+                .set_config(&name, text, compiled.layout())
+                .await
+                .map_err(|e| format!("cannot lay out '{name}': {e}"))?;
+        }
         collections.insert(name, Arc::new(compiled));
     }
     let hasher = auth::Hasher::new(config.hash_memory_kib, config.hash_iterations)?;

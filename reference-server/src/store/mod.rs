@@ -218,6 +218,9 @@ pub trait Store: Send + Sync + 'static {
         config: String,
         layout: Layout,
     ) -> Result<(), StoreError>;
+    /// Whether a collection's layout is stored (a database made before layouts
+    /// were kept has none until its configuration is set again).
+    fn has_layout(&self, name: &str) -> bool;
     /// Every stored configuration: (collection, JSON text).
     async fn configs(&self) -> Result<Vec<(String, String)>, StoreError>;
     /// Declares a collection (it is listed only once it holds records).

@@ -1308,6 +1308,14 @@ impl Store for SqliteStore {
         .await
     }
 
+    fn has_layout(&self, name: &str) -> bool {
+        let map = match self.layouts.read() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.contains_key(name)
+    }
+
     async fn configs(&self) -> Result<Vec<(String, String)>, StoreError> {
         self.read(|c| {
             let mut st = c
@@ -2009,9 +2017,22 @@ mod tests {
             )
             .expect("index");
         assert!(kept, "the declared index is made again");
+        // Its layout is not known until the configuration is set again (the
+        // server does so at start).
+        assert!(!store.has_layout("m"));
+        let n = sdk_core::query::Path::parse("n").expect("path");
+        let layout = Layout {
+            types: [("n".to_owned(), FieldType::Number)].into_iter().collect(),
+            indexes: vec![vec![n]],
+        };
+        store
+            .set_config("m", r#"{"indexes":[["n"]]}"#.into(), layout)
+            .await
+            .expect("lay out");
         // Opening again changes nothing.
         drop(store);
         let store = SqliteStore::open(&path).expect("reopen");
+        assert!(store.has_layout("m"));
         assert!(matches!(
             store
                 .find("m", query(&[("count", "true")]), 30, Vec::new())
