@@ -163,7 +163,11 @@ def main():
     lines += [
         "",
         "Every size: requests/s, median latency in ms, and the server's CPU use during the",
-        "run (100% is one core):",
+        "run (100% is one core). Unpinned, the load generator shares the cores: one wrk",
+        "thread needs most of a core at tens of thousands of requests/s, so for the",
+        "cheapest requests (get by id, count) it, not an idle core, is what the server",
+        "lacks; for dearer reads the CPU column shows Rucksack using the second core",
+        "(blocking-pool readers and the runtime's second worker run in parallel).",
         "",
     ]
     for setup in SETUPS:
