@@ -1,0 +1,357 @@
+//! Records on disk: their typed columns beside the document, and the reads and
+//! searches the store runs over them.
+
+use super::*;
+
+/// The typed columns of a record's system fields.
+pub(super) struct Columns {
+    id: String,
+    owner: Option<String>,
+    created: Option<String>,
+    updated: Option<String>,
+    v: i64,
+}
+
+/// A record's system columns, checking that its system fields and typed fields
+/// hold values of their types (the server sets the former; the schema check
+/// before the write, the latter).
+pub(super) fn columns(rec: &Map<String, Value>, layout: &Layout) -> Result<Columns, StoreError> {
+    use sdk_core::record::{ID, OWNER};
+    let bad = |field: &str, problem: &str| {
+        StoreError::Rejected(
+            sdk_core::ErrorBody::new(
+                sdk_core::ErrorCode::ValidationFailed,
+                "the record does not match the collection's schema",
+            )
+            .with_field(field, problem),
+        )
+    };
+    let text = |field: &str| -> Result<Option<String>, StoreError> {
+        match rec.get(field) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(bad(field, "a system field of another type")),
+        }
+    };
+    for (name, t) in &layout.types {
+        if let Some(v) = rec.get(name)
+            && !t.admits(v)
+        {
+            return Err(bad(name, &format!("must be of type {t:?}").to_lowercase()));
+        }
+    }
+    Ok(Columns {
+        id: text(ID)?.ok_or_else(|| bad(ID, "a record has a string id"))?,
+        owner: text(OWNER)?,
+        created: text(CREATED_AT)?,
+        updated: text(UPDATED_AT)?,
+        v: match rec.get(VERSION) {
+            None => 0,
+            Some(v) => v
+                .as_u64()
+                .and_then(|n| i64::try_from(n).ok())
+                .ok_or_else(|| bad(VERSION, "a system field of another type"))?,
+        },
+    })
+}
+
+pub(crate) const INSERT_RECORD: &str = "INSERT INTO records (coll, id, owner, created, updated, v, doc) \
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, jsonb(?7))";
+pub(super) const UPDATE_RECORD: &str = "UPDATE records SET owner = ?3, created = ?4, updated = ?5, v = ?6, \
+                             doc = jsonb(?7) WHERE coll = ?1 AND id = ?2";
+
+/// Writes a record's row with `statement` ([`INSERT_RECORD`] or [`UPDATE_RECORD`]).
+pub(crate) fn put_record(
+    c: &Connection,
+    statement: &str,
+    coll: &str,
+    rec: Map<String, Value>,
+    layout: &Layout,
+) -> Result<Value, StoreError> {
+    let cols = columns(&rec, layout)?;
+    let doc = Value::Object(rec);
+    c.prepare_cached(statement)
+        .and_then(|mut st| {
+            st.execute(params![
+                coll,
+                cols.id,
+                cols.owner,
+                cols.created,
+                cols.updated,
+                cols.v,
+                doc.to_string()
+            ])
+        })
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                StoreError::Rejected(
+                    sdk_core::ErrorBody::new(
+                        sdk_core::ErrorCode::IdTaken,
+                        format!("a record with id '{}' exists", cols.id),
+                    )
+                    .with_field(sdk_core::record::ID, "taken"),
+                )
+            }
+            other => engine(other),
+        })?;
+    Ok(doc)
+}
+
+pub(super) fn load(
+    conn: &Connection,
+    coll: &str,
+    id: &str,
+) -> Result<Option<Map<String, Value>>, StoreError> {
+    let doc: Option<String> = conn
+        .query_row(
+            "SELECT json(doc) FROM records WHERE coll = ?1 AND id = ?2",
+            params![coll, id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(engine)?;
+    match doc {
+        None => Ok(None),
+        Some(d) => match serde_json::from_str(&d).map_err(engine)? {
+            Value::Object(m) => Ok(Some(m)),
+            _ => Err(StoreError::Engine("stored record is not an object".into())),
+        },
+    }
+}
+
+/// Loads a record for a write, checking the caller's rule and the version.
+pub(super) fn load_owned(
+    conn: &Connection,
+    coll: &str,
+    id: &str,
+    guard: Option<&Filter>,
+    expected: Option<u64>,
+) -> Result<Map<String, Value>, StoreError> {
+    let rec = load(conn, coll, id)?.ok_or(StoreError::NotFound)?;
+    let rec = match guard {
+        None => rec,
+        Some(g) => {
+            let doc = Value::Object(rec);
+            if !g.matches(&doc) {
+                return Err(StoreError::NotOwner);
+            }
+            let Value::Object(rec) = doc else {
+                return Err(StoreError::Engine("a record is an object".into()));
+            };
+            rec
+        }
+    };
+    let version = rec.get(VERSION).and_then(Value::as_u64).unwrap_or(0);
+    if expected.is_some_and(|e| e != version) {
+        return Err(StoreError::VersionConflict(version));
+    }
+    Ok(rec)
+}
+
+pub(super) fn insert_records(
+    c: &Connection,
+    coll: &str,
+    records: Vec<Map<String, Value>>,
+    layout: &Layout,
+) -> Result<Vec<Value>, StoreError> {
+    records
+        .into_iter()
+        .map(|record| put_record(c, INSERT_RECORD, coll, record, layout))
+        .collect()
+}
+
+/// Stored records with their ids.
+pub(super) type Rows = Vec<(String, Map<String, Value>)>;
+
+/// The records a bulk write touches: matching `filter`, owned by `owner` when given.
+pub(super) fn matching(
+    c: &Connection,
+    coll: &str,
+    filter: Option<&Filter>,
+    guard: Option<&Filter>,
+    layout: &Layout,
+) -> Result<Rows, StoreError> {
+    let mut sql = crate::store::sql::Sql::default();
+    sql.text.push_str("SELECT id, json(doc) FROM records");
+    let both = match (filter, guard) {
+        (Some(f), Some(g)) => Some(Filter::And(vec![f.clone(), g.clone()])),
+        (f, g) => f.or(g).cloned(),
+    };
+    crate::store::sql::where_clause(&mut sql, coll, both.as_ref(), layout);
+    sql.text.push_str(&format!(
+        " ORDER BY id LIMIT {}",
+        crate::store::MAX_BULK + 1
+    ));
+    let mut st = c.prepare(&sql.text).map_err(engine)?;
+    let rows = st
+        .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(engine)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(engine)?;
+    if rows.len() > crate::store::MAX_BULK {
+        return Err(StoreError::Rejected(sdk_core::ErrorBody::new(
+            sdk_core::ErrorCode::InvalidQuery,
+            format!(
+                "the filter matches more than {} records; narrow it",
+                crate::store::MAX_BULK
+            ),
+        )));
+    }
+    rows.into_iter()
+        .map(|(id, d)| match serde_json::from_str(&d).map_err(engine)? {
+            Value::Object(m) => Ok((id, m)),
+            _ => Err(StoreError::Engine("stored record is not an object".into())),
+        })
+        .collect()
+}
+
+/// A write's bookkeeping: `__v` + 1, a new `updatedAt`, timestamps and version last.
+pub(super) fn bump(rec: &mut Map<String, Value>, now: &str) {
+    let version = rec.get(VERSION).and_then(Value::as_u64).unwrap_or(0) + 1;
+    rec.insert(UPDATED_AT.into(), Value::String(now.to_owned()));
+    rec.insert(VERSION.into(), Value::from(version));
+    for field in [CREATED_AT, UPDATED_AT, VERSION] {
+        if let Some(v) = rec.shift_remove(field) {
+            rec.insert(field.into(), v);
+        }
+    }
+}
+
+pub(super) fn collection_known(c: &Connection, name: &str) -> Result<bool, StoreError> {
+    c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM collections WHERE name = ?1) \
+         OR EXISTS (SELECT 1 FROM records WHERE coll = ?1)",
+    )
+    .and_then(|mut st| st.query_row([name], |r| r.get(0)))
+    .map_err(engine)
+}
+
+pub(super) fn find(
+    c: &Connection,
+    coll: &str,
+    q: &FindQuery,
+    page: u64,
+    sql: &Sql,
+    load_guards: &[Option<Filter>],
+    layouts: &Layouts,
+) -> Result<Found, StoreError> {
+    // With relations, one read transaction gives the page and the related
+    // records from one snapshot; a lone statement is a snapshot by itself.
+    let _snapshot = if q.load.is_empty() && sql.assumes_set.is_empty() {
+        None
+    } else {
+        Some(c.unchecked_transaction().map_err(engine)?)
+    };
+    // The compiled read may take every record's time stamps to be set (the
+    // server sets them): an index seek tells, and a collection where one is
+    // missing gets the read that does not assume it.
+    let exact;
+    let mut sql = sql;
+    for col in &sql.assumes_set {
+        let missing: bool = c
+            .prepare_cached(&format!(
+                "SELECT EXISTS (SELECT 1 FROM records WHERE coll = ?1 AND {col} IS NULL)"
+            ))
+            .and_then(|mut st| st.query_row([coll], |r| r.get(0)))
+            .map_err(engine)?;
+        if missing {
+            exact = crate::store::sql::find_exact(coll, q, page, &layout_of(layouts, coll));
+            sql = &exact;
+            break;
+        }
+    }
+    for r in &q.load {
+        if !collection_known(c, &r.collection)? {
+            return Err(StoreError::Query(QueryError::new(
+                "load",
+                format!("there is no collection '{}'", r.collection),
+            )));
+        }
+    }
+    let mut st = c.prepare_cached(&sql.text).map_err(engine)?;
+    let params = rusqlite::params_from_iter(sql.params.iter());
+    if q.count {
+        let n: i64 = st.query_row(params, |r| r.get(0)).map_err(engine)?;
+        return Ok(Found::Count(u64::try_from(n).unwrap_or(0)));
+    }
+    if q.select.is_none() && q.load.is_empty() {
+        // Records as stored, straight into the answer's JSON array.
+        let mut out = String::with_capacity(4096);
+        out.push('[');
+        let mut rows = st.query(params).map_err(engine)?;
+        while let Some(row) = rows.next().map_err(engine)? {
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push_str(
+                row.get_ref(0)
+                    .and_then(|v| v.as_str().map_err(Into::into))
+                    .map_err(engine)?,
+            );
+        }
+        out.push(']');
+        return Ok(Found::Records(out));
+    }
+    let docs = st
+        .query_map(params, |r| r.get::<_, String>(0))
+        .map_err(engine)?
+        .collect::<Result<Vec<String>, _>>()
+        .map_err(engine)?;
+    let full = docs
+        .iter()
+        .map(|d| serde_json::from_str::<Value>(d).map_err(engine))
+        .collect::<Result<Vec<Value>, _>>()?;
+    let mut shaped: Vec<Value> = match &q.select {
+        Some(sel) => full.iter().map(|d| project(d, sel)).collect(),
+        None => full.clone(),
+    };
+    for (i, rel) in q.load.iter().enumerate() {
+        let guard = load_guards.get(i).cloned().flatten();
+        let keys: Vec<&str> = full
+            .iter()
+            .filter_map(|d| get_path(d, &rel.foreign_key).and_then(Value::as_str))
+            .collect();
+        let related = load_many(c, &rel.collection, &keys)?;
+        for (out, d) in shaped.iter_mut().zip(&full) {
+            let v = get_path(d, &rel.foreign_key)
+                .and_then(Value::as_str)
+                .and_then(|k| related.get(k).cloned())
+                .filter(|r| guard.as_ref().is_none_or(|g| g.matches(r)))
+                .unwrap_or(Value::Null);
+            if let Value::Object(m) = out {
+                m.insert(rel.property.clone(), v);
+            }
+        }
+    }
+    serde_json::to_string(&shaped)
+        .map(Found::Records)
+        .map_err(engine)
+}
+
+pub(super) fn load_many(
+    c: &Connection,
+    coll: &str,
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, Value>, StoreError> {
+    let mut out = std::collections::HashMap::new();
+    let mut st = c
+        .prepare_cached("SELECT json(doc) FROM records WHERE coll = ?1 AND id = ?2")
+        .map_err(engine)?;
+    for id in ids {
+        if out.contains_key(*id) {
+            continue;
+        }
+        let doc: Option<String> = st
+            .query_row(params![coll, id], |r| r.get(0))
+            .optional()
+            .map_err(engine)?;
+        if let Some(d) = doc {
+            out.insert((*id).to_owned(), serde_json::from_str(&d).map_err(engine)?);
+        }
+    }
+    Ok(out)
+}
