@@ -1,137 +1,10 @@
-//! `/<collection>` and `/<collection>/<id>`: the Backpack `db` methods and the
-//! whole operation tree (bulk insert, update, remove, save; upserts).
+//! What each record route does: the rules, scripts, schema, store calls and
+//! broadcasts behind `list`, `get`, `create`, `write`, `delete` and the bulk
+//! operations (the WebSocket actions call the same).
 
-use super::{Answer, Ctx, ctx, finish, json_body, store_error};
-use crate::app::{App, Collection};
-use crate::clock::{new_id, now_iso};
-use crate::error::ApiError;
-use crate::scripts;
-use crate::store::{Change, Found, StoreError};
-use sdk_core::collection::{Access, IdGenerator, Operation};
-use sdk_core::names::{check_collection_name, check_id};
-use sdk_core::query::{Filter as QFilter, FindQuery, QueryError};
-use sdk_core::record::{
-    CREATED_AT, ID, OWNER, UPDATED_AT, VERSION, check_client_data, is_system_field,
-};
-use sdk_core::update::UpdateSpec;
-use sdk_core::ws::WriteAction;
-use sdk_core::{ErrorBody, ErrorCode};
-use serde_json::{Map, Value, json};
-use std::sync::Arc;
-use warp::Filter;
-use warp::filters::BoxedFilter;
+use super::*;
 
-/// Routes that belong to the server itself: other methods on them are 405, not a collection.
-const OWN_ROUTES: &[&str] = &[
-    "register",
-    "login",
-    "logout",
-    "collections",
-    "health",
-    "ws",
-    "uploads",
-];
-
-/// The record routes.
-pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
-    let limit = super::BodyLimit::of(&app.config);
-    let c = move || ctx(app.clone());
-    let if_match = || warp::header::optional::<String>("if-match");
-    let list = warp::path!(String)
-        .and(warp::get())
-        .and(c())
-        .and(raw_query())
-        .then(
-            |coll, c, q| async move { finish(list(coll, c, q).await.map(Answer::into_response)) },
-        );
-    let create = warp::path!(String)
-        .and(warp::post())
-        .and(c())
-        .and(json_body(limit))
-        .then(
-            |coll, c, b| async move { finish(create(coll, c, b).await.map(Answer::into_response)) },
-        );
-    let update_all = warp::path!(String)
-        .and(warp::patch())
-        .and(c())
-        .and(raw_query())
-        .and(json_body(limit))
-        .then(|coll, c, q, b| async move {
-            finish(update_many(coll, c, q, b).await.map(Answer::into_response))
-        });
-    let remove_all = warp::path!(String)
-        .and(warp::delete())
-        .and(c())
-        .and(raw_query())
-        .then(|coll, c, q| async move {
-            finish(delete_many(coll, c, q).await.map(Answer::into_response))
-        });
-    let save_all =
-        warp::path!(String)
-            .and(warp::put())
-            .and(c())
-            .and(json_body(limit))
-            .then(|coll, c, b| async move {
-                finish(save_all(coll, c, b).await.map(Answer::into_response))
-            });
-    let get =
-        warp::path!(String / String)
-            .and(warp::get())
-            .and(c())
-            .then(|coll, id, c| async move {
-                finish(get(coll, id, c).await.map(Answer::into_response))
-            });
-    let patch = warp::path!(String / String)
-        .and(warp::patch())
-        .and(c())
-        .and(if_match())
-        .and(json_body(limit))
-        .then(|coll, id, c, m, b| async move {
-            finish(
-                write(coll, id, c, m, b, WriteAction::Patch)
-                    .await
-                    .map(Answer::into_response),
-            )
-        });
-    let put = warp::path!(String / String)
-        .and(warp::put())
-        .and(c())
-        .and(if_match())
-        .and(json_body(limit))
-        .then(|coll, id, c, m, b| async move {
-            finish(
-                write(coll, id, c, m, b, WriteAction::Update)
-                    .await
-                    .map(Answer::into_response),
-            )
-        });
-    let delete = warp::path!(String / String)
-        .and(warp::delete())
-        .and(c())
-        .and(if_match())
-        .then(|coll, id, c, m| async move {
-            finish(delete(coll, id, c, m).await.map(Answer::into_response))
-        });
-    list.or(create)
-        .unify()
-        .or(update_all)
-        .unify()
-        .or(remove_all)
-        .unify()
-        .or(save_all)
-        .unify()
-        .or(get)
-        .unify()
-        .or(patch)
-        .unify()
-        .or(put)
-        .unify()
-        .or(delete)
-        .unify()
-        .boxed()
-}
-
-fn check_collection(name: &str) -> Result<(), ApiError> {
+pub(super) fn check_collection(name: &str) -> Result<(), ApiError> {
     if OWN_ROUTES.contains(&name) {
         return Err(ApiError::new(
             ErrorCode::MethodNotAllowed,
@@ -141,13 +14,13 @@ fn check_collection(name: &str) -> Result<(), ApiError> {
     check_collection_name(name).map_err(ApiError::from)
 }
 
-fn check_item(coll: &str, id: &str) -> Result<(), ApiError> {
+pub(super) fn check_item(coll: &str, id: &str) -> Result<(), ApiError> {
     check_collection(coll)?;
     check_id(id).map_err(ApiError::from)
 }
 
 /// The expected version from `If-Match` (a number, quoted or not), else from the body's `__v`.
-fn expected_version(
+pub(super) fn expected_version(
     if_match: Option<String>,
     body_version: Option<u64>,
 ) -> Result<Option<u64>, ApiError> {
@@ -170,33 +43,24 @@ fn expected_version(
     }
 }
 
-pub(crate) type CtxResult = Result<Ctx, ApiError>;
-/// A handler's outcome.
-pub type Outcome = Result<Answer, ApiError>;
-pub(crate) type BodyResult = Result<Value, ApiError>;
-
-/// The most records one `POST` may create.
-pub const MAX_INSERT: usize = 1000;
-
-/// The raw query string, empty when there is none.
-fn raw_query() -> impl Filter<Extract = (String,), Error = std::convert::Infallible> + Clone {
-    warp::query::raw().or(warp::any().map(String::new)).unify()
-}
-
 /// Parses a read's query string into a [`FindQuery`] within the server's page limits.
-fn find_query(raw: &str, max_page: u32, me: Option<&str>) -> Result<FindQuery, ApiError> {
+pub(super) fn find_query(
+    raw: &str,
+    max_page: u32,
+    me: Option<&str>,
+) -> Result<FindQuery, ApiError> {
     let q = parse_query(raw, me)?;
     q.check_page(u64::from(max_page))?;
     Ok(q)
 }
 
 /// The query string as query parameters, `@me` standing for the caller.
-fn parse_query(raw: &str, me: Option<&str>) -> Result<FindQuery, QueryError> {
+pub(super) fn parse_query(raw: &str, me: Option<&str>) -> Result<FindQuery, QueryError> {
     FindQuery::from_pairs_as(form_urlencoded::parse(raw.as_bytes()), me)
 }
 
 /// The filter of a bulk write: filter parameters only.
-fn bulk_filter(raw: &str, me: Option<&str>) -> Result<Option<QFilter>, ApiError> {
+pub(super) fn bulk_filter(raw: &str, me: Option<&str>) -> Result<Option<QFilter>, ApiError> {
     let q = parse_query(raw, me)?;
     if !q.sort.is_empty()
         || q.offset != 0
@@ -217,7 +81,7 @@ fn bulk_filter(raw: &str, me: Option<&str>) -> Result<Option<QFilter>, ApiError>
 }
 
 /// Refuses an operation the collection has switched off.
-fn require(cfg: &Collection, op: Operation) -> Result<(), ApiError> {
+pub(super) fn require(cfg: &Collection, op: Operation) -> Result<(), ApiError> {
     if cfg.config.enabled(op) {
         Ok(())
     } else {
@@ -232,13 +96,13 @@ fn require(cfg: &Collection, op: Operation) -> Result<(), ApiError> {
 }
 
 /// The signed-in user's id, if any.
-fn me(c: &Ctx) -> Option<&str> {
+pub(super) fn me(c: &Ctx) -> Option<&str> {
     c.caller.as_ref().map(|u| u.user_id.as_str())
 }
 
 /// What a rule lets the caller touch: every record (`None`) or those matching a
 /// filter; or the error when it lets them touch nothing.
-fn grant(access: Access, what: &str) -> Result<Option<QFilter>, ApiError> {
+pub(super) fn grant(access: Access, what: &str) -> Result<Option<QFilter>, ApiError> {
     match access {
         Access::All => Ok(None),
         Access::Only(f) => Ok(Some(f)),
@@ -275,7 +139,7 @@ pub(crate) fn allowed(c: &Ctx, coll: &str, op: Operation) -> Result<(), ApiError
 }
 
 /// Both filters, when both are there.
-fn and(a: Option<QFilter>, b: Option<QFilter>) -> Option<QFilter> {
+pub(super) fn and(a: Option<QFilter>, b: Option<QFilter>) -> Option<QFilter> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.and(b)),
         (a, b) => a.or(b),
@@ -283,7 +147,7 @@ fn and(a: Option<QFilter>, b: Option<QFilter>) -> Option<QFilter> {
 }
 
 /// Refuses a new record the create rule does not let the caller make.
-fn check_create(
+pub(super) fn check_create(
     guard: Option<&QFilter>,
     record: Map<String, Value>,
 ) -> Result<Map<String, Value>, ErrorBody> {
@@ -301,7 +165,7 @@ fn check_create(
     }
 }
 
-fn new_id_for(cfg: &Collection) -> String {
+pub(super) fn new_id_for(cfg: &Collection) -> String {
     match cfg.config.id_generator {
         IdGenerator::ObjectId => new_id(),
         IdGenerator::Uuidv7 => uuid::Uuid::now_v7().to_string(),
@@ -310,7 +174,7 @@ fn new_id_for(cfg: &Collection) -> String {
 
 /// A complete new record from client data: the id (given, where upserts allow it,
 /// or generated), owner, fields, timestamps, version; schema-checked.
-fn build_record(
+pub(super) fn build_record(
     cfg: &Collection,
     owner: Option<&str>,
     body: Value,
@@ -360,14 +224,14 @@ fn build_record(
     Ok(record)
 }
 
-fn script_limits(c: &Ctx) -> scripts::Limits {
+pub(super) fn script_limits(c: &Ctx) -> scripts::Limits {
     scripts::Limits::of(&c.app.config)
 }
 
 /// Runs On Validate, then On POST (a create, `previous` is `None`) or On PUT (an
 /// update), on a record about to be written; `protect` on PUT keeps a property
 /// as it was. Returns the record to write.
-fn write_scripts(
+pub(super) fn write_scripts(
     c: &Ctx,
     coll: &str,
     cfg: &Collection,
@@ -402,7 +266,7 @@ fn write_scripts(
 }
 
 /// Bulk writes do not run event scripts, so they are refused where scripts would.
-fn no_bulk_with_scripts(what: &str) -> ApiError {
+pub(super) fn no_bulk_with_scripts(what: &str) -> ApiError {
     ApiError::new(
         ErrorCode::OperationDisabled,
         format!(
@@ -413,11 +277,11 @@ fn no_bulk_with_scripts(what: &str) -> ApiError {
 }
 
 /// How many times a write that runs scripts retries when another write got there first.
-const SCRIPTED_RETRIES: usize = 5;
+pub(super) const SCRIPTED_RETRIES: usize = 5;
 
 /// The record as stored and its version, for a write that runs scripts on it:
 /// checked against the caller's rule and the version the caller expects.
-async fn load_for_write(
+pub(super) async fn load_for_write(
     c: &Ctx,
     coll: &str,
     id: &str,
@@ -449,7 +313,7 @@ async fn load_for_write(
 }
 
 /// A new record from client data, through the scripts, the create rule and the schema.
-fn new_record(
+pub(super) fn new_record(
     c: &Ctx,
     coll: &str,
     cfg: &Collection,
@@ -469,7 +333,12 @@ fn new_record(
 /// A written record as the writer may read it: through the On GET script (its
 /// `hide()`s), as every read and broadcast of it is. When the script cancels,
 /// the answer keeps only the system fields (the write itself happened).
-fn shown(c: &Ctx, coll: &str, cfg: &Collection, record: Value) -> Result<Value, ApiError> {
+pub(super) fn shown(
+    c: &Ctx,
+    coll: &str,
+    cfg: &Collection,
+    record: Value,
+) -> Result<Value, ApiError> {
     let Some(src) = &cfg.config.events.get else {
         return Ok(record);
     };
@@ -491,7 +360,7 @@ fn shown(c: &Ctx, coll: &str, cfg: &Collection, record: Value) -> Result<Value, 
 /// The answer to a write the caller's rule refused: 403 when they may read the
 /// record (they know it exists), else 404 as for a missing one, so that writes
 /// do not reveal records reads hide.
-async fn refused(c: &Ctx, coll: &str, cfg: &Collection, id: &str) -> ApiError {
+pub(super) async fn refused(c: &Ctx, coll: &str, cfg: &Collection, id: &str) -> ApiError {
     let forbidden = || store_error(StoreError::NotOwner);
     let not_found = ApiError::new(ErrorCode::NotFound, "no record with that id");
     match cfg.config.rules.read.access(me(c), c.admin) {
@@ -508,7 +377,7 @@ async fn refused(c: &Ctx, coll: &str, cfg: &Collection, id: &str) -> ApiError {
 }
 
 /// Prefixes each field of a per-field error with the index of the array element.
-fn at_index(i: usize, mut e: ErrorBody) -> ErrorBody {
+pub(super) fn at_index(i: usize, mut e: ErrorBody) -> ErrorBody {
     if let Some(errors) = e.errors.take() {
         e.errors = Some(
             errors
@@ -678,7 +547,12 @@ pub(crate) async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outc
     }
 }
 
-async fn update_many(coll: String, c: CtxResult, raw: String, body: BodyResult) -> Outcome {
+pub(super) async fn update_many(
+    coll: String,
+    c: CtxResult,
+    raw: String,
+    body: BodyResult,
+) -> Outcome {
     let c = c?;
     check_collection(&coll)?;
     let cfg = c.app.collection(&coll);
@@ -702,13 +576,13 @@ async fn update_many(coll: String, c: CtxResult, raw: String, body: BodyResult) 
 }
 
 /// Broadcasts each record a bulk write touched and answers `{"n": count}`.
-fn bulk_answer(c: &Ctx, action: WriteAction, coll: &str, records: Vec<Value>) -> Answer {
+pub(super) fn bulk_answer(c: &Ctx, action: WriteAction, coll: &str, records: Vec<Value>) -> Answer {
     let n = records.len();
     c.publish(action, coll, records);
     Answer::Json(json!({ "n": n }), 200)
 }
 
-async fn delete_many(coll: String, c: CtxResult, raw: String) -> Outcome {
+pub(super) async fn delete_many(coll: String, c: CtxResult, raw: String) -> Outcome {
     let c = c?;
     check_collection(&coll)?;
     let cfg = c.app.collection(&coll);
@@ -730,7 +604,7 @@ async fn delete_many(coll: String, c: CtxResult, raw: String) -> Outcome {
     Ok(bulk_answer(&c, WriteAction::Delete, &coll, gone))
 }
 
-async fn save_all(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
+pub(super) async fn save_all(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
     let c = c?;
     check_collection(&coll)?;
     let cfg = c.app.collection(&coll);
@@ -866,7 +740,7 @@ pub(crate) async fn write(
 /// An update through On Validate and On PUT: read the record, compute the new
 /// one, run the scripts, and write it if nobody wrote in between (else again).
 #[allow(clippy::too_many_arguments)]
-async fn scripted_update(
+pub(super) async fn scripted_update(
     c: &Ctx,
     coll: &str,
     cfg: &Collection,
@@ -950,7 +824,7 @@ pub(crate) async fn delete(
 
 /// A delete through On DELETE: read the record, run the script (which may
 /// cancel), and delete it if nobody wrote in between (else again).
-async fn scripted_delete(
+pub(super) async fn scripted_delete(
     c: &Ctx,
     coll: &str,
     id: &str,
