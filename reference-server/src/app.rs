@@ -141,6 +141,7 @@ impl Collection {
         }
         Layout {
             types,
+            columns: Default::default(),
             indexes: self.config.index_paths(),
         }
     }

@@ -99,14 +99,67 @@ impl FieldType {
     }
 }
 
-/// What the compiler knows of one collection: the fields its schema types and
-/// the indexes it declares.
+/// What the compiler knows of one collection: the fields its schema types, the
+/// columns that hold some of them, and the indexes it declares.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Layout {
     /// Top-level fields with a fixed JSON type.
     pub types: std::collections::HashMap<String, FieldType>,
+    /// Typed fields kept in a property column beside the document (by its
+    /// number: `p0`..), so filters and sorts on them read no document. Each such
+    /// column holds what `json_extract` reads from the document, on every row
+    /// of the collection; the store keeps it so on every write.
+    pub columns: std::collections::BTreeMap<String, usize>,
     /// Declared indexes, each a list of fields.
     pub indexes: Vec<Vec<Path>>,
+}
+
+/// How many property columns the records table has.
+pub const PROPERTY_COLUMNS: usize = 8;
+
+impl Layout {
+    /// The property column that holds a typed field, if one does.
+    pub fn column(&self, field: &str) -> Option<String> {
+        self.columns.get(field).map(|i| format!("p{i}"))
+    }
+
+    /// Gives typed fields property columns: those `previous` gave one keep it
+    /// (if still typed), then fields of declared indexes, then the others by
+    /// name, while columns are free.
+    pub fn assign_columns(&mut self, previous: Option<&Layout>) {
+        self.columns.clear();
+        if let Some(prev) = previous {
+            for (f, i) in &prev.columns {
+                if self.types.contains_key(f) && *i < PROPERTY_COLUMNS {
+                    self.columns.insert(f.clone(), *i);
+                }
+            }
+        }
+        let mut indexed: Vec<&String> = Vec::new();
+        for ix in &self.indexes {
+            for p in ix {
+                if let [name] = p.segments()
+                    && let Some((name, _)) = self.types.get_key_value(name.as_str())
+                    && !indexed.contains(&name)
+                {
+                    indexed.push(name);
+                }
+            }
+        }
+        let mut rest: Vec<&String> = self.types.keys().filter(|f| !indexed.contains(f)).collect();
+        rest.sort();
+        let wanted: Vec<String> = indexed.into_iter().chain(rest).cloned().collect();
+        for f in wanted {
+            if self.columns.contains_key(&f) {
+                continue;
+            }
+            let Some(free) = (0..PROPERTY_COLUMNS).find(|i| !self.columns.values().any(|u| u == i))
+            else {
+                break;
+            };
+            self.columns.insert(f, free);
+        }
+    }
 }
 
 /// The system fields and the typed columns that hold them.
@@ -171,18 +224,19 @@ fn access(p: &Path, layout: &Layout) -> Access {
         return Access::Plain((*col).to_owned(), *t, true);
     }
     match layout.types.get(name) {
-        Some(t) => Access::Plain(extract(p), *t, false),
+        Some(t) => Access::Plain(layout.column(name).unwrap_or_else(|| extract(p)), *t, false),
         None => Access::Json,
     }
 }
 
 /// The expression a declared index holds for a field: its column for a system
-/// field, else the value read from the document (the expression queries use).
-pub fn index_column(p: &Path) -> String {
+/// field or a field with a property column, else the value read from the
+/// document (the expression queries use).
+pub fn index_column(p: &Path, layout: &Layout) -> String {
     match p.segments() {
         [name] => match SYSTEM_COLUMNS.iter().find(|(f, ..)| f == name) {
             Some((_, col, _)) => (*col).to_owned(),
-            None => extract(p),
+            None => layout.column(name).unwrap_or_else(|| extract(p)),
         },
         _ => extract(p),
     }
@@ -544,8 +598,9 @@ fn order_by(sort: &[SortKey], f: Option<&Filter>, layout: &Layout) -> String {
     s
 }
 
-/// A cursor's value as `json_extract` reads it from a document.
-fn extracted(v: &serde_json::Value) -> SqlValue {
+/// A value as `json_extract` reads it from a document (a cursor's, or a
+/// property column's).
+pub fn extracted(v: &serde_json::Value) -> SqlValue {
     use serde_json::Value as J;
     match v {
         J::Null => SqlValue::Null,
@@ -958,7 +1013,7 @@ fn compile(coll: &str, q: &FindQuery, page: u64, layout: &Layout, assume: bool) 
         (Some(d), false) => {
             let _ = write!(
                 sql.text,
-                "SELECT json(doc) FROM (SELECT doc, id, owner, created, updated, v, ROW_NUMBER() OVER (PARTITION BY {}{order}) AS rk_row FROM records",
+                "SELECT json(doc) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY {}{order}) AS rk_row FROM records",
                 partition(d, layout)
             );
             where_clause(&mut sql, coll, q.filter.as_ref(), layout);
@@ -1164,7 +1219,7 @@ mod tests {
             let rec = d.as_object().cloned().expect("object");
             crate::store::sqlite::put_record(
                 &c,
-                crate::store::sqlite::INSERT_RECORD,
+                crate::store::sqlite::Put::Insert,
                 "m",
                 rec,
                 layout,
@@ -1243,6 +1298,10 @@ mod tests {
             .into_iter()
             .map(|(k, t)| (k.to_owned(), t))
             .collect(),
+            // `n` and `b` in property columns, `s` read from the document.
+            columns: [("n".to_owned(), 3), ("b".to_owned(), 0)]
+                .into_iter()
+                .collect(),
             indexes: vec![vec![p("n")], vec![p("userId"), p("s")]],
         }
     }

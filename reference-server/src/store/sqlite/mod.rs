@@ -32,7 +32,7 @@ mod writer;
 
 use files::*;
 use records::*;
-pub(crate) use records::{INSERT_RECORD, put_record};
+pub(crate) use records::{Put, put_record};
 pub(crate) use schema::prepare_schema;
 use schema::*;
 use sessions::*;
@@ -93,7 +93,24 @@ impl SqliteStore {
         .map_err(engine)?;
         super::sql::register_functions(&conn).map_err(engine)?;
         prepare_schema(&conn)?;
-        let layouts = load_layouts(&conn)?;
+        let (mut layouts, unfilled) = load_layouts(&conn)?;
+        if !unfilled.is_empty() {
+            // Layouts stored before property columns: give them columns now.
+            conn.execute_batch("BEGIN IMMEDIATE").map_err(engine)?;
+            let filled = unfilled.iter().try_for_each(|name| {
+                let stored = layouts.get(name).map(|l| (**l).clone()).unwrap_or_default();
+                let layout = store_layout(&conn, name, None, stored, None)?;
+                layouts.insert(name.clone(), Arc::new(layout));
+                Ok::<(), StoreError>(())
+            });
+            match filled {
+                Ok(()) => conn.execute_batch("COMMIT").map_err(engine)?,
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    return Err(e);
+                }
+            }
+        }
         let (tx, rx) = std::sync::mpsc::sync_channel::<Box<dyn Job>>(WRITE_QUEUE);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -621,87 +638,8 @@ impl Store for SqliteStore {
         let name = name.to_owned();
         let layouts = self.layouts.clone();
         self.write(move |c| {
-            // A field is typed only where every stored record agrees (records
-            // made before the schema may not); writes keep it so from now on.
-            let mut layout = layout;
-            let fields: Vec<(String, FieldType)> =
-                layout.types.iter().map(|(k, t)| (k.clone(), *t)).collect();
-            if !fields.is_empty() {
-                let checks = fields
-                    .iter()
-                    .map(|(f, t)| {
-                        let p = sdk_core::query::Path::parse(f).map_err(engine)?;
-                        Ok(format!(
-                            "coalesce(max(json_type(doc,'{}') NOT IN {}), 0)",
-                            p.json_path(),
-                            t.json_types()
-                        ))
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()?
-                    .join(", ");
-                let sql = format!("SELECT {checks} FROM records WHERE coll = ?1");
-                let bad: Vec<bool> = c
-                    .query_row(&sql, [&name], |r| {
-                        (0..fields.len()).map(|i| r.get::<_, bool>(i)).collect()
-                    })
-                    .map_err(engine)?;
-                for ((f, _), bad) in fields.iter().zip(bad) {
-                    if bad {
-                        tracing::info!(collection = %name, field = %f, "stored records hold other types: the field stays untyped");
-                        layout.types.remove(f);
-                    }
-                }
-            }
-            let stored = serde_json::to_string(&StoredLayout::of(&layout)).map_err(engine)?;
-            c.execute(
-                "INSERT INTO collection_config (name, config, layout) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (name) DO UPDATE SET config = excluded.config, layout = excluded.layout",
-                params![name, config, stored],
-            )
-            .map_err(engine)?;
-            let prefix = format!("rk_ix_{name}_");
-            let mut wanted = Vec::new();
-            for fields in &layout.indexes {
-                let ix = super::sql::declared_index_name(&name, fields);
-                let cols = fields
-                    .iter()
-                    .map(super::sql::index_column)
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                // The index's definition changed with the layout: make it again.
-                let current: Option<String> = c
-                    .query_row(
-                        "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?1",
-                        [&ix],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(engine)?;
-                if current.is_some_and(|sql| !sql.contains(&cols)) {
-                    c.execute_batch(&format!("DROP INDEX \"{ix}\""))
-                        .map_err(engine)?;
-                }
-                c.execute_batch(&format!(
-                    "CREATE INDEX IF NOT EXISTS \"{ix}\" ON records(coll, {cols})"
-                ))
-                .map_err(engine)?;
-                wanted.push(ix);
-            }
-            let existing: Vec<String> = c
-                .prepare(
-                    "SELECT name FROM sqlite_master WHERE type = 'index' \
-                     AND substr(name, 1, length(?1)) = ?1 AND length(name) = length(?1) + 16",
-                )
-                .and_then(|mut st| {
-                    st.query_map([&prefix], |r| r.get(0))?
-                        .collect::<Result<Vec<String>, _>>()
-                })
-                .map_err(engine)?;
-            for ix in existing.iter().filter(|ix| !wanted.contains(ix)) {
-                c.execute_batch(&format!("DROP INDEX IF EXISTS \"{ix}\""))
-                    .map_err(engine)?;
-            }
-            fix_statistics(c)?;
+            let previous = layout_of(&layouts, &name);
+            let layout = store_layout(c, &name, Some(&config), layout, Some(&previous))?;
             let mut map = match layouts.write() {
                 Ok(m) => m,
                 Err(poisoned) => poisoned.into_inner(),
@@ -805,10 +743,8 @@ impl Store for SqliteStore {
     ) -> Result<Value, StoreError> {
         let coll = collection.to_owned();
         let layouts = self.layouts.clone();
-        self.write(move |c| {
-            put_record(c, INSERT_RECORD, &coll, record, &layout_of(&layouts, &coll))
-        })
-        .await
+        self.write(move |c| put_record(c, Put::Insert, &coll, record, &layout_of(&layouts, &coll)))
+            .await
     }
 
     async fn insert_many(
@@ -861,7 +797,7 @@ impl Store for SqliteStore {
                     check(&rec).map_err(StoreError::Rejected)?;
                 }
                 bump(&mut rec, &now);
-                out.push(put_record(c, UPDATE_RECORD, &coll, rec, &layout)?);
+                out.push(put_record(c, Put::Update, &coll, rec, &layout)?);
             }
             Ok(out)
         })
@@ -936,7 +872,7 @@ impl Store for SqliteStore {
             }
             rec.insert(UPDATED_AT.into(), Value::String(now));
             rec.insert(VERSION.into(), Value::from(version));
-            put_record(c, UPDATE_RECORD, &coll, rec, &layout_of(&layouts, &coll))
+            put_record(c, Put::Update, &coll, rec, &layout_of(&layouts, &coll))
         })
         .await
     }
@@ -958,6 +894,135 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
+
+/// Stores a collection's layout (and its configuration, unless `None`: the
+/// layout alone, as on start) in the writer's transaction: keeps typed only the
+/// fields every stored record agrees with, gives typed fields property columns
+/// and fills them (clearing those no longer used), and makes the declared
+/// indexes as the layout defines them. `previous` is the layout the records
+/// were written with (`None`: no property column of the collection is filled).
+fn store_layout(
+    c: &Connection,
+    name: &str,
+    config: Option<&str>,
+    layout: Layout,
+    previous: Option<&Layout>,
+) -> Result<Layout, StoreError> {
+    // A field is typed only where every stored record agrees (records
+    // made before the schema may not); writes keep it so from now on.
+    let mut layout = layout;
+    let fields: Vec<(String, FieldType)> =
+        layout.types.iter().map(|(k, t)| (k.clone(), *t)).collect();
+    if !fields.is_empty() {
+        let checks = fields
+            .iter()
+            .map(|(f, t)| {
+                let p = sdk_core::query::Path::parse(f).map_err(engine)?;
+                Ok(format!(
+                    "coalesce(max(json_type(doc,'{}') NOT IN {}), 0)",
+                    p.json_path(),
+                    t.json_types()
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?
+            .join(", ");
+        let sql = format!("SELECT {checks} FROM records WHERE coll = ?1");
+        let bad: Vec<bool> = c
+            .query_row(&sql, [name], |r| {
+                (0..fields.len()).map(|i| r.get::<_, bool>(i)).collect()
+            })
+            .map_err(engine)?;
+        for ((f, _), bad) in fields.iter().zip(bad) {
+            if bad {
+                tracing::info!(collection = %name, field = %f, "stored records hold other types: the field stays untyped");
+                layout.types.remove(f);
+            }
+        }
+    }
+    layout.assign_columns(previous);
+    let before = previous.map(|p| p.columns.clone()).unwrap_or_default();
+    for (f, i) in &before {
+        let reused = layout.columns.values().any(|j| j == i);
+        if layout.columns.get(f) != Some(i) && !reused {
+            c.execute(
+                &format!("UPDATE records SET p{i} = NULL WHERE coll = ?1 AND p{i} IS NOT NULL"),
+                [name],
+            )
+            .map_err(engine)?;
+        }
+    }
+    for (f, i) in &layout.columns {
+        if before.get(f) != Some(i) {
+            let p = sdk_core::query::Path::parse(f).map_err(engine)?;
+            let filled = c
+                .execute(
+                    &format!(
+                        "UPDATE records SET p{i} = json_extract(doc,'{}') WHERE coll = ?1",
+                        p.json_path()
+                    ),
+                    [name],
+                )
+                .map_err(engine)?;
+            tracing::info!(collection = %name, field = %f, column = %format!("p{i}"), records = filled, "filled a property column");
+        }
+    }
+    let stored = serde_json::to_string(&StoredLayout::of(&layout)).map_err(engine)?;
+    match config {
+        Some(config) => c.execute(
+            "INSERT INTO collection_config (name, config, layout) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (name) DO UPDATE SET config = excluded.config, layout = excluded.layout",
+            params![name, config, stored],
+        ),
+        None => c.execute(
+            "UPDATE collection_config SET layout = ?2 WHERE name = ?1",
+            params![name, stored],
+        ),
+    }
+    .map_err(engine)?;
+    let prefix = format!("rk_ix_{name}_");
+    let mut wanted = Vec::new();
+    for fields in &layout.indexes {
+        let ix = super::sql::declared_index_name(name, fields);
+        let cols = fields
+            .iter()
+            .map(|p| super::sql::index_column(p, &layout))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let definition = format!("ON records(coll, {cols})");
+        // The index's definition changed with the layout: make it again.
+        let current: Option<String> = c
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?1",
+                [&ix],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(engine)?;
+        if current.is_some_and(|sql| !sql.ends_with(&definition)) {
+            c.execute_batch(&format!("DROP INDEX \"{ix}\""))
+                .map_err(engine)?;
+        }
+        c.execute_batch(&format!("CREATE INDEX IF NOT EXISTS \"{ix}\" {definition}"))
+            .map_err(engine)?;
+        wanted.push(ix);
+    }
+    let existing: Vec<String> = c
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'index' \
+             AND substr(name, 1, length(?1)) = ?1 AND length(name) = length(?1) + 16",
+        )
+        .and_then(|mut st| {
+            st.query_map([&prefix], |r| r.get(0))?
+                .collect::<Result<Vec<String>, _>>()
+        })
+        .map_err(engine)?;
+    for ix in existing.iter().filter(|ix| !wanted.contains(ix)) {
+        c.execute_batch(&format!("DROP INDEX IF EXISTS \"{ix}\""))
+            .map_err(engine)?;
+    }
+    fix_statistics(c)?;
+    Ok(layout)
 }
 
 fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {

@@ -55,32 +55,80 @@ pub(super) fn columns(rec: &Map<String, Value>, layout: &Layout) -> Result<Colum
     })
 }
 
-pub(crate) const INSERT_RECORD: &str = "INSERT INTO records (coll, id, owner, created, updated, v, doc) \
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, jsonb(?7))";
-pub(super) const UPDATE_RECORD: &str = "UPDATE records SET owner = ?3, created = ?4, updated = ?5, v = ?6, \
-                             doc = jsonb(?7) WHERE coll = ?1 AND id = ?2";
+/// How [`put_record`] writes a row.
+#[derive(Clone, Copy)]
+pub(crate) enum Put {
+    /// A new row.
+    Insert,
+    /// The row of an existing record.
+    Update,
+}
 
-/// Writes a record's row with `statement` ([`INSERT_RECORD`] or [`UPDATE_RECORD`]).
+impl Put {
+    /// The statement: the system columns, the document and the collection's
+    /// property columns (`?8`.. in the order of [`Layout::columns`]).
+    fn text(self, layout: &Layout) -> String {
+        let props: Vec<String> = layout.columns.values().map(|i| format!("p{i}")).collect();
+        match self {
+            Self::Insert => {
+                let mut names = String::new();
+                let mut values = String::new();
+                for (n, col) in props.iter().enumerate() {
+                    let _ = write!(names, ", {col}");
+                    let _ = write!(values, ", ?{}", n + 8);
+                }
+                format!(
+                    "INSERT INTO records (coll, id, owner, created, updated, v, doc{names}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, jsonb(?7){values})"
+                )
+            }
+            Self::Update => {
+                let mut sets = String::new();
+                for (n, col) in props.iter().enumerate() {
+                    let _ = write!(sets, ", {col} = ?{}", n + 8);
+                }
+                format!(
+                    "UPDATE records SET owner = ?3, created = ?4, updated = ?5, v = ?6, \
+                     doc = jsonb(?7){sets} WHERE coll = ?1 AND id = ?2"
+                )
+            }
+        }
+    }
+}
+
+/// Writes a record's row, its system columns and property columns from it.
 pub(crate) fn put_record(
     c: &Connection,
-    statement: &str,
+    put: Put,
     coll: &str,
     rec: Map<String, Value>,
     layout: &Layout,
 ) -> Result<Value, StoreError> {
     let cols = columns(&rec, layout)?;
+    let props: Vec<rusqlite::types::Value> = layout
+        .columns
+        .keys()
+        .map(|f| {
+            rec.get(f)
+                .map_or(rusqlite::types::Value::Null, crate::store::sql::extracted)
+        })
+        .collect();
     let doc = Value::Object(rec);
-    c.prepare_cached(statement)
+    c.prepare_cached(&put.text(layout))
         .and_then(|mut st| {
-            st.execute(params![
-                coll,
-                cols.id,
-                cols.owner,
-                cols.created,
-                cols.updated,
-                cols.v,
-                doc.to_string()
-            ])
+            let system: [&dyn rusqlite::ToSql; 7] = [
+                &coll,
+                &cols.id,
+                &cols.owner,
+                &cols.created,
+                &cols.updated,
+                &cols.v,
+                &doc.to_string(),
+            ];
+            let all = system
+                .into_iter()
+                .chain(props.iter().map(|v| v as &dyn rusqlite::ToSql));
+            st.execute(rusqlite::params_from_iter(all))
         })
         .map_err(|e| match e {
             rusqlite::Error::SqliteFailure(f, _)
@@ -158,7 +206,7 @@ pub(super) fn insert_records(
 ) -> Result<Vec<Value>, StoreError> {
     records
         .into_iter()
-        .map(|record| put_record(c, INSERT_RECORD, coll, record, layout))
+        .map(|record| put_record(c, Put::Insert, coll, record, layout))
         .collect()
 }
 

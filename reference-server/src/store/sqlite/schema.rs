@@ -55,6 +55,10 @@ CREATE TABLE IF NOT EXISTS records (
     created TEXT,
     updated TEXT,
     v INTEGER NOT NULL DEFAULT 0,
+    -- Property columns: typed fields a collection's layout gives one (see
+    -- `sql::Layout::columns`), as `json_extract` reads them from `doc`. No
+    -- declared type, so SQLite keeps each value as it is.
+    p0, p1, p2, p3, p4, p5, p6, p7,
     -- SQLite's binary JSON (JSONB): queries read fields without parsing text.
     doc BLOB NOT NULL,
     PRIMARY KEY (coll, id)
@@ -119,6 +123,13 @@ pub(crate) fn prepare_schema(conn: &Connection) -> Result<(), StoreError> {
         if has_table("collection_config")? && !has_column("collection_config", "layout")? {
             conn.execute_batch("ALTER TABLE collection_config ADD COLUMN layout TEXT")
                 .map_err(engine)?;
+        }
+        // Tables made before the property columns get them at the end.
+        if has_table("records")? && !has_column("records", "p0")? {
+            for i in 0..super::super::sql::PROPERTY_COLUMNS {
+                conn.execute_batch(&format!("ALTER TABLE records ADD COLUMN p{i}"))
+                    .map_err(engine)?;
+            }
         }
         conn.execute_batch(SCHEMA).map_err(engine)?;
         if old {
@@ -220,10 +231,14 @@ pub(super) fn fix_statistics(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch("ANALYZE sqlite_schema").map_err(engine)
 }
 
-/// The stored layouts, as the compiler and the writer need them.
+/// Each collection's layout, by name.
+pub(super) type LayoutMap = std::collections::HashMap<String, Arc<Layout>>;
+
+/// The stored layouts, as the compiler and the writer need them, and the names
+/// of those stored before property columns (their columns are yet to fill).
 pub(super) fn load_layouts(
     conn: &Connection,
-) -> Result<std::collections::HashMap<String, Arc<Layout>>, StoreError> {
+) -> Result<(LayoutMap, Vec<String>), StoreError> {
     let mut st = conn
         .prepare("SELECT name, layout FROM collection_config WHERE layout IS NOT NULL")
         .map_err(engine)?;
@@ -233,17 +248,24 @@ pub(super) fn load_layouts(
         .collect::<Result<Vec<_>, _>>()
         .map_err(engine)?;
     let mut out = std::collections::HashMap::new();
+    let mut unfilled = Vec::new();
     for (name, text) in rows {
         let stored: StoredLayout = serde_json::from_str(&text).map_err(engine)?;
+        if stored.columns.is_none() {
+            unfilled.push(name.clone());
+        }
         out.insert(name, Arc::new(stored.into_layout()));
     }
-    Ok(out)
+    Ok((out, unfilled))
 }
 
 /// A [`Layout`] as stored: fields by name, indexes as lists of field names.
 #[derive(serde::Serialize, serde::Deserialize, Default)]
 pub(super) struct StoredLayout {
     types: std::collections::BTreeMap<String, FieldType>,
+    /// Missing in layouts stored before property columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    columns: Option<std::collections::BTreeMap<String, usize>>,
     indexes: Vec<Vec<String>>,
 }
 
@@ -251,6 +273,7 @@ impl StoredLayout {
     pub(super) fn of(layout: &Layout) -> Self {
         Self {
             types: layout.types.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            columns: Some(layout.columns.clone()),
             indexes: layout
                 .indexes
                 .iter()
@@ -262,6 +285,7 @@ impl StoredLayout {
     fn into_layout(self) -> Layout {
         Layout {
             types: self.types.into_iter().collect(),
+            columns: self.columns.unwrap_or_default(),
             indexes: self
                 .indexes
                 .into_iter()

@@ -47,6 +47,7 @@ async fn declared_indexes_serve_filtered_and_sorted_reads() {
             .into_iter()
             .collect(),
         indexes: vec![vec![age]],
+        ..Layout::default()
     };
     store
         .set_config("people", "{}".into(), typed.clone())
@@ -252,6 +253,7 @@ async fn a_database_of_the_earlier_layout_is_moved_on_open() {
     let layout = Layout {
         types: [("n".to_owned(), FieldType::Number)].into_iter().collect(),
         indexes: vec![vec![n]],
+        ..Layout::default()
     };
     store
         .set_config("m", r#"{"indexes":[["n"]]}"#.into(), layout)
@@ -486,4 +488,185 @@ async fn writes_check_owner_and_version_atomically() {
         .expect("delete");
     assert_eq!(d["__v"], 1);
     assert!(store.get("m", "r").await.expect("get").is_none());
+}
+
+/// The `_id`s a read gives, in order.
+async fn ids_of(store: &SqliteStore, coll: &str, pairs: &[(&str, &str)]) -> Vec<String> {
+    let Ok(Found::Records(page)) = store.find(coll, query(pairs), 100, Vec::new()).await else {
+        panic!("records");
+    };
+    let page: Vec<Value> = serde_json::from_str(&page).expect("json");
+    page.iter()
+        .map(|r| r["_id"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// A property column's values for a collection, by record id.
+fn column_values(path: &Path, coll: &str, col: &str) -> Vec<(String, Option<i64>)> {
+    let c = Connection::open(path).expect("conn");
+    let mut st = c
+        .prepare(&format!(
+            "SELECT id, {col} FROM records WHERE coll = ?1 ORDER BY id"
+        ))
+        .expect("select");
+    st.query_map([coll], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("rows")
+        .map(|r| r.expect("row"))
+        .collect()
+}
+
+#[tokio::test]
+async fn typed_fields_live_in_property_columns_kept_on_every_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db.sqlite");
+    let store = SqliteStore::open(&path).expect("open");
+    for i in 0..6 {
+        let mut r = record(&format!("id{i}"), "u");
+        r.insert("j".into(), json!(i % 3));
+        store.insert("m", r).await.expect("insert");
+    }
+    let j = sdk_core::query::Path::parse("j").expect("path");
+    let typed = Layout {
+        types: [("j".to_owned(), FieldType::Number)].into_iter().collect(),
+        ..Layout::default()
+    };
+    store
+        .set_config("m", "{}".into(), typed.clone())
+        .await
+        .expect("config");
+    // The records stored before the schema get the column filled.
+    let layout = layout_of(&store.layouts, "m");
+    assert_eq!(layout.column("j").as_deref(), Some("p0"));
+    let sql = crate::store::sql::find("m", &query(&[("where", "j = 1")]), 30, &layout);
+    assert!(
+        sql.text.contains("p0") && !sql.text.contains("json_extract(doc,'$.j')"),
+        "{}",
+        sql.text
+    );
+    assert_eq!(
+        ids_of(&store, "m", &[("where", "j = 1")]).await,
+        ["id1", "id4"]
+    );
+    // Updates, merges that remove the field, and bulk inserts keep it.
+    store
+        .update(
+            "m",
+            "id0",
+            None,
+            None,
+            Change::Merge(json!({"j": 1}).as_object().cloned().unwrap_or_default()),
+            "t2".into(),
+            None,
+        )
+        .await
+        .expect("update");
+    store
+        .update(
+            "m",
+            "id4",
+            None,
+            None,
+            Change::Merge(json!({"j": null}).as_object().cloned().unwrap_or_default()),
+            "t2".into(),
+            None,
+        )
+        .await
+        .expect("remove");
+    let more: Vec<_> = (6..8)
+        .map(|i| {
+            let mut r = record(&format!("id{i}"), "u");
+            r.insert("j".into(), json!(1.0));
+            r
+        })
+        .collect();
+    store.insert_many("m", more).await.expect("bulk");
+    assert_eq!(
+        ids_of(&store, "m", &[("where", "j = 1")]).await,
+        ["id0", "id1", "id6", "id7"]
+    );
+    assert_eq!(
+        ids_of(&store, "m", &[("sortBy", "j desc"), ("where", "j >= 1")]).await,
+        ["id5", "id2", "id7", "id6", "id1", "id0"].map(str::to_owned),
+        "ties by id, descending"
+    );
+    // Indexed, the index is on the column.
+    let indexed = Layout {
+        indexes: vec![vec![j]],
+        ..typed
+    };
+    store
+        .set_config("m", "{}".into(), indexed)
+        .await
+        .expect("index");
+    let c = Connection::open(&path).expect("conn");
+    let ix: String = c
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND name LIKE 'rk_ix_m_%'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("index");
+    assert!(ix.ends_with("ON records(coll, p0)"), "{ix}");
+    let (inline, plan_text) = plan(&store, &path, "m", &query(&[("where", "j = 1")]));
+    assert!(
+        inline && plan_text.contains("USING INDEX rk_ix_m_"),
+        "{plan_text}"
+    );
+    // No longer typed, the column is emptied and reads go to the document.
+    store
+        .set_config("m", "{}".into(), Layout::default())
+        .await
+        .expect("untyped");
+    assert!(
+        column_values(&path, "m", "p0")
+            .iter()
+            .all(|(_, v)| v.is_none())
+    );
+    assert_eq!(
+        ids_of(&store, "m", &[("where", "j = 1")]).await,
+        ["id0", "id1", "id6", "id7"]
+    );
+}
+
+#[tokio::test]
+async fn layouts_stored_before_property_columns_get_them_on_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db.sqlite");
+    let store = SqliteStore::open(&path).expect("open");
+    for i in 0..4 {
+        let mut r = record(&format!("id{i}"), "u");
+        r.insert("k".into(), json!(i % 2));
+        store.insert("m", r).await.expect("insert");
+    }
+    drop(store);
+    // As the previous version left it: a typed, indexed field read from the
+    // document, a layout without columns.
+    let c = Connection::open(&path).expect("conn");
+    c.execute_batch(
+        "INSERT INTO collection_config (name, config, layout) VALUES ('m', '{}', \
+         '{\"types\":{\"k\":\"number\"},\"indexes\":[[\"k\"]]}'); \
+         CREATE INDEX \"rk_ix_m_0123456789abcdef\" ON records(coll, json_extract(doc,'$.k'));",
+    )
+    .expect("old layout");
+    drop(c);
+    let store = SqliteStore::open(&path).expect("open fills the columns");
+    assert_eq!(
+        column_values(&path, "m", "p0"),
+        [("id0", 0), ("id1", 1), ("id2", 0), ("id3", 1)].map(|(id, k)| (id.to_owned(), Some(k)))
+    );
+    assert_eq!(
+        ids_of(&store, "m", &[("where", "k = 1")]).await,
+        ["id1", "id3"]
+    );
+    let (_, plan_text) = plan(&store, &path, "m", &query(&[("where", "k = 1")]));
+    assert!(plan_text.contains("USING INDEX rk_ix_m_"), "{plan_text}");
+    let c = Connection::open(&path).expect("conn");
+    let stale: bool = c
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'rk_ix_m_0123456789abcdef')",
+            [],
+            |r| r.get(0),
+        )
+        .expect("index");
+    assert!(!stale, "the index on the document's field is dropped");
 }
