@@ -236,9 +236,7 @@ pub(super) type LayoutMap = std::collections::HashMap<String, Arc<Layout>>;
 
 /// The stored layouts, as the compiler and the writer need them, and the names
 /// of those stored before property columns (their columns are yet to fill).
-pub(super) fn load_layouts(
-    conn: &Connection,
-) -> Result<(LayoutMap, Vec<String>), StoreError> {
+pub(super) fn load_layouts(conn: &Connection) -> Result<(LayoutMap, Vec<String>), StoreError> {
     let mut st = conn
         .prepare("SELECT name, layout FROM collection_config WHERE layout IS NOT NULL")
         .map_err(engine)?;
