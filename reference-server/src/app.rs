@@ -3,8 +3,8 @@
 use crate::auth::Hasher;
 use crate::config::Config;
 use crate::files::FileStore;
+use crate::realtime::Bus;
 use crate::store::{Check, FieldType, Layout, Store};
-use crate::ws::Bus;
 use sdk_core::collection::CollectionConfig;
 use sdk_core::record::is_system_field;
 use sdk_core::{ErrorBody, ErrorCode};
@@ -33,7 +33,7 @@ pub struct App {
     /// Rate limits on register and login.
     pub auth_limits: crate::limits::AuthLimits,
     /// Open WebSockets, per signed-in user and in all.
-    pub sockets: crate::ws::Sockets,
+    pub sockets: crate::realtime::Sockets,
     /// The configuration of collections that have none of their own.
     pub default_collection: Arc<Collection>,
     /// Collection configurations, by name.

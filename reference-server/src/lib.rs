@@ -17,6 +17,7 @@ pub mod error;
 pub mod files;
 pub mod http;
 pub mod limits;
+pub mod realtime;
 pub mod scripts;
 pub mod store;
 pub mod ws;
@@ -188,7 +189,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
     let app = Arc::new(App {
         store,
         files,
-        bus: Arc::new(ws::LocalBus::new(
+        bus: Arc::new(realtime::LocalBus::new(
             config.ws_queue,
             config.ws_history,
             config.ws_history_bytes,
@@ -203,7 +204,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
             check: None,
         }),
         auth_limits,
-        sockets: ws::Sockets::default(),
+        sockets: realtime::Sockets::default(),
         shutdown: shutdown_rx.clone(),
     });
     let limits = ConnLimits {

@@ -82,6 +82,6 @@ async fn revoke(id: String, c: Result<Ctx, ApiError>) -> Outcome {
             other => store_error(other),
         })?;
     // Sockets opened with the key end now.
-    crate::ws::publish_revoked(&c.app, crate::ws::Revoked::Key(hash));
+    crate::realtime::publish_revoked(&c.app, crate::realtime::Revoked::Key(hash));
     Ok(json_reply(&json!({ "message": "revoked" }), 200))
 }

@@ -6,7 +6,7 @@ use crate::app::App;
 use crate::auth::{blocking, check_password, new_token, normalize_email, token_hash};
 use crate::clock::{new_id, unix_now};
 use crate::error::ApiError;
-use crate::ws::Revoked;
+use crate::realtime::Revoked;
 use sdk_core::api::{AuthResponse, Me, MessageResponse};
 use sdk_core::{ErrorBody, ErrorCode, SESSION_COOKIE};
 use serde_json::Value;
@@ -253,7 +253,7 @@ async fn logout(c: Result<Ctx, ApiError>) -> Outcome {
 
 /// Ends the sockets signed in with credentials that stopped being good.
 fn revoke(c: &Ctx, what: Revoked) {
-    crate::ws::publish_revoked(&c.app, what);
+    crate::realtime::publish_revoked(&c.app, what);
 }
 
 async fn me(c: Result<Ctx, ApiError>) -> Outcome {

@@ -66,7 +66,7 @@ impl Ctx {
             Origin::Http => (true, None),
             Origin::Socket(id) => (false, Some(id)),
         };
-        crate::ws::publish_write(&self.app, action, collection, records, http, except);
+        crate::realtime::publish_write(&self.app, action, collection, records, http, except);
     }
 }
 

@@ -258,7 +258,7 @@ pub async fn act(
                 }
             };
             subscribe(app, conn, &ch)?;
-            super::publish_message(
+            crate::realtime::publish_message(
                 app,
                 None,
                 json!({"action": "createChannel", "response": doc}).to_string(),
@@ -370,7 +370,7 @@ fn announce(
     rec: Value,
     out: &mut super::conn::Out,
 ) {
-    super::publish_message(
+    crate::realtime::publish_message(
         app,
         Some(ch.key()),
         json!({
@@ -490,10 +490,10 @@ async fn delete_channel(
         // The caller is not subscribed here, so the event will not reach it.
         out.push(answer("deleteChannel", user, &ch, mine));
     }
-    app.bus.publish(super::Event {
+    app.bus.publish(crate::realtime::Event {
         seq: 0,
         except: None,
-        kind: super::EventKind::ChannelDeleted {
+        kind: crate::realtime::EventKind::ChannelDeleted {
             channel: ch,
             by: Some(user.to_owned()),
             records,

@@ -2,11 +2,11 @@
 //! resume.
 
 use super::Socket;
-use super::{Event, EventKind};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::http::records::{self, Outcome};
 use crate::http::{Caller, Ctx, Origin};
+use crate::realtime::{Event, EventKind};
 use futures_util::{SinkExt, StreamExt};
 use sdk_core::collection::Access;
 use sdk_core::ws::{CONNECTION_GREETING, ClientMessage, WriteAction, notifications};
@@ -333,7 +333,7 @@ pub fn deliver(app: &App, conn: &mut Conn, ev: &Event, out: &mut Out) {
             config,
             items,
         } => {
-            let visible = |item: &&super::WriteItem| {
+            let visible = |item: &&crate::realtime::WriteItem| {
                 item.channel
                     .as_ref()
                     .is_none_or(|c| conn.channels.contains(c))
@@ -396,7 +396,7 @@ pub fn deliver(app: &App, conn: &mut Conn, ev: &Event, out: &mut Out) {
             ) {
                 conn.ended = Some(
                     match what {
-                        super::Revoked::Key(_) => KEY_REVOKED,
+                        crate::realtime::Revoked::Key(_) => KEY_REVOKED,
                         _ => SESSION_ENDED,
                     }
                     .into(),
@@ -604,5 +604,5 @@ fn broadcast_with_user(
             m.shift_remove("userId");
         }
     }
-    super::publish_message(app, channel, Value::Object(m).to_string(), None, None);
+    crate::realtime::publish_message(app, channel, Value::Object(m).to_string(), None, None);
 }
