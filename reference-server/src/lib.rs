@@ -17,8 +17,11 @@ pub mod error;
 pub mod files;
 pub mod http;
 pub mod limits;
+pub mod net;
 pub mod realtime;
+pub mod routes;
 pub mod scripts;
+pub mod service;
 pub mod store;
 pub mod ws;
 
@@ -211,7 +214,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         header_timeout: Duration::from_secs(app.config.header_timeout.max(1)),
         max_connections: app.config.max_connections.max(1),
     };
-    let task = tokio::spawn(serve(listener, http::routes(app), shutdown_rx, limits));
+    let task = tokio::spawn(serve(listener, routes::routes(app), shutdown_rx, limits));
     Ok(Running {
         addr,
         api_key,

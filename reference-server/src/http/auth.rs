@@ -6,11 +6,12 @@ use crate::app::App;
 use crate::auth::{blocking, check_password, new_token, normalize_email, token_hash};
 use crate::clock::{new_id, unix_now};
 use crate::error::ApiError;
+use crate::net::client_ip;
 use crate::realtime::Revoked;
 use sdk_core::api::{AuthResponse, Me, MessageResponse};
 use sdk_core::{ErrorBody, ErrorCode, SESSION_COOKIE};
 use serde_json::Value;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use warp::filters::BoxedFilter;
 use warp::http::header::SET_COOKIE;
@@ -92,41 +93,6 @@ fn credentials(body: &Value) -> Result<(String, String), ErrorBody> {
             Err(err)
         }
     }
-}
-
-/// The client's address: from the configured proxy header, else the peer's.
-pub fn client_ip(
-    app: Arc<App>,
-) -> impl Filter<Extract = (Option<IpAddr>,), Error = std::convert::Infallible> + Clone {
-    warp::filters::ext::optional::<crate::PeerAddr>()
-        .and(warp::header::headers_cloned())
-        .map(
-            move |peer: Option<crate::PeerAddr>, headers: warp::http::HeaderMap| {
-                let peer = peer.map(|p| p.0.ip());
-                match &app.config.client_ip_header {
-                    Some(name) => forwarded_ip(&headers, name).or(peer),
-                    None => peer,
-                }
-            },
-        )
-}
-
-/// The address the proxy in front of the server saw: the right-most entry of
-/// the header (the one the proxy appended; entries to its left are whatever the
-/// client sent). Every line of the header counts, in order.
-fn forwarded_ip(headers: &warp::http::HeaderMap, name: &str) -> Option<IpAddr> {
-    let last = headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .rfind(|v| !v.is_empty())?;
-    // `for=` forms and ports, as some proxies write them.
-    let last = last.trim_start_matches("for=").trim_matches('"');
-    last.parse::<IpAddr>()
-        .ok()
-        .or_else(|| last.parse::<SocketAddr>().ok().map(|a| a.ip()))
 }
 
 /// Whether the session cookie is `Secure`: always with `--secure-cookie`, and when

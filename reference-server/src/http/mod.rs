@@ -8,76 +8,15 @@ pub mod records;
 pub mod uploads;
 
 use crate::app::App;
-use crate::auth::token_hash;
-use crate::error::{ApiError, recover};
-use crate::store::StoreError;
+use crate::error::ApiError;
 use futures_util::{Stream, StreamExt};
 use sdk_core::{ErrorCode, SESSION_COOKIE};
 use serde_json::Value;
 use std::sync::Arc;
-use warp::filters::BoxedFilter;
 use warp::{Buf, Filter, Rejection, Reply};
 
-/// The signed-in user behind a request.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The user's id.
-    pub user_id: String,
-    /// The hash of the session token the request carried.
-    pub token_hash: String,
-}
-
-/// What every handler gets: the app and, when signed in, the caller.
-#[derive(Clone)]
-pub struct Ctx {
-    /// Shared state.
-    pub app: Arc<App>,
-    /// The signed-in user, if any.
-    pub caller: Option<Caller>,
-    /// Whether the request carries the admin key.
-    pub admin: bool,
-    /// Where the request came from, which decides how its writes are broadcast.
-    pub origin: Origin,
-}
-
-/// Where a request came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// An HTTP request: its writes are broadcast with `httpRequest: true`.
-    Http,
-    /// A WebSocket action on the connection with this id: its writes are broadcast
-    /// to the other connections, and the caller gets the answer directly.
-    Socket(u64),
-    /// A step of a larger action (a channel action) that announces itself: its
-    /// writes are not broadcast.
-    Quiet,
-}
-
-impl Ctx {
-    /// Broadcasts the records one write touched.
-    pub fn publish(
-        &self,
-        action: sdk_core::ws::WriteAction,
-        collection: &str,
-        records: Vec<Value>,
-    ) {
-        let (http, except) = match self.origin {
-            Origin::Quiet => return,
-            Origin::Http => (true, None),
-            Origin::Socket(id) => (false, Some(id)),
-        };
-        crate::realtime::publish_write(&self.app, action, collection, records, http, except);
-    }
-}
-
-/// A handler's answer before it becomes an HTTP reply or a WebSocket message.
-#[derive(Debug)]
-pub enum Answer {
-    /// JSON text as the store produced it.
-    Raw(String),
-    /// A value and the HTTP status.
-    Json(Value, u16),
-}
+use crate::service::access::{constant_time_eq, key_accepted, session_user};
+use crate::service::{Answer, Ctx, Origin, store_error};
 
 impl Answer {
     /// The HTTP reply.
@@ -86,26 +25,6 @@ impl Answer {
             Self::Raw(text) => raw_json(text),
             Self::Json(v, status) => json_reply(&v, status),
         }
-    }
-
-    /// The JSON text.
-    pub fn into_text(self) -> String {
-        match self {
-            Self::Raw(text) => text,
-            Self::Json(v, _) => v.to_string(),
-        }
-    }
-}
-
-impl Ctx {
-    /// The caller, or 401 `unauthenticated`.
-    pub fn require_user(&self) -> Result<&Caller, ApiError> {
-        self.caller.as_ref().ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Unauthenticated,
-                "sign in first: this needs a session",
-            )
-        })
     }
 }
 
@@ -119,86 +38,6 @@ pub type Outcome = Result<warp::reply::Response, ApiError>;
 /// The reply for an outcome.
 pub fn finish(outcome: Outcome) -> warp::reply::Response {
     outcome.unwrap_or_else(ApiError::into_response)
-}
-
-/// The first path segments of the server's own routes (the rest are collections).
-const SERVER_SEGMENTS: &[&str] = &[
-    "admin",
-    "collections",
-    "health",
-    "login",
-    "logout",
-    "me",
-    "register",
-    "uploads",
-    "ws",
-];
-
-/// Every route of the server, with CORS and JSON errors.
-pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
-    let health = warp::path!("health").and(warp::get()).map(|| {
-        warp::reply::json(&sdk_core::api::Health {
-            status: "ok".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        })
-        .into_response()
-    });
-    // Record routes come first, for every path whose first segment is not one of
-    // the server's own: they carry most of the traffic, and trying the other
-    // routes first cost every record request about a sixth of its time.
-    let records = warp::path::peek()
-        .and_then(|path: warp::path::Peek| async move {
-            let first = path.segments().next().unwrap_or("");
-            if first.is_empty() || SERVER_SEGMENTS.contains(&first) {
-                Err(warp::reject::not_found())
-            } else {
-                Ok(())
-            }
-        })
-        .untuple_one()
-        .and(records::routes(app.clone()));
-    let api = records
-        .or(auth::routes(app.clone()))
-        .unify()
-        .or(admin::routes(app.clone()))
-        .unify()
-        .or(collections::routes(app.clone()))
-        .unify()
-        .or(uploads::routes(app.clone()))
-        .unify()
-        .or(crate::ws::routes(app.clone()))
-        .unify();
-    // Any origin may call the API with header tokens; only origins listed in
-    // `--cors-origins` may send the session cookie (credentialed requests), so a
-    // page elsewhere cannot act as a signed-in visitor.
-    let cors = if app.config.cors_origins.is_empty() {
-        warp::cors().allow_any_origin().allow_credentials(false)
-    } else {
-        warp::cors()
-            .allow_origins(app.config.cors_origins.iter().map(String::as_str))
-            .allow_credentials(true)
-    };
-    let cors = cors
-        .allow_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-        .allow_headers([
-            "authorization",
-            "content-type",
-            "x-authorization",
-            "x-api-key",
-            "if-match",
-            "if-none-match",
-            "range",
-        ])
-        .expose_headers(["etag", "content-range", "accept-ranges", "content-length"])
-        .max_age(600);
-    health
-        .or(api)
-        .unify()
-        .recover(recover)
-        .unify()
-        .with(cors)
-        .map(Reply::into_response)
-        .boxed()
 }
 
 /// Checks the API key and resolves the session. The key comes from
@@ -265,54 +104,6 @@ async fn resolve(
         admin,
         origin: Origin::Http,
     })
-}
-
-/// The signed-in user for a session token, if the session is live. A session
-/// used in the second half of its lifetime is renewed for a full lifetime.
-pub async fn session_user(app: &Arc<App>, token: &str) -> Result<Option<Caller>, ApiError> {
-    let hash = token_hash(token);
-    let now = crate::clock::unix_now();
-    let found = app
-        .store
-        .session_user(&hash, now)
-        .await
-        .map_err(store_error)?;
-    let Some((user_id, expires)) = found else {
-        return Ok(None);
-    };
-    let ttl = app.config.session_ttl;
-    if expires.saturating_sub(now) <= ttl / 2 {
-        let (app, hash) = (app.clone(), hash.clone());
-        tokio::spawn(async move {
-            if let Err(e) = app.store.renew_session(&hash, now + ttl).await {
-                tracing::warn!(%e, "could not renew a session");
-            }
-        });
-    }
-    Ok(Some(Caller {
-        user_id,
-        token_hash: hash,
-    }))
-}
-
-/// Whether `key` is the app's main API key or a live key made with `keys create`.
-/// Keys are looked up by hash on every use, so a revoked key fails at once.
-pub async fn key_accepted(app: &App, key: &str) -> Result<bool, ApiError> {
-    if constant_time_eq(key.as_bytes(), app.api_key.as_bytes()) {
-        return Ok(true);
-    }
-    if key.is_empty() || key.len() > 256 {
-        return Ok(false);
-    }
-    app.store
-        .key_live(&token_hash(key))
-        .await
-        .map_err(store_error)
-}
-
-/// Compares secrets in time independent of where they differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The request body as JSON, read up to the configured limit whatever the
@@ -420,43 +211,6 @@ where
     })
 }
 
-/// Maps a storage failure onto its error answer.
-pub fn store_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::new(ErrorCode::NotFound, "no record with that id"),
-        StoreError::FileExists => ApiError::new(
-            ErrorCode::FileExists,
-            "you already have a file of that name; overwrite it or pick another name",
-        ),
-        StoreError::EmailTaken => ApiError::new(
-            ErrorCode::EmailTaken,
-            "a user with that email is already registered",
-        ),
-        StoreError::NotOwner => ApiError::new(
-            ErrorCode::Forbidden,
-            "only the record's owner may change it",
-        ),
-        StoreError::VersionConflict(v) => ApiError::new(
-            ErrorCode::VersionConflict,
-            format!("the record has changed: its version is now {v}"),
-        ),
-        StoreError::Busy => {
-            ApiError::new(ErrorCode::Unavailable, "the server is busy; retry shortly")
-        }
-        StoreError::TimedOut(s) => ApiError::new(
-            ErrorCode::Unavailable,
-            format!(
-                "the query ran over its {s} s limit and was stopped; \
-                 narrow it (an indexed filter, a smaller page) or retry when the server is less busy"
-            ),
-        ),
-        StoreError::Query(q) => ApiError::from(q),
-        StoreError::Rejected(body) => ApiError::from(body),
-        StoreError::Script(body, status) => ApiError(body, Some(status)),
-        other => ApiError::internal(other),
-    }
-}
-
 /// A 200 reply whose body is JSON text already (records as stored).
 pub fn raw_json(text: String) -> warp::reply::Response {
     let mut r = warp::reply::Response::new(text.into());
@@ -471,21 +225,4 @@ pub fn raw_json(text: String) -> warp::reply::Response {
 pub fn json_reply(value: &impl serde::Serialize, status: u16) -> warp::reply::Response {
     let status = warp::http::StatusCode::from_u16(status).unwrap_or(warp::http::StatusCode::OK);
     warp::reply::with_status(warp::reply::json(value), status).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_server_segment_is_a_name_no_collection_may_take() {
-        // Otherwise a collection of that name would be unreachable: its paths
-        // would skip the record routes.
-        for s in SERVER_SEGMENTS {
-            assert!(
-                sdk_core::names::RESERVED_NAMES.contains(s),
-                "'{s}' is a route of the server but not a reserved collection name"
-            );
-        }
-    }
 }

@@ -11,7 +11,7 @@ use super::conn::{Conn, deliver};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::http::records;
-use crate::http::{Caller, Ctx, Origin, store_error};
+use crate::service::{Caller, Ctx, Origin, store_error};
 use crate::store::{Found, StoreError};
 use sdk_core::collection::Operation;
 use sdk_core::names::check_collection_name;

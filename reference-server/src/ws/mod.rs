@@ -43,7 +43,7 @@ pub fn routes(app: Arc<crate::app::App>) -> warp::filters::BoxedFilter<(warp::re
         .and(warp::header::<String>("sec-websocket-key"))
         .and(warp::query::<std::collections::HashMap<String, String>>())
         .and(usable_cookie(app.config.cors_origins.clone()))
-        .and(crate::http::auth::client_ip(app.clone()))
+        .and(crate::net::client_ip(app.clone()))
         .and(warp::any().map(move || app.clone()))
         .and_then(upgrade)
         .boxed()
@@ -86,7 +86,7 @@ async fn upgrade(
     app: Arc<crate::app::App>,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     use crate::error::ApiError;
-    use crate::http::{constant_time_eq, session_user};
+    use crate::service::access::{constant_time_eq, key_accepted, session_user};
     use sdk_core::ErrorCode;
     use warp::Reply;
     use warp::http::{HeaderValue, StatusCode, header};
@@ -106,7 +106,7 @@ async fn upgrade(
     let key_ok = match query.get(sdk_core::WS_API_KEY_PARAM) {
         Some(k) => {
             constant_time_eq(k.as_bytes(), app.admin_key.as_bytes())
-                || crate::http::key_accepted(&app, k).await?
+                || key_accepted(&app, k).await?
         }
         None => user.is_some(),
     };

@@ -1,0 +1,131 @@
+//! The transport-neutral core of a request: who makes it, where it came from,
+//! and what it answers. HTTP handlers and WebSocket actions both work through it.
+
+pub mod access;
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::store::StoreError;
+use sdk_core::ErrorCode;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The signed-in user behind a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The user's id.
+    pub user_id: String,
+    /// The hash of the session token the request carried.
+    pub token_hash: String,
+}
+
+/// What every handler gets: the app and, when signed in, the caller.
+#[derive(Clone)]
+pub struct Ctx {
+    /// Shared state.
+    pub app: Arc<App>,
+    /// The signed-in user, if any.
+    pub caller: Option<Caller>,
+    /// Whether the request carries the admin key.
+    pub admin: bool,
+    /// Where the request came from, which decides how its writes are broadcast.
+    pub origin: Origin,
+}
+
+/// Where a request came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// An HTTP request: its writes are broadcast with `httpRequest: true`.
+    Http,
+    /// A WebSocket action on the connection with this id: its writes are broadcast
+    /// to the other connections, and the caller gets the answer directly.
+    Socket(u64),
+    /// A step of a larger action (a channel action) that announces itself: its
+    /// writes are not broadcast.
+    Quiet,
+}
+
+impl Ctx {
+    /// Broadcasts the records one write touched.
+    pub fn publish(
+        &self,
+        action: sdk_core::ws::WriteAction,
+        collection: &str,
+        records: Vec<Value>,
+    ) {
+        let (http, except) = match self.origin {
+            Origin::Quiet => return,
+            Origin::Http => (true, None),
+            Origin::Socket(id) => (false, Some(id)),
+        };
+        crate::realtime::publish_write(&self.app, action, collection, records, http, except);
+    }
+}
+
+/// A handler's answer before it becomes an HTTP reply or a WebSocket message.
+#[derive(Debug)]
+pub enum Answer {
+    /// JSON text as the store produced it.
+    Raw(String),
+    /// A value and the HTTP status.
+    Json(Value, u16),
+}
+
+impl Answer {
+    /// The JSON text.
+    pub fn into_text(self) -> String {
+        match self {
+            Self::Raw(text) => text,
+            Self::Json(v, _) => v.to_string(),
+        }
+    }
+}
+
+impl Ctx {
+    /// The caller, or 401 `unauthenticated`.
+    pub fn require_user(&self) -> Result<&Caller, ApiError> {
+        self.caller.as_ref().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthenticated,
+                "sign in first: this needs a session",
+            )
+        })
+    }
+}
+
+/// Maps a storage failure onto its error answer.
+pub fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::new(ErrorCode::NotFound, "no record with that id"),
+        StoreError::FileExists => ApiError::new(
+            ErrorCode::FileExists,
+            "you already have a file of that name; overwrite it or pick another name",
+        ),
+        StoreError::EmailTaken => ApiError::new(
+            ErrorCode::EmailTaken,
+            "a user with that email is already registered",
+        ),
+        StoreError::NotOwner => ApiError::new(
+            ErrorCode::Forbidden,
+            "only the record's owner may change it",
+        ),
+        StoreError::VersionConflict(v) => ApiError::new(
+            ErrorCode::VersionConflict,
+            format!("the record has changed: its version is now {v}"),
+        ),
+        StoreError::Busy => {
+            ApiError::new(ErrorCode::Unavailable, "the server is busy; retry shortly")
+        }
+        StoreError::TimedOut(s) => ApiError::new(
+            ErrorCode::Unavailable,
+            format!(
+                "the query ran over its {s} s limit and was stopped; \
+                 narrow it (an indexed filter, a smaller page) or retry when the server is less busy"
+            ),
+        ),
+        StoreError::Query(q) => ApiError::from(q),
+        StoreError::Rejected(body) => ApiError::from(body),
+        StoreError::Script(body, status) => ApiError(body, Some(status)),
+        other => ApiError::internal(other),
+    }
+}
