@@ -2,6 +2,7 @@
 //! and what it answers. HTTP handlers and WebSocket actions both work through it.
 
 pub mod access;
+pub mod records;
 
 use crate::app::App;
 use crate::error::ApiError;

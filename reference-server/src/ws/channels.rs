@@ -10,7 +10,7 @@
 use super::conn::{Conn, deliver};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::records;
+use crate::service::records;
 use crate::service::{Caller, Ctx, Origin, store_error};
 use crate::store::{Found, StoreError};
 use sdk_core::collection::Operation;

@@ -4,8 +4,8 @@
 use super::Socket;
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::records::{self, Outcome};
 use crate::realtime::{Event, EventKind};
+use crate::service::records::{self, Outcome};
 use crate::service::{Caller, Ctx, Origin};
 use futures_util::{SinkExt, StreamExt};
 use sdk_core::collection::Access;

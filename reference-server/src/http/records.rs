@@ -1,41 +1,14 @@
 //! `/<collection>` and `/<collection>/<id>`: the Backpack `db` methods and the
 //! whole operation tree (bulk insert, update, remove, save; upserts).
 
-use super::{Answer, Ctx, ctx, finish, json_body, store_error};
-use crate::app::{App, Collection};
-use crate::clock::{new_id, now_iso};
-use crate::error::ApiError;
-use crate::scripts;
-use crate::store::{Change, Found, StoreError};
-use sdk_core::collection::{Access, IdGenerator, Operation};
-use sdk_core::names::{check_collection_name, check_id};
-use sdk_core::query::{Filter as QFilter, FindQuery, QueryError};
-use sdk_core::record::{
-    CREATED_AT, ID, OWNER, UPDATED_AT, VERSION, check_client_data, is_system_field,
-};
-use sdk_core::update::UpdateSpec;
+use super::{Answer, ctx, finish, json_body};
+use crate::app::App;
 use sdk_core::ws::WriteAction;
-use sdk_core::{ErrorBody, ErrorCode};
-use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 
-mod ops;
-
-use ops::*;
-pub(crate) use ops::{allowed, create, delete, get, list, write};
-
-/// Routes that belong to the server itself: other methods on them are 405, not a collection.
-const OWN_ROUTES: &[&str] = &[
-    "register",
-    "login",
-    "logout",
-    "collections",
-    "health",
-    "ws",
-    "uploads",
-];
+use crate::service::records::*;
 
 /// The record routes.
 pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
@@ -135,14 +108,6 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .unify()
         .boxed()
 }
-
-pub(crate) type CtxResult = Result<Ctx, ApiError>;
-/// A handler's outcome.
-pub type Outcome = Result<Answer, ApiError>;
-pub(crate) type BodyResult = Result<Value, ApiError>;
-
-/// The most records one `POST` may create.
-pub const MAX_INSERT: usize = 1000;
 
 /// The raw query string, empty when there is none.
 fn raw_query() -> impl Filter<Extract = (String,), Error = std::convert::Infallible> + Clone {

@@ -2,9 +2,43 @@
 //! broadcasts behind `list`, `get`, `create`, `write`, `delete` and the bulk
 //! operations (the WebSocket actions call the same).
 
-use super::*;
+use super::{Answer, Ctx, store_error};
+use crate::app::Collection;
+use crate::clock::{new_id, now_iso};
+use crate::error::ApiError;
+use crate::scripts;
+use crate::store::{Change, Found, StoreError};
+use sdk_core::collection::{Access, IdGenerator, Operation};
+use sdk_core::names::{check_collection_name, check_id};
+use sdk_core::query::{Filter as QFilter, FindQuery, QueryError};
+use sdk_core::record::{
+    CREATED_AT, ID, OWNER, UPDATED_AT, VERSION, check_client_data, is_system_field,
+};
+use sdk_core::update::UpdateSpec;
+use sdk_core::ws::WriteAction;
+use sdk_core::{ErrorBody, ErrorCode};
+use serde_json::{Map, Value, json};
 
-pub(super) fn check_collection(name: &str) -> Result<(), ApiError> {
+/// Routes that belong to the server itself: other methods on them are 405, not a collection.
+const OWN_ROUTES: &[&str] = &[
+    "register",
+    "login",
+    "logout",
+    "collections",
+    "health",
+    "ws",
+    "uploads",
+];
+
+pub(crate) type CtxResult = Result<Ctx, ApiError>;
+/// A handler's outcome.
+pub type Outcome = Result<Answer, ApiError>;
+pub(crate) type BodyResult = Result<Value, ApiError>;
+
+/// The most records one `POST` may create.
+pub const MAX_INSERT: usize = 1000;
+
+fn check_collection(name: &str) -> Result<(), ApiError> {
     if OWN_ROUTES.contains(&name) {
         return Err(ApiError::new(
             ErrorCode::MethodNotAllowed,
@@ -14,13 +48,13 @@ pub(super) fn check_collection(name: &str) -> Result<(), ApiError> {
     check_collection_name(name).map_err(ApiError::from)
 }
 
-pub(super) fn check_item(coll: &str, id: &str) -> Result<(), ApiError> {
+fn check_item(coll: &str, id: &str) -> Result<(), ApiError> {
     check_collection(coll)?;
     check_id(id).map_err(ApiError::from)
 }
 
 /// The expected version from `If-Match` (a number, quoted or not), else from the body's `__v`.
-pub(super) fn expected_version(
+fn expected_version(
     if_match: Option<String>,
     body_version: Option<u64>,
 ) -> Result<Option<u64>, ApiError> {
@@ -44,23 +78,19 @@ pub(super) fn expected_version(
 }
 
 /// Parses a read's query string into a [`FindQuery`] within the server's page limits.
-pub(super) fn find_query(
-    raw: &str,
-    max_page: u32,
-    me: Option<&str>,
-) -> Result<FindQuery, ApiError> {
+fn find_query(raw: &str, max_page: u32, me: Option<&str>) -> Result<FindQuery, ApiError> {
     let q = parse_query(raw, me)?;
     q.check_page(u64::from(max_page))?;
     Ok(q)
 }
 
 /// The query string as query parameters, `@me` standing for the caller.
-pub(super) fn parse_query(raw: &str, me: Option<&str>) -> Result<FindQuery, QueryError> {
+fn parse_query(raw: &str, me: Option<&str>) -> Result<FindQuery, QueryError> {
     FindQuery::from_pairs_as(form_urlencoded::parse(raw.as_bytes()), me)
 }
 
 /// The filter of a bulk write: filter parameters only.
-pub(super) fn bulk_filter(raw: &str, me: Option<&str>) -> Result<Option<QFilter>, ApiError> {
+fn bulk_filter(raw: &str, me: Option<&str>) -> Result<Option<QFilter>, ApiError> {
     let q = parse_query(raw, me)?;
     if !q.sort.is_empty()
         || q.offset != 0
@@ -81,7 +111,7 @@ pub(super) fn bulk_filter(raw: &str, me: Option<&str>) -> Result<Option<QFilter>
 }
 
 /// Refuses an operation the collection has switched off.
-pub(super) fn require(cfg: &Collection, op: Operation) -> Result<(), ApiError> {
+fn require(cfg: &Collection, op: Operation) -> Result<(), ApiError> {
     if cfg.config.enabled(op) {
         Ok(())
     } else {
@@ -96,13 +126,13 @@ pub(super) fn require(cfg: &Collection, op: Operation) -> Result<(), ApiError> {
 }
 
 /// The signed-in user's id, if any.
-pub(super) fn me(c: &Ctx) -> Option<&str> {
+fn me(c: &Ctx) -> Option<&str> {
     c.caller.as_ref().map(|u| u.user_id.as_str())
 }
 
 /// What a rule lets the caller touch: every record (`None`) or those matching a
 /// filter; or the error when it lets them touch nothing.
-pub(super) fn grant(access: Access, what: &str) -> Result<Option<QFilter>, ApiError> {
+fn grant(access: Access, what: &str) -> Result<Option<QFilter>, ApiError> {
     match access {
         Access::All => Ok(None),
         Access::Only(f) => Ok(Some(f)),
@@ -139,7 +169,7 @@ pub(crate) fn allowed(c: &Ctx, coll: &str, op: Operation) -> Result<(), ApiError
 }
 
 /// Both filters, when both are there.
-pub(super) fn and(a: Option<QFilter>, b: Option<QFilter>) -> Option<QFilter> {
+fn and(a: Option<QFilter>, b: Option<QFilter>) -> Option<QFilter> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.and(b)),
         (a, b) => a.or(b),
@@ -147,7 +177,7 @@ pub(super) fn and(a: Option<QFilter>, b: Option<QFilter>) -> Option<QFilter> {
 }
 
 /// Refuses a new record the create rule does not let the caller make.
-pub(super) fn check_create(
+fn check_create(
     guard: Option<&QFilter>,
     record: Map<String, Value>,
 ) -> Result<Map<String, Value>, ErrorBody> {
@@ -165,7 +195,7 @@ pub(super) fn check_create(
     }
 }
 
-pub(super) fn new_id_for(cfg: &Collection) -> String {
+fn new_id_for(cfg: &Collection) -> String {
     match cfg.config.id_generator {
         IdGenerator::ObjectId => new_id(),
         IdGenerator::Uuidv7 => uuid::Uuid::now_v7().to_string(),
@@ -174,7 +204,7 @@ pub(super) fn new_id_for(cfg: &Collection) -> String {
 
 /// A complete new record from client data: the id (given, where upserts allow it,
 /// or generated), owner, fields, timestamps, version; schema-checked.
-pub(super) fn build_record(
+fn build_record(
     cfg: &Collection,
     owner: Option<&str>,
     body: Value,
@@ -224,14 +254,14 @@ pub(super) fn build_record(
     Ok(record)
 }
 
-pub(super) fn script_limits(c: &Ctx) -> scripts::Limits {
+fn script_limits(c: &Ctx) -> scripts::Limits {
     scripts::Limits::of(&c.app.config)
 }
 
 /// Runs On Validate, then On POST (a create, `previous` is `None`) or On PUT (an
 /// update), on a record about to be written; `protect` on PUT keeps a property
 /// as it was. Returns the record to write.
-pub(super) fn write_scripts(
+fn write_scripts(
     c: &Ctx,
     coll: &str,
     cfg: &Collection,
@@ -266,7 +296,7 @@ pub(super) fn write_scripts(
 }
 
 /// Bulk writes do not run event scripts, so they are refused where scripts would.
-pub(super) fn no_bulk_with_scripts(what: &str) -> ApiError {
+fn no_bulk_with_scripts(what: &str) -> ApiError {
     ApiError::new(
         ErrorCode::OperationDisabled,
         format!(
@@ -277,11 +307,11 @@ pub(super) fn no_bulk_with_scripts(what: &str) -> ApiError {
 }
 
 /// How many times a write that runs scripts retries when another write got there first.
-pub(super) const SCRIPTED_RETRIES: usize = 5;
+const SCRIPTED_RETRIES: usize = 5;
 
 /// The record as stored and its version, for a write that runs scripts on it:
 /// checked against the caller's rule and the version the caller expects.
-pub(super) async fn load_for_write(
+async fn load_for_write(
     c: &Ctx,
     coll: &str,
     id: &str,
@@ -313,7 +343,7 @@ pub(super) async fn load_for_write(
 }
 
 /// A new record from client data, through the scripts, the create rule and the schema.
-pub(super) fn new_record(
+fn new_record(
     c: &Ctx,
     coll: &str,
     cfg: &Collection,
@@ -333,12 +363,7 @@ pub(super) fn new_record(
 /// A written record as the writer may read it: through the On GET script (its
 /// `hide()`s), as every read and broadcast of it is. When the script cancels,
 /// the answer keeps only the system fields (the write itself happened).
-pub(super) fn shown(
-    c: &Ctx,
-    coll: &str,
-    cfg: &Collection,
-    record: Value,
-) -> Result<Value, ApiError> {
+fn shown(c: &Ctx, coll: &str, cfg: &Collection, record: Value) -> Result<Value, ApiError> {
     let Some(src) = &cfg.config.events.get else {
         return Ok(record);
     };
@@ -360,7 +385,7 @@ pub(super) fn shown(
 /// The answer to a write the caller's rule refused: 403 when they may read the
 /// record (they know it exists), else 404 as for a missing one, so that writes
 /// do not reveal records reads hide.
-pub(super) async fn refused(c: &Ctx, coll: &str, cfg: &Collection, id: &str) -> ApiError {
+async fn refused(c: &Ctx, coll: &str, cfg: &Collection, id: &str) -> ApiError {
     let forbidden = || store_error(StoreError::NotOwner);
     let not_found = ApiError::new(ErrorCode::NotFound, "no record with that id");
     match cfg.config.rules.read.access(me(c), c.admin) {
@@ -377,7 +402,7 @@ pub(super) async fn refused(c: &Ctx, coll: &str, cfg: &Collection, id: &str) -> 
 }
 
 /// Prefixes each field of a per-field error with the index of the array element.
-pub(super) fn at_index(i: usize, mut e: ErrorBody) -> ErrorBody {
+fn at_index(i: usize, mut e: ErrorBody) -> ErrorBody {
     if let Some(errors) = e.errors.take() {
         e.errors = Some(
             errors
@@ -547,7 +572,7 @@ pub(crate) async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outc
     }
 }
 
-pub(super) async fn update_many(
+pub(crate) async fn update_many(
     coll: String,
     c: CtxResult,
     raw: String,
@@ -576,13 +601,13 @@ pub(super) async fn update_many(
 }
 
 /// Broadcasts each record a bulk write touched and answers `{"n": count}`.
-pub(super) fn bulk_answer(c: &Ctx, action: WriteAction, coll: &str, records: Vec<Value>) -> Answer {
+fn bulk_answer(c: &Ctx, action: WriteAction, coll: &str, records: Vec<Value>) -> Answer {
     let n = records.len();
     c.publish(action, coll, records);
     Answer::Json(json!({ "n": n }), 200)
 }
 
-pub(super) async fn delete_many(coll: String, c: CtxResult, raw: String) -> Outcome {
+pub(crate) async fn delete_many(coll: String, c: CtxResult, raw: String) -> Outcome {
     let c = c?;
     check_collection(&coll)?;
     let cfg = c.app.collection(&coll);
@@ -604,7 +629,7 @@ pub(super) async fn delete_many(coll: String, c: CtxResult, raw: String) -> Outc
     Ok(bulk_answer(&c, WriteAction::Delete, &coll, gone))
 }
 
-pub(super) async fn save_all(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
+pub(crate) async fn save_all(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
     let c = c?;
     check_collection(&coll)?;
     let cfg = c.app.collection(&coll);
@@ -740,7 +765,7 @@ pub(crate) async fn write(
 /// An update through On Validate and On PUT: read the record, compute the new
 /// one, run the scripts, and write it if nobody wrote in between (else again).
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn scripted_update(
+async fn scripted_update(
     c: &Ctx,
     coll: &str,
     cfg: &Collection,
@@ -824,7 +849,7 @@ pub(crate) async fn delete(
 
 /// A delete through On DELETE: read the record, run the script (which may
 /// cancel), and delete it if nobody wrote in between (else again).
-pub(super) async fn scripted_delete(
+async fn scripted_delete(
     c: &Ctx,
     coll: &str,
     id: &str,
