@@ -15,7 +15,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use warp::{Buf, Filter, Rejection, Reply};
 
-use crate::service::access::{constant_time_eq, key_accepted, session_user};
+use crate::service::access::{Credentials, KeyRule, Principal, authenticate};
 use crate::service::{Answer, Ctx, Origin, store_error};
 
 impl Answer {
@@ -72,32 +72,13 @@ async fn resolve(
             bearer = Some(rest);
         }
     }
-    let admin = key
-        .as_ref()
-        .is_some_and(|k| constant_time_eq(k.as_bytes(), app.admin_key.as_bytes()));
-    let accepted = match key.as_deref() {
-        _ if admin => true,
-        Some(k) => key_accepted(&app, k).await?,
-        None => false,
-    };
-    if !accepted {
-        return Err(ApiError::new(
-            ErrorCode::InvalidApiKey,
-            "Check your auth tokens",
-        ));
-    }
     let explicit = x_authorization.or(bearer).filter(|t| !t.is_empty());
-    let caller = match (explicit, cookie) {
-        (Some(token), _) => Some(session_user(&app, &token).await?.ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Unauthenticated,
-                "the session has ended; sign in again",
-            )
-        })?),
-        // A stale cookie makes the request anonymous rather than failing it.
-        (None, Some(token)) => session_user(&app, &token).await?,
-        (None, None) => None,
+    let creds = Credentials {
+        key: key.as_deref(),
+        token: explicit.as_deref(),
+        cookie: cookie.as_deref(),
     };
+    let Principal { caller, admin, .. } = authenticate(&app, creds, KeyRule::Required).await?;
     Ok(Ctx {
         app,
         caller,

@@ -86,43 +86,22 @@ async fn upgrade(
     app: Arc<crate::app::App>,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     use crate::error::ApiError;
-    use crate::service::access::{constant_time_eq, key_accepted, session_user};
+    use crate::service::access::{Credentials, KeyRule, Principal, authenticate};
     use sdk_core::ErrorCode;
     use warp::Reply;
     use warp::http::{HeaderValue, StatusCode, header};
-    let user = match (query.get(sdk_core::WS_TOKEN_PARAM), cookie) {
-        (Some(token), _) => Some(session_user(&app, token).await?.ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Unauthenticated,
-                "the session has ended; sign in again",
-            )
-        })?),
-        (None, Some(token)) => session_user(&app, &token).await?,
-        (None, None) => None,
+    let creds = Credentials {
+        key: query.get(sdk_core::WS_API_KEY_PARAM).map(String::as_str),
+        token: query.get(sdk_core::WS_TOKEN_PARAM).map(String::as_str),
+        cookie: cookie.as_deref(),
     };
-    // A key, when sent, must be good (a revoked key is refused even with a
-    // session). Without one, a live session will do: sessions only exist after a
-    // request that carried a key, and Backpack apps connect with just their cookie.
-    let key_ok = match query.get(sdk_core::WS_API_KEY_PARAM) {
-        Some(k) => {
-            constant_time_eq(k.as_bytes(), app.admin_key.as_bytes())
-                || key_accepted(&app, k).await?
-        }
-        None => user.is_some(),
-    };
-    if !key_ok {
-        return Err(ApiError::new(ErrorCode::InvalidApiKey, "Check your auth tokens").into());
-    }
-    let admin = query
-        .get(sdk_core::WS_API_KEY_PARAM)
-        .is_some_and(|k| constant_time_eq(k.as_bytes(), app.admin_key.as_bytes()));
+    let Principal {
+        caller: user,
+        admin,
+        revocable_key,
+    } = authenticate(&app, creds, KeyRule::OrSession).await?;
     let numbered = query.contains_key(sdk_core::realtime::WS_STREAM_PARAM);
     let resuming = query.contains_key(sdk_core::realtime::WS_RESUME_PARAM);
-    // A key made with `keys create` can be revoked while the socket is open.
-    let revocable_key = query
-        .get(sdk_core::WS_API_KEY_PARAM)
-        .filter(|k| !admin && !constant_time_eq(k.as_bytes(), app.api_key.as_bytes()))
-        .map(|k| crate::auth::token_hash(k));
     let (user_id, session) = match user {
         Some(u) => (Some(u.user_id), Some(u.token_hash)),
         None => (None, None),
