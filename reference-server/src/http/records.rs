@@ -19,9 +19,13 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .and(warp::get())
         .and(c())
         .and(raw_query())
-        .then(
-            |coll, c, q| async move { finish(list(coll, c, q).await.map(Answer::into_response)) },
-        );
+        .then(|coll, c, q| async move {
+            finish(
+                list(coll, c, QueryInput::Pairs(q))
+                    .await
+                    .map(Answer::into_response),
+            )
+        });
     let create = warp::path!(String)
         .and(warp::post())
         .and(c())

@@ -78,8 +78,20 @@ fn expected_version(
 }
 
 /// Parses a read's query string into a [`FindQuery`] within the server's page limits.
-fn find_query(raw: &str, max_page: u32, me: Option<&str>) -> Result<FindQuery, ApiError> {
-    let q = parse_query(raw, me)?;
+/// A read's query as it arrived.
+#[derive(Debug)]
+pub(crate) enum QueryInput {
+    /// A query string (an HTTP request's).
+    Pairs(String),
+    /// One Mongo-style document (a WebSocket `find`'s).
+    Mongo(Value),
+}
+
+fn find_query(input: QueryInput, max_page: u32, me: Option<&str>) -> Result<FindQuery, ApiError> {
+    let q = match input {
+        QueryInput::Pairs(raw) => parse_query(&raw, me)?,
+        QueryInput::Mongo(doc) => FindQuery::from_mongo(doc)?,
+    };
     q.check_page(u64::from(max_page))?;
     Ok(q)
 }
@@ -416,13 +428,13 @@ fn at_index(i: usize, mut e: ErrorBody) -> ErrorBody {
     e
 }
 
-pub(crate) async fn list(coll: String, c: CtxResult, raw: String) -> Outcome {
+pub(crate) async fn list(coll: String, c: CtxResult, query: QueryInput) -> Outcome {
     let c = c?;
     check_collection(&coll)?;
     let cfg = c.app.collection(&coll);
     require(&cfg, Operation::Find)?;
     let rule = grant(cfg.config.rules.read.access(me(&c), c.admin), "read")?;
-    let mut q = find_query(&raw, c.app.config.max_page, me(&c))?;
+    let mut q = find_query(query, c.app.config.max_page, me(&c))?;
     // The rule is part of the query, so pages and counts hold only readable records.
     q.filter = and(rule, q.filter.take());
     // A related record is read as a direct read of it would be: under its

@@ -5,7 +5,7 @@ use super::Socket;
 use crate::app::App;
 use crate::error::ApiError;
 use crate::realtime::{Event, EventKind};
-use crate::service::records::{self, Outcome};
+use crate::service::records::{self, Outcome, QueryInput};
 use crate::service::{Caller, Ctx, Origin};
 use futures_util::{SinkExt, StreamExt};
 use sdk_core::collection::Access;
@@ -493,12 +493,9 @@ async fn act(
     let ctx = || Ok(c.clone());
     match msg {
         ClientMessage::Find { collection, query } => {
-            let raw = match &query {
-                Value::Null => String::new(),
-                Value::Object(o) if o.is_empty() => String::new(),
-                Value::Object(_) => form_urlencoded::Serializer::new(String::new())
-                    .append_pair("q", &query.to_string())
-                    .finish(),
+            let query = match query {
+                Value::Null => QueryInput::Mongo(Value::Object(Map::new())),
+                Value::Object(_) => QueryInput::Mongo(query),
                 _ => {
                     return Err(ErrorBody::new(
                         ErrorCode::InvalidQuery,
@@ -506,11 +503,13 @@ async fn act(
                     ));
                 }
             };
-            let text = body(records::list(collection.clone(), ctx(), raw).await)?;
+            let text = body(records::list(collection.clone(), ctx(), query).await)?;
             out.push(reply("find", &collection, &text));
         }
         ClientMessage::GetAll { collection } => {
-            let text = body(records::list(collection.clone(), ctx(), String::new()).await)?;
+            let text = body(
+                records::list(collection.clone(), ctx(), QueryInput::Pairs(String::new())).await,
+            )?;
             out.push(reply("getAll", &collection, &text));
         }
         ClientMessage::GetOne { collection, id } => {

@@ -1,7 +1,7 @@
 //! A whole collection read: filter, sort, paging, projection, distinct, relations,
 //! and its query-string form.
 
-use super::mongo::parse_mongo;
+use super::mongo::{parse_mongo, parse_mongo_value};
 use super::{CmpOp, Filter, Path, QueryError, Scalar};
 use crate::names::check_collection_name;
 
@@ -281,22 +281,7 @@ impl FindQuery {
             let (k, v) = (k.as_ref(), v.as_ref());
             match k {
                 "where" => filters.push(super::parse_where_as(v, me)?),
-                "q" => {
-                    let m = parse_mongo(v)?;
-                    filters.extend(m.filter);
-                    if !m.sort.is_empty() {
-                        q.sort = m.sort;
-                    }
-                    if let Some(s) = m.skip {
-                        q.offset = s;
-                    }
-                    if let Some(l) = m.limit {
-                        q.page_size = Some(l);
-                    }
-                    if m.fields.is_some() {
-                        q.select = m.fields;
-                    }
-                }
+                "q" => q.take_mongo(parse_mongo(v)?, &mut filters),
                 "select" => q.select = Some(paths("select", v)?),
                 "distinct" => q.distinct = Some(paths("distinct", v)?),
                 "count" => {
@@ -326,6 +311,37 @@ impl FindQuery {
                 field => filters.push(query_string_equality(field, v)?),
             }
         }
+        q.finish(filters, limited)
+    }
+
+    /// A query given as one Mongo-style document, as the `q` parameter would
+    /// give it (a WebSocket `find` carries the document itself).
+    pub fn from_mongo(doc: serde_json::Value) -> Result<Self, QueryError> {
+        let mut q = Self::default();
+        let mut filters = Vec::new();
+        q.take_mongo(parse_mongo_value(doc)?, &mut filters);
+        q.finish(filters, false)
+    }
+
+    fn take_mongo(&mut self, m: super::MongoQuery, filters: &mut Vec<Filter>) {
+        filters.extend(m.filter);
+        if !m.sort.is_empty() {
+            self.sort = m.sort;
+        }
+        if let Some(s) = m.skip {
+            self.offset = s;
+        }
+        if let Some(l) = m.limit {
+            self.page_size = Some(l);
+        }
+        if m.fields.is_some() {
+            self.select = m.fields;
+        }
+    }
+
+    /// The checks across parameters, and the filters joined.
+    fn finish(mut self, mut filters: Vec<Filter>, limited: bool) -> Result<Self, QueryError> {
+        let q = &mut self;
         if q.count
             && (limited
                 || q.offset != 0
@@ -360,7 +376,7 @@ impl FindQuery {
         if let Some(f) = &q.filter {
             f.check_bounds("where")?;
         }
-        Ok(q)
+        Ok(self)
     }
 
     /// The query as query-string pairs (the filter travels as `q`).

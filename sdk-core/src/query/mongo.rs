@@ -42,6 +42,11 @@ pub fn parse_mongo(src: &str) -> Result<MongoQuery, QueryError> {
             + e.column().saturating_sub(1);
         QueryError::at("q", offset, format!("malformed JSON: {e}"))
     })?;
+    parse_mongo_value(v)
+}
+
+/// Parses a `q` document already read as JSON (a WebSocket `find` carries one).
+pub fn parse_mongo_value(v: Value) -> Result<MongoQuery, QueryError> {
     let Value::Object(top) = v else {
         return Err(err("q must be a JSON object"));
     };

@@ -134,3 +134,20 @@ fn cursors_that_do_not_fit_are_refused() {
         })
     );
 }
+
+#[test]
+fn a_mongo_document_reads_as_the_q_parameter_holding_it() {
+    let docs = [
+        json!({}),
+        json!({"n": {"$gt": 2}, "$orderby": {"n": -1}, "$skip": 3, "$limit": 5}),
+        json!({"$or": [{"a": 1}, {"b": {"$in": [1, 2]}}], "$fields": {"a": 1}}),
+        // Errors too: the same parameter and message either way.
+        json!({"n": {"$nope": 1}}),
+        json!({"$limit": -1}),
+        json!([1, 2]),
+    ];
+    for doc in docs {
+        let by_pair = FindQuery::from_pairs([("q", doc.to_string())]);
+        assert_eq!(FindQuery::from_mongo(doc.clone()), by_pair, "{doc}");
+    }
+}
