@@ -1,0 +1,106 @@
+//! Reads: a page of records (or a count) and one record.
+
+use super::*;
+
+pub(crate) async fn list(coll: String, c: CtxResult, query: QueryInput) -> Outcome {
+    let c = c?;
+    check_collection(&coll)?;
+    let cfg = c.app.collection(&coll);
+    require(&cfg, Operation::Find)?;
+    let rule = grant(cfg.config.rules.read.access(me(&c), c.admin), "read")?;
+    let mut q = find_query(query, c.app.config.max_page, me(&c))?;
+    // The rule is part of the query, so pages and counts hold only readable records.
+    q.filter = and(rule, q.filter.take());
+    // A related record is read as a direct read of it would be: under its
+    // collection's switch, read rule and On GET script.
+    let mut load_guards = Vec::with_capacity(q.load.len());
+    let mut load_scripts = Vec::new();
+    for r in &q.load {
+        let related = c.app.collection(&r.collection);
+        require(&related, Operation::FindObject)?;
+        load_guards.push(match related.config.rules.read.access(me(&c), c.admin) {
+            Access::All => None,
+            Access::Only(f) => Some(f),
+            // Related records the caller may not read at all load as null.
+            Access::SignIn | Access::Refused => Some(QFilter::Or(Vec::new())),
+        });
+        if related.config.events.get.is_some() {
+            load_scripts.push((r.property.clone(), r.collection.clone(), related));
+        }
+    }
+    let page = q
+        .page_size
+        .unwrap_or(u64::from(c.app.config.default_page).min(u64::from(c.app.config.max_page)));
+    match c
+        .app
+        .store
+        .find(&coll, q, page, load_guards)
+        .await
+        .map_err(store_error)?
+    {
+        Found::Records(text) if cfg.config.events.get.is_none() && load_scripts.is_empty() => {
+            Ok(Answer::Raw(text))
+        }
+        Found::Records(text) => {
+            let rows: Vec<Value> = serde_json::from_str(&text).map_err(ApiError::internal)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for mut row in rows {
+                for (property, related, rcfg) in &load_scripts {
+                    let (Some(src), Some(slot)) = (&rcfg.config.events.get, row.get_mut(property))
+                    else {
+                        continue;
+                    };
+                    if slot.is_object() {
+                        *slot = match scripts::read(&c.app, related, src, slot.take(), me(&c)) {
+                            Ok(v) => v,
+                            // A related record its script cancels loads as a missing one.
+                            Err(e) if scripts::is_cancel(&e) => Value::Null,
+                            Err(e) => return Err(e),
+                        };
+                    }
+                }
+                match &cfg.config.events.get {
+                    None => out.push(row),
+                    Some(src) => match scripts::read(&c.app, &coll, src, row, me(&c)) {
+                        Ok(v) => out.push(v),
+                        Err(e) if scripts::is_cancel(&e) => {}
+                        Err(e) => return Err(e),
+                    },
+                }
+            }
+            Ok(Answer::Json(Value::Array(out), 200))
+        }
+        Found::Count(n) => Ok(Answer::Json(json!(n), 200)),
+    }
+}
+
+pub(crate) async fn get(coll: String, id: String, c: CtxResult) -> Outcome {
+    let c = c?;
+    check_item(&coll, &id)?;
+    let cfg = c.app.collection(&coll);
+    require(&cfg, Operation::FindObject)?;
+    let rule = grant(cfg.config.rules.read.access(me(&c), c.admin), "read")?;
+    let not_found = || ApiError::new(ErrorCode::NotFound, "no record with that id");
+    let doc = c
+        .app
+        .store
+        .get(&coll, &id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(not_found)?;
+    if rule.is_none() && cfg.config.events.get.is_none() {
+        return Ok(Answer::Raw(doc));
+    }
+    let v: Value = serde_json::from_str(&doc).map_err(ApiError::internal)?;
+    if rule.is_some_and(|r| !r.matches(&v)) {
+        // A record the caller may not read does not exist for them.
+        return Err(not_found());
+    }
+    match &cfg.config.events.get {
+        Some(src) => Ok(Answer::Json(
+            scripts::read(&c.app, &coll, src, v, me(&c))?,
+            200,
+        )),
+        None => Ok(Answer::Json(v, 200)),
+    }
+}

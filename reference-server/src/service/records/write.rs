@@ -1,0 +1,369 @@
+//! Writes: creates, updates, deletes and the bulk operations, with their scripts.
+
+use super::*;
+
+pub(crate) async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
+    let c = c?;
+    check_collection(&coll)?;
+    let cfg = c.app.collection(&coll);
+    require(&cfg, Operation::Insert)?;
+    let guard = grant(
+        cfg.config.rules.create.create_access(me(&c), c.admin),
+        "create records",
+    )?;
+    match body? {
+        Value::Array(items) => {
+            if items.is_empty() || items.len() > MAX_INSERT {
+                return Err(ApiError::from(ErrorBody::new(
+                    ErrorCode::InvalidBody,
+                    format!("an array insert takes 1 to {MAX_INSERT} objects"),
+                )));
+            }
+            let records = items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    new_record(&c, &coll, &cfg, guard.as_ref(), item, None)
+                        .map_err(|ApiError(e, status)| ApiError(at_index(i, e), status))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let saved = c
+                .app
+                .store
+                .insert_many(&coll, records)
+                .await
+                .map_err(store_error)?;
+            c.publish(WriteAction::Create, &coll, saved.clone());
+            let shown = saved
+                .into_iter()
+                .map(|r| shown(&c, &coll, &cfg, r))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Answer::Json(Value::Array(shown), 201))
+        }
+        body => {
+            let record = new_record(&c, &coll, &cfg, guard.as_ref(), body, None)?;
+            let mut saved = c
+                .app
+                .store
+                .insert_many(&coll, vec![record])
+                .await
+                .map_err(store_error)?;
+            let saved = saved.pop().unwrap_or(Value::Null);
+            c.publish(WriteAction::Create, &coll, vec![saved.clone()]);
+            Ok(Answer::Json(shown(&c, &coll, &cfg, saved)?, 201))
+        }
+    }
+}
+
+pub(crate) async fn update_many(
+    coll: String,
+    c: CtxResult,
+    raw: String,
+    body: BodyResult,
+) -> Outcome {
+    let c = c?;
+    check_collection(&coll)?;
+    let cfg = c.app.collection(&coll);
+    require(&cfg, Operation::Update)?;
+    let guard = grant(
+        cfg.config.rules.update.access(me(&c), c.admin),
+        "update records",
+    )?;
+    if cfg.config.events.validate.is_some() || cfg.config.events.put.is_some() {
+        return Err(no_bulk_with_scripts("update"));
+    }
+    let filter = bulk_filter(&raw, me(&c))?;
+    let spec = UpdateSpec::parse(&body?).map_err(ApiError::from)?;
+    let saved = c
+        .app
+        .store
+        .update_many(&coll, filter, guard, spec, now_iso(), cfg.check.clone())
+        .await
+        .map_err(store_error)?;
+    Ok(bulk_answer(&c, WriteAction::Patch, &coll, saved))
+}
+
+/// Broadcasts each record a bulk write touched and answers `{"n": count}`.
+fn bulk_answer(c: &Ctx, action: WriteAction, coll: &str, records: Vec<Value>) -> Answer {
+    let n = records.len();
+    c.publish(action, coll, records);
+    Answer::Json(json!({ "n": n }), 200)
+}
+
+pub(crate) async fn delete_many(coll: String, c: CtxResult, raw: String) -> Outcome {
+    let c = c?;
+    check_collection(&coll)?;
+    let cfg = c.app.collection(&coll);
+    require(&cfg, Operation::Remove)?;
+    let guard = grant(
+        cfg.config.rules.delete.access(me(&c), c.admin),
+        "delete records",
+    )?;
+    if cfg.config.events.delete.is_some() {
+        return Err(no_bulk_with_scripts("delete"));
+    }
+    let filter = bulk_filter(&raw, me(&c))?;
+    let gone = c
+        .app
+        .store
+        .delete_many(&coll, filter, guard)
+        .await
+        .map_err(store_error)?;
+    Ok(bulk_answer(&c, WriteAction::Delete, &coll, gone))
+}
+
+pub(crate) async fn save_all(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
+    let c = c?;
+    check_collection(&coll)?;
+    let cfg = c.app.collection(&coll);
+    require(&cfg, Operation::Save)?;
+    if !c.admin {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "replacing a whole collection needs the admin key",
+        ));
+    }
+    let Value::Array(items) = body? else {
+        return Err(ApiError::from(ErrorBody::new(
+            ErrorCode::InvalidBody,
+            "the body must be an array of objects",
+        )));
+    };
+    if items.len() > MAX_INSERT {
+        return Err(ApiError::from(ErrorBody::new(
+            ErrorCode::InvalidBody,
+            format!("at most {MAX_INSERT} objects"),
+        )));
+    }
+    let records = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut item)| {
+            let id = match item.as_object_mut().and_then(|o| o.shift_remove(ID)) {
+                Some(Value::String(id)) => {
+                    check_id(&id).map_err(|e| ApiError::from(at_index(i, e)))?;
+                    Some(id)
+                }
+                None => None,
+                Some(_) => {
+                    return Err(ApiError::from(at_index(
+                        i,
+                        ErrorBody::new(ErrorCode::InvalidId, "ids are strings"),
+                    )));
+                }
+            };
+            new_record(&c, &coll, &cfg, None, item, id)
+                .map_err(|ApiError(e, status)| ApiError(at_index(i, e), status))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let saved = c
+        .app
+        .store
+        .replace_all(&coll, records)
+        .await
+        .map_err(store_error)?;
+    Ok(Answer::Json(Value::Array(saved), 200))
+}
+
+pub(crate) async fn write(
+    coll: String,
+    id: String,
+    c: CtxResult,
+    if_match: Option<String>,
+    body: BodyResult,
+    action: WriteAction,
+) -> Outcome {
+    let c = c?;
+    check_item(&coll, &id)?;
+    let cfg = c.app.collection(&coll);
+    let op = if action == WriteAction::Patch {
+        Operation::UpdateObject
+    } else {
+        Operation::SaveObject
+    };
+    require(&cfg, op)?;
+    let guard = grant(
+        cfg.config.rules.update.access(me(&c), c.admin),
+        "update records",
+    )?;
+    let (body_version, data) = check_client_data(body?, me(&c)).map_err(ApiError::from)?;
+    let expected = expected_version(if_match, body_version)?;
+    let scripted = cfg.config.events.validate.is_some() || cfg.config.events.put.is_some();
+    let result = if scripted {
+        scripted_update(&c, &coll, &cfg, &id, guard, expected, &data, action).await
+    } else {
+        let change = if action == WriteAction::Patch {
+            Change::Merge(data.clone())
+        } else {
+            Change::Replace(data.clone())
+        };
+        c.app
+            .store
+            .update(
+                &coll,
+                &id,
+                guard,
+                expected,
+                change,
+                now_iso(),
+                cfg.check.clone(),
+            )
+            .await
+    };
+    let saved = match result {
+        Err(StoreError::NotFound) if cfg.config.upsert && expected.is_none() => {
+            // Upsert: create the record with the client's id, as a create.
+            require(&cfg, Operation::Insert)?;
+            let create = grant(
+                cfg.config.rules.create.create_access(me(&c), c.admin),
+                "create records",
+            )?;
+            let fields: Map<String, Value> =
+                data.into_iter().filter(|(_, v)| !v.is_null()).collect();
+            let record = new_record(
+                &c,
+                &coll,
+                &cfg,
+                create.as_ref(),
+                Value::Object(fields),
+                Some(id),
+            )?;
+            let mut saved = c
+                .app
+                .store
+                .insert_many(&coll, vec![record])
+                .await
+                .map_err(store_error)?;
+            let saved = saved.pop().unwrap_or(Value::Null);
+            c.publish(WriteAction::Create, &coll, vec![saved.clone()]);
+            return Ok(Answer::Json(shown(&c, &coll, &cfg, saved)?, 201));
+        }
+        Err(StoreError::NotOwner) => return Err(refused(&c, &coll, &cfg, &id).await),
+        other => other.map_err(store_error)?,
+    };
+    c.publish(action, &coll, vec![saved.clone()]);
+    Ok(Answer::Json(shown(&c, &coll, &cfg, saved)?, 200))
+}
+
+/// An update through On Validate and On PUT: read the record, compute the new
+/// one, run the scripts, and write it if nobody wrote in between (else again).
+#[allow(clippy::too_many_arguments)]
+async fn scripted_update(
+    c: &Ctx,
+    coll: &str,
+    cfg: &Collection,
+    id: &str,
+    guard: Option<QFilter>,
+    expected: Option<u64>,
+    data: &Map<String, Value>,
+    action: WriteAction,
+) -> Result<Value, StoreError> {
+    for _ in 0..SCRIPTED_RETRIES {
+        let (prev, version) = load_for_write(c, coll, id, guard.as_ref(), expected).await?;
+        let mut next = prev.clone();
+        if action == WriteAction::Patch {
+            for (k, v) in data {
+                if v.is_null() {
+                    next.shift_remove(k);
+                } else {
+                    next.insert(k.clone(), v.clone());
+                }
+            }
+        } else {
+            next.retain(|k, _| is_system_field(k));
+            next.extend(data.clone());
+        }
+        let next = match write_scripts(c, coll, cfg, next, Some(&prev)) {
+            Ok(n) => n,
+            Err(ApiError(body, Some(status))) => return Err(StoreError::Script(body, status)),
+            Err(ApiError(body, None)) => return Err(StoreError::Rejected(body)),
+        };
+        let fields: Map<String, Value> = next
+            .into_iter()
+            .filter(|(k, _)| !is_system_field(k))
+            .collect();
+        match c
+            .app
+            .store
+            .update(
+                coll,
+                id,
+                guard.clone(),
+                Some(version),
+                Change::Replace(fields),
+                now_iso(),
+                cfg.check.clone(),
+            )
+            .await
+        {
+            Err(StoreError::VersionConflict(_)) if expected.is_none() => continue,
+            other => return other,
+        }
+    }
+    Err(StoreError::Busy)
+}
+
+pub(crate) async fn delete(
+    coll: String,
+    id: String,
+    c: CtxResult,
+    if_match: Option<String>,
+) -> Outcome {
+    let c = c?;
+    check_item(&coll, &id)?;
+    let cfg = c.app.collection(&coll);
+    require(&cfg, Operation::RemoveObject)?;
+    let guard = grant(
+        cfg.config.rules.delete.access(me(&c), c.admin),
+        "delete records",
+    )?;
+    let expected = expected_version(if_match, None)?;
+    let gone = match &cfg.config.events.delete {
+        None => c.app.store.delete(&coll, &id, guard, expected).await,
+        Some(src) => scripted_delete(&c, &coll, &id, src, guard, expected).await,
+    };
+    let gone = match gone {
+        Err(StoreError::NotOwner) => return Err(refused(&c, &coll, &cfg, &id).await),
+        other => other.map_err(store_error)?,
+    };
+    c.publish(WriteAction::Delete, &coll, vec![gone.clone()]);
+    Ok(Answer::Json(shown(&c, &coll, &cfg, gone)?, 200))
+}
+
+/// A delete through On DELETE: read the record, run the script (which may
+/// cancel), and delete it if nobody wrote in between (else again).
+async fn scripted_delete(
+    c: &Ctx,
+    coll: &str,
+    id: &str,
+    src: &str,
+    guard: Option<QFilter>,
+    expected: Option<u64>,
+) -> Result<Value, StoreError> {
+    for _ in 0..SCRIPTED_RETRIES {
+        let (mut prev, version) = load_for_write(c, coll, id, guard.as_ref(), expected).await?;
+        if let Err(ApiError(body, status)) = scripts::run(
+            coll,
+            scripts::Event::Delete,
+            src,
+            &mut prev,
+            me(c),
+            script_limits(c),
+        ) {
+            return Err(match status {
+                Some(s) => StoreError::Script(body, s),
+                None => StoreError::Rejected(body),
+            });
+        }
+        match c
+            .app
+            .store
+            .delete(coll, id, guard.clone(), Some(version))
+            .await
+        {
+            Err(StoreError::VersionConflict(_)) if expected.is_none() => continue,
+            other => return other,
+        }
+    }
+    Err(StoreError::Busy)
+}
