@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 mod files;
+mod pool;
 mod records;
 mod schema;
 mod sessions;
@@ -31,6 +32,7 @@ mod tests;
 mod writer;
 
 use files::*;
+use pool::*;
 use records::*;
 pub(crate) use records::{Put, put_record};
 pub(crate) use schema::prepare_schema;
@@ -135,130 +137,6 @@ impl SqliteStore {
         self.bulk_time_limit = limit;
         self
     }
-
-    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let (reply, rx) = oneshot::channel();
-        let job = Box::new(WriteJob {
-            f: Some(Box::new(f)),
-            result: None,
-            reply,
-        });
-        match self.writer.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(StoreError::Busy),
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(StoreError::Engine("the writer has stopped".into()));
-            }
-        }
-        rx.await
-            .map_err(|_| StoreError::Engine("the writer dropped the write".into()))?
-    }
-
-    /// Runs a point read (one row by its key) right here on the async thread when
-    /// an open reader connection is free: from SQLite's page cache it takes a few
-    /// microseconds, less than handing it to the blocking pool and back costs.
-    /// Otherwise, as [`Self::read`].
-    async fn read_point<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let Some(conn) = self.idle_reader() else {
-            return self.read(f).await;
-        };
-        let r = f(&conn);
-        self.put_back(conn);
-        r
-    }
-
-    /// An open reader connection, if one is idle and the pool is not in use this
-    /// very moment (the async thread never waits for the pool's lock).
-    fn idle_reader(&self) -> Option<Connection> {
-        self.readers.try_lock().ok().and_then(|mut pool| pool.pop())
-    }
-
-    /// Keeps a reader connection for the next read, up to [`MAX_IDLE_READERS`].
-    fn put_back(&self, conn: Connection) {
-        if let Ok(mut pool) = self.readers.lock()
-            && pool.len() < MAX_IDLE_READERS
-        {
-            pool.push(conn);
-        }
-    }
-
-    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let readers = self.readers.clone();
-        let path = self.path.clone();
-        let limit = self.time_limit;
-        tokio::task::spawn_blocking(move || {
-            let pooled = readers.lock().map_err(engine)?.pop();
-            let conn = match pooled {
-                Some(c) => c,
-                None => {
-                    let c = Connection::open_with_flags(
-                        &path,
-                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                    )
-                    .map_err(engine)?;
-                    c.busy_timeout(std::time::Duration::from_secs(5))
-                        .map_err(engine)?;
-                    // The file mapped (up to 1 GiB): a scan reads pages from the
-                    // kernel's cache, shared by all readers, without a system
-                    // call per page; and each reader keeps 16 MiB of its own.
-                    c.execute_batch("PRAGMA mmap_size=1073741824; PRAGMA cache_size=-16384")
-                        .map_err(engine)?;
-                    super::sql::register_functions(&c).map_err(engine)?;
-                    c
-                }
-            };
-            // A read that runs past the deadline is interrupted, not left to
-            // hold a thread of the pool.
-            let r = within(&conn, limit, || f(&conn));
-            let mut pool = readers.lock().map_err(engine)?;
-            if pool.len() < MAX_IDLE_READERS {
-                pool.push(conn);
-            }
-            r
-        })
-        .await
-        .map_err(engine)?
-    }
-}
-
-/// Runs `f` (reads only) on `conn`, interrupting it after `limit`:
-/// [`StoreError::TimedOut`] then. An interrupted read leaves the transaction as it was.
-fn within<T>(
-    conn: &Connection,
-    limit: std::time::Duration,
-    f: impl FnOnce() -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    let deadline = std::time::Instant::now() + limit;
-    let late = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = late.clone();
-    conn.progress_handler(
-        CHECK_EVERY,
-        Some(move || {
-            let stop = std::time::Instant::now() > deadline;
-            if stop {
-                flag.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-            stop
-        }),
-    );
-    let r = f();
-    conn.progress_handler(0, None::<fn() -> bool>);
-    if late.load(std::sync::atomic::Ordering::Relaxed) {
-        return Err(StoreError::TimedOut(limit.as_secs()));
-    }
-    r
 }
 
 #[async_trait]
@@ -894,135 +772,6 @@ impl Store for SqliteStore {
         })
         .await
     }
-}
-
-/// Stores a collection's layout (and its configuration, unless `None`: the
-/// layout alone, as on start) in the writer's transaction: keeps typed only the
-/// fields every stored record agrees with, gives typed fields property columns
-/// and fills them (clearing those no longer used), and makes the declared
-/// indexes as the layout defines them. `previous` is the layout the records
-/// were written with (`None`: no property column of the collection is filled).
-fn store_layout(
-    c: &Connection,
-    name: &str,
-    config: Option<&str>,
-    layout: Layout,
-    previous: Option<&Layout>,
-) -> Result<Layout, StoreError> {
-    // A field is typed only where every stored record agrees (records
-    // made before the schema may not); writes keep it so from now on.
-    let mut layout = layout;
-    let fields: Vec<(String, FieldType)> =
-        layout.types.iter().map(|(k, t)| (k.clone(), *t)).collect();
-    if !fields.is_empty() {
-        let checks = fields
-            .iter()
-            .map(|(f, t)| {
-                let p = sdk_core::query::Path::parse(f).map_err(engine)?;
-                Ok(format!(
-                    "coalesce(max(json_type(doc,'{}') NOT IN {}), 0)",
-                    p.json_path(),
-                    t.json_types()
-                ))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?
-            .join(", ");
-        let sql = format!("SELECT {checks} FROM records WHERE coll = ?1");
-        let bad: Vec<bool> = c
-            .query_row(&sql, [name], |r| {
-                (0..fields.len()).map(|i| r.get::<_, bool>(i)).collect()
-            })
-            .map_err(engine)?;
-        for ((f, _), bad) in fields.iter().zip(bad) {
-            if bad {
-                tracing::info!(collection = %name, field = %f, "stored records hold other types: the field stays untyped");
-                layout.types.remove(f);
-            }
-        }
-    }
-    layout.assign_columns(previous);
-    let before = previous.map(|p| p.columns.clone()).unwrap_or_default();
-    for (f, i) in &before {
-        let reused = layout.columns.values().any(|j| j == i);
-        if layout.columns.get(f) != Some(i) && !reused {
-            c.execute(
-                &format!("UPDATE records SET p{i} = NULL WHERE coll = ?1 AND p{i} IS NOT NULL"),
-                [name],
-            )
-            .map_err(engine)?;
-        }
-    }
-    for (f, i) in &layout.columns {
-        if before.get(f) != Some(i) {
-            let p = sdk_core::query::Path::parse(f).map_err(engine)?;
-            let filled = c
-                .execute(
-                    &format!(
-                        "UPDATE records SET p{i} = json_extract(doc,'{}') WHERE coll = ?1",
-                        p.json_path()
-                    ),
-                    [name],
-                )
-                .map_err(engine)?;
-            tracing::info!(collection = %name, field = %f, column = %format!("p{i}"), records = filled, "filled a property column");
-        }
-    }
-    let stored = serde_json::to_string(&StoredLayout::of(&layout)).map_err(engine)?;
-    match config {
-        Some(config) => c.execute(
-            "INSERT INTO collection_config (name, config, layout) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (name) DO UPDATE SET config = excluded.config, layout = excluded.layout",
-            params![name, config, stored],
-        ),
-        None => c.execute(
-            "UPDATE collection_config SET layout = ?2 WHERE name = ?1",
-            params![name, stored],
-        ),
-    }
-    .map_err(engine)?;
-    let prefix = format!("rk_ix_{name}_");
-    let mut wanted = Vec::new();
-    for fields in &layout.indexes {
-        let ix = super::sql::declared_index_name(name, fields);
-        let cols = fields
-            .iter()
-            .map(|p| super::sql::index_column(p, &layout))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let definition = format!("ON records(coll, {cols})");
-        // The index's definition changed with the layout: make it again.
-        let current: Option<String> = c
-            .query_row(
-                "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?1",
-                [&ix],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(engine)?;
-        if current.is_some_and(|sql| !sql.ends_with(&definition)) {
-            c.execute_batch(&format!("DROP INDEX \"{ix}\""))
-                .map_err(engine)?;
-        }
-        c.execute_batch(&format!("CREATE INDEX IF NOT EXISTS \"{ix}\" {definition}"))
-            .map_err(engine)?;
-        wanted.push(ix);
-    }
-    let existing: Vec<String> = c
-        .prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'index' \
-             AND substr(name, 1, length(?1)) = ?1 AND length(name) = length(?1) + 16",
-        )
-        .and_then(|mut st| {
-            st.query_map([&prefix], |r| r.get(0))?
-                .collect::<Result<Vec<String>, _>>()
-        })
-        .map_err(engine)?;
-    for ix in existing.iter().filter(|ix| !wanted.contains(ix)) {
-        c.execute_batch(&format!("DROP INDEX IF EXISTS \"{ix}\""))
-            .map_err(engine)?;
-    }
-    fix_statistics(c)?;
-    Ok(layout)
 }
 
 fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {

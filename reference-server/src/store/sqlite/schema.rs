@@ -126,7 +126,7 @@ pub(crate) fn prepare_schema(conn: &Connection) -> Result<(), StoreError> {
         }
         // Tables made before the property columns get them at the end.
         if has_table("records")? && !has_column("records", "p0")? {
-            for i in 0..super::super::sql::PROPERTY_COLUMNS {
+            for i in 0..crate::store::sql::PROPERTY_COLUMNS {
                 conn.execute_batch(&format!("ALTER TABLE records ADD COLUMN p{i}"))
                     .map_err(engine)?;
             }
@@ -295,4 +295,133 @@ impl StoredLayout {
                 .collect(),
         }
     }
+}
+
+/// Stores a collection's layout (and its configuration, unless `None`: the
+/// layout alone, as on start) in the writer's transaction: keeps typed only the
+/// fields every stored record agrees with, gives typed fields property columns
+/// and fills them (clearing those no longer used), and makes the declared
+/// indexes as the layout defines them. `previous` is the layout the records
+/// were written with (`None`: no property column of the collection is filled).
+pub(super) fn store_layout(
+    c: &Connection,
+    name: &str,
+    config: Option<&str>,
+    layout: Layout,
+    previous: Option<&Layout>,
+) -> Result<Layout, StoreError> {
+    // A field is typed only where every stored record agrees (records
+    // made before the schema may not); writes keep it so from now on.
+    let mut layout = layout;
+    let fields: Vec<(String, FieldType)> =
+        layout.types.iter().map(|(k, t)| (k.clone(), *t)).collect();
+    if !fields.is_empty() {
+        let checks = fields
+            .iter()
+            .map(|(f, t)| {
+                let p = sdk_core::query::Path::parse(f).map_err(engine)?;
+                Ok(format!(
+                    "coalesce(max(json_type(doc,'{}') NOT IN {}), 0)",
+                    p.json_path(),
+                    t.json_types()
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?
+            .join(", ");
+        let sql = format!("SELECT {checks} FROM records WHERE coll = ?1");
+        let bad: Vec<bool> = c
+            .query_row(&sql, [name], |r| {
+                (0..fields.len()).map(|i| r.get::<_, bool>(i)).collect()
+            })
+            .map_err(engine)?;
+        for ((f, _), bad) in fields.iter().zip(bad) {
+            if bad {
+                tracing::info!(collection = %name, field = %f, "stored records hold other types: the field stays untyped");
+                layout.types.remove(f);
+            }
+        }
+    }
+    layout.assign_columns(previous);
+    let before = previous.map(|p| p.columns.clone()).unwrap_or_default();
+    for (f, i) in &before {
+        let reused = layout.columns.values().any(|j| j == i);
+        if layout.columns.get(f) != Some(i) && !reused {
+            c.execute(
+                &format!("UPDATE records SET p{i} = NULL WHERE coll = ?1 AND p{i} IS NOT NULL"),
+                [name],
+            )
+            .map_err(engine)?;
+        }
+    }
+    for (f, i) in &layout.columns {
+        if before.get(f) != Some(i) {
+            let p = sdk_core::query::Path::parse(f).map_err(engine)?;
+            let filled = c
+                .execute(
+                    &format!(
+                        "UPDATE records SET p{i} = json_extract(doc,'{}') WHERE coll = ?1",
+                        p.json_path()
+                    ),
+                    [name],
+                )
+                .map_err(engine)?;
+            tracing::info!(collection = %name, field = %f, column = %format!("p{i}"), records = filled, "filled a property column");
+        }
+    }
+    let stored = serde_json::to_string(&StoredLayout::of(&layout)).map_err(engine)?;
+    match config {
+        Some(config) => c.execute(
+            "INSERT INTO collection_config (name, config, layout) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (name) DO UPDATE SET config = excluded.config, layout = excluded.layout",
+            params![name, config, stored],
+        ),
+        None => c.execute(
+            "UPDATE collection_config SET layout = ?2 WHERE name = ?1",
+            params![name, stored],
+        ),
+    }
+    .map_err(engine)?;
+    let prefix = format!("rk_ix_{name}_");
+    let mut wanted = Vec::new();
+    for fields in &layout.indexes {
+        let ix = crate::store::sql::declared_index_name(name, fields);
+        let cols = fields
+            .iter()
+            .map(|p| crate::store::sql::index_column(p, &layout))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let definition = format!("ON records(coll, {cols})");
+        // The index's definition changed with the layout: make it again.
+        let current: Option<String> = c
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?1",
+                [&ix],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(engine)?;
+        if current.is_some_and(|sql| !sql.ends_with(&definition)) {
+            c.execute_batch(&format!("DROP INDEX \"{ix}\""))
+                .map_err(engine)?;
+        }
+        c.execute_batch(&format!("CREATE INDEX IF NOT EXISTS \"{ix}\" {definition}"))
+            .map_err(engine)?;
+        wanted.push(ix);
+    }
+    let existing: Vec<String> = c
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'index' \
+             AND substr(name, 1, length(?1)) = ?1 AND length(name) = length(?1) + 16",
+        )
+        .and_then(|mut st| {
+            st.query_map([&prefix], |r| r.get(0))?
+                .collect::<Result<Vec<String>, _>>()
+        })
+        .map_err(engine)?;
+    for ix in existing.iter().filter(|ix| !wanted.contains(ix)) {
+        c.execute_batch(&format!("DROP INDEX IF EXISTS \"{ix}\""))
+            .map_err(engine)?;
+    }
+    fix_statistics(c)?;
+    Ok(layout)
 }
