@@ -119,10 +119,15 @@ pub struct FileBytes {
 pub type Check =
     std::sync::Arc<dyn Fn(&Map<String, Value>) -> Result<(), sdk_core::ErrorBody> + Send + Sync>;
 
-/// The storage engine behind the server.
+/// The storage engine behind the server: its records, its accounts and its
+/// files' metadata. Every type that keeps all three is one.
+pub trait Store: Records + Accounts + FileRecords {}
+
+impl<T: Records + Accounts + FileRecords> Store for T {}
+
+/// Files' metadata (the bytes live in a [`crate::files::FileStore`]).
 #[async_trait]
-#[allow(clippy::too_many_arguments)]
-pub trait Store: Send + Sync + 'static {
+pub trait FileRecords: Send + Sync + 'static {
     /// Adds a file's metadata; [`StoreError::FileExists`] if the owner has one of that name.
     async fn file_insert(&self, record: FileRecord, blob: String)
     -> Result<FileRecord, StoreError>;
@@ -159,7 +164,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(FileRecord, String), StoreError>;
     /// Every blob some file names.
     async fn file_blobs(&self) -> Result<HashSet<String>, StoreError>;
+}
 
+/// Users, their sessions, and API keys.
+#[async_trait]
+pub trait Accounts: Send + Sync + 'static {
     /// Registers a user; fails with [`StoreError::EmailTaken`] if the email exists.
     async fn create_user(
         &self,
@@ -207,7 +216,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Deletes a user and every session of theirs; their records and files stay.
     async fn delete_user(&self, user_id: &str) -> Result<(), StoreError>;
+}
 
+/// Collections and their records.
+#[async_trait]
+#[allow(clippy::too_many_arguments)]
+pub trait Records: Send + Sync + 'static {
     /// Stores a collection's configuration (JSON text) and its layout: makes its
     /// declared indexes exist, dropping ones no longer declared, and types the
     /// fields the layout types wherever the stored records agree. From then on a
