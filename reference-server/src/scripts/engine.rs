@@ -1,0 +1,226 @@
+//! The per-thread engine: its lockdown, its compiled scripts, and how a
+//! thrown value becomes a message.
+
+use super::*;
+
+/// The wrapper every script runs through: collects `error`, `hide`, `protect`,
+/// turns `cancel` into a recognisable throw, and passes data as JSON text.
+pub(super) const RUNNER: &str = r#"(function () {
+  let errors = null;
+  let hidden = null;
+  let prot = null;
+  const cancel = function (message, status) {
+    throw { __rucksackCancel: true, message: String(message), status: status | 0 };
+  };
+  const error = function (field, message) { (errors = errors || {})[String(field)] = String(message); };
+  const hide = function (p) { (hidden = hidden || []).push(String(p)); };
+  const protect = function (p) { (prot = prot || []).push(String(p)); };
+  return function (fn, record, me) {
+    errors = null;
+    hidden = null;
+    prot = null;
+    fn.call(record, me === null ? null : { id: me, _id: me }, cancel, error, hide, protect);
+    // Nothing allocated and nothing to read back unless the script used a helper.
+    return errors === null && hidden === null && prot === null ? null : [errors, hidden, prot];
+  };
+})()"#;
+
+/// Run once in every new engine, before any script: the built-ins (their
+/// constructors, prototypes and everything reachable from them) are frozen and
+/// no global can be added, so a script cannot change what the scripts of other
+/// collections run with (`Array.prototype.x = ...`, `leaked = 1`): such writes
+/// fail (silently, as in sloppy mode, or with a TypeError).
+pub(super) const LOCKDOWN: &str = r#"(function () {
+  const seen = new Set();
+  const freeze = function (o) {
+    if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) return;
+    seen.add(o);
+    Object.freeze(o);
+    for (const k of Reflect.ownKeys(o)) {
+      const d = Object.getOwnPropertyDescriptor(o, k);
+      if (d && 'value' in d) freeze(d.value);
+    }
+    freeze(Object.getPrototypeOf(o));
+  };
+  for (const k of Reflect.ownKeys(globalThis)) {
+    const d = Object.getOwnPropertyDescriptor(globalThis, k);
+    if (d && 'value' in d) freeze(d.value);
+  }
+  Object.freeze(globalThis);
+})()"#;
+
+/// Names the frozen `Object.prototype` holds: a record's field of such a name
+/// is defined on the record, since assigning it would hit the frozen property.
+pub(super) const PROTOTYPE_NAMES: [&str; 12] = [
+    "__proto__",
+    "constructor",
+    "toString",
+    "toLocaleString",
+    "valueOf",
+    "hasOwnProperty",
+    "isPrototypeOf",
+    "propertyIsEnumerable",
+    "__defineGetter__",
+    "__defineSetter__",
+    "__lookupGetter__",
+    "__lookupSetter__",
+];
+
+pub(super) struct Engine {
+    // Dropped after the context and the persistent values (field order).
+    pub(super) compiled: HashMap<u64, (String, Persistent<Function<'static>>)>,
+    pub(super) runner: Persistent<Function<'static>>,
+    /// The property names of the last record given to a script (up to
+    /// [`KEPT_NAMES`]), kept interned so the next record of the collection is
+    /// built without creating them again. Names only: no values are kept.
+    pub(super) names: Vec<Persistent<rquickjs::Atom<'static>>>,
+    pub(super) context: Context,
+    pub(super) runtime: Runtime,
+    pub(super) deadline: Rc<Cell<Option<Instant>>>,
+    pub(super) memory: usize,
+}
+
+/// How a failure to hand a record to the engine is described (and recognised:
+/// the engine is then started afresh).
+pub(super) const NOT_RECEIVED: &str = "could not receive the record";
+
+/// Most property names kept interned between runs.
+pub(super) const KEPT_NAMES: usize = 256;
+
+/// Compiled scripts kept per thread; beyond, the cache starts over.
+pub(super) const MAX_COMPILED: usize = 256;
+
+thread_local! {
+    pub(super) static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+}
+
+pub(super) fn failure(message: String) -> ApiError {
+    ApiError::new(ErrorCode::ScriptError, message)
+}
+
+impl Engine {
+    pub(super) fn new(memory: usize) -> Result<Self, String> {
+        let runtime = Runtime::new().map_err(|e| e.to_string())?;
+        runtime.set_memory_limit(memory);
+        runtime.set_max_stack_size(256 * 1024);
+        let deadline: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
+        let d = deadline.clone();
+        runtime.set_interrupt_handler(Some(Box::new(move || {
+            d.get().is_some_and(|t| Instant::now() > t)
+        })));
+        let context = Context::full(&runtime).map_err(|e| e.to_string())?;
+        let runner = context.with(|ctx| -> Result<_, String> {
+            let f: Function = ctx.eval(RUNNER).map_err(|e| e.to_string())?;
+            let () = ctx.eval(LOCKDOWN).map_err(|e| e.to_string())?;
+            Ok(Persistent::save(&ctx, f))
+        })?;
+        Ok(Self {
+            compiled: HashMap::new(),
+            runner,
+            names: Vec::new(),
+            context,
+            runtime,
+            deadline,
+            memory,
+        })
+    }
+}
+
+/// The message of a thrown value, with the script line when the stack names it.
+pub(super) fn describe<'js>(
+    ctx: &Ctx<'js>,
+    thrown: JsValue<'js>,
+    file: &str,
+) -> (String, Option<(String, u16)>) {
+    if let Some(obj) = thrown.as_object() {
+        if obj.get::<_, bool>("__rucksackCancel").unwrap_or(false) {
+            let message: String = obj.get("message").unwrap_or_default();
+            let status: i32 = obj.get("status").unwrap_or(0);
+            let status = u16::try_from(status)
+                .ok()
+                .filter(|s| (400..600).contains(s))
+                .unwrap_or(400);
+            return (String::new(), Some((message, status)));
+        }
+        let message: String = obj
+            .get("message")
+            .ok()
+            .filter(|m: &String| !m.is_empty())
+            .unwrap_or_else(|| "an exception".to_owned());
+        let stack: String = obj.get("stack").unwrap_or_default();
+        let line = stack
+            .split(&format!("{file}:"))
+            .nth(1)
+            .and_then(|rest| {
+                rest.split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .and_then(|n| n.parse::<u32>().ok())
+            })
+            // The script starts on the wrapper's second line.
+            .map(|n| n.saturating_sub(1));
+        return match line {
+            Some(n) => (format!("{message} (line {n})"), None),
+            None => (message, None),
+        };
+    }
+    let text = ctx
+        .json_stringify(thrown)
+        .ok()
+        .flatten()
+        .and_then(|s| s.to_string().ok())
+        .unwrap_or_else(|| "a value".to_owned());
+    (format!("threw {text}"), None)
+}
+
+/// The name scripts of `event` in `collection` carry in stack traces.
+pub(super) fn file_name(collection: &str, event: Event) -> String {
+    format!("{collection}/{}", event.label().replace(' ', "_"))
+}
+
+/// Compiles a script into the function a run calls. A source that closes the
+/// function it is wrapped in (`}); ...; (function () {`) would have code of its
+/// own run right here, outside any run: it is refused, and such code is stopped
+/// by the engine's time limit like any run.
+pub(super) fn compile<'js>(
+    ctx: &Ctx<'js>,
+    collection: &str,
+    event: Event,
+    source: &str,
+) -> Result<Function<'js>, ApiError> {
+    let file = file_name(collection, event);
+    let refuse = |why: String| {
+        failure(format!(
+            "the {} script of '{collection}' does not compile: {why}",
+            event.label()
+        ))
+    };
+    let outside = || refuse("it reaches outside its function (a `}` closes it early)".into());
+    let mut opts = rquickjs::context::EvalOptions::default();
+    opts.global = true;
+    opts.strict = false;
+    opts.filename = Some(file.clone());
+    let function = format!("function (me, cancel, error, hide, protect) {{\n{source}\n}}");
+    let v: JsValue = ctx
+        .eval_with_options(format!("({function})"), opts)
+        .map_err(|_| {
+            let (m, _) = describe(ctx, ctx.catch(), &file);
+            if m.contains("interrupted") {
+                outside()
+            } else {
+                refuse(m)
+            }
+        })?;
+    // The source text of what came back is the whole wrapper only if the source
+    // stayed inside it.
+    let text = v
+        .as_function()
+        .and_then(|f| f.get::<_, Function>("toString").ok().map(|t| (f, t)))
+        .and_then(|(f, t)| {
+            t.call::<_, String>((rquickjs::function::This(f.clone()),))
+                .ok()
+        });
+    match (v.into_function(), text) {
+        (Some(f), Some(t)) if t == function => Ok(f),
+        _ => Err(outside()),
+    }
+}

@@ -1,0 +1,323 @@
+//! Collection event scripts (Deployd's On GET, On Validate, On POST, On PUT,
+//! On DELETE) in an embedded QuickJS engine.
+//!
+//! A script sees the record as `this` (its changes are kept on Validate, POST and
+//! PUT), the signed-in user as `me` (`{id, _id}` or `null`), and `cancel(message,
+//! [status])`, `error(field, message)`, `hide(property)`, `protect(property)`.
+//! Nothing else: QuickJS has no file system, network or process access of its
+//! own, and none is given to it. Each run has a time limit (an interrupt stops
+//! it) and the engine a memory limit. Each thread keeps one engine with its
+//! compiled scripts, so a request never starts a runtime.
+
+use crate::error::ApiError;
+use rquickjs::{Context, Ctx, Function, Persistent, Runtime, Value as JsValue};
+use sdk_core::record::{CREATED_AT, ID, OWNER, UPDATED_AT, VERSION, is_system_field};
+use sdk_core::{ErrorBody, ErrorCode};
+use serde_json::{Map, Value};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+mod convert;
+mod engine;
+
+use convert::*;
+use engine::*;
+
+/// The events a collection may have a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// A record is read (each record of a list, and each broadcast).
+    Get,
+    /// Before a create or an update is written.
+    Validate,
+    /// A record is created.
+    Post,
+    /// A record is updated.
+    Put,
+    /// A record is deleted.
+    Delete,
+}
+
+impl Event {
+    /// The event's name in messages: `On POST`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Get => "On GET",
+            Self::Validate => "On Validate",
+            Self::Post => "On POST",
+            Self::Put => "On PUT",
+            Self::Delete => "On DELETE",
+        }
+    }
+}
+
+/// Limits of one run.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Longest run.
+    pub time: Duration,
+    /// Most memory the engine may hold.
+    pub memory: usize,
+}
+
+impl Limits {
+    /// The configured limits.
+    pub fn of(config: &crate::config::Config) -> Self {
+        Self {
+            time: Duration::from_millis(config.script_timeout_ms),
+            memory: config.script_memory_mib * 1024 * 1024,
+        }
+    }
+}
+
+/// What a script did besides changing the record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Effects {
+    /// Properties to leave out of answers (`hide`).
+    pub hidden: Vec<String>,
+    /// Properties an update may not change (`protect`).
+    pub protected: Vec<String>,
+}
+
+/// Runs `source` for `event` of `collection` on `record`, with `me` the signed-in
+/// user's id, and leaves in `record` what the script made of it (On DELETE's
+/// changes are dropped). A cancel, `error()` calls, a throw or a broken limit
+/// come back as the error body to answer with; the record may then be partly
+/// changed and is not to be written.
+pub fn run(
+    collection: &str,
+    event: Event,
+    source: &str,
+    record: &mut Map<String, Value>,
+    me: Option<&str>,
+    limits: Limits,
+) -> Result<Effects, ApiError> {
+    if source.trim().is_empty() {
+        // Nothing to run.
+        return Ok(Effects {
+            hidden: Vec::new(),
+            protected: Vec::new(),
+        });
+    }
+    ENGINE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|e| e.memory != limits.memory) {
+            *slot = Some(
+                Engine::new(limits.memory)
+                    .map_err(|e| failure(format!("the script engine did not start: {e}")))?,
+            );
+        }
+        let Some(engine) = slot.as_mut() else {
+            return Err(failure("the script engine did not start".into()));
+        };
+        let result = run_in(engine, collection, event, source, record, me, limits);
+        engine.deadline.set(None);
+        if let Err(e) = &result
+            && e.0.code == ErrorCode::ScriptError
+            && (e.0.message.contains("ran out of memory") || e.0.message.contains(NOT_RECEIVED))
+        {
+            // Start the next run on a fresh engine.
+            *slot = None;
+        }
+        result
+    })
+}
+
+fn run_in(
+    engine: &mut Engine,
+    collection: &str,
+    event: Event,
+    source: &str,
+    record: &mut Map<String, Value>,
+    me: Option<&str>,
+    limits: Limits,
+) -> Result<Effects, ApiError> {
+    // Only needed to describe a failure.
+    let file = || file_name(collection, event);
+    let where_ = || format!("the {} script of '{collection}'", event.label());
+    if engine.compiled.len() >= MAX_COMPILED {
+        engine.compiled.clear();
+    }
+    // Keyed by collection and event (short to hash); the stored source must equal
+    // this one, so an edited script compiles afresh.
+    let key = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (collection, event.label(), source.len()).hash(&mut h);
+        h.finish()
+    };
+    let deadline = engine.deadline.clone();
+    let Engine {
+        compiled,
+        runner,
+        names,
+        context,
+        runtime,
+        ..
+    } = engine;
+    let out = context.with(|ctx| -> Result<Effects, ApiError> {
+        // Compiling runs none of the script, unless it reaches outside its function.
+        deadline.set(Some(Instant::now() + limits.time));
+        let f = match compiled.get(&key).filter(|(src, _)| src == source) {
+            Some((_, p)) => p
+                .clone()
+                .restore(&ctx)
+                .map_err(|e| failure(e.to_string()))?,
+            None => {
+                let f = compile(&ctx, collection, event, source)?;
+                compiled.insert(key, (source.to_owned(), Persistent::save(&ctx, f.clone())));
+                f
+            }
+        };
+        let runner = runner
+            .clone()
+            .restore(&ctx)
+            .map_err(|e| failure(e.to_string()))?;
+        // A script that never names `this` cannot see or change the record (a
+        // direct `eval` could, hence the second test): it runs without building
+        // the record in the engine and reading it back.
+        let touches_record = source.contains("this") || source.contains("eval");
+        let mut given = Vec::new();
+        let this = if touches_record {
+            // Building a plain object fails when memory runs out, or when an
+            // earlier script left a throwing setter on `Object.prototype`;
+            // either way the next run starts on a fresh engine.
+            let this = record_to_js(&ctx, record, &mut given).map_err(|_| {
+                let (m, _) = describe(&ctx, ctx.catch(), &file());
+                let why = if m.contains("out of memory") || m == "threw null" {
+                    format!(
+                        "ran out of memory (limit {} MiB)",
+                        limits.memory / (1024 * 1024)
+                    )
+                } else {
+                    m
+                };
+                failure(format!("{} {NOT_RECEIVED}: {why}", where_()))
+            })?;
+            if given.len() <= KEPT_NAMES {
+                *names = given
+                    .iter()
+                    .map(|(k, _)| Persistent::save(&ctx, k.clone()))
+                    .collect();
+            }
+            this
+        } else {
+            JsValue::new_undefined(ctx.clone())
+        };
+        let me_js = match me {
+            Some(id) => {
+                rquickjs::String::from_str(ctx.clone(), id).map(rquickjs::String::into_value)
+            }
+            None => Ok(JsValue::new_null(ctx.clone())),
+        }
+        .map_err(|e| failure(e.to_string()))?;
+        // What the script threw, or a failure of the engine, as the answer. The
+        // time limit holds until the record is read back: a getter or `toJSON`
+        // the script left runs then.
+        let thrown = |e: rquickjs::Error| {
+            if !matches!(e, rquickjs::Error::Exception) {
+                return failure(format!("{}: {e}", where_()));
+            }
+            let (m, cancel) = describe(&ctx, ctx.catch(), &file());
+            match cancel {
+                Some((message, status)) => {
+                    ApiError::new(ErrorCode::Cancelled, message).with_status(status)
+                }
+                None if m.contains("interrupted") => failure(format!(
+                    "{} ran over its time limit of {} ms",
+                    where_(),
+                    limits.time.as_millis()
+                )),
+                None if m.contains("out of memory") => failure(format!(
+                    "{} ran out of memory (limit {} MiB)",
+                    where_(),
+                    limits.memory / (1024 * 1024)
+                )),
+                None => failure(format!("{} failed: {m}", where_())),
+            }
+        };
+        deadline.set(Some(Instant::now() + limits.time));
+        let outcome: Option<rquickjs::Array> =
+            runner.call((f, this.clone(), me_js)).map_err(thrown)?;
+        let (mut hidden, mut protected) = (Vec::new(), Vec::new());
+        if let Some(outcome) = outcome {
+            let errors: JsValue = outcome.get(0).map_err(thrown)?;
+            if !errors.is_null() {
+                let mut b = ErrorBody::new(ErrorCode::ValidationFailed, "the record is not valid");
+                if let Some(Value::Object(m)) = from_js(errors, 0).map_err(thrown)? {
+                    b.errors = Some(m);
+                }
+                return Err(ApiError::from(b));
+            }
+            let strings = |i: usize| -> Result<Vec<String>, ApiError> {
+                let v: JsValue = outcome.get(i).map_err(thrown)?;
+                Ok(match from_js(v, 0).map_err(thrown)? {
+                    Some(Value::Array(a)) => a
+                        .into_iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect(),
+                    _ => Vec::new(),
+                })
+            };
+            (hidden, protected) = (strings(1)?, strings(2)?);
+        }
+        // On DELETE's changes go nowhere.
+        if touches_record && event != Event::Delete {
+            let Some(obj) = this.as_object() else {
+                return Err(failure(format!("{} left `this` as a non-object", where_())));
+            };
+            if !changes_in_place(record, obj, &given).map_err(thrown)? {
+                *record = scripted_record(record, obj, &given).map_err(thrown)?;
+            }
+        }
+        Ok(Effects { hidden, protected })
+    });
+    let _ = runtime;
+    out
+}
+
+/// Runs On GET on a record being read, as the user `me`: the record as that user
+/// sees it (`hide` applied, changes shown but not kept), or the script's error (a
+/// `cancel` comes back as [`ErrorCode::Cancelled`]: lists and broadcasts leave
+/// such a record out).
+pub fn read(
+    app: &crate::app::App,
+    coll: &str,
+    src: &str,
+    doc: Value,
+    me: Option<&str>,
+) -> Result<Value, ApiError> {
+    let Value::Object(mut out) = doc else {
+        return Ok(doc);
+    };
+    let limits = Limits::of(&app.config);
+    let fx = run(coll, Event::Get, src, &mut out, me, limits)?;
+    for h in &fx.hidden {
+        out.shift_remove(h);
+    }
+    Ok(Value::Object(out))
+}
+
+/// Longest a configuration check may spend compiling a script.
+const CHECK_TIME: Duration = Duration::from_millis(500);
+
+/// Compiles a script without running it: the error names the line of a syntax error.
+pub fn check(collection: &str, event: Event, source: &str) -> Result<(), ApiError> {
+    let runtime = Runtime::new().map_err(|e| failure(e.to_string()))?;
+    runtime.set_memory_limit(16 * 1024 * 1024);
+    // Code that reaches outside its function runs while compiling: bound it.
+    let deadline = Instant::now() + CHECK_TIME;
+    runtime.set_interrupt_handler(Some(Box::new(move || Instant::now() > deadline)));
+    let context = Context::full(&runtime).map_err(|e| failure(e.to_string()))?;
+    context.with(|ctx| compile(&ctx, collection, event, source).map(|_| ()))
+}
+
+/// Whether an error is a script's `cancel`.
+pub fn is_cancel(e: &ApiError) -> bool {
+    e.0.code == ErrorCode::Cancelled
+}
+
+#[cfg(test)]
+mod tests;
