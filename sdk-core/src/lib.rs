@@ -30,6 +30,7 @@ pub mod query;
 pub mod realtime;
 pub mod record;
 pub mod session;
+pub mod subscribe;
 pub mod update;
 pub mod ws;
 

@@ -33,7 +33,7 @@ mod http;
 mod realtime;
 mod storage;
 
-pub use realtime::Realtime;
+pub use realtime::{Realtime, Subscription};
 pub use sdk_core::api::{Me, MessageResponse, UserId};
 pub use sdk_core::collection::{CollectionConfig, IdGenerator, Operation, PropertySpec};
 pub use sdk_core::files::{FileDeleted, FileList, FileRecord, FileUpdated};

@@ -6,8 +6,10 @@
 use futures_util::{SinkExt, StreamExt};
 use sdk_core::Error;
 use sdk_core::realtime::{Incoming, Link, Tick};
-use sdk_core::ws::{ClientMessage, ServerMessage};
+use sdk_core::subscribe::{Subscriptions, subscription_filter};
+use sdk_core::ws::{ClientMessage, ServerMessage, WriteEvent};
 use serde_json::{Map, Value};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -32,6 +34,43 @@ enum Command {
 pub struct Realtime {
     events: mpsc::Receiver<Result<ServerMessage, Error>>,
     commands: mpsc::UnboundedSender<Command>,
+    subs: Subs,
+}
+
+/// The connection's subscriptions, shared with its background task.
+type Subs = Arc<Mutex<Subscriptions<mpsc::Sender<WriteEvent>>>>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The writes to one collection whose record matches a query, from
+/// [`Realtime::subscribe`]: each matching write, and the write after which a
+/// record that matched no longer does (or is deleted). Dropping it ends the
+/// subscription.
+pub struct Subscription {
+    id: u64,
+    writes: mpsc::Receiver<WriteEvent>,
+    subs: Subs,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription").field("id", &self.id).finish()
+    }
+}
+
+impl Subscription {
+    /// The next write, or `None` once the connection has closed.
+    pub async fn next(&mut self) -> Option<WriteEvent> {
+        self.writes.recv().await
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        lock(&self.subs).remove(self.id);
+    }
 }
 
 fn now_ms() -> u64 {
@@ -73,8 +112,33 @@ impl Realtime {
         let socket = open(&with_params(&url(), &link.url_params())).await?;
         let (events_tx, events) = mpsc::channel(EVENT_BUFFER);
         let (commands, commands_rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(link, socket, url, events_tx, commands_rx));
-        Ok(Self { events, commands })
+        let subs = Subs::default();
+        let feed = Feed {
+            events: events_tx,
+            subs: subs.clone(),
+        };
+        tokio::spawn(run(link, socket, url, feed, commands_rx));
+        Ok(Self {
+            events,
+            commands,
+            subs,
+        })
+    }
+
+    /// Subscribes to the writes to `collection` whose record matches `query`: a
+    /// `where` string, a Mongo-style object, or `Value::Null` for every record.
+    /// The same broadcasts still reach [`Realtime::next`]; while a subscription
+    /// is open, those `next` has no room for (it holds 1,024 unread) are dropped
+    /// for it rather than holding up the subscriptions.
+    pub fn subscribe(&self, collection: &str, query: &Value) -> Result<Subscription, Error> {
+        let filter = subscription_filter(query).map_err(|e| Error::from_body(e.to_error_body()))?;
+        let (tx, writes) = mpsc::channel(EVENT_BUFFER);
+        let id = lock(&self.subs).add(collection, filter, tx);
+        Ok(Subscription {
+            id,
+            writes,
+            subs: self.subs.clone(),
+        })
     }
 
     /// The next message, or `None` once the connection has been closed (by
@@ -276,6 +340,41 @@ fn object(v: Value) -> Map<String, Value> {
     }
 }
 
+/// Where received messages go: the app's [`Realtime::next`] and its subscriptions.
+struct Feed {
+    events: mpsc::Sender<Result<ServerMessage, Error>>,
+    subs: Subs,
+}
+
+impl Feed {
+    /// Hands a message on; `false` once the app has stopped listening.
+    async fn deliver(&self, msg: Result<ServerMessage, Error>) -> bool {
+        if let Ok(ServerMessage::Write(ev)) = &msg {
+            let targets: Vec<mpsc::Sender<WriteEvent>> = {
+                let mut subs = lock(&self.subs);
+                let hit = subs
+                    .on_write(ev)
+                    .into_iter()
+                    .map(|(_, tx)| tx.clone())
+                    .collect();
+                subs.retain(|tx| !tx.is_closed());
+                hit
+            };
+            for tx in targets {
+                // A subscription dropped meanwhile is no longer listening.
+                let _ = tx.send(ev.clone()).await;
+            }
+            if !lock(&self.subs).is_empty() {
+                return match self.events.try_send(msg) {
+                    Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => true,
+                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+                };
+            }
+        }
+        self.events.send(msg).await.is_ok()
+    }
+}
+
 /// Why one socket's life ended.
 enum End {
     /// The app closed the connection, or stopped listening.
@@ -288,13 +387,14 @@ async fn run(
     mut link: Link,
     first: Socket,
     url: impl Fn() -> String + Send + 'static,
-    events: mpsc::Sender<Result<ServerMessage, Error>>,
+    feed: Feed,
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
+    let events = &feed.events;
     let mut socket = Some(first);
     loop {
         let Some(s) = socket.take() else { break };
-        if let End::Closed = serve(&mut link, s, &events, &mut commands).await {
+        if let End::Closed = serve(&mut link, s, &feed, &mut commands).await {
             return;
         }
         link.on_close();
@@ -345,9 +445,10 @@ async fn run(
 async fn serve(
     link: &mut Link,
     mut socket: Socket,
-    events: &mpsc::Sender<Result<ServerMessage, Error>>,
+    feed: &Feed,
     commands: &mut mpsc::UnboundedReceiver<Command>,
 ) -> End {
+    let events = &feed.events;
     link.on_open(now_ms());
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -365,13 +466,13 @@ async fn serve(
                 match link.on_frame(text.as_str(), now_ms()) {
                     Incoming::Nothing => {}
                     Incoming::Deliver(t) => {
-                        if events.send(ServerMessage::parse(&t)).await.is_err() {
+                        if !feed.deliver(ServerMessage::parse(&t)).await {
                             return End::Closed;
                         }
                     }
                     Incoming::Connected { greeting, send } => {
                         if let Some(g) = greeting
-                            && events.send(ServerMessage::parse(&g)).await.is_err()
+                            && !feed.deliver(ServerMessage::parse(&g)).await
                         {
                             return End::Closed;
                         }

@@ -10,11 +10,10 @@
 //! between the runtime's `WebSocket` and the link, and runs the timers.
 
 use crate::{Error, Shared, js_error, to_js_error, to_json};
-use sdk_core::query::{Filter, parse_mongo, parse_where};
 use sdk_core::realtime::{Incoming, Link, Tick};
+use sdk_core::subscribe::{Subscriptions, subscription_filter};
 use sdk_core::ws::{ClientMessage, ServerMessage};
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 
@@ -30,16 +29,6 @@ extern "C" {
     fn clear_interval(id: &JsValue);
 }
 
-/// A `subscribe` registration.
-struct Sub {
-    id: u32,
-    collection: String,
-    filter: Option<Filter>,
-    callback: js_sys::Function,
-    /// Records that matched, so the write that makes one stop matching is reported too.
-    ids: HashSet<String>,
-}
-
 struct State {
     link: Link,
     core: Shared,
@@ -49,8 +38,7 @@ struct State {
     onclose: JsValue,
     onerror: JsValue,
     listeners: Vec<(String, js_sys::Function)>,
-    subs: Vec<Sub>,
-    next_sub: u32,
+    subs: Subscriptions<js_sys::Function>,
     opened_once: bool,
     closed: bool,
     ticker: Option<JsValue>,
@@ -103,8 +91,7 @@ pub(crate) fn open(core: Shared) -> Result<Socket, JsValue> {
         onclose: JsValue::NULL,
         onerror: JsValue::NULL,
         listeners: Vec::new(),
-        subs: Vec::new(),
-        next_sub: 1,
+        subs: Subscriptions::new(),
         opened_once: false,
         closed: false,
         ticker: None,
@@ -239,32 +226,14 @@ fn on_frame(st: &Rcs, e: JsValue) {
 
 fn deliver(st: &Rcs, text: &str) {
     call_all(callbacks(st, "message"), &event("message", Some(text)));
-    let matched = match ServerMessage::parse(text) {
-        Ok(ServerMessage::Write(ev)) => {
-            let id = ev
-                .response
-                .get("_id")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default();
-            let mut s = st.borrow_mut();
-            let mut out = Vec::new();
-            for sub in s.subs.iter_mut().filter(|x| x.collection == ev.collection) {
-                let now_matches = ev.action != sdk_core::ws::WriteAction::Delete
-                    && sub.filter.as_ref().is_none_or(|f| f.matches(&ev.response));
-                let was = sub.ids.contains(id);
-                let deleted_match = ev.action == sdk_core::ws::WriteAction::Delete
-                    && sub.filter.as_ref().is_none_or(|f| f.matches(&ev.response));
-                if now_matches {
-                    sub.ids.insert(id.to_owned());
-                } else {
-                    sub.ids.remove(id);
-                }
-                if now_matches || was || deleted_match {
-                    out.push(JsValue::from(sub.callback.clone()));
-                }
-            }
-            out
-        }
+    let matched: Vec<JsValue> = match ServerMessage::parse(text) {
+        Ok(ServerMessage::Write(ev)) => st
+            .borrow_mut()
+            .subs
+            .on_write(&ev)
+            .into_iter()
+            .map(|(_, f)| JsValue::from(f.clone()))
+            .collect(),
         _ => Vec::new(),
     };
     if !matched.is_empty() {
@@ -490,33 +459,24 @@ impl Socket {
         query: JsValue,
         callback: js_sys::Function,
     ) -> Result<js_sys::Function, JsValue> {
-        let filter = if query.is_undefined() || query.is_null() {
-            None
+        let query = if query.is_undefined() || query.is_null() {
+            serde_json::Value::Null
         } else if let Some(w) = query.as_string() {
-            Some(parse_where(&w).map_err(|e| to_js_error(Error::from_body(e.to_error_body())))?)
+            serde_json::Value::String(w)
         } else {
-            let q = to_json(&query)?.to_string();
-            parse_mongo(&q)
-                .map_err(|e| to_js_error(Error::from_body(e.to_error_body())))?
-                .filter
+            to_json(&query)?
         };
-        let id = {
-            let mut s = self.state.borrow_mut();
-            let id = s.next_sub;
-            s.next_sub += 1;
-            s.subs.push(Sub {
-                id,
-                collection,
-                filter,
-                callback,
-                ids: HashSet::new(),
-            });
-            id
-        };
+        let filter = subscription_filter(&query)
+            .map_err(|e| to_js_error(Error::from_body(e.to_error_body())))?;
+        let id = self
+            .state
+            .borrow_mut()
+            .subs
+            .add(collection, filter, callback);
         let weak = Rc::downgrade(&self.state);
         let stop = Closure::once_into_js(move || {
             if let Some(st) = weak.upgrade() {
-                st.borrow_mut().subs.retain(|s| s.id != id);
+                st.borrow_mut().subs.remove(id);
             }
         });
         Ok(stop.unchecked_into())

@@ -196,3 +196,83 @@ async fn a_backpack_app_connects_to_the_root_with_only_its_cookie() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn a_native_subscription_hears_matching_writes_and_the_one_that_moves_a_record_out() {
+    let server = Server::start();
+    let watcher = server.sdk();
+    let live = watcher.ws().await.expect("connection");
+    let mut urgent = live
+        .subscribe("tasks", &json!("priority >= 3"))
+        .expect("a where string");
+    let mut done = live
+        .subscribe("tasks", &json!({"done": true}))
+        .expect("a query object");
+    let bad = live.subscribe("tasks", &json!("priority >>> 3"));
+    assert!(
+        matches!(bad, Err(rucksack::Error::Api { status: 400, .. })),
+        "{bad:?}"
+    );
+    // The app reads only its subscriptions, never `next`: the connection goes on.
+    let writer = server.sdk();
+    writer
+        .auth()
+        .register(&email("subscriber"), PASSWORD)
+        .await
+        .expect("register");
+    let db = writer.db();
+    let low: Record<Value> = db
+        .create_resource("tasks", &json!({"priority": 1}))
+        .await
+        .expect("create");
+    let high: Record<Value> = db
+        .create_resource("tasks", &json!({"priority": 5}))
+        .await
+        .expect("create");
+    let _: Record<Value> = db
+        .update_resource("tasks", &high.id, &json!({"priority": 2, "done": true}))
+        .await
+        .expect("patch");
+    let _: Record<Value> = db.delete_resource("tasks", &low.id).await.expect("delete");
+    let _: Record<Value> = db
+        .create_resource("notes", &json!({"priority": 9}))
+        .await
+        .expect("another collection");
+
+    async fn write(sub: &mut rucksack::Subscription) -> (WriteAction, Value) {
+        let ev = tokio::time::timeout(Duration::from_secs(10), sub.next())
+            .await
+            .expect("a write within 10 s")
+            .expect("connection open");
+        (ev.action, ev.response["priority"].clone())
+    }
+    // Created at 5, then moved out by the patch to 2.
+    assert_eq!(write(&mut urgent).await, (WriteAction::Create, json!(5)));
+    assert_eq!(write(&mut urgent).await, (WriteAction::Patch, json!(2)));
+    assert_eq!(write(&mut done).await, (WriteAction::Patch, json!(2)));
+    // 1,100 writes the app never reads through `next` do not hold up the
+    // subscriptions (`next` keeps 1,024).
+    let token = writer.session_token().expect("token");
+    let notes: Vec<Value> = (0..550).map(|i| json!({"i": i})).collect();
+    for _ in 0..2 {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/notes", server.url))
+            .header("authorization", format!("key {}", e2e::API_KEY))
+            .header("x-authorization", &token)
+            .json(&notes)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status().as_u16(), 201);
+    }
+    let _: Record<Value> = db
+        .create_resource("tasks", &json!({"priority": 7}))
+        .await
+        .expect("create");
+    assert_eq!(write(&mut urgent).await, (WriteAction::Create, json!(7)));
+    // Nothing else: the low task and the notes never matched either.
+    for sub in [&mut urgent, &mut done] {
+        let more = tokio::time::timeout(Duration::from_millis(300), sub.next()).await;
+        assert!(more.is_err(), "no other write: {more:?}");
+    }
+}
