@@ -6,6 +6,7 @@ mod sockets;
 pub use sockets::{Full, Slot, Sockets, open_slot};
 
 use sdk_core::ws::{Channel, WriteAction, broadcast_allowed, write_frame};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
@@ -14,18 +15,25 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// One message for the connected clients. The bus numbers events: an event
 /// holding `n` frames takes the numbers `seq .. seq + n`.
-#[derive(Debug)]
+///
+/// An event is plain data (serde), so a bus shared by several server processes
+/// can carry it; the one thing it does not carry is the collection's
+/// configuration, which the publishing process attaches as a shortcut and a
+/// receiving process looks up.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Event {
     /// The first sequence number, set by the bus.
     pub seq: u64,
-    /// The connection that caused it, which does not receive it (it got its answer).
+    /// The connection that caused it, which does not receive it (it got its
+    /// answer). Connection ids are this process's own.
     pub except: Option<u64>,
     /// What happened.
     pub kind: EventKind,
 }
 
 /// What an event carries.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
 pub enum EventKind {
     /// Records written by one request. Each reaches a connection only if the
     /// collection's read rule lets its user read it (as the On GET script shows
@@ -35,8 +43,11 @@ pub enum EventKind {
         action: WriteAction,
         /// The collection.
         collection: String,
-        /// Its configuration when written (read rule, On GET script, parent).
-        config: Arc<crate::app::Collection>,
+        /// Its configuration when written (read rule, On GET script, parent),
+        /// attached by the process that published it; `None` after crossing a
+        /// process boundary, where the receiver uses its own.
+        #[serde(skip)]
+        config: Option<Arc<crate::app::Collection>>,
         /// The records, each with its channel and its Backpack message.
         items: Vec<WriteItem>,
     },
@@ -47,6 +58,7 @@ pub enum EventKind {
         /// The channel key, if scoped to one.
         channel: Option<String>,
         /// The frame, shared by every connection that receives it.
+        #[serde(with = "text")]
         text: Utf8Bytes,
         /// A record the receiver must be able to read: (collection, record).
         visible: Option<(String, Value)>,
@@ -67,7 +79,8 @@ pub enum EventKind {
 }
 
 /// Credentials that stopped being good.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Revoked {
     /// A session ended (logout): the hash of its token.
     Session(String),
@@ -105,14 +118,29 @@ pub fn publish_revoked(app: &crate::app::App, what: Revoked) {
 }
 
 /// One record of a write event.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct WriteItem {
     /// The record as written (for a delete: as it was).
     pub record: Value,
     /// Its channel key, when it names a channel.
     pub channel: Option<String>,
     /// The Backpack message for it, shared by every connection that receives it.
+    #[serde(with = "text")]
     pub frame: Utf8Bytes,
+}
+
+/// A frame as a JSON string.
+mod text {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+    pub fn serialize<S: Serializer>(t: &Utf8Bytes, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(t.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Utf8Bytes, D::Error> {
+        String::deserialize(d).map(Utf8Bytes::from)
+    }
 }
 
 impl Event {
@@ -304,7 +332,7 @@ pub fn publish_write(
         kind: EventKind::Write {
             action,
             collection: collection.to_owned(),
-            config: app.collection(collection),
+            config: Some(app.collection(collection)),
             items,
         },
     });
@@ -342,6 +370,38 @@ mod tests {
                 text: text.to_owned().into(),
                 visible: None,
             },
+        }
+    }
+
+    #[test]
+    fn events_cross_a_process_boundary_as_json_without_the_configuration() {
+        let write = Event {
+            seq: 7,
+            except: Some(3),
+            kind: EventKind::Write {
+                action: WriteAction::Patch,
+                collection: "notes".into(),
+                config: None,
+                items: vec![WriteItem {
+                    record: serde_json::json!({"_id": "a", "text": "hi"}),
+                    channel: Some("rooms:r1".into()),
+                    frame: r#"{"action":"patch"}"#.to_owned().into(),
+                }],
+            },
+        };
+        let gone = Event {
+            seq: 8,
+            except: None,
+            kind: EventKind::Revoked(Revoked::User {
+                user: "u1".into(),
+                except: Some("h".into()),
+            }),
+        };
+        for ev in [write, gone, message("hello")] {
+            let text = serde_json::to_string(&ev).expect("serializable");
+            let back: Event = serde_json::from_str(&text).expect("deserializable");
+            assert_eq!(format!("{back:?}"), format!("{ev:?}"), "{text}");
+            assert_eq!((back.last_seq(), back.bytes()), (ev.last_seq(), ev.bytes()));
         }
     }
 

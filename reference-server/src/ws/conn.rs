@@ -333,6 +333,14 @@ pub fn deliver(app: &App, conn: &mut Conn, ev: &Event, out: &mut Out) {
             config,
             items,
         } => {
+            let looked_up;
+            let config: &crate::app::Collection = match config {
+                Some(c) => c,
+                None => {
+                    looked_up = app.collection(collection);
+                    &looked_up
+                }
+            };
             let visible = |item: &&crate::realtime::WriteItem| {
                 item.channel
                     .as_ref()
