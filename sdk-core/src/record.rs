@@ -104,6 +104,52 @@ pub fn check_client_data(
     }
 }
 
+/// How a write changes a stored record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Merge the fields in; a `null` value removes that field.
+    Merge(Map<String, Value>),
+    /// Replace every non-system field.
+    Replace(Map<String, Value>),
+}
+
+impl Change {
+    /// Applies the change to a stored record. A merged field keeps its place
+    /// (a new one goes last); a replace keeps the system fields and puts the new
+    /// fields after them. The version and time stamps are [`bump`]'s.
+    pub fn apply(self, rec: &mut Map<String, Value>) {
+        match self {
+            Self::Merge(data) => {
+                for (k, v) in data {
+                    if v.is_null() {
+                        rec.shift_remove(&k);
+                    } else {
+                        rec.insert(k, v);
+                    }
+                }
+            }
+            Self::Replace(data) => {
+                rec.retain(|k, _| is_system_field(k));
+                rec.extend(data);
+            }
+        }
+    }
+}
+
+/// Marks a record as written at `now`: `updatedAt` is `now`, `__v` one more, and
+/// the time stamps and the version go last, after the application's fields,
+/// as every engine stores them.
+pub fn bump(rec: &mut Map<String, Value>, now: &str) {
+    let version = rec.get(VERSION).and_then(Value::as_u64).unwrap_or(0) + 1;
+    rec.insert(UPDATED_AT.into(), Value::String(now.to_owned()));
+    rec.insert(VERSION.into(), Value::from(version));
+    for field in [CREATED_AT, UPDATED_AT, VERSION] {
+        if let Some(v) = rec.shift_remove(field) {
+            rec.insert(field.into(), v);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +200,37 @@ mod tests {
         let (v, d) = check_client_data(json!({"__v":3,"a":1}), None).expect("ok");
         assert_eq!(v, Some(3));
         assert!(!d.contains_key("__v"));
+    }
+
+    #[test]
+    fn a_write_merges_or_replaces_then_bumps_keeping_the_stamps_last() {
+        let stored = serde_json::json!({
+            "_id": "a", "userId": "u", "text": "hi", "tags": [1],
+            "createdAt": "t0", "updatedAt": "t0", "__v": 2
+        });
+        let Value::Object(stored) = stored else {
+            unreachable!("an object literal")
+        };
+        let fields = |v: Value| match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        let mut merged = stored.clone();
+        Change::Merge(fields(
+            serde_json::json!({"tags": null, "text": "yo", "n": 1}),
+        ))
+        .apply(&mut merged);
+        bump(&mut merged, "t1");
+        assert_eq!(
+            Value::Object(merged).to_string(),
+            r#"{"_id":"a","userId":"u","text":"yo","n":1,"createdAt":"t0","updatedAt":"t1","__v":3}"#
+        );
+        let mut replaced = stored;
+        Change::Replace(fields(serde_json::json!({"z": true}))).apply(&mut replaced);
+        bump(&mut replaced, "t2");
+        assert_eq!(
+            Value::Object(replaced).to_string(),
+            r#"{"_id":"a","userId":"u","z":true,"createdAt":"t0","updatedAt":"t2","__v":3}"#
+        );
     }
 }

@@ -92,14 +92,7 @@ pub struct UserRow {
     pub created_at: u64,
 }
 
-/// How a write changes a record.
-#[derive(Debug, Clone)]
-pub enum Change {
-    /// Merge the fields in; a `null` value removes that field.
-    Merge(Map<String, Value>),
-    /// Replace every non-system field.
-    Replace(Map<String, Value>),
-}
+pub use sdk_core::record::Change;
 
 /// New bytes for a file: the blob that holds them and what they are.
 #[derive(Debug, Clone)]

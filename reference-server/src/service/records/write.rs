@@ -262,17 +262,11 @@ async fn scripted_update(
         let (prev, version) = load_for_write(c, coll, id, guard.as_ref(), expected).await?;
         let mut next = prev.clone();
         if action == WriteAction::Patch {
-            for (k, v) in data {
-                if v.is_null() {
-                    next.shift_remove(k);
-                } else {
-                    next.insert(k.clone(), v.clone());
-                }
-            }
+            Change::Merge(data.clone())
         } else {
-            next.retain(|k, _| is_system_field(k));
-            next.extend(data.clone());
+            Change::Replace(data.clone())
         }
+        .apply(&mut next);
         let next = match write_scripts(c, coll, cfg, next, Some(&prev)) {
             Ok(n) => n,
             Err(ApiError(body, Some(status))) => return Err(StoreError::Script(body, status)),

@@ -309,7 +309,7 @@ impl Records for SqliteStore {
                 if let Some(check) = &check {
                     check(&rec).map_err(StoreError::Rejected)?;
                 }
-                bump(&mut rec, &now);
+                sdk_core::record::bump(&mut rec, &now);
                 out.push(put_record(c, Put::Update, &coll, rec, &layout)?);
             }
             Ok(out)
@@ -358,33 +358,11 @@ impl Records for SqliteStore {
         let layouts = self.layouts.clone();
         self.write(move |c| {
             let mut rec = load_owned(c, &coll, &id, guard.as_ref(), expected_version)?;
-            match change {
-                Change::Merge(data) => {
-                    for (k, v) in data {
-                        if v.is_null() {
-                            rec.shift_remove(&k);
-                        } else {
-                            rec.insert(k, v);
-                        }
-                    }
-                }
-                Change::Replace(data) => {
-                    rec.retain(|k, _| sdk_core::record::is_system_field(k));
-                    rec.extend(data);
-                }
-            }
+            change.apply(&mut rec);
             if let Some(check) = &check {
                 check(&rec).map_err(StoreError::Rejected)?;
             }
-            let version = rec.get(VERSION).and_then(Value::as_u64).unwrap_or(0) + 1;
-            // Timestamps and version stay last, after the application's fields.
-            for field in [CREATED_AT, UPDATED_AT, VERSION] {
-                if let Some(v) = rec.shift_remove(field) {
-                    rec.insert(field.into(), v);
-                }
-            }
-            rec.insert(UPDATED_AT.into(), Value::String(now));
-            rec.insert(VERSION.into(), Value::from(version));
+            sdk_core::record::bump(&mut rec, &now);
             put_record(c, Put::Update, &coll, rec, &layout_of(&layouts, &coll))
         })
         .await

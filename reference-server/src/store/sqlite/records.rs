@@ -257,18 +257,6 @@ pub(super) fn matching(
         .collect()
 }
 
-/// A write's bookkeeping: `__v` + 1, a new `updatedAt`, timestamps and version last.
-pub(super) fn bump(rec: &mut Map<String, Value>, now: &str) {
-    let version = rec.get(VERSION).and_then(Value::as_u64).unwrap_or(0) + 1;
-    rec.insert(UPDATED_AT.into(), Value::String(now.to_owned()));
-    rec.insert(VERSION.into(), Value::from(version));
-    for field in [CREATED_AT, UPDATED_AT, VERSION] {
-        if let Some(v) = rec.shift_remove(field) {
-            rec.insert(field.into(), v);
-        }
-    }
-}
-
 pub(super) fn collection_known(c: &Connection, name: &str) -> Result<bool, StoreError> {
     c.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM collections WHERE name = ?1) \
