@@ -1,6 +1,6 @@
 //! `sdk.storage`: files, streamed both ways.
 
-use crate::{Error, MessageResponse, Result, Sdk, http};
+use crate::{Error, MessageResponse, Result, Sdk};
 use bytes::Bytes;
 use futures_util::{Stream, TryStreamExt};
 use sdk_core::api::Call;
@@ -124,7 +124,7 @@ impl Storage<'_> {
     ) -> Result<impl Stream<Item = Result<Bytes>> + use<>> {
         let call = Call::GetFile(user_id.into(), filename.into());
         let req = self.sdk.with_core(|c| c.prepare(&call))?;
-        let resp = http::start(&self.sdk.inner.http, req, None).await?;
+        let resp = crate::transport::start(&self.sdk.inner.http, req, None).await?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
             let body = resp

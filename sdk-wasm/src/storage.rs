@@ -1,0 +1,125 @@
+//! `sdk.storage`: the signed-in user's files.
+
+use super::*;
+
+/// `sdk.storage`.
+#[wasm_bindgen]
+pub struct Storage {
+    pub(crate) core: Shared,
+}
+
+#[wasm_bindgen]
+impl Storage {
+    /// Uploads a `File`, `Blob` or `Uint8Array` as `filename` in `bucket`; resolves to
+    /// its metadata record.
+    #[wasm_bindgen(js_name = uploadFile)]
+    pub async fn upload_file(
+        &self,
+        file: JsValue,
+        filename: String,
+        bucket: String,
+    ) -> Result<JsValue, JsValue> {
+        run_with(
+            &self.core,
+            Call::UploadFile { filename, bucket },
+            Some(as_blob(file)?),
+        )
+        .await
+    }
+
+    /// Resolves to the `Response` carrying the file (call `.blob()` on it).
+    #[wasm_bindgen(js_name = getFile)]
+    pub async fn get_file(&self, user_id: String, filename: String) -> Result<JsValue, JsValue> {
+        let call = Call::GetFile(user_id, filename);
+        let req = self.core.borrow().prepare(&call).map_err(to_js_error)?;
+        let resp = fetch(req, None).await.map_err(to_js_error)?;
+        if resp.ok() {
+            return Ok(resp.into());
+        }
+        let (status, body) = read(resp).await.map_err(to_js_error)?;
+        let err = self
+            .core
+            .borrow_mut()
+            .complete(&call, status, body.as_bytes())
+            .err();
+        Err(to_js_error(err.unwrap_or_else(|| {
+            Error::Decode(format!("unexpected status {status}"))
+        })))
+    }
+
+    /// Resolves to `{ records: [...] }`: all of a user's files for the user, the public ones for others.
+    #[wasm_bindgen(js_name = getListOfUserFiles)]
+    pub async fn get_list_of_user_files(&self, user_id: String) -> Result<JsValue, JsValue> {
+        run(&self.core, Call::GetListOfUserFiles(user_id)).await
+    }
+
+    /// Renames a file and files it under `bucket`; resolves to `{ record }`.
+    #[wasm_bindgen(js_name = updateFile)]
+    pub async fn update_file(
+        &self,
+        current_filename: String,
+        new_filename: String,
+        bucket: String,
+    ) -> Result<JsValue, JsValue> {
+        let call = Call::UpdateFile {
+            current: current_filename,
+            new: new_filename,
+            bucket,
+        };
+        run(&self.core, call).await
+    }
+
+    /// Replaces a file's bytes; resolves to `{ message: "file overwritten" }`.
+    #[wasm_bindgen(js_name = overwriteFile)]
+    pub async fn overwrite_file(
+        &self,
+        file: JsValue,
+        filename: String,
+    ) -> Result<JsValue, JsValue> {
+        run_with(
+            &self.core,
+            Call::OverwriteFile(filename),
+            Some(as_blob(file)?),
+        )
+        .await
+    }
+
+    /// Deletes a file; resolves to `{ deletedRecord }`.
+    #[wasm_bindgen(js_name = deleteFile)]
+    pub async fn delete_file(&self, filename: String) -> Result<JsValue, JsValue> {
+        run(&self.core, Call::DeleteFile(filename)).await
+    }
+}
+
+/// A `Blob` (or `File`) as is; a `FormData`'s `file` entry (else its first file); a
+/// `Uint8Array`, `ArrayBuffer` or string wrapped in a `Blob`.
+fn as_blob(file: JsValue) -> Result<web_sys::Blob, JsValue> {
+    if file.is_instance_of::<web_sys::Blob>() {
+        return Ok(file.unchecked_into());
+    }
+    if let Some(form) = file.dyn_ref::<web_sys::FormData>() {
+        let named = form.get("file");
+        if named.is_instance_of::<web_sys::Blob>() {
+            return Ok(named.unchecked_into());
+        }
+        let entries = js_sys::try_iter(&form.values()).ok().flatten();
+        for entry in entries.into_iter().flatten().flatten() {
+            if entry.is_instance_of::<web_sys::Blob>() {
+                return Ok(entry.unchecked_into());
+            }
+        }
+        return Err(to_js_error(Error::InvalidArgument(
+            "the FormData holds no file".into(),
+        )));
+    }
+    if file.is_instance_of::<js_sys::Uint8Array>()
+        || file.is_instance_of::<js_sys::ArrayBuffer>()
+        || file.is_string()
+    {
+        let parts = js_sys::Array::of1(&file);
+        return web_sys::Blob::new_with_u8_array_sequence(&parts);
+    }
+    Err(to_js_error(Error::InvalidArgument(
+        "file must be a File, Blob, FormData, Uint8Array, ArrayBuffer or string".into(),
+    )))
+}

@@ -1,0 +1,102 @@
+//! Requests over the runtime's `fetch`: sending what `sdk-core` builds and
+//! handing back what it interprets.
+
+use super::*;
+
+pub(crate) async fn run(core: &Shared, call: Call) -> Result<JsValue, JsValue> {
+    run_with(core, call, None).await
+}
+
+pub(crate) async fn run_with(
+    core: &Shared,
+    call: Call,
+    file: Option<web_sys::Blob>,
+) -> Result<JsValue, JsValue> {
+    let value = run_value(core, call, file).await?;
+    js_sys::JSON::parse(&value.to_string())
+        .map_err(|_| to_js_error(Error::Decode("the answer is not JSON".into())))
+}
+
+/// Carries one call and checks its answer, as JSON.
+pub(crate) async fn run_value(
+    core: &Shared,
+    call: Call,
+    file: Option<web_sys::Blob>,
+) -> Result<serde_json::Value, JsValue> {
+    let req = core.borrow().prepare(&call).map_err(to_js_error)?;
+    let resp = fetch(req, file).await.map_err(to_js_error)?;
+    let (status, body) = read(resp).await.map_err(to_js_error)?;
+    core.borrow_mut()
+        .complete(&call, status, body.as_bytes())
+        .map_err(to_js_error)
+}
+
+pub(crate) fn transport(e: JsValue) -> Error {
+    let text = js_sys::Reflect::get(&e, &JsValue::from_str("message"))
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "the request failed".into());
+    Error::Transport(text)
+}
+
+/// Carries one request with `fetch`; `file` becomes the form part `file`.
+pub(crate) async fn fetch(
+    req: HttpRequest,
+    file: Option<web_sys::Blob>,
+) -> Result<web_sys::Response, Error> {
+    let headers = web_sys::Headers::new().map_err(transport)?;
+    for (name, value) in &req.headers {
+        headers.append(name, value).map_err(transport)?;
+    }
+    let init = web_sys::RequestInit::new();
+    init.set_method(req.method.as_str());
+    // The session travels in the token header; the cookie goes along only to an
+    // API on the page's own origin. Cross-origin credentialed requests would need
+    // the server to list the page's origin (`--cors-origins`), and fail otherwise.
+    init.set_credentials(RequestCredentials::SameOrigin);
+    match req.body {
+        Body::Empty => {}
+        Body::Json(json) => {
+            headers
+                .append("content-type", "application/json")
+                .map_err(transport)?;
+            init.set_body(&JsValue::from_str(&json));
+        }
+        Body::FormWithFile(fields) => {
+            let form = web_sys::FormData::new().map_err(transport)?;
+            for (name, value) in &fields {
+                form.append_with_str(name, value).map_err(transport)?;
+            }
+            let file =
+                file.ok_or_else(|| Error::InvalidArgument("this call needs a file".into()))?;
+            let name = fields
+                .iter()
+                .find(|(k, _)| *k == "filename")
+                .map_or("file", |(_, v)| v);
+            form.append_with_blob_and_filename("file", &file, name)
+                .map_err(transport)?;
+            init.set_body(&form);
+        }
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "unsupported body {other:?}"
+            )));
+        }
+    }
+    init.set_headers(&headers);
+    let request = web_sys::Request::new_with_str_and_init(&req.url, &init).map_err(transport)?;
+    let resp = JsFuture::from(global_fetch(&request))
+        .await
+        .map_err(transport)?;
+    resp.dyn_into::<web_sys::Response>().map_err(transport)
+}
+
+/// The status and the body text of a response.
+pub(crate) async fn read(resp: web_sys::Response) -> Result<(u16, String), Error> {
+    let status = resp.status();
+    let text = JsFuture::from(resp.text().map_err(transport)?)
+        .await
+        .map_err(transport)?;
+    Ok((status, text.as_string().unwrap_or_default()))
+}
