@@ -238,6 +238,11 @@ impl Client {
         &self.session
     }
 
+    /// Takes up a session token kept from an earlier run (see [`Session::restore`]).
+    pub fn restore_session(&mut self, token: impl Into<String>, user_id: Option<String>) {
+        self.session.restore(token.into(), user_id);
+    }
+
     /// The server's base URL, without a trailing slash.
     pub fn base_url(&self) -> &str {
         &self.base_url
@@ -393,6 +398,13 @@ impl Client {
                 let auth: AuthResponse = decode(body)?;
                 self.session.sign_in(auth.id.clone(), auth.token);
                 Ok(json!(UserId { id: auth.id }))
+            }
+            Call::Me => {
+                let me: Value = decode(body)?;
+                if let Some(id) = me.get("id").and_then(Value::as_str) {
+                    self.session.learn_user_id(id);
+                }
+                Ok(me)
             }
             c if c.answer_is_bytes() => Ok(Value::Null),
             _ => decode(body),

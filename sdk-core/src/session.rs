@@ -14,6 +14,20 @@ impl Session {
         self.token = Some(token);
     }
 
+    /// Takes up a session kept from an earlier run: its token, and the user's id
+    /// when it was kept too (the answer to `me` fills it in otherwise).
+    pub fn restore(&mut self, token: String, user_id: Option<String>) {
+        self.token = Some(token);
+        self.user_id = user_id;
+    }
+
+    /// Learns the signed-in user's id (from `me`) for a restored session.
+    pub fn learn_user_id(&mut self, user_id: &str) {
+        if self.token.is_some() {
+            self.user_id = Some(user_id.to_owned());
+        }
+    }
+
     /// Forgets the signed-in user.
     pub fn clear(&mut self) {
         self.user_id = None;

@@ -70,6 +70,83 @@ struct Inner {
     http: reqwest::Client,
 }
 
+/// Settings for an [`Sdk`], from [`Sdk::builder`].
+#[must_use]
+#[derive(Debug)]
+pub struct SdkBuilder {
+    url: String,
+    api_key: String,
+    http: Option<reqwest::Client>,
+    timeout: Option<std::time::Duration>,
+    connect_timeout: Option<std::time::Duration>,
+    session: Option<(String, Option<String>)>,
+}
+
+impl SdkBuilder {
+    /// Carries requests with this client (its proxy, TLS roots, pool settings);
+    /// the builder's time limits then do not apply, the client's own do.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// The longest a request may take, from connecting to the last byte of the
+    /// answer (uploads and downloads included).
+    pub fn timeout(mut self, limit: std::time::Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
+    /// The longest connecting to the server may take.
+    pub fn connect_timeout(mut self, limit: std::time::Duration) -> Self {
+        self.connect_timeout = Some(limit);
+        self
+    }
+
+    /// Starts signed in with a session token kept from an earlier run
+    /// ([`Sdk::session_token`]). The user's id is learnt from the next
+    /// [`Auth::me`]; a token whose session has ended fails requests with 401
+    /// `unauthenticated`.
+    pub fn session_token(mut self, token: impl Into<String>) -> Self {
+        self.session = Some((token.into(), None));
+        self
+    }
+
+    /// As [`SdkBuilder::session_token`], with the user's id kept beside it.
+    pub fn session(mut self, token: impl Into<String>, user_id: impl Into<String>) -> Self {
+        self.session = Some((token.into(), Some(user_id.into())));
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> Result<Sdk> {
+        let http = match self.http {
+            Some(c) => c,
+            None => {
+                let mut b = reqwest::Client::builder()
+                    .user_agent(concat!("rucksack-sdk-rust/", env!("CARGO_PKG_VERSION")));
+                if let Some(t) = self.timeout {
+                    b = b.timeout(t);
+                }
+                if let Some(t) = self.connect_timeout {
+                    b = b.connect_timeout(t);
+                }
+                b.build().map_err(|e| Error::Transport(e.to_string()))?
+            }
+        };
+        let mut core = Client::new(&self.url, &self.api_key);
+        if let Some((token, user_id)) = self.session {
+            core.restore_session(token, user_id);
+        }
+        Ok(Sdk {
+            inner: Arc::new(Inner {
+                core: Mutex::new(core),
+                http,
+            }),
+        })
+    }
+}
+
 /// A connection to one Rucksack server: `createSdk(url, apiKey)` in JavaScript.
 /// Cheap to clone; clones share the session.
 #[derive(Clone)]
@@ -78,18 +155,32 @@ pub struct Sdk {
 }
 
 impl Sdk {
-    /// A client for the server at `url` with the app's API key.
+    /// A client for the server at `url` with the app's API key, with the
+    /// defaults: no session, no time limit beyond the server's own.
     pub fn new(url: &str, api_key: &str) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("rucksack-sdk-rust/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Transport(e.to_string()))?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                core: Mutex::new(Client::new(url, api_key)),
-                http,
-            }),
-        })
+        Self::builder(url, api_key).build()
+    }
+
+    /// A client with more settings: an HTTP client of the app's own, time
+    /// limits, a session kept from an earlier run.
+    ///
+    /// ```no_run
+    /// # fn demo(saved: String) -> Result<(), rucksack::Error> {
+    /// let sdk = rucksack::Sdk::builder("https://api.example.com", "my-api-key")
+    ///     .timeout(std::time::Duration::from_secs(10))
+    ///     .session_token(saved)
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn builder(url: &str, api_key: &str) -> SdkBuilder {
+        SdkBuilder {
+            url: url.to_owned(),
+            api_key: api_key.to_owned(),
+            http: None,
+            timeout: None,
+            connect_timeout: None,
+            session: None,
+        }
     }
 
     /// Sign-up, sign-in and sign-out.

@@ -459,3 +459,39 @@ async fn register_and_login_are_rate_limited() {
         .expect("Retry-After");
     assert!((1..=60).contains(&wait), "{wait}");
 }
+
+#[tokio::test]
+async fn a_session_kept_from_an_earlier_run_is_taken_up_by_the_builder() {
+    let server = Server::start();
+    let (first, user_id) = server.signed_in("kept").await;
+    let token = first.session_token().expect("signed in");
+
+    let again = rucksack::Sdk::builder(&server.url, API_KEY)
+        .timeout(std::time::Duration::from_secs(10))
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .session_token(token.clone())
+        .build()
+        .expect("client");
+    assert_eq!(again.session_token().as_deref(), Some(token.as_str()));
+    assert_eq!(again.user_id(), None, "not known before me()");
+    let me = again.auth().me().await.expect("the kept session is live");
+    assert_eq!(
+        (me.id.as_str(), again.user_id()),
+        (user_id.as_str(), Some(user_id.clone()))
+    );
+    let rec: rucksack::Record<serde_json::Value> = again
+        .db()
+        .create_resource("notes", &serde_json::json!({"t": 1}))
+        .await
+        .expect("writes as the user");
+    assert_eq!(rec.user_id.as_deref(), Some(user_id.as_str()));
+
+    // A session that has ended is a 401, not a silent anonymous client.
+    first.auth().logout().await.expect("logout");
+    let stale = rucksack::Sdk::builder(&server.url, API_KEY)
+        .session(token, user_id)
+        .build()
+        .expect("client");
+    let err = stale.auth().me().await.expect_err("ended session");
+    assert_eq!(err.code(), Some(&ErrorCode::Unauthenticated));
+}
