@@ -78,10 +78,12 @@ pub(super) struct Engine {
     pub(super) runtime: Runtime,
     pub(super) deadline: Rc<Cell<Option<Instant>>>,
     pub(super) memory: usize,
+    /// Set by a run that leaves the engine unfit for the next (it ran out of
+    /// memory, or could not be handed a record): the next run starts afresh.
+    pub(super) spoiled: Cell<bool>,
 }
 
-/// How a failure to hand a record to the engine is described (and recognised:
-/// the engine is then started afresh).
+/// How a failure to hand a record to the engine is described.
 pub(super) const NOT_RECEIVED: &str = "could not receive the record";
 
 /// Most property names kept interned between runs.
@@ -122,6 +124,7 @@ impl Engine {
             runtime,
             deadline,
             memory,
+            spoiled: Cell::new(false),
         })
     }
 }

@@ -114,10 +114,7 @@ pub fn run(
         };
         let result = run_in(engine, collection, event, source, record, me, limits);
         engine.deadline.set(None);
-        if let Err(e) = &result
-            && e.0.code == ErrorCode::ScriptError
-            && (e.0.message.contains("ran out of memory") || e.0.message.contains(NOT_RECEIVED))
-        {
+        if engine.spoiled.get() {
             // Start the next run on a fresh engine.
             *slot = None;
         }
@@ -155,8 +152,10 @@ fn run_in(
         names,
         context,
         runtime,
+        spoiled,
         ..
     } = engine;
+    let spoiled = &*spoiled;
     let out = context.with(|ctx| -> Result<Effects, ApiError> {
         // Compiling runs none of the script, unless it reaches outside its function.
         deadline.set(Some(Instant::now() + limits.time));
@@ -185,6 +184,7 @@ fn run_in(
             // earlier script left a throwing setter on `Object.prototype`;
             // either way the next run starts on a fresh engine.
             let this = record_to_js(&ctx, record, &mut given).map_err(|_| {
+                spoiled.set(true);
                 let (m, _) = describe(&ctx, ctx.catch(), &file());
                 let why = if m.contains("out of memory") || m == "threw null" {
                     format!(
@@ -230,11 +230,14 @@ fn run_in(
                     where_(),
                     limits.time.as_millis()
                 )),
-                None if m.contains("out of memory") => failure(format!(
-                    "{} ran out of memory (limit {} MiB)",
-                    where_(),
-                    limits.memory / (1024 * 1024)
-                )),
+                None if m.contains("out of memory") => {
+                    spoiled.set(true);
+                    failure(format!(
+                        "{} ran out of memory (limit {} MiB)",
+                        where_(),
+                        limits.memory / (1024 * 1024)
+                    ))
+                }
                 None => failure(format!("{} failed: {m}", where_())),
             }
         };
