@@ -1,9 +1,13 @@
 //! The Rucksack reference server: the whole protocol over HTTP and WebSocket.
 //!
-//! Rooms: [`http`] (routes, one file per module), [`ws`] (bus and connections),
-//! [`auth`] (passwords and sessions), [`store`] (the `Store` trait and its SQLite
-//! engine), [`scripts`] (collection event scripts), [`limits`], [`config`].
-//! [`start`] runs a server and hands back a handle.
+//! Rooms, with imports pointing downwards only: [`routes`] assembles the two
+//! transports, [`http`] and [`ws`], which parse, call [`service`] (the records
+//! domain and [`service::access::authenticate`]) and encode. The service writes
+//! through [`store`] (the storage traits, the SQL compiler and the SQLite engine)
+//! and publishes on [`realtime`] (the bus and connection counts); [`scripts`] runs
+//! collection event scripts. [`app`], [`config`], [`auth`] (password hashing),
+//! [`files`], [`limits`] and [`net`] are shared by all. [`start`] runs a server
+//! and hands back a handle.
 
 // An error answer (body and status) is made once per failed request and sent;
 // boxing it would only add an allocation to every error path.
