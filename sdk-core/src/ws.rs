@@ -660,6 +660,52 @@ impl ServerMessage {
     }
 }
 
+/// The greeting a connection gets first, `{action: "connection", response}`;
+/// on a numbered connection (`stream` asked for) it names the stream and the
+/// last number published before the connection, `(stream, seq)`.
+pub fn connection_frame(numbered: Option<(&str, u64)>) -> String {
+    let mut v = json!({"action": "connection", "response": CONNECTION_GREETING});
+    if let Some((stream, seq)) = numbered {
+        v["stream"] = json!(stream);
+        v["seq"] = json!(seq);
+    }
+    v.to_string()
+}
+
+/// An error answer, `{code, message, errors?, action: "error", request?}`;
+/// `request` names the action it answers.
+pub fn error_frame(body: &ErrorBody, request: Option<&str>) -> String {
+    let mut v = json!(body);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("action".into(), json!("error"));
+        if let Some(r) = request {
+            o.insert("request".into(), json!(r));
+        }
+    }
+    v.to_string()
+}
+
+/// The answer to a record action (`find`, `getAll`, `getOne`, `create`,
+/// `update`, `patch`, `delete`), `{action, collection, response}`, with the
+/// response given as JSON text (records as stored).
+pub fn read_frame(action: &str, collection: &str, response: &str) -> String {
+    format!(
+        "{{\"action\":{},\"collection\":{},\"response\":{}}}",
+        json!(action),
+        json!(collection),
+        response
+    )
+}
+
+/// The answer to a heartbeat (`ping`).
+pub const PONG_FRAME: &str = r#"{"action":"pong"}"#;
+
+/// The acknowledgement of `subscribeNotifications`: the collections it names,
+/// `null` for all.
+pub fn notifications_frame(collections: Option<&[String]>) -> String {
+    json!({"action": "subscribeNotifications", "collections": collections}).to_string()
+}
+
 /// The Backpack message for one written record, `{action, collection,
 /// httpRequest?, response}`, without copying the record.
 pub fn write_frame(action: WriteAction, collection: &str, http: bool, record: &Value) -> String {
@@ -710,6 +756,44 @@ mod tests {
         assert_eq!(
             ServerMessage::parse(&text).expect("parse"),
             ServerMessage::Write(ev)
+        );
+    }
+
+    #[test]
+    fn the_servers_frames_read_back_as_what_they_say() {
+        assert_eq!(
+            ServerMessage::parse(&connection_frame(None)).expect("greeting"),
+            ServerMessage::Connection(CONNECTION_GREETING.into())
+        );
+        let numbered: Value =
+            serde_json::from_str(&connection_frame(Some(("s1", 7)))).expect("json");
+        assert_eq!(
+            (numbered["stream"].clone(), numbered["seq"].clone()),
+            (json!("s1"), json!(7))
+        );
+        let body = ErrorBody::new(crate::ErrorCode::NotFound, "no record with that id");
+        let e = error_frame(&body, Some("getOne"));
+        assert_eq!(
+            ServerMessage::parse(&e).expect("error"),
+            ServerMessage::Error(body)
+        );
+        assert!(e.contains(r#""request":"getOne""#), "{e}");
+        assert_eq!(
+            ServerMessage::parse(&read_frame("find", "todos", r#"[{"_id":"a"}]"#)).expect("read"),
+            ServerMessage::Read {
+                action: "find".into(),
+                collection: "todos".into(),
+                response: json!([{"_id": "a"}]),
+            }
+        );
+        assert!(matches!(
+            ServerMessage::parse(PONG_FRAME).expect("pong"),
+            ServerMessage::Other(_)
+        ));
+        let all: Value = serde_json::from_str(&notifications_frame(None)).expect("json");
+        assert_eq!(
+            all,
+            json!({"action": "subscribeNotifications", "collections": null})
         );
     }
 

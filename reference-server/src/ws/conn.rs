@@ -9,7 +9,10 @@ use crate::service::records::{self, Outcome, QueryInput};
 use crate::service::{Caller, Ctx, Origin};
 use futures_util::{SinkExt, StreamExt};
 use sdk_core::collection::Access;
-use sdk_core::ws::{CONNECTION_GREETING, ClientMessage, WriteAction, notifications};
+use sdk_core::ws::{
+    ClientMessage, PONG_FRAME, WriteAction, connection_frame, error_frame, notifications,
+    notifications_frame, read_frame,
+};
 use sdk_core::{ErrorBody, ErrorCode};
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
@@ -111,12 +114,8 @@ pub async fn serve(socket: Socket, app: Arc<App>, who: Who, numbered: bool, resu
         last_seq: latest,
     };
     tracing::debug!(user = ?conn.user, id = conn.id, "websocket connected");
-    let mut greeting = json!({"action": "connection", "response": CONNECTION_GREETING});
-    if numbered {
-        greeting["stream"] = json!(app.bus.stream());
-        greeting["seq"] = json!(latest);
-    }
-    if tx.send(Message::text(greeting.to_string())).await.is_err() {
+    let greeting = connection_frame(numbered.then(|| (app.bus.stream(), latest)));
+    if tx.send(Message::text(greeting)).await.is_err() {
         return;
     }
     let beat = Duration::from_secs(app.config.ws_heartbeat.max(1));
@@ -437,18 +436,6 @@ pub fn deliver(app: &App, conn: &mut Conn, ev: &Event, out: &mut Out) {
     }
 }
 
-/// An error message for this client, naming the action it answers.
-pub fn error_frame(body: &ErrorBody, request: Option<&str>) -> String {
-    let mut v = json!(body);
-    if let Some(o) = v.as_object_mut() {
-        o.insert("action".into(), json!("error"));
-        if let Some(r) = request {
-            o.insert("request".into(), json!(r));
-        }
-    }
-    v.to_string()
-}
-
 /// Handles one frame from the client; answers go to `out`. Errors are answered
 /// as `{action: "error", code, message, request}` and the connection stays up.
 async fn answer(app: &Arc<App>, conn: &mut Conn, m: Message, out: &mut Out) {
@@ -470,16 +457,6 @@ async fn answer(app: &Arc<App>, conn: &mut Conn, m: Message, out: &mut Out) {
     if let Err(e) = act(app, conn, msg, out).await {
         out.push(error_frame(&e, Some(&action)));
     }
-}
-
-/// `{action, collection, response}` with the response as JSON text.
-fn reply(action: &str, collection: &str, response: &str) -> String {
-    format!(
-        "{{\"action\":{},\"collection\":{},\"response\":{}}}",
-        json!(action),
-        json!(collection),
-        response
-    )
 }
 
 fn body(outcome: Outcome) -> Result<String, ErrorBody> {
@@ -512,21 +489,21 @@ async fn act(
                 }
             };
             let text = body(records::list(collection.clone(), ctx(), query).await)?;
-            out.push(reply("find", &collection, &text));
+            out.push(read_frame("find", &collection, &text));
         }
         ClientMessage::GetAll { collection } => {
             let text = body(
                 records::list(collection.clone(), ctx(), QueryInput::Pairs(String::new())).await,
             )?;
-            out.push(reply("getAll", &collection, &text));
+            out.push(read_frame("getAll", &collection, &text));
         }
         ClientMessage::GetOne { collection, id } => {
             let text = body(records::get(collection.clone(), id, ctx()).await)?;
-            out.push(reply("getOne", &collection, &text));
+            out.push(read_frame("getOne", &collection, &text));
         }
         ClientMessage::Create { collection, data } => {
             let text = body(records::create(collection.clone(), ctx(), Ok(data)).await)?;
-            out.push(reply("create", &collection, &text));
+            out.push(read_frame("create", &collection, &text));
         }
         ClientMessage::Update {
             collection,
@@ -544,11 +521,11 @@ async fn act(
             } else {
                 "update"
             };
-            out.push(reply(action, &collection, &body(outcome.await)?));
+            out.push(read_frame(action, &collection, &body(outcome.await)?));
         }
         ClientMessage::Delete { collection, id } => {
             let text = body(records::delete(collection.clone(), id, ctx(), None).await)?;
-            out.push(reply("delete", &collection, &text));
+            out.push(read_frame("delete", &collection, &text));
         }
         ClientMessage::Open(m) => broadcast_with_user(app, conn, "open", m, None),
         ClientMessage::Close(m) => broadcast_with_user(app, conn, "close", m, None),
@@ -571,11 +548,9 @@ async fn act(
         }
         ClientMessage::SubscribeNotifications { collections } => {
             conn.notify = Some(collections.clone().map(|c| c.into_iter().collect()));
-            out.push(
-                json!({"action": "subscribeNotifications", "collections": collections}).to_string(),
-            );
+            out.push(notifications_frame(collections.as_deref()));
         }
-        ClientMessage::Ping => out.push(json!({"action": "pong"}).to_string()),
+        ClientMessage::Ping => out.push(PONG_FRAME.to_owned()),
         ClientMessage::Resume {
             stream,
             since,
