@@ -1,6 +1,7 @@
 //! `sdk.db`: collections and their records, and the mapping of `find`'s options.
 
 use super::*;
+use sdk_core::query::find_params;
 
 /// `sdk.db`.
 #[wasm_bindgen]
@@ -221,71 +222,4 @@ fn filter_params(query: &JsValue) -> Result<Vec<(String, String)>, JsValue> {
         to_json(query)?
     };
     find_params(&q, &serde_json::Value::Null).map_err(to_js_error)
-}
-
-/// The query-string parameters for `db.find(collection, query, options)`.
-fn find_params(
-    query: &serde_json::Value,
-    options: &serde_json::Value,
-) -> Result<Vec<(String, String)>, Error> {
-    use serde_json::Value;
-    let bad = |m: &str| Error::InvalidArgument(m.to_owned());
-    let text = |v: &Value| -> Option<String> {
-        match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            Value::Null => Some("null".into()),
-            _ => None,
-        }
-    };
-    let mut out = Vec::new();
-    match query {
-        Value::Null => {}
-        Value::String(w) => out.push(("where".into(), w.clone())),
-        Value::Object(_) => out.push(("q".into(), query.to_string())),
-        _ => return Err(bad("the query must be a where string or a query object")),
-    }
-    let opts = match options {
-        Value::Null => return Ok(out),
-        Value::Object(m) => m,
-        _ => return Err(bad("options must be an object")),
-    };
-    for (k, v) in opts {
-        match (k.as_str(), v) {
-            (_, Value::Null) => {}
-            ("q", Value::Object(_)) => out.push(("q".into(), v.to_string())),
-            ("count", Value::Bool(b)) => {
-                if *b {
-                    out.push(("count".into(), "true".into()));
-                }
-            }
-            ("params", Value::Object(m)) => {
-                for (f, fv) in m {
-                    let t = text(fv)
-                        .ok_or_else(|| bad("params values must be strings, numbers or booleans"))?;
-                    out.push((f.clone(), t));
-                }
-            }
-            (
-                "where" | "q" | "sortBy" | "offset" | "pageSize" | "select" | "distinct" | "load"
-                | "after",
-                v,
-            ) => {
-                let t = match v {
-                    Value::Array(items) => items
-                        .iter()
-                        .map(|i| text(i).ok_or_else(|| bad("list options hold strings")))
-                        .collect::<Result<Vec<_>, _>>()?
-                        .join(","),
-                    other => text(other).ok_or_else(|| {
-                        bad(&format!("option '{k}' must be a string, number or array"))
-                    })?,
-                };
-                out.push((k.clone(), t));
-            }
-            (other, _) => return Err(bad(&format!("unknown find option '{other}'"))),
-        }
-    }
-    Ok(out)
 }

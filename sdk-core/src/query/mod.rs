@@ -28,11 +28,13 @@
 mod eval;
 mod find;
 mod mongo;
+mod options;
 mod parse_where;
 
 pub use eval::{compare_values, distinct_key, get_path, project, sort_rank, sort_records};
 pub use find::{Cursor, FindQuery, FindResult, MAX_RELATIONS, QUERY_PARAMS, Relation, SortKey};
 pub use mongo::{MongoQuery, parse_mongo, parse_mongo_value};
+pub use options::find_params;
 pub use parse_where::{parse_where, parse_where_as};
 
 use crate::error::{ErrorBody, ErrorCode};
