@@ -126,7 +126,6 @@ pub fn store_error(e: StoreError) -> ApiError {
         ),
         StoreError::Query(q) => ApiError::from(q),
         StoreError::Rejected(body) => ApiError::from(body),
-        StoreError::Script(body, status) => ApiError(body, Some(status)),
         other => ApiError::internal(other),
     }
 }

@@ -40,9 +40,6 @@ pub enum StoreError {
     /// The write cannot apply as asked (the body says why, per field).
     #[error("{}", .0.message)]
     Rejected(sdk_core::ErrorBody),
-    /// An event script refused the write, with the status it chose.
-    #[error("{}", .0.message)]
-    Script(sdk_core::ErrorBody, u16),
     /// The query is well-formed but cannot run (e.g. `load` names no collection).
     #[error("{0}")]
     Query(sdk_core::query::QueryError),

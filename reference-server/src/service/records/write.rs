@@ -209,9 +209,10 @@ pub(crate) async fn write(
                 cfg.check.clone(),
             )
             .await
+            .map_err(Failed::Store)
     };
     let saved = match result {
-        Err(StoreError::NotFound) if cfg.config.upsert && expected.is_none() => {
+        Err(Failed::Store(StoreError::NotFound)) if cfg.config.upsert && expected.is_none() => {
             // Upsert: create the record with the client's id, as a create.
             require(&cfg, Operation::Insert)?;
             let create = grant(
@@ -238,11 +239,28 @@ pub(crate) async fn write(
             c.publish(WriteAction::Create, &coll, vec![saved.clone()]);
             return Ok(Answer::Json(shown(&c, &coll, &cfg, saved)?, 201));
         }
-        Err(StoreError::NotOwner) => return Err(refused(&c, &coll, &cfg, &id).await),
-        other => other.map_err(store_error)?,
+        Err(Failed::Store(StoreError::NotOwner)) => {
+            return Err(refused(&c, &coll, &cfg, &id).await);
+        }
+        Err(Failed::Store(e)) => return Err(store_error(e)),
+        Err(Failed::Script(e)) => return Err(e),
+        Ok(saved) => saved,
     };
     c.publish(action, &coll, vec![saved.clone()]);
     Ok(Answer::Json(shown(&c, &coll, &cfg, saved)?, 200))
+}
+
+/// Why a scripted write did not happen: the store's reason (which the caller
+/// may act on) or a script's answer.
+enum Failed {
+    Store(StoreError),
+    Script(ApiError),
+}
+
+impl From<StoreError> for Failed {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
 }
 
 /// An update through On Validate and On PUT: read the record, compute the new
@@ -257,7 +275,7 @@ async fn scripted_update(
     expected: Option<u64>,
     data: &Map<String, Value>,
     action: WriteAction,
-) -> Result<Value, StoreError> {
+) -> Result<Value, Failed> {
     for _ in 0..SCRIPTED_RETRIES {
         let (prev, version) = load_for_write(c, coll, id, guard.as_ref(), expected).await?;
         let mut next = prev.clone();
@@ -267,11 +285,7 @@ async fn scripted_update(
             Change::Replace(data.clone())
         }
         .apply(&mut next);
-        let next = match write_scripts(c, coll, cfg, next, Some(&prev)) {
-            Ok(n) => n,
-            Err(ApiError(body, Some(status))) => return Err(StoreError::Script(body, status)),
-            Err(ApiError(body, None)) => return Err(StoreError::Rejected(body)),
-        };
+        let next = write_scripts(c, coll, cfg, next, Some(&prev)).map_err(Failed::Script)?;
         let fields: Map<String, Value> = next
             .into_iter()
             .filter(|(k, _)| !is_system_field(k))
@@ -291,10 +305,10 @@ async fn scripted_update(
             .await
         {
             Err(StoreError::VersionConflict(_)) if expected.is_none() => continue,
-            other => return other,
+            other => return Ok(other?),
         }
     }
-    Err(StoreError::Busy)
+    Err(StoreError::Busy.into())
 }
 
 pub(crate) async fn delete(
@@ -313,12 +327,21 @@ pub(crate) async fn delete(
     )?;
     let expected = expected_version(if_match, None)?;
     let gone = match &cfg.config.events.delete {
-        None => c.app.store.delete(&coll, &id, guard, expected).await,
+        None => c
+            .app
+            .store
+            .delete(&coll, &id, guard, expected)
+            .await
+            .map_err(Failed::Store),
         Some(src) => scripted_delete(&c, &coll, &id, src, guard, expected).await,
     };
     let gone = match gone {
-        Err(StoreError::NotOwner) => return Err(refused(&c, &coll, &cfg, &id).await),
-        other => other.map_err(store_error)?,
+        Err(Failed::Store(StoreError::NotOwner)) => {
+            return Err(refused(&c, &coll, &cfg, &id).await);
+        }
+        Err(Failed::Store(e)) => return Err(store_error(e)),
+        Err(Failed::Script(e)) => return Err(e),
+        Ok(gone) => gone,
     };
     c.publish(WriteAction::Delete, &coll, vec![gone.clone()]);
     Ok(Answer::Json(shown(&c, &coll, &cfg, gone)?, 200))
@@ -333,22 +356,18 @@ async fn scripted_delete(
     src: &str,
     guard: Option<QFilter>,
     expected: Option<u64>,
-) -> Result<Value, StoreError> {
+) -> Result<Value, Failed> {
     for _ in 0..SCRIPTED_RETRIES {
         let (mut prev, version) = load_for_write(c, coll, id, guard.as_ref(), expected).await?;
-        if let Err(ApiError(body, status)) = scripts::run(
+        scripts::run(
             coll,
             scripts::Event::Delete,
             src,
             &mut prev,
             me(c),
             script_limits(c),
-        ) {
-            return Err(match status {
-                Some(s) => StoreError::Script(body, s),
-                None => StoreError::Rejected(body),
-            });
-        }
+        )
+        .map_err(Failed::Script)?;
         match c
             .app
             .store
@@ -356,8 +375,8 @@ async fn scripted_delete(
             .await
         {
             Err(StoreError::VersionConflict(_)) if expected.is_none() => continue,
-            other => return other,
+            other => return Ok(other?),
         }
     }
-    Err(StoreError::Busy)
+    Err(StoreError::Busy.into())
 }
