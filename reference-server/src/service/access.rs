@@ -56,14 +56,12 @@ pub async fn authenticate(
     creds: Credentials<'_>,
     rule: KeyRule,
 ) -> Result<Principal, ApiError> {
-    let admin = creds
-        .key
-        .is_some_and(|k| constant_time_eq(k.as_bytes(), app.admin_key.as_bytes()));
-    let key_ok = match creds.key {
-        _ if admin => Some(true),
-        Some(k) => Some(key_accepted(app, k).await?),
+    let kind = match creds.key {
+        Some(k) => Some(key_kind(app, k).await?),
         None => None,
     };
+    let admin = kind == Some(KeyKind::Admin);
+    let key_ok = kind.as_ref().map(|k| *k != KeyKind::Refused);
     if rule == KeyRule::Required && key_ok != Some(true) {
         return Err(invalid_key());
     }
@@ -80,10 +78,10 @@ pub async fn authenticate(
     if !key_ok.unwrap_or(caller.is_some()) {
         return Err(invalid_key());
     }
-    let revocable_key = creds
-        .key
-        .filter(|k| !admin && !constant_time_eq(k.as_bytes(), app.api_key.as_bytes()))
-        .map(token_hash);
+    let revocable_key = match kind {
+        Some(KeyKind::Made(hash)) => Some(hash),
+        _ => None,
+    };
     Ok(Principal {
         caller,
         admin,
@@ -119,19 +117,38 @@ async fn session_user(app: &Arc<App>, token: &str) -> Result<Option<Caller>, Api
     }))
 }
 
-/// Whether `key` is the app's main API key or a live key made with `keys create`.
-/// Keys are looked up by hash on every use, so a revoked key fails at once.
-async fn key_accepted(app: &App, key: &str) -> Result<bool, ApiError> {
+/// Which key a request sent.
+#[derive(Debug, PartialEq, Eq)]
+enum KeyKind {
+    /// The admin key.
+    Admin,
+    /// The app's main API key.
+    Main,
+    /// A live key made with `keys create`: its hash.
+    Made(String),
+    /// Anything else (unknown or revoked).
+    Refused,
+}
+
+/// Which key `key` is. Made keys are looked up by hash on every use, so a
+/// revoked key fails at once.
+async fn key_kind(app: &App, key: &str) -> Result<KeyKind, ApiError> {
+    if constant_time_eq(key.as_bytes(), app.admin_key.as_bytes()) {
+        return Ok(KeyKind::Admin);
+    }
     if constant_time_eq(key.as_bytes(), app.api_key.as_bytes()) {
-        return Ok(true);
+        return Ok(KeyKind::Main);
     }
     if key.is_empty() || key.len() > 256 {
-        return Ok(false);
+        return Ok(KeyKind::Refused);
     }
-    app.store
-        .key_live(&token_hash(key))
-        .await
-        .map_err(store_error)
+    let hash = token_hash(key);
+    let live = app.store.key_live(&hash).await.map_err(store_error)?;
+    Ok(if live {
+        KeyKind::Made(hash)
+    } else {
+        KeyKind::Refused
+    })
 }
 
 /// Compares secrets in time independent of where they differ.
