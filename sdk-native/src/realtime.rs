@@ -351,27 +351,29 @@ struct Feed {
 impl Feed {
     /// Hands a message on; `false` once the app has stopped listening.
     async fn deliver(&self, msg: Result<ServerMessage, Error>) -> bool {
-        if let Ok(ServerMessage::Write(ev)) = &msg {
-            let targets: Vec<mpsc::Sender<WriteEvent>> = {
-                let mut subs = lock(&self.subs);
-                let hit = subs
+        let (targets, subscribed) = {
+            let mut subs = lock(&self.subs);
+            let targets: Vec<mpsc::Sender<WriteEvent>> = match &msg {
+                Ok(ServerMessage::Write(ev)) => subs
                     .on_write(ev)
                     .into_iter()
                     .map(|(_, tx)| tx.clone())
-                    .collect();
-                subs.retain(|tx| !tx.is_closed());
-                hit
+                    .collect(),
+                _ => Vec::new(),
             };
+            (targets, !subs.is_empty())
+        };
+        if let Ok(ServerMessage::Write(ev)) = &msg {
             for tx in targets {
                 // A subscription dropped meanwhile is no longer listening.
                 let _ = tx.send(ev.clone()).await;
             }
-            if !lock(&self.subs).is_empty() {
-                return match self.events.try_send(msg) {
-                    Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => true,
-                    Err(mpsc::error::TrySendError::Closed(_)) => false,
-                };
-            }
+        }
+        if subscribed {
+            return match self.events.try_send(msg) {
+                Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => true,
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            };
         }
         self.events.send(msg).await.is_ok()
     }
