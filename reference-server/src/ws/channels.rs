@@ -16,7 +16,10 @@ use crate::store::{Found, StoreError};
 use sdk_core::collection::Operation;
 use sdk_core::names::check_collection_name;
 use sdk_core::query::{Filter, FindQuery};
-use sdk_core::ws::{Channel, ClientMessage, WriteAction};
+use sdk_core::ws::{
+    Channel, ClientMessage, Resumed, WriteAction, channel_created_frame, channel_frame,
+    users_channels_frame,
+};
 use sdk_core::{ErrorBody, ErrorCode};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -214,8 +217,7 @@ pub async fn act(
                     subscribe(app, conn, ch)?;
                 }
             }
-            let list: Vec<Value> = chans.iter().map(channel_value).collect();
-            out.push(json!({"action": "joinUsersChannels", "usersChannels": list}).to_string());
+            out.push(users_channels_frame(&chans));
         }
         ClientMessage::CreateChannel {
             users_information_collection: uic,
@@ -261,19 +263,14 @@ pub async fn act(
             crate::realtime::publish_message(
                 app,
                 None,
-                json!({"action": "createChannel", "response": doc}).to_string(),
+                channel_created_frame(&doc, None),
                 Some((channel_type, doc.clone())),
                 Some(conn.id),
             );
-            out.push(
-                json!({
-                    "action": "createChannel",
-                    "response": doc,
-                    "usersChannels": rec.get("channels"),
-                    "usersCurrentChannel": rec.get("currentChannel"),
-                })
-                .to_string(),
-            );
+            out.push(channel_created_frame(
+                &doc,
+                Some((rec.get("channels"), rec.get("currentChannel"))),
+            ));
         }
         ClientMessage::JoinChannel {
             users_information_collection: uic,
@@ -350,14 +347,7 @@ pub async fn act(
 
 /// `{action, userId, channelType, channelId, response}` for the caller.
 fn answer(action: &str, user: &str, ch: &Channel, rec: Value) -> String {
-    json!({
-        "action": action,
-        "userId": user,
-        "channelType": ch.channel_type,
-        "channelId": ch.channel_id,
-        "response": rec,
-    })
-    .to_string()
+    channel_frame(action, Some(user), ch, Some(&rec))
 }
 
 /// Tells the channel's other subscribers that `user` joined or left, and the caller its record.
@@ -373,13 +363,7 @@ fn announce(
     crate::realtime::publish_message(
         app,
         Some(ch.key()),
-        json!({
-            "action": action,
-            "userId": user,
-            "channelType": ch.channel_type,
-            "channelId": ch.channel_id,
-        })
-        .to_string(),
+        channel_frame(action, Some(user), ch, None),
         None,
         Some(conn.id),
     );
@@ -536,7 +520,7 @@ pub async fn resume(
     };
     for ch in channels.into_iter().take(app.config.ws_max_channels) {
         if channel_doc(app, conn, &ch).await.is_ok() && subscribe(app, conn, &ch).is_ok() {
-            accepted.push(channel_value(&ch));
+            accepted.push(ch);
         }
     }
     let replay = if stream == app.bus.stream() && since <= conn.last_seq {
@@ -555,14 +539,13 @@ pub async fn resume(
         replayed = out.len() - before;
     }
     out.push(
-        json!({
-            "action": "resume",
-            "stream": app.bus.stream(),
-            "seq": conn.last_seq,
-            "channels": accepted,
-            "replayed": replayed,
-            "gap": gap,
-        })
-        .to_string(),
+        Resumed {
+            stream: app.bus.stream().to_owned(),
+            seq: conn.last_seq,
+            channels: accepted,
+            replayed,
+            gap,
+        }
+        .to_frame(),
     );
 }

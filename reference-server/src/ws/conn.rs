@@ -10,8 +10,8 @@ use crate::service::{Caller, Ctx, Origin};
 use futures_util::{SinkExt, StreamExt};
 use sdk_core::collection::Access;
 use sdk_core::ws::{
-    ClientMessage, PONG_FRAME, WriteAction, connection_frame, error_frame, notifications,
-    notifications_frame, read_frame,
+    ClientMessage, PONG_FRAME, WriteAction, channel_frame, connection_frame, error_frame,
+    notifications, notifications_frame, read_frame,
 };
 use sdk_core::{ErrorBody, ErrorCode};
 use serde_json::{Map, Value, json};
@@ -424,14 +424,8 @@ pub fn deliver(app: &App, conn: &mut Conn, ev: &Event, out: &mut Out) {
                 .and_then(|u| records.get(u))
                 .cloned()
                 .unwrap_or(Value::Null);
-            let text = json!({
-                "action": "deleteChannel",
-                "userId": by,
-                "channelType": channel.channel_type,
-                "channelId": channel.channel_id,
-                "response": record,
-            });
-            out.push(numbered(conn, ev.seq, &text.to_string().into()));
+            let text = channel_frame("deleteChannel", by.as_deref(), channel, Some(&record));
+            out.push(numbered(conn, ev.seq, &text.into()));
         }
     }
 }

@@ -226,6 +226,115 @@ pub fn read_frame(action: &str, collection: &str, response: &str) -> String {
 /// The answer to a heartbeat (`ping`).
 pub const PONG_FRAME: &str = r#"{"action":"pong"}"#;
 
+/// A channel action's frame, `{action, userId, channelType, channelId,
+/// response?}`: with `response` (the user's information record, or `null`) it
+/// answers the caller of `joinChannel`, `leaveChannel`, `changeChannel` or
+/// `deleteChannel`; without, it tells the channel's other members.
+pub fn channel_frame(
+    action: &str,
+    user: Option<&str>,
+    channel: &Channel,
+    response: Option<&Value>,
+) -> String {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Frame<'a> {
+        action: &'a str,
+        user_id: Option<&'a str>,
+        channel_type: &'a str,
+        channel_id: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        response: Option<&'a Value>,
+    }
+    serde_json::to_string(&Frame {
+        action,
+        user_id: user,
+        channel_type: &channel.channel_type,
+        channel_id: &channel.channel_id,
+        response,
+    })
+    .unwrap_or_default()
+}
+
+/// The answer to `joinUsersChannels`, `{action, usersChannels}`: the channels
+/// the user is now subscribed to.
+pub fn users_channels_frame(channels: &[Channel]) -> String {
+    json!({"action": "joinUsersChannels", "usersChannels": channels}).to_string()
+}
+
+/// A new channel, `{action: "createChannel", response}` with its document; to
+/// its creator also `usersChannels` and `usersCurrentChannel` as its information
+/// record now holds them (`null` where it holds none).
+pub fn channel_created_frame(
+    doc: &Value,
+    creator: Option<(Option<&Value>, Option<&Value>)>,
+) -> String {
+    let mut v = json!({"action": "createChannel", "response": doc});
+    if let Some((channels, current)) = creator {
+        v["usersChannels"] = json!(channels);
+        v["usersCurrentChannel"] = json!(current);
+    }
+    v.to_string()
+}
+
+/// The answer to `resume`: `{action: "resume", stream, seq, channels,
+/// replayed, gap}`. With `gap` the server could not replay from the asked
+/// number (another stream, or history gone), so numbering starts over at `seq`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Resumed {
+    /// The server's event stream.
+    pub stream: String,
+    /// The last event number the connection has now seen.
+    pub seq: u64,
+    /// The channels rejoined.
+    pub channels: Vec<Channel>,
+    /// How many missed events were sent again before this answer.
+    pub replayed: usize,
+    /// Whether events may have been missed without being replayed.
+    pub gap: bool,
+}
+
+impl Resumed {
+    /// The answer as a text frame.
+    pub fn to_frame(&self) -> String {
+        #[derive(Serialize)]
+        struct Frame<'a> {
+            action: &'static str,
+            #[serde(flatten)]
+            resumed: &'a Resumed,
+        }
+        serde_json::to_string(&Frame {
+            action: "resume",
+            resumed: self,
+        })
+        .unwrap_or_default()
+    }
+
+    /// Reads an answer leniently: fields missing or of another type keep their
+    /// defaults, and channels that do not name both parts are skipped.
+    pub fn of(v: &Value) -> Self {
+        Self {
+            stream: v
+                .get("stream")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            seq: v.get("seq").and_then(Value::as_u64).unwrap_or_default(),
+            channels: v
+                .get("channels")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Channel::of).collect())
+                .unwrap_or_default(),
+            replayed: v
+                .get("replayed")
+                .and_then(Value::as_u64)
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or_default(),
+            gap: v.get("gap").and_then(Value::as_bool) == Some(true),
+        }
+    }
+}
+
 /// The acknowledgement of `subscribeNotifications`: the collections it names,
 /// `null` for all.
 pub fn notifications_frame(collections: Option<&[String]>) -> String {

@@ -110,3 +110,74 @@ fn channel_key_needs_both_parts() {
     );
     assert_eq!(channel_key(&json!({"channelType": "rooms"})), None);
 }
+
+#[test]
+fn channel_frames_keep_the_backpack_shapes_and_read_back() {
+    let ch = Channel::new("rooms", "r1");
+    let told = channel_frame("joinChannel", Some("u1"), &ch, None);
+    assert_eq!(
+        told,
+        r#"{"action":"joinChannel","userId":"u1","channelType":"rooms","channelId":"r1"}"#
+    );
+    let rec = json!({"userId": "u1", "channels": [ch], "currentChannel": ch});
+    let answered = channel_frame("deleteChannel", None, &ch, Some(&rec));
+    assert_eq!(
+        answered,
+        format!(
+            r#"{{"action":"deleteChannel","userId":null,"channelType":"rooms","channelId":"r1","response":{rec}}}"#
+        )
+    );
+    let ServerMessage::Channel(ev) = ServerMessage::parse(&answered).expect("parse") else {
+        panic!("not a channel message: {answered}");
+    };
+    assert_eq!(ev.channel, Some(ch.clone()));
+    assert_eq!(ev.users_channels, Some(vec![ch.clone()]));
+    assert_eq!(ev.current_channel, Some(ch.clone()));
+
+    let joined = users_channels_frame(std::slice::from_ref(&ch));
+    assert_eq!(
+        joined,
+        r#"{"action":"joinUsersChannels","usersChannels":[{"channelType":"rooms","channelId":"r1"}]}"#
+    );
+
+    let doc = json!({"_id": "r1", "channelType": "rooms", "name": "Lobby"});
+    assert_eq!(
+        channel_created_frame(&doc, None),
+        format!(r#"{{"action":"createChannel","response":{doc}}}"#)
+    );
+    let none = json!({"channelType": null, "channelId": null});
+    let created = channel_created_frame(&doc, Some((None, Some(&none))));
+    assert_eq!(
+        created,
+        format!(
+            r#"{{"action":"createChannel","response":{doc},"usersChannels":null,"usersCurrentChannel":{none}}}"#
+        )
+    );
+    let ServerMessage::Channel(ev) = ServerMessage::parse(&created).expect("parse") else {
+        panic!("not a channel message: {created}");
+    };
+    assert_eq!(ev.channel, Some(ch));
+    assert_eq!(ev.current_channel, None);
+}
+
+#[test]
+fn resume_answers_read_back_as_sent() {
+    let r = Resumed {
+        stream: "s1".into(),
+        seq: 42,
+        channels: vec![Channel::new("rooms", "r1")],
+        replayed: 3,
+        gap: false,
+    };
+    let text = r.to_frame();
+    assert_eq!(
+        text,
+        r#"{"action":"resume","stream":"s1","seq":42,"channels":[{"channelType":"rooms","channelId":"r1"}],"replayed":3,"gap":false}"#
+    );
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(Resumed::of(&v), r);
+    assert_eq!(
+        Resumed::of(&json!({"action": "resume"})),
+        Resumed::default()
+    );
+}
