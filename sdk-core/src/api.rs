@@ -5,6 +5,7 @@
 use crate::error::Error;
 use crate::files::{RenameFile, check_bucket, check_filename};
 use crate::names::{check_collection_name, check_id};
+use crate::routes::{COLLECTIONS, HEALTH, LOGIN, LOGOUT, ME, PASSWORD, REGISTER, UPLOADS, path};
 use crate::session::Session;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -288,27 +289,25 @@ impl Client {
             }
         };
         let (method, path, body) = match call {
-            Call::Register(c) => (Post, "/register".into(), json_body(json!(c))),
-            Call::Login(c) => (Post, "/login".into(), json_body(json!(c))),
-            Call::Logout => (Post, "/logout".into(), Body::Empty),
-            Call::Me => (Get, "/me".into(), Body::Empty),
+            Call::Register(c) => (Post, path(REGISTER), json_body(json!(c))),
+            Call::Login(c) => (Post, path(LOGIN), json_body(json!(c))),
+            Call::Logout => (Post, path(LOGOUT), Body::Empty),
+            Call::Me => (Get, path(ME), Body::Empty),
             Call::ChangePassword { current, new } => (
                 Post,
-                "/me/password".into(),
+                format!("/{ME}/{PASSWORD}"),
                 json_body(json!({"currentPassword": current, "newPassword": new})),
             ),
-            Call::DeleteAccount(password) => (
-                Delete,
-                "/me".into(),
-                json_body(json!({ "password": password })),
-            ),
-            Call::GetCollectionList => (Get, "/collections".into(), Body::Empty),
+            Call::DeleteAccount(password) => {
+                (Delete, path(ME), json_body(json!({ "password": password })))
+            }
+            Call::GetCollectionList => (Get, path(COLLECTIONS), Body::Empty),
             Call::CreateNewCollection(name) => {
                 check_collection_name(name).map_err(|e| Error::InvalidArgument(e.message))?;
                 let body = json!(CreateCollectionRequest {
                     collection_name: name.clone()
                 });
-                (Post, "/collections".into(), json_body(body))
+                (Post, path(COLLECTIONS), json_body(body))
             }
             Call::GetCollection(c) => (Get, coll(c)?, Body::Empty),
             Call::Find(c, params) => (Get, with_query(coll(c)?, params), Body::Empty),
@@ -328,9 +327,11 @@ impl Client {
                 }
                 (Put, coll(c)?, json_body(items.clone()))
             }
-            Call::GetCollectionConfig(c) => (Get, format!("/collections{}", coll(c)?), Body::Empty),
+            Call::GetCollectionConfig(c) => {
+                (Get, format!("/{COLLECTIONS}{}", coll(c)?), Body::Empty)
+            }
             Call::SetCollectionConfig(c, cfg) => {
-                (Put, format!("/collections{}", coll(c)?), object(cfg)?)
+                (Put, format!("/{COLLECTIONS}{}", coll(c)?), object(cfg)?)
             }
             Call::GetResource(c, id) => (Get, item(c, id)?, Body::Empty),
             Call::CreateResource(c, data) => (Post, coll(c)?, object(data)?),
@@ -344,20 +345,20 @@ impl Client {
                 file(filename)?;
                 bucket(b)?;
                 let fields = vec![("bucket", b.clone()), ("filename", filename.clone())];
-                (Post, "/uploads".into(), Body::FormWithFile(fields))
+                (Post, path(UPLOADS), Body::FormWithFile(fields))
             }
             Call::GetFile(u, f) => (
                 Get,
-                format!("/uploads/{}/{}", user(u)?, file(f)?),
+                format!("/{UPLOADS}/{}/{}", user(u)?, file(f)?),
                 Body::Empty,
             ),
-            Call::GetListOfUserFiles(u) => (Get, format!("/uploads/{}", user(u)?), Body::Empty),
+            Call::GetListOfUserFiles(u) => (Get, format!("/{UPLOADS}/{}", user(u)?), Body::Empty),
             Call::UpdateFile {
                 current,
                 new,
                 bucket: b,
             } => {
-                let path = format!("/uploads/{}", file(current)?);
+                let path = format!("/{UPLOADS}/{}", file(current)?);
                 file(new)?;
                 bucket(b)?;
                 let body = json!(RenameFile {
@@ -367,11 +368,11 @@ impl Client {
                 (Patch, path, json_body(body))
             }
             Call::OverwriteFile(f) => {
-                let path = format!("/uploads/{}", file(f)?);
+                let path = format!("/{UPLOADS}/{}", file(f)?);
                 (Put, path, Body::FormWithFile(vec![("filename", f.clone())]))
             }
-            Call::DeleteFile(f) => (Delete, format!("/uploads/{}", file(f)?), Body::Empty),
-            Call::Health => (Get, "/health".into(), Body::Empty),
+            Call::DeleteFile(f) => (Delete, format!("/{UPLOADS}/{}", file(f)?), Body::Empty),
+            Call::Health => (Get, path(HEALTH), Body::Empty),
         };
         Ok(HttpRequest {
             method,
@@ -422,8 +423,8 @@ impl Client {
             self.base_url.clone()
         };
         let mut url = format!(
-            "{base}{}?{}={}",
-            crate::WS_PATH,
+            "{base}/{}?{}={}",
+            crate::routes::WS,
             crate::WS_API_KEY_PARAM,
             encode_query(&self.api_key)
         );

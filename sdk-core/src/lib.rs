@@ -29,6 +29,7 @@ pub mod names;
 pub mod query;
 pub mod realtime;
 pub mod record;
+pub mod routes;
 pub mod session;
 pub mod subscribe;
 pub mod update;
@@ -50,5 +51,3 @@ pub const SESSION_COOKIE: &str = "rucksack_session";
 pub const WS_API_KEY_PARAM: &str = "apiKey";
 /// Query parameter that carries the session token on a WebSocket upgrade.
 pub const WS_TOKEN_PARAM: &str = "token";
-/// Path of the realtime endpoint (an upgrade on `/` works too, as Backpack apps use it).
-pub const WS_PATH: &str = "/ws";

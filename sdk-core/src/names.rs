@@ -4,6 +4,7 @@
 //! refused before it is sent and, if sent anyway, with the same error code.
 
 use crate::error::{ErrorBody, ErrorCode};
+use crate::routes;
 
 /// Longest accepted collection name.
 pub const MAX_COLLECTION_NAME: usize = 64;
@@ -12,17 +13,17 @@ pub const MAX_ID: usize = 128;
 
 /// Names taken by the server's own routes and stores; no collection may use them.
 pub const RESERVED_NAMES: &[&str] = &[
-    "admin",
-    "collections",
-    "health",
-    "login",
-    "logout",
-    "me",
-    "register",
+    routes::ADMIN,
+    routes::COLLECTIONS,
+    routes::HEALTH,
+    routes::LOGIN,
+    routes::LOGOUT,
+    routes::ME,
+    routes::REGISTER,
     "sessions",
-    "uploads",
+    routes::UPLOADS,
     "users",
-    "ws",
+    routes::WS,
 ];
 
 /// Checks a collection name: 1–64 characters, an ASCII letter first, then ASCII
@@ -69,6 +70,18 @@ pub fn check_id(id: &str) -> Result<(), ErrorBody> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_server_route_is_a_name_no_collection_may_take() {
+        // Otherwise a collection of that name would be unreachable: the server
+        // routes its paths itself.
+        for s in routes::SEGMENTS {
+            assert!(
+                RESERVED_NAMES.contains(s),
+                "'{s}' is a route of the server but not a reserved collection name"
+            );
+        }
+    }
 
     #[test]
     fn ordinary_names_pass() {

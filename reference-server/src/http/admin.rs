@@ -4,6 +4,7 @@
 use super::{Ctx, Outcome, ctx, finish, json_body, json_reply, store_error};
 use crate::app::App;
 use crate::error::ApiError;
+use sdk_core::routes;
 use sdk_core::{ErrorBody, ErrorCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -13,16 +14,23 @@ use warp::filters::BoxedFilter;
 /// The admin routes.
 pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
     let limit = super::BodyLimit::of(&app.config);
-    let list = warp::path!("admin" / "keys")
+    let list = warp::path(routes::ADMIN)
+        .and(warp::path(routes::KEYS))
+        .and(warp::path::end())
         .and(warp::get())
         .and(ctx(app.clone()))
         .then(|c| async move { finish(list(c).await) });
-    let create = warp::path!("admin" / "keys")
+    let create = warp::path(routes::ADMIN)
+        .and(warp::path(routes::KEYS))
+        .and(warp::path::end())
         .and(warp::post())
         .and(ctx(app.clone()))
         .and(json_body(limit))
         .then(|c, b| async move { finish(create(c, b).await) });
-    let revoke = warp::path!("admin" / "keys" / String)
+    let revoke = warp::path(routes::ADMIN)
+        .and(warp::path(routes::KEYS))
+        .and(warp::path::param::<String>())
+        .and(warp::path::end())
         .and(warp::delete())
         .and(ctx(app))
         .then(|id, c| async move { finish(revoke(id, c).await) });

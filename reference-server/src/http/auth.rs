@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::net::client_ip;
 use crate::realtime::Revoked;
 use sdk_core::api::{AuthResponse, Me, MessageResponse};
+use sdk_core::routes;
 use sdk_core::{ErrorBody, ErrorCode, SESSION_COOKIE};
 use serde_json::Value;
 use std::net::IpAddr;
@@ -20,35 +21,42 @@ use warp::{Filter, Reply};
 /// The auth routes.
 pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
     let limit = super::BodyLimit::of(&app.config);
-    let register = warp::path!("register")
+    let register = warp::path(routes::REGISTER)
+        .and(warp::path::end())
         .and(warp::post())
         .and(ctx(app.clone()))
         .and(client_ip(app.clone()))
         .and(https(app.clone()))
         .and(json_body(limit))
         .then(|c, ip, s, b| async move { finish(register(c, ip, s, b).await) });
-    let login = warp::path!("login")
+    let login = warp::path(routes::LOGIN)
+        .and(warp::path::end())
         .and(warp::post())
         .and(ctx(app.clone()))
         .and(client_ip(app.clone()))
         .and(https(app.clone()))
         .and(json_body(limit))
         .then(|c, ip, s, b| async move { finish(login(c, ip, s, b).await) });
-    let logout = warp::path!("logout")
+    let logout = warp::path(routes::LOGOUT)
+        .and(warp::path::end())
         .and(warp::post())
         .and(ctx(app.clone()))
         .then(|c| async move { finish(logout(c).await) });
-    let me = warp::path!("me")
+    let me = warp::path(routes::ME)
+        .and(warp::path::end())
         .and(warp::get())
         .and(ctx(app.clone()))
         .then(|c| async move { finish(me(c).await) });
-    let password = warp::path!("me" / "password")
+    let password = warp::path(routes::ME)
+        .and(warp::path(routes::PASSWORD))
+        .and(warp::path::end())
         .and(warp::post())
         .and(ctx(app.clone()))
         .and(client_ip(app.clone()))
         .and(json_body(limit))
         .then(|c, ip, b| async move { finish(change_password(c, ip, b).await) });
-    let delete = warp::path!("me")
+    let delete = warp::path(routes::ME)
+        .and(warp::path::end())
         .and(warp::delete())
         .and(ctx(app.clone()))
         .and(client_ip(app))

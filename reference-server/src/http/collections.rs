@@ -7,6 +7,7 @@ use crate::error::ApiError;
 use crate::scripts::Event;
 use sdk_core::collection::CollectionConfig;
 use sdk_core::names::check_collection_name;
+use sdk_core::routes;
 use sdk_core::{ErrorBody, ErrorCode};
 use serde_json::Value;
 use std::sync::Arc;
@@ -16,20 +17,26 @@ use warp::filters::BoxedFilter;
 /// The collection-management routes.
 pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
     let limit = super::BodyLimit::of(&app.config);
-    let list = warp::path!("collections")
+    let list = warp::path(routes::COLLECTIONS)
+        .and(warp::path::end())
         .and(warp::get())
         .and(ctx(app.clone()))
         .then(|c| async move { finish(list(c).await) });
-    let create = warp::path!("collections")
+    let create = warp::path(routes::COLLECTIONS)
+        .and(warp::path::end())
         .and(warp::post())
         .and(ctx(app.clone()))
         .and(json_body(limit))
         .then(|c, b| async move { finish(create(c, b).await) });
-    let get_config = warp::path!("collections" / String)
+    let get_config = warp::path(routes::COLLECTIONS)
+        .and(warp::path::param::<String>())
+        .and(warp::path::end())
         .and(warp::get())
         .and(ctx(app.clone()))
         .then(|n, c| async move { finish(get_config(n, c).await) });
-    let put_config = warp::path!("collections" / String)
+    let put_config = warp::path(routes::COLLECTIONS)
+        .and(warp::path::param::<String>())
+        .and(warp::path::end())
         .and(warp::put())
         .and(ctx(app))
         .and(json_body(limit))

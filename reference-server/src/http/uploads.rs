@@ -15,6 +15,7 @@ use sdk_core::files::{
     FileDeleted, FileList, FileRecord, FileUpdated, check_bucket, check_filename,
 };
 use sdk_core::names::check_id;
+use sdk_core::routes;
 use sdk_core::{ErrorBody, ErrorCode};
 use serde_json::Value;
 use std::sync::Arc;
@@ -71,19 +72,20 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
             warp::any().map(move || app.clone())
         }
     };
-    let upload = warp::path!("uploads")
+    let upload = warp::path(routes::UPLOADS)
+        .and(warp::path::end())
         .and(warp::post())
         .and(c())
         .and(form())
         .and(with_app())
         .then(|c, f, a| async move { finish(upload(c, f, a).await) });
-    let list = warp::path("uploads")
+    let list = warp::path(routes::UPLOADS)
         .and(name())
         .and(warp::path::end())
         .and(warp::get())
         .and(c())
         .then(|u, c| async move { finish(list(u, c).await) });
-    let download = warp::path("uploads")
+    let download = warp::path(routes::UPLOADS)
         .and(name())
         .and(name())
         .and(warp::path::end())
@@ -92,14 +94,14 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .and(warp::header::optional::<String>("range"))
         .and(warp::header::optional::<String>("if-none-match"))
         .then(|u, f, c, r, m| async move { finish(download(u, f, c, r, m).await) });
-    let rename = warp::path("uploads")
+    let rename = warp::path(routes::UPLOADS)
         .and(name())
         .and(warp::path::end())
         .and(warp::patch())
         .and(c())
         .and(raw_body())
         .then(|f, c, b| async move { finish(rename(f, c, b).await) });
-    let overwrite = warp::path("uploads")
+    let overwrite = warp::path(routes::UPLOADS)
         .and(name())
         .and(warp::path::end())
         .and(warp::put())
@@ -107,7 +109,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .and(form())
         .and(with_app())
         .then(|f, c, form, a| async move { finish(overwrite(f, c, form, a).await) });
-    let delete = warp::path("uploads")
+    let delete = warp::path(routes::UPLOADS)
         .and(name())
         .and(warp::path::end())
         .and(warp::delete())

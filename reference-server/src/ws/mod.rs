@@ -34,7 +34,7 @@ fn socket_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig 
 pub fn routes(app: Arc<crate::app::App>) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
     use warp::Filter;
     warp::path::end()
-        .or(warp::path!("ws"))
+        .or(warp::path(sdk_core::routes::WS).and(warp::path::end()))
         .unify()
         // Before `warp::ws()`, which takes the upgrade out of the request; warp's
         // filter still checks the method and the upgrade headers.

@@ -1,0 +1,44 @@
+//! The server's own routes, as path segments: defined once for the server's
+//! filters, the clients' request builder and the reserved collection names.
+//! Every other first segment names a collection (`/<collection>[/<id>]`).
+
+/// `GET /health`.
+pub const HEALTH: &str = "health";
+/// `POST /register`.
+pub const REGISTER: &str = "register";
+/// `POST /login`.
+pub const LOGIN: &str = "login";
+/// `POST /logout`.
+pub const LOGOUT: &str = "logout";
+/// `GET /me`, `DELETE /me`.
+pub const ME: &str = "me";
+/// `POST /me/password`, under [`ME`].
+pub const PASSWORD: &str = "password";
+/// `GET|POST /collections`, `GET|PUT /collections/<name>`.
+pub const COLLECTIONS: &str = "collections";
+/// `/uploads[/<user>]/<file>`.
+pub const UPLOADS: &str = "uploads";
+/// `/admin/keys[/<id>]`.
+pub const ADMIN: &str = "admin";
+/// The API keys, under [`ADMIN`].
+pub const KEYS: &str = "keys";
+/// The WebSocket upgrade, `/ws` (the server also accepts it at `/`).
+pub const WS: &str = "ws";
+
+/// Every first segment the server routes itself; no collection may take one.
+pub const SEGMENTS: &[&str] = &[
+    ADMIN,
+    COLLECTIONS,
+    HEALTH,
+    LOGIN,
+    LOGOUT,
+    ME,
+    REGISTER,
+    UPLOADS,
+    WS,
+];
+
+/// `/<segment>`: the path of a route with one segment.
+pub fn path(segment: &str) -> String {
+    format!("/{segment}")
+}
