@@ -297,6 +297,8 @@ result "$(jq -cn --arg cmd "$COMMAND" --arg cpu "$(awk -F': ' '/model name/ {pri
     rustc: $rustc, wrk: $wrk, revision: $rev, pocketbase: $pb, pocketbase_js: $pbjs, date: $date,
     profile: $profile, settings: $settings}')"
 mkdir -p "$OUT/bench"
+# A section lost, a write failed or an event not delivered fails the run.
+python3 bench/check_results.py "$RESULTS" "$WRITES" "$SUBSCRIBERS"
 cp "$RESULTS" "$OUT/bench/results.jsonl"   # the raw figures: python3 bench/report.py renders them again
 python3 bench/report.py "$RESULTS" "$OUT/BENCHMARKS.md" "$OUT/bench/chart.svg"
 step "written: $OUT/BENCHMARKS.md, $OUT/bench/chart.svg and $OUT/bench/results.jsonl"

@@ -17,6 +17,18 @@ source "$ROOT/scripts/setup.sh"
 
 [[ -n ${SKIP_SETUP:-} ]] || setup
 
+# A tier that ran no test, or skipped some, tested nothing there: the run fails
+# (a browser that cannot start makes its tests skip with exit status 0).
+require_ran() { # TIER PASSED FAILED SKIPPED
+  (( ${2:-0} > 0 )) || die "$1: no test ran"
+  (( ${3:-0} == 0 )) || die "$1: ${3} failed"
+  (( ${4:-0} == 0 )) || die "$1: ${4} skipped"
+}
+count() { grep -E "^ℹ $2 [0-9]+" "$1" | awk '{print $3}' || true; }
+# Node's runner fails a test that runs longer than this instead of hanging.
+NODE_TEST=(node --experimental-websocket --no-warnings=ExperimentalWarning --test
+  --test-reporter=spec --test-timeout=180000)
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
@@ -28,22 +40,29 @@ if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast 2>&1 | tee "$LOGS/rust.log"
   rust_pass=$(grep -E '^ +Summary' "$LOGS/rust.log" | tail -1 | grep -oE '[0-9]+ passed' | awk '{print $1}' || true)
   rust_fail=$(grep -E '^ +Summary' "$LOGS/rust.log" | tail -1 | grep -oE '[0-9]+ failed' | awk '{print $1}' || true)
+  rust_skip=$(grep -E '^ +Summary' "$LOGS/rust.log" | tail -1 | grep -oE '[0-9]+ skipped' | awk '{print $1}' || true)
+  # nextest does not run doctests: the examples in the API docs are compiled
+  # and run here.
+  cargo test --workspace --doc --quiet 2>&1 | tee "$LOGS/doctests.log"
 else
   cargo test --workspace --no-fail-fast 2>&1 | tee "$LOGS/rust.log"
   rust_pass=$(grep -E '^test result' "$LOGS/rust.log" | awk '{p+=$4} END {print p}')
   rust_fail=$(grep -E '^test result' "$LOGS/rust.log" | awk '{f+=$6} END {print f}')
 fi
+require_ran "Rust tests" "$rust_pass" "$rust_fail" "${rust_skip:-0}"
 
 step "npm package: build"
 npm run build --prefix npm
 
 step "Node.js: end-to-end tests through the npm package"
-node --experimental-websocket --no-warnings=ExperimentalWarning --test --test-reporter=spec \
-  tests/node/*.test.mjs 2>&1 | tee "$LOGS/node.log"
+"${NODE_TEST[@]}" tests/node/*.test.mjs 2>&1 | tee "$LOGS/node.log"
+node_pass=$(count "$LOGS/node.log" pass); node_fail=$(count "$LOGS/node.log" fail)
+require_ran "Node.js tests" "$node_pass" "$node_fail" "$(count "$LOGS/node.log" skipped)"
 
 step "Chromium: end-to-end tests of the npm package in a real browser"
-node --experimental-websocket --no-warnings=ExperimentalWarning --test --test-reporter=spec \
-  tests/browser/*.test.mjs 2>&1 | tee "$LOGS/browser.log"
+"${NODE_TEST[@]}" tests/browser/*.test.mjs 2>&1 | tee "$LOGS/browser.log"
+browser_pass=$(count "$LOGS/browser.log" pass); browser_fail=$(count "$LOGS/browser.log" fail)
+require_ran "Chromium tests" "$browser_pass" "$browser_fail" "$(count "$LOGS/browser.log" skipped)"
 
 step "benchmark harnesses: smoke runs (tiny sizes, debug build, PocketBase beside)"
 SMOKE=1 SKIP_SETUP=1 OUT="$LOGS/bench" bash bench/run.sh >"$LOGS/bench.log" 2>&1 \
@@ -52,9 +71,6 @@ SMOKE=1 OUT="$LOGS/bench" bash bench/storage.sh >"$LOGS/bench-storage.log" 2>&1 
   || { tail -40 "$LOGS/bench-storage.log"; die "the storage benchmark's smoke run failed (log: $LOGS/bench-storage.log)"; }
 echo "smoke run complete: $LOGS/bench/BENCHMARKS.md"
 
-count() { grep -E "^ℹ $2 [0-9]+" "$1" | awk '{print $3}' || true; }
-node_pass=$(count "$LOGS/node.log" pass); node_fail=$(count "$LOGS/node.log" fail)
-browser_pass=$(count "$LOGS/browser.log" pass); browser_fail=$(count "$LOGS/browser.log" fail)
 step "summary"
 echo "rust e2e and unit (native SDK): ${rust_pass:-0} passed, ${rust_fail:-0} failed"
 echo "node e2e (npm package):         $node_pass passed, $node_fail failed"
