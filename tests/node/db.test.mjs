@@ -98,7 +98,7 @@ test('insertMany, updateMany and deleteMany act on the caller\'s records, all or
 
   assert.deepEqual(await sdk.db.updateMany('bulk', 'i >= 3', { $inc: { i: 10 }, $set: { big: true } }), { n: 2 });
   assert.deepEqual((await sdk.db.find('bulk', { big: true }, { sortBy: 'i' })).map((r) => [r.i, r.__v]), [[13, 1], [14, 1]]);
-  await assert.rejects(sdk.db.updateMany('bulk', null, { $rename: { i: 'j' } }), (e) => e.status === 400);
+  await assert.rejects(sdk.db.updateMany('bulk', null, { $rename: { i: 'j' } }), (e) => e.status === 400 && e.code === 'invalid_body');
 
   const other = createSdk(server.url, API_KEY);
   await other.auth.register(email('bulk-other'), PASSWORD);

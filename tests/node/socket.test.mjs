@@ -29,6 +29,7 @@ test('reads answer the caller; writes answer the caller and reach the others onc
   a.ws.actions.createResource('jsnotes', { text: 'one', userId: 'forged?' });
   const err = await nextMessage(a.ws, (m) => m.action === 'error');
   assert.equal(err.request, 'create', 'a foreign userId is refused');
+  assert.equal(err.code, 'system_field');
   a.ws.actions.createResource('jsnotes', { text: 'one' });
   const mine = (await created).response;
   assert.equal(mine.userId, a.id);

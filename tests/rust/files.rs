@@ -248,32 +248,46 @@ async fn readers_never_see_a_mixed_file_during_overwrites() {
         .upload_file(Upload::bytes(vec![b'a'; size]), "flip.bin", "b")
         .await
         .expect("upload");
-    let reader = {
+    // The writer flips the file between two contents until the reader is done,
+    // so reads and overwrites overlap.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
         let sdk = sdk.clone();
-        let me = me.clone();
+        let stop = stop.clone();
         tokio::spawn(async move {
-            let mut seen = std::collections::HashSet::new();
-            for _ in 0..40 {
-                let bytes = sdk.storage().get_file(&me, "flip.bin").await.expect("read");
-                assert_eq!(bytes.len(), size);
-                assert!(
-                    bytes.iter().all(|&b| b == bytes[0]),
-                    "a download mixed two versions"
-                );
-                seen.insert(bytes[0]);
+            let mut i = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && i < 2000 {
+                let fill = if i.is_multiple_of(2) { b'b' } else { b'a' };
+                sdk.storage()
+                    .overwrite_file(Upload::bytes(vec![fill; size]), "flip.bin")
+                    .await
+                    .expect("overwrite");
+                i += 1;
             }
-            seen
+            i
         })
     };
-    for i in 0..20 {
-        let fill = if i % 2 == 0 { b'b' } else { b'a' };
-        sdk.storage()
-            .overwrite_file(Upload::bytes(vec![fill; size]), "flip.bin")
-            .await
-            .expect("overwrite");
+    let mut seen = std::collections::HashSet::new();
+    let mut reads = 0;
+    // At least 40 reads, and on until both versions were read (400 at most).
+    while reads < 40 || (seen.len() < 2 && reads < 400) {
+        let bytes = sdk.storage().get_file(&me, "flip.bin").await.expect("read");
+        assert_eq!(bytes.len(), size);
+        assert!(
+            bytes.iter().all(|&b| b == bytes[0]),
+            "a download mixed two versions"
+        );
+        seen.insert(bytes[0]);
+        reads += 1;
     }
-    let seen = reader.await.expect("reader");
-    assert!(!seen.is_empty());
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let overwrites = writer.await.expect("writer");
+    assert_eq!(
+        seen.len(),
+        2,
+        "the reads overlapped the overwrites and saw both versions \
+         ({reads} reads, {overwrites} overwrites)"
+    );
 }
 
 #[tokio::test]

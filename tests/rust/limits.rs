@@ -14,7 +14,8 @@ async fn a_user_holds_a_bounded_number_of_websockets() {
         .expect("register");
     let first = sdk.ws().await.expect("first");
     let _second = sdk.ws().await.expect("second");
-    assert!(sdk.ws().await.is_err(), "a third is refused");
+    let e = sdk.ws().await.expect_err("a third is refused");
+    assert_eq!(e.code(), Some(&rucksack::ErrorCode::RateLimited), "{e}");
     // Anonymous connections are counted apart from the user's.
     server.sdk().ws().await.expect("anonymous");
     first.close().await.expect("close");

@@ -100,15 +100,17 @@ async fn update_and_delete_many_touch_only_the_callers_matching_records() {
     );
 
     // Unknown update operators and system fields are refused before anything is read.
-    for spec in [
-        json!({"$rename": {"i": "j"}}),
-        json!({"$set": {"userId": "x"}}),
-        json!({}),
+    for (spec, want) in [
+        (json!({"$rename": {"i": "j"}}), ErrorCode::InvalidBody),
+        (json!({"$set": {"userId": "x"}}), ErrorCode::SystemField),
+        (json!({}), ErrorCode::InvalidBody),
     ] {
-        assert!(
-            alice.db().update_many("t", None, &spec).await.is_err(),
-            "{spec}"
-        );
+        let e = alice
+            .db()
+            .update_many("t", None, &spec)
+            .await
+            .expect_err("refused");
+        assert_eq!(e.code(), Some(&want), "{spec}: {e}");
     }
 
     let gone = alice

@@ -155,7 +155,7 @@ async fn signed_in_connections_and_bad_credentials() {
     assert!(matches!(next(&mut live).await, ServerMessage::Read { .. }));
 
     let bad = rucksack::Sdk::new(&server.url, "wrong-key").expect("sdk");
-    let e = bad.ws().await.err().expect("refused");
+    let e = bad.ws().await.expect_err("refused");
     assert_eq!(e.code(), Some(&rucksack::ErrorCode::InvalidApiKey));
 }
 

@@ -164,6 +164,7 @@ async fn only_the_owner_changes_a_record_and_nothing_else_changes_it() {
         .await
         .expect_err("delete");
     assert_eq!(e.status(), Some(403));
+    assert_eq!(e.code(), Some(&ErrorCode::Forbidden));
     // Anyone may read (the default rule), and the record is as alice left it.
     let anon = server.sdk();
     let now: Record<Value> = anon

@@ -136,7 +136,7 @@ async fn the_authorization_matrix_holds() {
 }
 
 async fn next(live: &mut rucksack::Realtime) -> Option<ServerMessage> {
-    tokio::time::timeout(Duration::from_millis(800), live.next())
+    tokio::time::timeout(Duration::from_secs(10), live.next())
         .await
         .ok()
         .flatten()

@@ -488,6 +488,7 @@ async fn channel_actions_follow_the_named_collections_rules_switches_and_scripts
     )
     .await;
     assert_eq!(r["action"], "error", "{r}");
+    assert_eq!(r["code"], "forbidden", "{r}");
     assert_eq!(count(&server, "lockedmeta").await, 0);
     assert_eq!(count(&server, "rooms").await, 0, "no half-made channel");
 
@@ -499,7 +500,11 @@ async fn channel_actions_follow_the_named_collections_rules_switches_and_scripts
     )
     .await;
     let room = made["response"]["_id"].as_str().expect("room").to_owned();
-    for uic in ["lockedmeta", "frozenmeta", "vettedmeta"] {
+    for (uic, code) in [
+        ("lockedmeta", "forbidden"),
+        ("frozenmeta", "operation_disabled"),
+        ("vettedmeta", "cancelled"),
+    ] {
         let r = act(
             &mut ws,
             json!({"action": "joinChannel", "usersInformationCollection": uic,
@@ -507,6 +512,7 @@ async fn channel_actions_follow_the_named_collections_rules_switches_and_scripts
         )
         .await;
         assert_eq!(r["action"], "error", "{uic}: {r}");
+        assert_eq!(r["code"], code, "{uic}: {r}");
         assert_eq!(count(&server, uic).await, 0, "{uic}");
     }
 
@@ -519,6 +525,7 @@ async fn channel_actions_follow_the_named_collections_rules_switches_and_scripts
     )
     .await;
     assert_eq!(r["action"], "error", "{r}");
+    assert_eq!(r["code"], "forbidden", "{r}");
     let info: Value = admin(&server, reqwest::Method::GET, "/usersmeta")
         .send()
         .await
@@ -549,6 +556,7 @@ async fn channel_actions_follow_the_named_collections_rules_switches_and_scripts
     )
     .await;
     assert_eq!(r["action"], "error", "{r}");
+    assert_eq!(r["code"], "forbidden", "{r}");
     assert_eq!(count(&server, "archive").await, 1);
     assert_eq!(count(&server, "rooms").await, 1, "the channel stays");
 }

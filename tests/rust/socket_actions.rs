@@ -114,7 +114,10 @@ async fn socket_writes_answer_the_caller_and_reach_the_others_once() {
     assert_eq!(e.code, ErrorCode::Forbidden);
     lb.create_resource("messages", json!({"userId": a_id}))
         .expect("send");
-    assert!(matches!(next_msg(&mut lb).await, ServerMessage::Error(_)));
+    let ServerMessage::Error(e) = next_msg(&mut lb).await else {
+        panic!("another user's id")
+    };
+    assert_eq!(e.code, ErrorCode::SystemField);
     let mut anon = connect(&server.sdk()).await;
     anon.create_resource("messages", json!({"text": "anon"}))
         .expect("send");

@@ -39,6 +39,14 @@ pub struct Realtime {
     subs: Subs,
 }
 
+impl std::fmt::Debug for Realtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Realtime")
+            .field("open", &!self.commands.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
 /// The connection's subscriptions, shared with its background task.
 type Subs = Arc<Mutex<Subscriptions<mpsc::Sender<WriteEvent>>>>;
 
