@@ -3,6 +3,7 @@
 
 mod auth;
 mod bad_input;
+mod body_fuzz;
 mod channels;
 mod durability;
 mod files;
