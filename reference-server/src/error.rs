@@ -38,7 +38,13 @@ impl ApiError {
     pub fn into_response(self) -> warp::reply::Response {
         let status = StatusCode::from_u16(self.1.unwrap_or_else(|| self.0.code.status()))
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        warp::reply::with_status(warp::reply::json(&self.0), status).into_response()
+        let reply = warp::reply::with_status(warp::reply::json(&self.0), status);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Nothing was done; the SDKs send idempotent requests again after it.
+            warp::reply::with_header(reply, "retry-after", "1").into_response()
+        } else {
+            reply.into_response()
+        }
     }
 }
 
@@ -90,4 +96,21 @@ pub async fn recover(err: Rejection) -> Result<warp::reply::Response, std::conve
         )
     };
     Ok(e.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_503_says_when_to_retry_and_other_errors_do_not() {
+        let busy = ApiError::new(ErrorCode::Unavailable, "busy").into_response();
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            busy.headers().get("retry-after").map(|v| v.as_bytes()),
+            Some(&b"1"[..])
+        );
+        let missing = ApiError::new(ErrorCode::NotFound, "no").into_response();
+        assert!(missing.headers().get("retry-after").is_none());
+    }
 }

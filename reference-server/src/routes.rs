@@ -65,7 +65,13 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
             "if-none-match",
             "range",
         ])
-        .expose_headers(["etag", "content-range", "accept-ranges", "content-length"])
+        .expose_headers([
+            "etag",
+            "content-range",
+            "accept-ranges",
+            "content-length",
+            "retry-after",
+        ])
         .max_age(600);
     health
         .or(api)

@@ -213,6 +213,45 @@ pub struct HttpRequest {
     pub body: Body,
 }
 
+/// How many times an idempotent request is sent again after a `503` answer.
+pub const RETRIES: u32 = 2;
+/// The longest wait before sending a request again, whatever `Retry-After` asks.
+pub const MAX_RETRY_WAIT_MS: u64 = 10_000;
+/// The first wait when the answer names none; it doubles with each attempt.
+pub const RETRY_BACKOFF_MS: u64 = 250;
+
+impl HttpRequest {
+    /// Whether sending it twice does what sending it once does: `GET`, `PUT` and
+    /// `DELETE`, without a file (a file part is read as it is sent).
+    pub fn is_idempotent(&self) -> bool {
+        matches!(self.method, Method::Get | Method::Put | Method::Delete)
+            && !matches!(self.body, Body::FormWithFile(_))
+    }
+
+    /// How long to wait before sending this request again after an answer with
+    /// `status` and `retry_after` (its `Retry-After` header, in seconds), where
+    /// `attempt` counts the retries made so far. Only a `503` (the server did
+    /// nothing: too many writes queued, a read over its time limit) to an
+    /// idempotent request is retried, [`RETRIES`] times at most; the wait is what
+    /// the answer asks, or [`RETRY_BACKOFF_MS`] doubled per attempt, and never
+    /// more than [`MAX_RETRY_WAIT_MS`]. `None`: hand the answer to the caller.
+    pub fn retry_delay_ms(
+        &self,
+        status: u16,
+        retry_after: Option<&str>,
+        attempt: u32,
+    ) -> Option<u64> {
+        if status != 503 || attempt >= RETRIES || !self.is_idempotent() {
+            return None;
+        }
+        let asked = retry_after
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .map(|secs| secs.saturating_mul(1000));
+        let backoff = RETRY_BACKOFF_MS.saturating_mul(1 << attempt.min(16));
+        Some(asked.unwrap_or(backoff).min(MAX_RETRY_WAIT_MS))
+    }
+}
+
 /// The sans-IO client: the server's address, the API key and the session.
 ///
 /// Call [`Client::prepare`] to get the request for a call, carry it, then hand the
@@ -515,6 +554,46 @@ mod tests {
             assert_eq!(r.url, format!("http://127.0.0.1:8080{path}"));
             assert_eq!(r.headers[0], ("authorization", "key k&1".to_owned()));
         }
+    }
+
+    #[test]
+    fn only_idempotent_requests_are_sent_again_after_a_503() {
+        let c = client();
+        let get = c
+            .prepare(&Call::GetResource("t".into(), "a".into()))
+            .expect("get");
+        let create = c
+            .prepare(&Call::CreateResource("t".into(), json!({})))
+            .expect("create");
+        let delete = c
+            .prepare(&Call::DeleteResource("t".into(), "a".into()))
+            .expect("delete");
+        let upload = c
+            .prepare(&Call::OverwriteFile("f.txt".into()))
+            .expect("overwrite");
+        assert!(get.is_idempotent() && delete.is_idempotent());
+        assert!(!create.is_idempotent(), "a POST is not sent twice");
+        assert!(!upload.is_idempotent(), "a file part is read as it is sent");
+        assert_eq!(get.retry_delay_ms(503, Some("1"), 0), Some(1000));
+        assert_eq!(get.retry_delay_ms(503, None, 0), Some(RETRY_BACKOFF_MS));
+        assert_eq!(get.retry_delay_ms(503, None, 1), Some(2 * RETRY_BACKOFF_MS));
+        assert_eq!(
+            get.retry_delay_ms(503, Some("3600"), 0),
+            Some(MAX_RETRY_WAIT_MS)
+        );
+        assert_eq!(
+            get.retry_delay_ms(503, Some("soon"), 0),
+            Some(RETRY_BACKOFF_MS)
+        );
+        assert_eq!(
+            get.retry_delay_ms(503, None, RETRIES),
+            None,
+            "at most RETRIES"
+        );
+        assert_eq!(get.retry_delay_ms(500, None, 0), None);
+        assert_eq!(get.retry_delay_ms(429, Some("1"), 0), None);
+        assert_eq!(create.retry_delay_ms(503, Some("1"), 0), None);
+        assert_eq!(delete.retry_delay_ms(503, Some("0"), 0), Some(0));
     }
 
     #[test]

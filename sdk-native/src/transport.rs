@@ -46,14 +46,27 @@ pub(crate) async fn start(
     b.send().await.map_err(transport)
 }
 
-/// Sends one request; returns the status and the whole body.
+/// Sends one request; returns the status and the whole body. An idempotent
+/// request answered `503` is sent again as sdk-core's retry policy says.
 pub(crate) async fn send(
     http: &reqwest::Client,
     req: HttpRequest,
-    file: Option<reqwest::multipart::Part>,
+    mut file: Option<reqwest::multipart::Part>,
 ) -> Result<(u16, Vec<u8>), Error> {
-    let resp = start(http, req, file).await?;
-    let status = resp.status().as_u16();
-    let body = resp.bytes().await.map_err(transport)?;
-    Ok((status, body.to_vec()))
+    let mut attempt = 0;
+    loop {
+        let resp = start(http, req.clone(), file.take()).await?;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok());
+        if let Some(ms) = req.retry_delay_ms(status, retry_after, attempt) {
+            attempt += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            continue;
+        }
+        let body = resp.bytes().await.map_err(transport)?;
+        return Ok((status, body.to_vec()));
+    }
 }

@@ -24,11 +24,34 @@ pub(crate) async fn run_value(
     file: Option<web_sys::Blob>,
 ) -> Result<serde_json::Value, JsValue> {
     let req = core.borrow().prepare(&call).map_err(to_js_error)?;
-    let resp = fetch(req, file).await.map_err(to_js_error)?;
-    let (status, body) = read(resp).await.map_err(to_js_error)?;
+    let (status, body) = send(req, file).await.map_err(to_js_error)?;
     core.borrow_mut()
         .complete(&call, status, body.as_bytes())
         .map_err(to_js_error)
+}
+
+/// Carries one request and reads its answer. An idempotent request answered
+/// `503` is sent again as sdk-core's retry policy says.
+async fn send(req: HttpRequest, mut file: Option<web_sys::Blob>) -> Result<(u16, String), Error> {
+    let mut attempt = 0;
+    loop {
+        let resp = fetch(req.clone(), file.take()).await?;
+        let retry_after = resp.headers().get("retry-after").ok().flatten();
+        if let Some(ms) = req.retry_delay_ms(resp.status(), retry_after.as_deref(), attempt) {
+            attempt += 1;
+            sleep_ms(ms).await;
+            continue;
+        }
+        return read(resp).await;
+    }
+}
+
+/// Waits `ms` milliseconds on the runtime's timer.
+async fn sleep_ms(ms: u64) {
+    let wait = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = crate::realtime::set_timeout(&resolve, ms as f64);
+    });
+    let _ = JsFuture::from(wait).await;
 }
 
 pub(crate) fn transport(e: JsValue) -> Error {

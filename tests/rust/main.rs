@@ -15,6 +15,7 @@ mod queries;
 mod realtime;
 mod records;
 mod resume;
+mod retries;
 mod rules;
 mod scripts;
 mod security;
