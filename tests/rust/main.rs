@@ -5,6 +5,7 @@ mod auth;
 mod bad_input;
 mod body_fuzz;
 mod channels;
+mod crash_loop;
 mod durability;
 mod files;
 mod hardening;

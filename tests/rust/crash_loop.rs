@@ -1,0 +1,226 @@
+//! A crash loop on one data directory: the server is killed (SIGKILL) at a
+//! random moment under concurrent creates, bulk inserts, uploads and
+//! overwrites, ten times. After each restart, without any repair, every
+//! acknowledged record is there and whole, every bulk insert is all there or not
+//! at all, every acknowledged upload matches its hash, and the overwritten file
+//! is one of the versions sent, never a mix.
+
+use e2e::{PASSWORD, Server, email};
+use rucksack::{Record, Upload};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Rounds of start, load, kill, restart and check (`CRASH_ROUNDS` sets more).
+fn rounds() -> u32 {
+    std::env::var("CRASH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10)
+}
+/// Records per bulk insert.
+const BATCH: usize = 20;
+const FLIP_SIZE: usize = 256 * 1024;
+
+/// What the server acknowledged, and what was sent without an answer.
+#[derive(Default)]
+struct Ledger {
+    records: HashMap<String, Value>,
+    batches_sent: HashSet<String>,
+    batches_acked: HashSet<String>,
+    files: HashMap<String, Vec<u8>>,
+    flips_sent: HashSet<u8>,
+}
+
+/// A small xorshift generator seeded from the clock: each run kills at other moments.
+fn next_random(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_repeated_kills_under_load() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let who = email("crashloop");
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64 | 1)
+        .unwrap_or(0x9e37_79b9_7f4a_7c15);
+    let mut me = String::new();
+    let rounds = rounds();
+    for round in 0..rounds {
+        let mut server = Server::start_in(dir.path());
+        let sdk = server.sdk();
+        if round == 0 {
+            me = sdk
+                .auth()
+                .register(&who, PASSWORD)
+                .await
+                .expect("register")
+                .id;
+            sdk.storage()
+                .upload_file(Upload::bytes(vec![0; FLIP_SIZE]), "flip.bin", "b")
+                .await
+                .expect("first flip");
+            lock(&ledger).flips_sent.insert(0);
+        } else {
+            sdk.auth().login(&who, PASSWORD).await.expect("login");
+            check(&sdk, &me, &ledger, round).await;
+        }
+        let mut tasks = Vec::new();
+        for w in 0..6u32 {
+            let (sdk, ledger) = (sdk.clone(), ledger.clone());
+            tasks.push(tokio::spawn(async move {
+                for n in 0u32.. {
+                    let body = json!({"round": round, "w": w, "n": n, "text": "x".repeat(200)});
+                    match sdk.db().create_resource::<Value>("journal", &body).await {
+                        Ok(r) => {
+                            lock(&ledger).records.insert(r.id, body);
+                        }
+                        Err(_) => return,
+                    }
+                }
+            }));
+        }
+        {
+            let (sdk, ledger) = (sdk.clone(), ledger.clone());
+            tasks.push(tokio::spawn(async move {
+                for n in 0u32.. {
+                    let tag = format!("{round}-{n}");
+                    let items: Vec<Value> =
+                        (0..BATCH).map(|i| json!({"batch": tag, "i": i})).collect();
+                    lock(&ledger).batches_sent.insert(tag.clone());
+                    match sdk.db().insert_many::<Value>("batches", &items).await {
+                        Ok(_) => {
+                            lock(&ledger).batches_acked.insert(tag);
+                        }
+                        Err(_) => return,
+                    }
+                }
+            }));
+        }
+        {
+            let (sdk, ledger) = (sdk.clone(), ledger.clone());
+            tasks.push(tokio::spawn(async move {
+                for n in 0u32.. {
+                    let name = format!("f-{round}-{n}.bin");
+                    let bytes: Vec<u8> = (0..64 * 1024u32)
+                        .map(|i| (i.wrapping_mul(31) ^ n ^ round) as u8)
+                        .collect();
+                    match sdk
+                        .storage()
+                        .upload_file(Upload::bytes(bytes.clone()), &name, "b")
+                        .await
+                    {
+                        Ok(_) => {
+                            lock(&ledger).files.insert(name, bytes);
+                        }
+                        Err(_) => return,
+                    }
+                    let fill = (round * 16 + n % 16 + 1) as u8;
+                    lock(&ledger).flips_sent.insert(fill);
+                    if sdk
+                        .storage()
+                        .overwrite_file(Upload::bytes(vec![fill; FLIP_SIZE]), "flip.bin")
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }));
+        }
+        let wait = 50 + next_random(&mut seed) % 400;
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        server.crash();
+        for t in tasks {
+            t.await.expect("a load task panicked");
+        }
+    }
+    let server = Server::start_in(dir.path());
+    let sdk = server.sdk();
+    sdk.auth().login(&who, PASSWORD).await.expect("login");
+    check(&sdk, &me, &ledger, rounds).await;
+    let l = lock(&ledger);
+    eprintln!(
+        "{rounds} kills: {} records, {} bulk inserts, {} uploads acknowledged and intact",
+        l.records.len(),
+        l.batches_acked.len(),
+        l.files.len()
+    );
+    assert!(
+        l.records.len() > 100 && !l.batches_acked.is_empty() && !l.files.is_empty(),
+        "the load ran: {} records, {} batches, {} files acknowledged",
+        l.records.len(),
+        l.batches_acked.len(),
+        l.files.len()
+    );
+}
+
+fn lock(l: &Mutex<Ledger>) -> std::sync::MutexGuard<'_, Ledger> {
+    l.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+async fn check(sdk: &rucksack::Sdk, me: &str, ledger: &Mutex<Ledger>, round: u32) {
+    let journal: Vec<Record<Value>> = sdk.db().get_collection("journal").await.expect("journal");
+    let stored: HashMap<String, Value> = journal.into_iter().map(|r| (r.id, r.data)).collect();
+    let batches: Vec<Record<Value>> = sdk.db().get_collection("batches").await.expect("batches");
+    let mut per_batch: HashMap<String, usize> = HashMap::new();
+    for r in &batches {
+        let tag = r.data["batch"].as_str().expect("batch tag").to_owned();
+        *per_batch.entry(tag).or_default() += 1;
+    }
+    let flip = sdk
+        .storage()
+        .get_file(me, "flip.bin")
+        .await
+        .expect("flip.bin");
+    let files: Vec<(String, Vec<u8>)> = {
+        let l = lock(ledger);
+        for (id, body) in &l.records {
+            let got = stored
+                .get(id)
+                .unwrap_or_else(|| panic!("after kill {round}: acknowledged record {id} is gone"));
+            for (k, v) in body.as_object().expect("object") {
+                assert_eq!(&got[k], v, "after kill {round}: record {id} field {k}");
+            }
+        }
+        for (tag, n) in &per_batch {
+            assert!(
+                l.batches_sent.contains(tag),
+                "after kill {round}: a batch nobody sent: {tag}"
+            );
+            assert_eq!(*n, BATCH, "after kill {round}: batch {tag} is half-applied");
+        }
+        for tag in &l.batches_acked {
+            assert!(
+                per_batch.contains_key(tag),
+                "after kill {round}: acknowledged batch {tag} is gone"
+            );
+        }
+        assert_eq!(flip.len(), FLIP_SIZE, "after kill {round}: flip.bin's size");
+        assert!(
+            flip.iter().all(|&b| b == flip[0]) && l.flips_sent.contains(&flip[0]),
+            "after kill {round}: flip.bin mixes versions or holds one never sent"
+        );
+        l.files
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    for (name, bytes) in files {
+        let got = sdk.storage().get_file(me, &name).await.unwrap_or_else(|e| {
+            panic!("after kill {round}: acknowledged upload {name} is gone: {e}")
+        });
+        assert_eq!(
+            Sha256::digest(&got),
+            Sha256::digest(&bytes),
+            "after kill {round}: upload {name} differs"
+        );
+    }
+}
