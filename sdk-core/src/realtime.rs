@@ -14,7 +14,7 @@
 //! (then the app should re-read what it shows).
 
 use crate::error::ErrorBody;
-use crate::ws::{Channel, ClientMessage, Resumed};
+use crate::ws::{Channel, ClientMessage};
 use serde_json::Value;
 use std::collections::{BTreeSet, VecDeque};
 
@@ -163,18 +163,20 @@ impl Link {
             "connection" => return self.greeted(&mut m),
             "pong" => return Incoming::Nothing,
             "resume" => {
-                let r = Resumed::of(&Value::Object(m));
-                self.channels = r.channels.into_iter().collect();
-                // After a gap (a restarted server, say) numbering starts over.
-                self.last_seq = if r.gap {
-                    r.seq
-                } else {
-                    self.last_seq.max(r.seq)
-                };
-                if !r.stream.is_empty() {
-                    self.stream = Some(r.stream);
+                // Each field the answer holds updates the link; one it lacks
+                // leaves the link's own.
+                if let Some(Value::Array(chs)) = m.get("channels") {
+                    self.channels = chs.iter().filter_map(Channel::of).collect();
                 }
-                if r.gap {
+                let gap = m.get("gap").and_then(Value::as_bool) == Some(true);
+                if let Some(seq) = m.get("seq").and_then(Value::as_u64) {
+                    // After a gap (a restarted server, say) numbering starts over.
+                    self.last_seq = if gap { seq } else { self.last_seq.max(seq) };
+                }
+                if let Some(s) = m.get("stream").and_then(Value::as_str) {
+                    self.stream = Some(s.to_owned());
+                }
+                if gap {
                     return Incoming::Deliver(text.to_owned());
                 }
                 return Incoming::Nothing;

@@ -9,7 +9,7 @@ use sdk_core::realtime::Link;
 use sdk_core::record::check_client_data;
 use sdk_core::subscribe::subscription_filter;
 use sdk_core::update::UpdateSpec;
-use sdk_core::ws::{Channel, ClientMessage, Resumed, ServerMessage};
+use sdk_core::ws::{Channel, ClientMessage, ServerMessage};
 use serde_json::{Value, json};
 
 /// JSON values built from the protocol's own words, so random input often gets
@@ -169,7 +169,6 @@ proptest! {
 
     #[test]
     fn documents_never_panic_their_readers(v in wire_value()) {
-        let _ = Resumed::of(&v);
         let _ = Channel::of(&v);
         let _ = UpdateSpec::parse(&v);
         let _ = check_client_data(v.clone(), Some("me"));

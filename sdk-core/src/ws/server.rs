@@ -4,7 +4,7 @@
 use super::{CONNECTION_GREETING, Channel, Notification, WriteAction, WriteEvent};
 use crate::error::{Error, ErrorBody};
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// What a channel action sends: to the caller, its answer (`response` is the
 /// user's information record, or for `createChannel` the channel document;
@@ -154,33 +154,26 @@ impl ServerMessage {
             } => json!({"action": action, "collection": collection, "response": response})
                 .to_string(),
             Self::Notification(n) => json!(n).to_string(),
-            Self::Channel(c) => {
-                let mut m = Map::new();
-                m.insert("action".into(), json!(c.action));
-                if let Some(u) = &c.user_id {
-                    m.insert("userId".into(), json!(u));
+            Self::Channel(c) => match (c.action.as_str(), &c.channel) {
+                ("joinUsersChannels", _) => {
+                    users_channels_frame(c.users_channels.as_deref().unwrap_or_default())
                 }
-                if let Some(ch) = &c.channel
-                    && c.action != "createChannel"
-                {
-                    m.insert("channelType".into(), json!(ch.channel_type));
-                    m.insert("channelId".into(), json!(ch.channel_id));
+                ("createChannel", _) => {
+                    let doc = c.response.clone().unwrap_or(Value::Null);
+                    let chs = c.users_channels.as_ref().map(|v| json!(v));
+                    let cur = c.current_channel.as_ref().map(|v| json!(v));
+                    let creator =
+                        (chs.is_some() || cur.is_some()).then_some((chs.as_ref(), cur.as_ref()));
+                    channel_created_frame(&doc, creator)
                 }
-                if let Some(r) = &c.response {
-                    m.insert("response".into(), r.clone());
+                (action, Some(ch)) => {
+                    channel_frame(action, c.user_id.as_deref(), ch, c.response.as_ref())
                 }
-                if matches!(c.action.as_str(), "joinUsersChannels" | "createChannel")
-                    && let Some(chs) = &c.users_channels
-                {
-                    m.insert("usersChannels".into(), json!(chs));
+                (action, None) => {
+                    json!({"action": action, "userId": c.user_id, "response": c.response})
+                        .to_string()
                 }
-                if c.action == "createChannel"
-                    && let Some(cur) = &c.current_channel
-                {
-                    m.insert("usersCurrentChannel".into(), json!(cur));
-                }
-                Value::Object(m).to_string()
-            }
+            },
             Self::Other(v) => v.to_string(),
         }
     }
@@ -280,7 +273,7 @@ pub fn channel_created_frame(
 /// The answer to `resume`: `{action: "resume", stream, seq, channels,
 /// replayed, gap}`. With `gap` the server could not replay from the asked
 /// number (another stream, or history gone), so numbering starts over at `seq`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Resumed {
     /// The server's event stream.
     pub stream: String,
@@ -308,30 +301,6 @@ impl Resumed {
             resumed: self,
         })
         .unwrap_or_default()
-    }
-
-    /// Reads an answer leniently: fields missing or of another type keep their
-    /// defaults, and channels that do not name both parts are skipped.
-    pub fn of(v: &Value) -> Self {
-        Self {
-            stream: v
-                .get("stream")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            seq: v.get("seq").and_then(Value::as_u64).unwrap_or_default(),
-            channels: v
-                .get("channels")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Channel::of).collect())
-                .unwrap_or_default(),
-            replayed: v
-                .get("replayed")
-                .and_then(Value::as_u64)
-                .and_then(|n| usize::try_from(n).ok())
-                .unwrap_or_default(),
-            gap: v.get("gap").and_then(Value::as_bool) == Some(true),
-        }
     }
 }
 
