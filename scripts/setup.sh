@@ -13,10 +13,10 @@ wasm_bindgen_version() {
 setup() {
   step "set-up"
   command -v cargo >/dev/null || die "cargo is required (https://rustup.rs)"
-  command -v node >/dev/null || die "Node.js 20 or newer is required"
-  local node_major
-  node_major=$(node -p 'process.versions.node.split(".")[0]')
-  (( node_major >= 20 )) || die "Node.js 20 or newer is required (found $(node --version))"
+  command -v node >/dev/null || die "Node.js 20.11 or newer is required"
+  # 20.11 brought the test runner's --test-timeout, which the test command uses.
+  node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 11) ? 0 : 1)' \
+    || die "Node.js 20.11 or newer is required (found $(node --version))"
 
   # Debian packages: a browser for the browser tests; wrk and jq for the benchmarks.
   local missing=()

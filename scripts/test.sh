@@ -48,6 +48,7 @@ else
   cargo test --workspace --no-fail-fast 2>&1 | tee "$LOGS/rust.log"
   rust_pass=$(grep -E '^test result' "$LOGS/rust.log" | awk '{p+=$4} END {print p}')
   rust_fail=$(grep -E '^test result' "$LOGS/rust.log" | awk '{f+=$6} END {print f}')
+  rust_skip=$(grep -E '^test result' "$LOGS/rust.log" | awk '{i+=$8} END {print i}')
 fi
 require_ran "Rust tests" "$rust_pass" "$rust_fail" "${rust_skip:-0}"
 

@@ -6,22 +6,40 @@ use warp::http::StatusCode;
 use warp::reject::Reject;
 use warp::{Rejection, Reply};
 
-/// An error answer: the wire body and the status, which is the code's own
-/// unless a script's `cancel(message, status)` chose another.
+/// An error answer: the wire body and how it is answered.
 #[derive(Debug)]
-pub struct ApiError(pub ErrorBody, pub Option<u16>);
+pub struct ApiError(pub ErrorBody, pub Answering);
+
+/// How an error is answered besides its body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Answering {
+    /// The status, when not the code's own (a script's `cancel(message, status)`).
+    pub status: Option<u16>,
+    /// Seconds after which the request may be sent again (`Retry-After`), for a
+    /// refusal that did nothing because the server is full.
+    pub retry_after: Option<u32>,
+}
 
 impl Reject for ApiError {}
 
 impl ApiError {
     /// An error with a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self(ErrorBody::new(code, message), None)
+        Self(ErrorBody::new(code, message), Answering::default())
+    }
+
+    /// The 503 answer for a request refused before anything was done because the
+    /// server is full (too many writes queued, too many sockets): the client may
+    /// send it again in a second.
+    pub fn retry_later(message: impl Into<String>) -> Self {
+        let mut e = Self::new(ErrorCode::Unavailable, message);
+        e.1.retry_after = Some(1);
+        e
     }
 
     /// The same error answered with another status.
     pub fn with_status(mut self, status: u16) -> Self {
-        self.1 = Some(status);
+        self.1.status = Some(status);
         self
     }
 
@@ -36,14 +54,15 @@ impl ApiError {
 
     /// The HTTP response for this error.
     pub fn into_response(self) -> warp::reply::Response {
-        let status = StatusCode::from_u16(self.1.unwrap_or_else(|| self.0.code.status()))
+        let status = StatusCode::from_u16(self.1.status.unwrap_or_else(|| self.0.code.status()))
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let reply = warp::reply::with_status(warp::reply::json(&self.0), status);
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        match self.1.retry_after {
             // Nothing was done; the SDKs send idempotent requests again after it.
-            warp::reply::with_header(reply, "retry-after", "1").into_response()
-        } else {
-            reply.into_response()
+            Some(secs) => {
+                warp::reply::with_header(reply, "retry-after", secs.to_string()).into_response()
+            }
+            None => reply.into_response(),
         }
     }
 }
@@ -56,7 +75,7 @@ impl From<sdk_core::query::QueryError> for ApiError {
 
 impl From<ErrorBody> for ApiError {
     fn from(b: ErrorBody) -> Self {
-        Self(b, None)
+        Self(b, Answering::default())
     }
 }
 
@@ -103,14 +122,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_503_says_when_to_retry_and_other_errors_do_not() {
-        let busy = ApiError::new(ErrorCode::Unavailable, "busy").into_response();
+    fn a_full_server_says_when_to_retry_and_other_errors_do_not() {
+        let busy = ApiError::retry_later("busy").into_response();
         assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(
             busy.headers().get("retry-after").map(|v| v.as_bytes()),
             Some(&b"1"[..])
         );
-        let missing = ApiError::new(ErrorCode::NotFound, "no").into_response();
-        assert!(missing.headers().get("retry-after").is_none());
+        for other in [
+            ApiError::new(ErrorCode::NotFound, "no"),
+            // A read over its time limit would take as long again.
+            ApiError::new(ErrorCode::Unavailable, "the query ran over its limit"),
+        ] {
+            assert!(other.into_response().headers().get("retry-after").is_none());
+        }
     }
 }

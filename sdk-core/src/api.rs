@@ -230,11 +230,13 @@ impl HttpRequest {
 
     /// How long to wait before sending this request again after an answer with
     /// `status` and `retry_after` (its `Retry-After` header, in seconds), where
-    /// `attempt` counts the retries made so far. Only a `503` (the server did
-    /// nothing: too many writes queued, a read over its time limit) to an
-    /// idempotent request is retried, [`RETRIES`] times at most; the wait is what
-    /// the answer asks, or [`RETRY_BACKOFF_MS`] doubled per attempt, and never
-    /// more than [`MAX_RETRY_WAIT_MS`]. `None`: hand the answer to the caller.
+    /// `attempt` counts the retries made so far. Only a `503` that carries
+    /// `Retry-After` (the server did nothing because it is full: too many writes
+    /// queued, too many sockets) to an idempotent request is retried, [`RETRIES`]
+    /// times at most; the wait is the seconds asked or [`RETRY_BACKOFF_MS`]
+    /// doubled per attempt, whichever is longer, and never more than
+    /// [`MAX_RETRY_WAIT_MS`]. A 503 without it (a read over its time limit) would
+    /// cost as much again. `None`: hand the answer to the caller.
     pub fn retry_delay_ms(
         &self,
         status: u16,
@@ -244,11 +246,12 @@ impl HttpRequest {
         if status != 503 || attempt >= RETRIES || !self.is_idempotent() {
             return None;
         }
-        let asked = retry_after
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .map(|secs| secs.saturating_mul(1000));
+        let asked = retry_after?
+            .trim()
+            .parse::<u64>()
+            .map_or(0, |secs| secs.saturating_mul(1000));
         let backoff = RETRY_BACKOFF_MS.saturating_mul(1 << attempt.min(16));
-        Some(asked.unwrap_or(backoff).min(MAX_RETRY_WAIT_MS))
+        Some(asked.max(backoff).min(MAX_RETRY_WAIT_MS))
     }
 }
 
@@ -575,8 +578,14 @@ mod tests {
         assert!(!create.is_idempotent(), "a POST is not sent twice");
         assert!(!upload.is_idempotent(), "a file part is read as it is sent");
         assert_eq!(get.retry_delay_ms(503, Some("1"), 0), Some(1000));
-        assert_eq!(get.retry_delay_ms(503, None, 0), Some(RETRY_BACKOFF_MS));
-        assert_eq!(get.retry_delay_ms(503, None, 1), Some(2 * RETRY_BACKOFF_MS));
+        assert_eq!(
+            get.retry_delay_ms(503, Some("0"), 0),
+            Some(RETRY_BACKOFF_MS)
+        );
+        assert_eq!(
+            get.retry_delay_ms(503, Some("0"), 1),
+            Some(2 * RETRY_BACKOFF_MS)
+        );
         assert_eq!(
             get.retry_delay_ms(503, Some("3600"), 0),
             Some(MAX_RETRY_WAIT_MS)
@@ -586,14 +595,22 @@ mod tests {
             Some(RETRY_BACKOFF_MS)
         );
         assert_eq!(
-            get.retry_delay_ms(503, None, RETRIES),
+            get.retry_delay_ms(503, None, 0),
+            None,
+            "not without Retry-After"
+        );
+        assert_eq!(
+            get.retry_delay_ms(503, Some("1"), RETRIES),
             None,
             "at most RETRIES"
         );
-        assert_eq!(get.retry_delay_ms(500, None, 0), None);
+        assert_eq!(get.retry_delay_ms(500, Some("1"), 0), None);
         assert_eq!(get.retry_delay_ms(429, Some("1"), 0), None);
         assert_eq!(create.retry_delay_ms(503, Some("1"), 0), None);
-        assert_eq!(delete.retry_delay_ms(503, Some("0"), 0), Some(0));
+        assert_eq!(
+            delete.retry_delay_ms(503, Some("0"), 0),
+            Some(RETRY_BACKOFF_MS)
+        );
     }
 
     #[test]

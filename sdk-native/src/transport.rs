@@ -8,8 +8,30 @@ fn transport(e: reqwest::Error) -> Error {
 }
 
 /// Sends one request, with `file` as the multipart part `file` when the body is a
-/// form; returns the response once its status is known.
+/// form; returns the response once its status is known. An idempotent request
+/// answered `503` is sent again as sdk-core's retry policy says.
 pub(crate) async fn start(
+    http: &reqwest::Client,
+    req: HttpRequest,
+    mut file: Option<reqwest::multipart::Part>,
+) -> Result<reqwest::Response, Error> {
+    let mut attempt = 0;
+    loop {
+        let resp = send_once(http, req.clone(), file.take()).await?;
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok());
+        let Some(ms) = req.retry_delay_ms(resp.status().as_u16(), retry_after, attempt) else {
+            return Ok(resp);
+        };
+        drop(resp);
+        attempt += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+}
+
+async fn send_once(
     http: &reqwest::Client,
     req: HttpRequest,
     file: Option<reqwest::multipart::Part>,
@@ -46,27 +68,14 @@ pub(crate) async fn start(
     b.send().await.map_err(transport)
 }
 
-/// Sends one request; returns the status and the whole body. An idempotent
-/// request answered `503` is sent again as sdk-core's retry policy says.
+/// Sends one request (see [`start`]); returns the status and the whole body.
 pub(crate) async fn send(
     http: &reqwest::Client,
     req: HttpRequest,
-    mut file: Option<reqwest::multipart::Part>,
+    file: Option<reqwest::multipart::Part>,
 ) -> Result<(u16, Vec<u8>), Error> {
-    let mut attempt = 0;
-    loop {
-        let resp = start(http, req.clone(), file.take()).await?;
-        let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok());
-        if let Some(ms) = req.retry_delay_ms(status, retry_after, attempt) {
-            attempt += 1;
-            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-            continue;
-        }
-        let body = resp.bytes().await.map_err(transport)?;
-        return Ok((status, body.to_vec()));
-    }
+    let resp = start(http, req, file).await?;
+    let status = resp.status().as_u16();
+    let body = resp.bytes().await.map_err(transport)?;
+    Ok((status, body.to_vec()))
 }

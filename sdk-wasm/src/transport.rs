@@ -30,19 +30,27 @@ pub(crate) async fn run_value(
         .map_err(to_js_error)
 }
 
-/// Carries one request and reads its answer. An idempotent request answered
-/// `503` is sent again as sdk-core's retry policy says.
-async fn send(req: HttpRequest, mut file: Option<web_sys::Blob>) -> Result<(u16, String), Error> {
+/// Carries one request and reads its answer (see [`fetch`]).
+async fn send(req: HttpRequest, file: Option<web_sys::Blob>) -> Result<(u16, String), Error> {
+    read(fetch(req, file).await?).await
+}
+
+/// Carries one request with `fetch`; `file` becomes the form part `file`. An
+/// idempotent request answered `503` is sent again as sdk-core's retry policy
+/// says.
+pub(crate) async fn fetch(
+    req: HttpRequest,
+    mut file: Option<web_sys::Blob>,
+) -> Result<web_sys::Response, Error> {
     let mut attempt = 0;
     loop {
-        let resp = fetch(req.clone(), file.take()).await?;
+        let resp = fetch_once(req.clone(), file.take()).await?;
         let retry_after = resp.headers().get("retry-after").ok().flatten();
-        if let Some(ms) = req.retry_delay_ms(resp.status(), retry_after.as_deref(), attempt) {
-            attempt += 1;
-            sleep_ms(ms).await;
-            continue;
-        }
-        return read(resp).await;
+        let Some(ms) = req.retry_delay_ms(resp.status(), retry_after.as_deref(), attempt) else {
+            return Ok(resp);
+        };
+        attempt += 1;
+        sleep_ms(ms).await;
     }
 }
 
@@ -63,8 +71,7 @@ pub(crate) fn transport(e: JsValue) -> Error {
     Error::Transport(text)
 }
 
-/// Carries one request with `fetch`; `file` becomes the form part `file`.
-pub(crate) async fn fetch(
+async fn fetch_once(
     req: HttpRequest,
     file: Option<web_sys::Blob>,
 ) -> Result<web_sys::Response, Error> {

@@ -24,6 +24,20 @@ fn rounds() -> u32 {
 const BATCH: usize = 20;
 const FLIP_SIZE: usize = 256 * 1024;
 
+/// Version `v` of the overwritten file: the number, then a byte made from it
+/// over the rest, so a file made of two versions shows.
+fn flip(v: u32) -> Vec<u8> {
+    let mut bytes = v.to_le_bytes().to_vec();
+    bytes.resize(FLIP_SIZE, (v % 251 + 1) as u8);
+    bytes
+}
+
+/// The version a whole file holds, or `None` for a mix.
+fn flip_version(bytes: &[u8]) -> Option<u32> {
+    let v = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?);
+    (bytes == flip(v).as_slice()).then_some(v)
+}
+
 /// What the server acknowledged, and what was sent without an answer.
 #[derive(Default)]
 struct Ledger {
@@ -31,7 +45,7 @@ struct Ledger {
     batches_sent: HashSet<String>,
     batches_acked: HashSet<String>,
     files: HashMap<String, Vec<u8>>,
-    flips_sent: HashSet<u8>,
+    flips_sent: HashSet<u32>,
 }
 
 /// A small xorshift generator seeded from the clock: each run kills at other moments.
@@ -64,7 +78,7 @@ async fn acknowledged_writes_survive_repeated_kills_under_load() {
                 .expect("register")
                 .id;
             sdk.storage()
-                .upload_file(Upload::bytes(vec![0; FLIP_SIZE]), "flip.bin", "b")
+                .upload_file(Upload::bytes(flip(0)), "flip.bin", "b")
                 .await
                 .expect("first flip");
             lock(&ledger).flips_sent.insert(0);
@@ -122,11 +136,11 @@ async fn acknowledged_writes_survive_repeated_kills_under_load() {
                         }
                         Err(_) => return,
                     }
-                    let fill = (round * 16 + n % 16 + 1) as u8;
-                    lock(&ledger).flips_sent.insert(fill);
+                    let version = round * 100_000 + n + 1;
+                    lock(&ledger).flips_sent.insert(version);
                     if sdk
                         .storage()
-                        .overwrite_file(Upload::bytes(vec![fill; FLIP_SIZE]), "flip.bin")
+                        .overwrite_file(Upload::bytes(flip(version)), "flip.bin")
                         .await
                         .is_err()
                     {
@@ -204,9 +218,10 @@ async fn check(sdk: &rucksack::Sdk, me: &str, ledger: &Mutex<Ledger>, round: u32
             );
         }
         assert_eq!(flip.len(), FLIP_SIZE, "after kill {round}: flip.bin's size");
+        let version = flip_version(&flip);
         assert!(
-            flip.iter().all(|&b| b == flip[0]) && l.flips_sent.contains(&flip[0]),
-            "after kill {round}: flip.bin mixes versions or holds one never sent"
+            version.is_some_and(|v| l.flips_sent.contains(&v)),
+            "after kill {round}: flip.bin mixes versions or holds one never sent ({version:?})"
         );
         l.files
             .iter()

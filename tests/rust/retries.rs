@@ -1,6 +1,7 @@
-//! The native SDK sends an idempotent request again after a `503` (the server
-//! did nothing: too many writes queued), as the answer's `Retry-After` asks, and
-//! never sends a create twice. A stand-in server answers from a script, so the
+//! The native SDK sends an idempotent request again after a `503` with
+//! `Retry-After` (the server did nothing: too many writes queued), as long as it
+//! asks, and never sends a create twice or a request the server did not ask for
+//! again. A stand-in server answers from a script, so the
 //! busy answers come when the test says.
 
 use e2e::API_KEY;
@@ -14,8 +15,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 fn busy() -> String {
     answer(
         "503 Service Unavailable",
-        "retry-after: 0\r\n",
+        "retry-after: 1\r\n",
         r#"{"code":"unavailable","message":"busy, retry"}"#,
+    )
+}
+
+/// A 503 without `Retry-After`, as for a read over its time limit.
+fn timed_out() -> String {
+    answer(
+        "503 Service Unavailable",
+        "",
+        r#"{"code":"unavailable","message":"the query ran over its limit"}"#,
     )
 }
 
@@ -65,9 +75,28 @@ fn answer(status: &str, extra: &str, body: &str) -> String {
 async fn an_idempotent_read_is_sent_again_after_a_busy_answer() {
     let (url, served) = stand_in(vec![busy(), busy(), ok(r#"["notes"]"#)]).await;
     let sdk = rucksack::Sdk::new(&url, API_KEY).expect("sdk");
+    let started = std::time::Instant::now();
     let names = sdk.db().get_collection_list().await.expect("third time");
     assert_eq!(names, vec!["notes".to_owned()]);
     assert_eq!(served.load(Ordering::SeqCst), 3);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1900),
+        "each retry waits the second Retry-After asks: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_503_without_retry_after_is_not_sent_again() {
+    let (url, served) = stand_in(vec![timed_out(), ok(r#"["notes"]"#)]).await;
+    let sdk = rucksack::Sdk::new(&url, API_KEY).expect("sdk");
+    let e = sdk
+        .db()
+        .get_collection_list()
+        .await
+        .expect_err("the read's own 503");
+    assert_eq!(e.code(), Some(&ErrorCode::Unavailable));
+    assert_eq!(served.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ fn fails(src: &str) -> (ErrorBody, Option<u16>) {
         LIMITS,
     )
     .expect_err(src);
-    (body, status)
+    (body, status.status)
 }
 
 /// A record as the server gives it to a script, with `fields` between the system fields.

@@ -114,9 +114,7 @@ pub fn store_error(e: StoreError) -> ApiError {
             ErrorCode::VersionConflict,
             format!("the record has changed: its version is now {v}"),
         ),
-        StoreError::Busy => {
-            ApiError::new(ErrorCode::Unavailable, "the server is busy; retry shortly")
-        }
+        StoreError::Busy => ApiError::retry_later("the server is busy; retry shortly"),
         StoreError::TimedOut(s) => ApiError::new(
             ErrorCode::Unavailable,
             format!(

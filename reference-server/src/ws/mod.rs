@@ -122,10 +122,9 @@ async fn upgrade(
             ErrorCode::RateLimited,
             "too many anonymous connections from this address; sign in or close one first",
         ),
-        Full::Server => ApiError::new(
-            ErrorCode::Unavailable,
-            "the server holds as many connections as it may; retry later",
-        ),
+        Full::Server => {
+            ApiError::retry_later("the server holds as many connections as it may; retry later")
+        }
     })?;
     let accept =
         tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.trim().as_bytes());
