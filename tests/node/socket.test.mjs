@@ -13,6 +13,17 @@ after(async () => { await server?.stop(); });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Once a message broadcast now reaches `to`, everything sent to it before has
+// arrived: the server delivers each connection's messages in the order it
+// publishes them. So "nothing else arrived" is checked without a fixed wait.
+async function settled(from, to) {
+  const tag = `settled-${Math.random()}`;
+  const got = nextMessage(to, (m) => m.action === 'settled' && m.tag === tag);
+  from.actions.sendMessage({ action: 'settled', tag });
+  await got;
+}
+const unsettled = (seen) => seen.filter((m) => m.action !== 'settled');
+
 async function user(tag, url = server.url) {
   const sdk = createSdk(url, API_KEY);
   const { id } = await sdk.auth.register(email(tag), PASSWORD);
@@ -55,7 +66,7 @@ test('reads answer the caller; writes answer the caller and reach the others onc
   const refused = nextMessage(b.ws, (m) => m.action === 'error');
   b.ws.actions.deleteResource('jsnotes', mine._id);
   assert.equal((await refused).code, 'not_found');
-  await sleep(200);
+  await settled(a.ws, b.ws);
   assert.deepEqual(seenByB.filter((m) => m.collection === 'jsnotes').map((m) => m.action),
     ['create', 'patch', 'update', 'delete'], 'B saw each write once and no answers of A');
   for (const u of [a, b]) u.ws.close();
@@ -87,8 +98,8 @@ test('two users chat in a channel; a third hears nothing of it', async () => {
   a.ws.actions.deleteChannel('jsmeta', 'jsmsgs', 'jsrooms', room._id);
   assert.deepEqual((await gone).response.channels, []);
   assert.deepEqual(await a.sdk.db.getCollection('jsmsgs'), []);
-  await sleep(200);
-  assert.deepEqual(seenByC.map((m) => m.action), ['createChannel'], 'C only heard that a channel exists');
+  await settled(a.ws, c.ws);
+  assert.deepEqual(unsettled(seenByC).map((m) => m.action), ['createChannel'], 'C only heard that a channel exists');
   for (const u of [a, b, c]) u.ws.close();
 });
 
@@ -216,7 +227,7 @@ test('the other channel actions and open/close, with their recipients', async ()
   const toA = nextMessage(a2, (m) => m.action === 'chat');
   a.ws.actions.sendMessage({ action: 'chat', ...chan, text: 'after b left' });
   await toA;
-  await sleep(200);
-  assert.deepEqual(seenByC.map((m) => m.action), ['createChannel', 'open', 'close']);
+  await settled(a.ws, c.ws);
+  assert.deepEqual(unsettled(seenByC).map((m) => m.action), ['createChannel', 'open', 'close']);
   for (const s of [a.ws, a2, b.ws, c.ws]) s.close();
 });

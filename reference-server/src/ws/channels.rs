@@ -69,7 +69,7 @@ fn channels_of(rec: &Map<String, Value>) -> Vec<Channel> {
 }
 
 fn channel_value(c: &Channel) -> Value {
-    json!({"channelType": c.channel_type, "channelId": c.channel_id})
+    json!(c)
 }
 
 /// The first channel left, or no channel.
