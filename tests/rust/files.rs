@@ -351,12 +351,21 @@ async fn a_crash_during_an_upload_leaves_neither_bytes_nor_metadata() {
             panic!("the upload ended early: {:?}", uploading.await);
         }
     }
-    // Let the server write what it received, then kill it mid-upload.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let in_flight = std::fs::read_dir(dir.path().join("files/tmp"))
-        .expect("tmp")
-        .count();
-    assert_eq!(in_flight, 1, "the upload is under way when the server dies");
+    // Once the server is writing the upload, kill it mid-upload.
+    let tmp_files = || {
+        std::fs::read_dir(dir.path().join("files/tmp"))
+            .map(Iterator::count)
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tmp_files() == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        tmp_files(),
+        1,
+        "the upload is under way when the server dies"
+    );
     server.crash();
     drop(tx);
     assert!(
