@@ -219,9 +219,17 @@ test('two pages chat in a channel; a third page, not subscribed, receives nothin
   const conversation = [[ids[0], 'hi bob'], [ids[1], 'hi alice'], [ids[0], 'bye']];
   assert.deepEqual(await heard(alice, 3), conversation);
   assert.deepEqual(await heard(bob, 3), conversation);
-  // Carol heard that a channel exists, and nothing said in it.
-  await new Promise((r) => setTimeout(r, 300));
-  const carolHeard = await carol.evaluate(() => window.inbox.map((m) => m.action));
-  assert.deepEqual(carolHeard, ['connection', 'createChannel']);
+  // Carol heard that a channel exists, and nothing said in it. A broadcast sent
+  // now reaches her after everything sent to her before (each connection's
+  // messages arrive in publish order), so no fixed wait is needed.
+  await alice.evaluate(() => window.ws.actions.sendMessage({ action: 'settled' }));
+  const carolHeard = await carol.evaluate(async () => {
+    const deadline = Date.now() + 10000;
+    while (!window.inbox.some((m) => m.action === 'settled') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return window.inbox.map((m) => m.action);
+  });
+  assert.deepEqual(carolHeard, ['connection', 'createChannel', 'settled']);
   for (const c of contexts) await c.close();
 });
