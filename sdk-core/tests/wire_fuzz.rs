@@ -9,7 +9,7 @@ use sdk_core::realtime::Link;
 use sdk_core::record::check_client_data;
 use sdk_core::subscribe::subscription_filter;
 use sdk_core::update::UpdateSpec;
-use sdk_core::ws::{Channel, ClientMessage, ServerMessage};
+use sdk_core::ws::{Channel, ClientMessage, PROTOCOL_ACTIONS, ServerMessage};
 use serde_json::{Value, json};
 
 /// JSON values built from the protocol's own words, so random input often gets
@@ -91,31 +91,10 @@ fn wire_value() -> impl Strategy<Value = Value> {
 
 /// A frame with a known action and random fields.
 fn frame() -> impl Strategy<Value = String> {
-    let actions = prop::sample::select(vec![
-        "connection",
-        "create",
-        "update",
-        "patch",
-        "delete",
-        "error",
-        "find",
-        "getAll",
-        "getOne",
-        "resume",
-        "pong",
-        "joinUsersChannels",
-        "createChannel",
-        "joinChannel",
-        "leaveChannel",
-        "changeChannel",
-        "deleteChannel",
-        "subscribeNotifications",
-        "ping",
-        "open",
-        "close",
-        "chat",
-        "",
-    ]);
+    // Every action the protocol names, an application's own and none.
+    let mut names = PROTOCOL_ACTIONS.to_vec();
+    names.extend(["chat", ""]);
+    let actions = prop::sample::select(names);
     (actions, wire_value()).prop_map(|(a, v)| {
         let mut m = match v {
             Value::Object(m) => m,

@@ -15,6 +15,10 @@ pub(crate) async fn start(
     req: HttpRequest,
     mut file: Option<reqwest::multipart::Part>,
 ) -> Result<reqwest::Response, Error> {
+    if !req.is_idempotent() {
+        // Never sent again: no copy of it is kept.
+        return send_once(http, req, file).await;
+    }
     let mut attempt = 0;
     loop {
         let resp = send_once(http, req.clone(), file.take()).await?;

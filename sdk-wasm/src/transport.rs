@@ -42,6 +42,10 @@ pub(crate) async fn fetch(
     req: HttpRequest,
     mut file: Option<web_sys::Blob>,
 ) -> Result<web_sys::Response, Error> {
+    if !req.is_idempotent() {
+        // Never sent again: no copy of it is kept.
+        return fetch_once(req, file).await;
+    }
     let mut attempt = 0;
     loop {
         let resp = fetch_once(req.clone(), file.take()).await?;
