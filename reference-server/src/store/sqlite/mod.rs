@@ -89,9 +89,13 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file and starts the writer thread.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(engine)?;
+        // temp_store=MEMORY keeps the writer's per-job savepoint journal in
+        // memory, emptied as each savepoint is released. SQLite's default spills
+        // it to a temporary file past 64 KiB and then keeps it for the rest of
+        // the group: every page a job touched was written there once more.
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;
-             PRAGMA busy_timeout=5000; PRAGMA mmap_size=1073741824;",
+             PRAGMA busy_timeout=5000; PRAGMA mmap_size=1073741824; PRAGMA temp_store=MEMORY;",
         )
         .map_err(engine)?;
         super::sql::register_functions(&conn).map_err(engine)?;
