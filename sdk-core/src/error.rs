@@ -71,6 +71,9 @@ pub enum ErrorCode {
     Internal,
     /// The server is shutting down or overloaded; retry later (503).
     Unavailable,
+    /// The server's disk is full: nothing was written. The same request succeeds
+    /// once space is freed, without a restart (507).
+    StorageFull,
     /// A code this version of the SDK does not know.
     Other(String),
 }
@@ -108,6 +111,7 @@ impl ErrorCode {
             Self::RangeNotSatisfiable => "range_not_satisfiable",
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
+            Self::StorageFull => "storage_full",
             Self::Other(s) => s,
         }
     }
@@ -144,6 +148,7 @@ impl ErrorCode {
             "range_not_satisfiable" => Self::RangeNotSatisfiable,
             "internal" => Self::Internal,
             "unavailable" => Self::Unavailable,
+            "storage_full" => Self::StorageFull,
             other => Self::Other(other.to_owned()),
         }
     }
@@ -174,6 +179,7 @@ impl ErrorCode {
             Self::RangeNotSatisfiable => 416,
             Self::Internal | Self::Other(_) => 500,
             Self::Unavailable => 503,
+            Self::StorageFull => 507,
         }
     }
 }
@@ -309,6 +315,7 @@ impl Error {
                     405 => ErrorCode::MethodNotAllowed,
                     413 => ErrorCode::PayloadTooLarge,
                     503 => ErrorCode::Unavailable,
+                    507 => ErrorCode::StorageFull,
                     _ => ErrorCode::Other(format!("http_{status}")),
                 };
                 Self::Api {
@@ -358,6 +365,7 @@ mod tests {
             ErrorCode::RangeNotSatisfiable,
             ErrorCode::Internal,
             ErrorCode::Unavailable,
+            ErrorCode::StorageFull,
         ];
         for code in all {
             assert_eq!(ErrorCode::parse(code.as_str()), code);

@@ -6,6 +6,7 @@ mod bad_input;
 mod body_fuzz;
 mod channels;
 mod crash_loop;
+mod disk_full;
 mod durability;
 mod files;
 mod hardening;

@@ -91,7 +91,10 @@ impl FileStore for LocalFiles {
         .await;
         match result {
             Ok((size, sha256)) => {
-                tokio::fs::rename(&tmp, self.blobs.join(&name)).await?;
+                if let Err(e) = tokio::fs::rename(&tmp, self.blobs.join(&name)).await {
+                    let _ = tokio::fs::remove_file(&tmp).await;
+                    return Err(e.into());
+                }
                 sync_dir(&self.blobs).await?;
                 Ok(Blob { name, size, sha256 })
             }

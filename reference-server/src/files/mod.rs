@@ -28,9 +28,22 @@ pub enum FileError {
     /// Reading the upload failed.
     #[error("the upload could not be read: {0}")]
     Upload(String),
+    /// The disk is full: nothing was kept.
+    #[error("the disk is full")]
+    Full,
     /// The disk failed.
     #[error("file storage failure: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for FileError {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            Self::Full
+        } else {
+            Self::Io(e)
+        }
+    }
 }
 
 /// A stored blob: its name, size and SHA-256.

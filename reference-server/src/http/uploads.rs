@@ -152,6 +152,7 @@ fn file_error(e: FileError) -> ApiError {
             ApiError::new(ErrorCode::InvalidBody, format!("the upload broke off: {m}"))
         }
         FileError::NotFound => ApiError::internal("a file's bytes are missing"),
+        FileError::Full => crate::service::storage_full(),
         other => ApiError::internal(other),
     }
 }

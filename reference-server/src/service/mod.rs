@@ -94,6 +94,15 @@ impl Ctx {
     }
 }
 
+/// The answer to a write refused because the disk is full.
+pub fn storage_full() -> ApiError {
+    tracing::warn!("a write was refused: the disk is full");
+    ApiError::new(
+        ErrorCode::StorageFull,
+        "the server's disk is full; nothing was written. Retry once space is freed",
+    )
+}
+
 /// Maps a storage failure onto its error answer.
 pub fn store_error(e: StoreError) -> ApiError {
     match e {
@@ -115,6 +124,7 @@ pub fn store_error(e: StoreError) -> ApiError {
             format!("the record has changed: its version is now {v}"),
         ),
         StoreError::Busy => ApiError::retry_later("the server is busy; retry shortly"),
+        StoreError::Full => storage_full(),
         StoreError::TimedOut(s) => ApiError::new(
             ErrorCode::Unavailable,
             format!(

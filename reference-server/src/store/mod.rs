@@ -43,6 +43,9 @@ pub enum StoreError {
     /// The query is well-formed but cannot run (e.g. `load` names no collection).
     #[error("{0}")]
     Query(sdk_core::query::QueryError),
+    /// The disk is full: nothing was written.
+    #[error("the disk is full")]
+    Full,
     /// A read ran past its time limit (seconds) and was interrupted.
     #[error("the query ran over its {0} s limit")]
     TimedOut(u64),

@@ -81,7 +81,15 @@ fn layout_of(layouts: &Layouts, coll: &str) -> Arc<Layout> {
     map.get(coll).cloned().unwrap_or_default()
 }
 
-fn engine(e: impl std::fmt::Display) -> StoreError {
+/// A failure of the engine as the store reports it: a full disk as
+/// [`StoreError::Full`], anything else as [`StoreError::Engine`].
+fn engine<E: std::fmt::Display + 'static>(e: E) -> StoreError {
+    if let Some(rusqlite::Error::SqliteFailure(f, _)) =
+        (&e as &dyn std::any::Any).downcast_ref::<rusqlite::Error>()
+        && f.code == rusqlite::ErrorCode::DiskFull
+    {
+        return StoreError::Full;
+    }
     StoreError::Engine(e.to_string())
 }
 

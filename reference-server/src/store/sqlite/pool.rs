@@ -67,7 +67,7 @@ impl SqliteStore {
         let path = self.path.clone();
         let limit = self.time_limit;
         tokio::task::spawn_blocking(move || {
-            let pooled = readers.lock().map_err(engine)?.pop();
+            let pooled = readers.lock().map_err(|e| engine(e.to_string()))?.pop();
             let conn = match pooled {
                 Some(c) => c,
                 None => {
@@ -90,7 +90,7 @@ impl SqliteStore {
             // A read that runs past the deadline is interrupted, not left to
             // hold a thread of the pool.
             let r = within(&conn, limit, || f(&conn));
-            let mut pool = readers.lock().map_err(engine)?;
+            let mut pool = readers.lock().map_err(|e| engine(e.to_string()))?;
             if pool.len() < MAX_IDLE_READERS {
                 pool.push(conn);
             }

@@ -9,7 +9,9 @@ pub(super) type WriteFn<T> = Box<dyn FnOnce(&Connection) -> Result<T, StoreError
 /// One queued write: applied inside the group's transaction, answered after commit.
 pub(super) trait Job: Send {
     fn apply(&mut self, conn: &Connection) -> bool;
-    fn finish(self: Box<Self>, committed: bool);
+    /// Answers the caller: with the job's result if the group committed, else
+    /// with why it did not (`full`: the disk is full).
+    fn finish(self: Box<Self>, committed: Result<(), Uncommitted>);
 }
 
 pub(super) struct WriteJob<T> {
@@ -29,14 +31,35 @@ impl<T: Send> Job for WriteJob<T> {
         ok
     }
 
-    fn finish(self: Box<Self>, committed: bool) {
+    fn finish(self: Box<Self>, committed: Result<(), Uncommitted>) {
         let r = match (committed, self.result) {
-            (true, Some(r)) => r,
+            (Ok(()), Some(r)) => r,
             (_, Some(Err(e))) => Err(e),
+            (Err(Uncommitted::Full), _) => Err(StoreError::Full),
             _ => Err(StoreError::Engine("the transaction did not commit".into())),
         };
         // The caller may have gone away (client disconnected): nothing to tell then.
         let _ = self.reply.send(r);
+    }
+}
+
+/// Why a group's transaction did not commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Uncommitted {
+    /// The disk is full.
+    Full,
+    /// Any other failure (logged).
+    Failed,
+}
+
+impl Uncommitted {
+    fn of(e: &rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => {
+                Self::Full
+            }
+            _ => Self::Failed,
+        }
     }
 }
 
@@ -57,10 +80,10 @@ pub(super) fn writer_loop(conn: Connection, rx: Receiver<Box<dyn Job>>) {
     tracing::debug!("sqlite writer stopped");
 }
 
-pub(super) fn run_group(conn: &Connection, group: &mut [Box<dyn Job>]) -> bool {
+pub(super) fn run_group(conn: &Connection, group: &mut [Box<dyn Job>]) -> Result<(), Uncommitted> {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         tracing::error!(%e, "could not begin a write transaction");
-        return false;
+        return Err(Uncommitted::of(&e));
     }
     for job in group.iter_mut() {
         let step = conn.execute_batch("SAVEPOINT w").and_then(|()| {
@@ -73,15 +96,17 @@ pub(super) fn run_group(conn: &Connection, group: &mut [Box<dyn Job>]) -> bool {
         if let Err(e) = step {
             tracing::error!(%e, "savepoint failed; abandoning the group");
             let _ = conn.execute_batch("ROLLBACK");
-            return false;
+            return Err(Uncommitted::of(&e));
         }
     }
-    match conn.execute_batch("COMMIT") {
-        Ok(()) => true,
-        Err(e) => {
+    conn.execute_batch("COMMIT").map_err(|e| {
+        let why = Uncommitted::of(&e);
+        if why == Uncommitted::Full {
+            tracing::warn!("a write group was rolled back: the disk is full");
+        } else {
             tracing::error!(%e, "commit failed");
-            let _ = conn.execute_batch("ROLLBACK");
-            false
         }
-    }
+        let _ = conn.execute_batch("ROLLBACK");
+        why
+    })
 }
