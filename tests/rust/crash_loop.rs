@@ -4,6 +4,10 @@
 //! acknowledged record is there and whole, every bulk insert is all there or not
 //! at all, every acknowledged upload matches its hash, and the overwritten file
 //! is one of the versions sent, never a mix.
+//!
+//! A second loop aims its kills at WAL checkpoints: it watches the database
+//! file, which only a checkpoint writes, and kills the server the moment it
+//! changes.
 
 use e2e::{PASSWORD, Server, email};
 use rucksack::{Record, Upload};
@@ -56,8 +60,47 @@ fn next_random(state: &mut u64) -> u64 {
     *state
 }
 
+/// When a round kills the server.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Moment {
+    /// 50–450 ms into the load.
+    Random,
+    /// As soon as the database file changes (a checkpoint is writing it).
+    Checkpoint,
+}
+
 #[tokio::test]
 async fn acknowledged_writes_survive_repeated_kills_under_load() {
+    crash_loop(Moment::Random, rounds()).await;
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_kills_during_wal_checkpoints() {
+    crash_loop(Moment::Checkpoint, rounds().div_ceil(2)).await;
+}
+
+/// The database file's size and modification time: only a checkpoint (or
+/// the start) writes it; commits go to the WAL.
+fn db_stamp(dir: &std::path::Path) -> Option<(u64, std::time::SystemTime)> {
+    let m = std::fs::metadata(dir.join("rucksack.sqlite3")).ok()?;
+    Some((m.len(), m.modified().ok()?))
+}
+
+/// Waits until a checkpoint writes the database file (polling every 200 µs,
+/// at most 10 s); returns whether one did.
+async fn checkpoint_started(dir: &std::path::Path) -> bool {
+    let before = db_stamp(dir);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if db_stamp(dir) != before {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    false
+}
+
+async fn crash_loop(moment: Moment, rounds: u32) {
     let dir = tempfile::tempdir().expect("tempdir");
     let who = email("crashloop");
     let ledger = Arc::new(Mutex::new(Ledger::default()));
@@ -66,7 +109,7 @@ async fn acknowledged_writes_survive_repeated_kills_under_load() {
         .map(|d| d.as_nanos() as u64 | 1)
         .unwrap_or(0x9e37_79b9_7f4a_7c15);
     let mut me = String::new();
-    let rounds = rounds();
+    let mut aimed = 0;
     for round in 0..rounds {
         let mut server = Server::start_in(dir.path());
         let sdk = server.sdk();
@@ -149,8 +192,17 @@ async fn acknowledged_writes_survive_repeated_kills_under_load() {
                 }
             }));
         }
-        let wait = 50 + next_random(&mut seed) % 400;
-        tokio::time::sleep(Duration::from_millis(wait)).await;
+        match moment {
+            Moment::Random => {
+                let wait = 50 + next_random(&mut seed) % 400;
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+            }
+            Moment::Checkpoint => {
+                if checkpoint_started(dir.path()).await {
+                    aimed += 1;
+                }
+            }
+        }
         server.crash();
         for t in tasks {
             t.await.expect("a load task panicked");
@@ -162,11 +214,15 @@ async fn acknowledged_writes_survive_repeated_kills_under_load() {
     check(&sdk, &me, &ledger, rounds).await;
     let l = lock(&ledger);
     eprintln!(
-        "{rounds} kills: {} records, {} bulk inserts, {} uploads acknowledged and intact",
+        "{rounds} kills ({aimed} as a checkpoint wrote the database file): \
+         {} records, {} bulk inserts, {} uploads acknowledged and intact",
         l.records.len(),
         l.batches_acked.len(),
         l.files.len()
     );
+    if moment == Moment::Checkpoint {
+        assert!(aimed > 0, "no kill came during a checkpoint");
+    }
     assert!(
         l.records.len() > 100 && !l.batches_acked.is_empty() && !l.files.is_empty(),
         "the load ran: {} records, {} batches, {} files acknowledged",
