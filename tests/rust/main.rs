@@ -22,3 +22,4 @@ mod rules;
 mod scripts;
 mod security;
 mod socket_actions;
+mod storm;
