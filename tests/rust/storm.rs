@@ -109,7 +109,7 @@ async fn clients_cut_at_once_all_resume_with_every_event_once_in_order() {
     }
     let (cpu_after, _) = usage(pid);
     eprintln!(
-        "storm: {n} clients cut at once, all resumed; every client had all {total} events \
+        "storm: {n} clients cut at once; every client had all {total} events \
          {:.2} s after the cut; server CPU {:.2} s during it; RSS {} KiB before, {} KiB at most",
         last.duration_since(cut).as_secs_f64(),
         (cpu_after - cpu_before) as f64 / 100.0,
