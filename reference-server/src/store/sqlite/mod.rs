@@ -84,13 +84,15 @@ fn layout_of(layouts: &Layouts, coll: &str) -> Arc<Layout> {
 /// A failure of the engine as the store reports it: a full disk as
 /// [`StoreError::Full`], anything else as [`StoreError::Engine`].
 fn engine<E: std::fmt::Display + 'static>(e: E) -> StoreError {
-    if let Some(rusqlite::Error::SqliteFailure(f, _)) =
-        (&e as &dyn std::any::Any).downcast_ref::<rusqlite::Error>()
-        && f.code == rusqlite::ErrorCode::DiskFull
-    {
-        return StoreError::Full;
+    match (&e as &dyn std::any::Any).downcast_ref::<rusqlite::Error>() {
+        Some(e) if disk_full(e) => StoreError::Full,
+        _ => StoreError::Engine(e.to_string()),
     }
-    StoreError::Engine(e.to_string())
+}
+
+/// Whether SQLite failed because the disk is full (`SQLITE_FULL`).
+fn disk_full(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull)
 }
 
 impl SqliteStore {

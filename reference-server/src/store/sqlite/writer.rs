@@ -54,11 +54,10 @@ pub(super) enum Uncommitted {
 
 impl Uncommitted {
     fn of(e: &rusqlite::Error) -> Self {
-        match e {
-            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => {
-                Self::Full
-            }
-            _ => Self::Failed,
+        if disk_full(e) {
+            Self::Full
+        } else {
+            Self::Failed
         }
     }
 }
