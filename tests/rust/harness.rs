@@ -38,6 +38,16 @@ pub struct Server {
     _tmp: Option<tempfile::TempDir>,
 }
 
+/// A process's resident memory in KiB, from `/proc/<pid>/status` (0 if unknown).
+pub fn rss_kib(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// Path of the server binary.
 pub fn server_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("RUCKSACK_SERVER_BIN") {

@@ -35,14 +35,8 @@ fn usage(pid: u32) -> (u64, u64) {
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
     // utime and stime are the 14th and 15th fields of the line (11 and 12 here).
-    (ticks(11) + ticks(12), rss)
+    (ticks(11) + ticks(12), e2e::rss_kib(&pid.to_string()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@
 //! Prints one JSON line: subscribers, memory per idle socket, p50/p99/max latency,
 //! deliveries per second.
 
-use e2e::arg;
+use e2e::{arg, rss_kib};
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,15 +20,6 @@ fn micros_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)
-}
-
-fn rss_kib(pid: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// The send time a benchmark record carries (`"t":<micros>`), without parsing the frame.
