@@ -82,6 +82,19 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// What every answer to generated input must be: below 500, and a refusal
+/// a JSON error with a code. `what` names the case.
+fn check_answer(what: &str, status: u16, text: &str) {
+    assert!(status < 500, "{what} answered {status}: {text}");
+    if status >= 400 {
+        let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+        assert!(
+            v["code"].as_str().is_some_and(|c| !c.is_empty()),
+            "{what}: {status} without a code: {text}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn generated_bodies_get_answers_below_500_with_a_code() {
     let server = Server::start();
@@ -141,17 +154,11 @@ async fn generated_bodies_get_answers_below_500_with_a_code() {
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body");
         let shown = String::from_utf8_lossy(&bytes);
-        assert!(
-            status < 500,
-            "case {case}: {method} {path} with {shown} answered {status}: {text}"
+        check_answer(
+            &format!("case {case}: {method} {path} with {shown}"),
+            status,
+            &text,
         );
-        if status >= 400 {
-            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            assert!(
-                v["code"].as_str().is_some_and(|c| !c.is_empty()),
-                "case {case}: {method} {path} with {shown}: {status} without a code: {text}"
-            );
-        }
     }
     // The server still serves, and no generated body removed the record made
     // first (no route above deletes or replaces the items).
@@ -329,17 +336,11 @@ async fn generated_multipart_forms_get_answers_below_500_and_leave_no_partial_fi
         *answers.entry(status).or_default() += 1;
         let text = resp.text().await.expect("body");
         let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(400)]).into_owned();
-        assert!(
-            status < 500,
-            "case {case}: {method} {path} with {shown:?} answered {status}: {text}"
+        check_answer(
+            &format!("case {case}: {method} {path} with {shown:?}"),
+            status,
+            &text,
         );
-        if status >= 400 {
-            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            assert!(
-                v["code"].as_str().is_some_and(|c| !c.is_empty()),
-                "case {case}: {method} {path}: {status} without a code: {text}"
-            );
-        }
     }
     eprintln!("multipart forms, answers by status: {answers:?}");
     let accepted: usize = answers.range(200..300).map(|(_, n)| n).sum();

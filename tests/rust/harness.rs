@@ -48,6 +48,31 @@ pub fn rss_kib(pid: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Registers a new user for a load generator's writes and returns its session
+/// token; exits the process if the server cannot be reached.
+pub async fn register_writer(http: &reqwest::Client, url: &str, key: &str, tag: &str) -> String {
+    let email = format!(
+        "{tag}-{}@example.com",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros())
+    );
+    let signed: serde_json::Value = match http
+        .post(format!("{url}/register"))
+        .header("authorization", format!("key {key}"))
+        .json(&serde_json::json!({"email": email, "password": format!("{tag}-password-123")}))
+        .send()
+        .await
+    {
+        Ok(r) => r.json().await.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("register: {e}");
+            std::process::exit(1);
+        }
+    };
+    signed["token"].as_str().unwrap_or_default().to_owned()
+}
+
 /// Path of the server binary.
 pub fn server_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("RUCKSACK_SERVER_BIN") {

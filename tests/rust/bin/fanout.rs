@@ -9,7 +9,7 @@
 //! Prints one JSON line: subscribers, memory per idle socket, p50/p99/max latency,
 //! deliveries per second.
 
-use e2e::{arg, rss_kib};
+use e2e::{arg, register_writer, rss_kib};
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -86,21 +86,7 @@ async fn main() {
 
     // The writer: a signed-in user creating one record at a time at the given rate.
     let http = reqwest::Client::new();
-    let email = format!("fanout-{}@example.com", micros_now());
-    let signed: serde_json::Value = match http
-        .post(format!("{url}/register"))
-        .header("authorization", format!("key {key}"))
-        .json(&serde_json::json!({"email": email, "password": "fan-out-password"}))
-        .send()
-        .await
-    {
-        Ok(r) => r.json().await.unwrap_or_default(),
-        Err(e) => {
-            eprintln!("register: {e}");
-            std::process::exit(1);
-        }
-    };
-    let token = signed["token"].as_str().unwrap_or_default().to_owned();
+    let token = register_writer(&http, &url, &key, "fanout").await;
     let written = write_at_rate(writes, rate, |i, t0| {
         http.post(format!("{url}/fanout"))
             .header("authorization", format!("key {key}"))

@@ -9,7 +9,7 @@
 //! ```
 //! Prints a JSON line per minute and one at the end.
 
-use e2e::{arg, rss_kib};
+use e2e::{arg, register_writer, rss_kib};
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -104,26 +104,7 @@ async fn main() {
 
     // The writer: a signed-in user creating records at a fixed rate.
     let http = reqwest::Client::new();
-    let email = format!(
-        "soak-{}@example.com",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros())
-    );
-    let signed: serde_json::Value = match http
-        .post(format!("{url}/register"))
-        .header("authorization", format!("key {key}"))
-        .json(&serde_json::json!({"email": email, "password": "soak-password-123"}))
-        .send()
-        .await
-    {
-        Ok(r) => r.json().await.unwrap_or_default(),
-        Err(e) => {
-            eprintln!("register: {e}");
-            std::process::exit(1);
-        }
-    };
-    let token = signed["token"].as_str().unwrap_or_default().to_owned();
+    let token = register_writer(&http, &url, &key, "soak").await;
     let written = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
