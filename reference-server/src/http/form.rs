@@ -37,10 +37,7 @@ pub fn raw_body() -> impl Filter<Extract = (RawBody,), Error = warp::Rejection> 
         .map(|content_type: Option<String>, body| {
             let body = TryStreamExt::map_ok(body, to_bytes)
                 .map_err(|e: warp::Error| std::io::Error::other(e.to_string()));
-            RawBody {
-                content_type,
-                body: Box::pin(body),
-            }
+            RawBody::new(content_type, Box::pin(body))
         })
 }
 
@@ -50,6 +47,11 @@ fn to_bytes<B: Buf>(mut b: B) -> Bytes {
 }
 
 impl RawBody {
+    /// A body and its `Content-Type`, as a request brings them.
+    pub fn new(content_type: Option<String>, body: Body) -> Self {
+        Self { content_type, body }
+    }
+
     /// Whether the body says it is a multipart form.
     pub fn is_multipart(&self) -> bool {
         self.content_type.as_deref().is_some_and(|ct| {

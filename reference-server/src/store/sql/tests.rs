@@ -149,40 +149,7 @@ fn run_sql(docs: &[Value], q: &FindQuery) -> FindResult {
 
 /// Runs `q` over `docs` stored as the store stores them, with `layout`.
 fn run_sql_in(docs: &[Value], q: &FindQuery, layout: &Layout) -> FindResult {
-    let c = Connection::open_in_memory().expect("open");
-    register_functions(&c).expect("functions");
-    crate::store::sqlite::prepare_schema(&c).expect("schema");
-    for d in docs {
-        let rec = d.as_object().cloned().expect("object");
-        crate::store::sqlite::put_record(&c, crate::store::sqlite::Put::Insert, "m", rec, layout)
-            .expect("insert");
-    }
-    let mut sql = find("m", q, q.page_size.unwrap_or(100), layout);
-    // As the store: where a record lacks a time stamp the read assumes set,
-    // the read that does not assume it.
-    let stamp = |col: &str| match col {
-        "created" => CREATED_AT,
-        _ => UPDATED_AT,
-    };
-    if sql
-        .assumes_set
-        .iter()
-        .any(|col| docs.iter().any(|d| d.get(stamp(col)).is_none()))
-    {
-        sql = find_exact("m", q, q.page_size.unwrap_or(100), layout);
-    }
-    let mut st = c.prepare(&sql.text).expect("prepare");
-    let params = rusqlite::params_from_iter(sql.params.iter());
-    if q.count {
-        let n: i64 = st.query_row(params, |r| r.get(0)).expect("count");
-        return FindResult::Count(n as u64);
-    }
-    let rows = st
-        .query_map(params, |r| r.get::<_, String>(0))
-        .expect("query")
-        .map(|r| serde_json::from_str(&r.expect("row")).expect("json"))
-        .collect();
-    FindResult::Records(rows)
+    crate::store::sqlite::in_memory::find_over(docs, q, layout).expect("the store answers")
 }
 
 proptest! {

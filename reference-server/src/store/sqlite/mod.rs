@@ -26,6 +26,7 @@ use tokio::sync::oneshot;
 
 mod accounts;
 mod files;
+pub mod in_memory;
 mod pool;
 mod records;
 mod schema;
