@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The tools the tests and the benchmarks need, installed idempotently on a fresh
 # Debian machine: Debian's chromium, wrk and jq, the wasm32 target, wasm-pack, the
-# wasm-bindgen CLI matching Cargo.lock, and the npm packages. Sourced by
+# wasm-bindgen CLI matching Cargo.lock, a nightly toolchain and cargo-fuzz (for
+# the fuzz targets), and the npm packages. Sourced by
 # scripts/test.sh and bench/run.sh; `bash scripts/setup.sh` runs it alone.
 step() { printf '\n==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -41,6 +42,11 @@ setup() {
   if [[ "$have" != "$want" ]]; then
     cargo install wasm-bindgen-cli --version "$want" --force
   fi
+  # libFuzzer's instrumentation needs a nightly compiler; the product builds on stable.
+  if command -v rustup >/dev/null && ! rustup run nightly rustc --version >/dev/null 2>&1; then
+    rustup toolchain install nightly --profile minimal
+  fi
+  command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
   (cd npm && npm ci --no-audit --no-fund --loglevel=error)
   (cd tests && npm ci --no-audit --no-fund --loglevel=error)
 }

@@ -31,6 +31,7 @@ NODE_TEST=(node --experimental-websocket --no-warnings=ExperimentalWarning --tes
 
 step "format and lints"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo clippy -p sdk-wasm --target wasm32-unknown-unknown --quiet -- -D warnings
 
@@ -51,6 +52,10 @@ else
   rust_skip=$(grep -E '^test result' "$LOGS/rust.log" | awk '{i+=$8} END {print i}')
 fi
 require_ran "Rust tests" "$rust_pass" "$rust_fail" "${rust_skip:-0}"
+
+step "fuzz targets: short runs (cargo-fuzz, AddressSanitizer)"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}" 2>&1 | tee "$LOGS/fuzz.log"
+fuzz_targets=$(grep -c '^fuzz ' "$LOGS/fuzz.log" || true)
 
 step "npm package: build"
 npm run build --prefix npm
@@ -76,5 +81,6 @@ step "summary"
 echo "rust e2e and unit (native SDK): ${rust_pass:-0} passed, ${rust_fail:-0} failed"
 echo "node e2e (npm package):         $node_pass passed, $node_fail failed"
 echo "chromium e2e (npm package):     $browser_pass passed, $browser_fail failed"
+echo "fuzz targets:                   $fuzz_targets run ${FUZZ_SECONDS:-20} s each, no crash"
 echo "benchmark harness smoke run:    passed"
 echo "total: $(( ${rust_pass:-0} + node_pass + browser_pass )) passed, $(( ${rust_fail:-0} + node_fail + browser_fail )) failed"
