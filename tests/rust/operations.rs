@@ -3,9 +3,11 @@
 //! operation switches, schemas, id generators, upserts, and configuration that
 //! survives a restart.
 
-use e2e::Server;
+use e2e::{Server, connect, next_msg};
 use rucksack::query::Filter;
-use rucksack::{CollectionConfig, ErrorCode, IdGenerator, Record};
+use rucksack::{
+    CollectionConfig, ErrorCode, IdGenerator, NotifyAction, Record, ServerMessage, WriteAction,
+};
 use serde_json::{Value, json};
 
 fn config(v: Value) -> CollectionConfig {
@@ -319,6 +321,13 @@ async fn save_replaces_the_whole_collection_when_switched_on() {
         .await
         .expect_err("needs the admin key");
     assert_eq!(e.code(), Some(&ErrorCode::Forbidden));
+    let before: Vec<Record<Value>> = sdk.db().get_collection("cfg").await.expect("list");
+    let mut old_ids: Vec<String> = before.into_iter().map(|r| r.id).collect();
+    old_ids.sort();
+    let mut live = connect(&server.sdk()).await;
+    let mut notified = connect(&server.sdk()).await;
+    notified.subscribe_notifications(None).expect("send");
+    next_msg(&mut notified).await;
     let saved: Vec<Record<Value>> = admin
         .db()
         .save_collection("cfg", &[json!({"_id": "one", "a": 3}), json!({"a": 4})])
@@ -326,8 +335,97 @@ async fn save_replaces_the_whole_collection_when_switched_on() {
         .expect("save");
     assert_eq!(saved.len(), 2);
     assert_eq!(saved[0].id, "one");
+    let new_ids: Vec<String> = saved.iter().map(|r| r.id.clone()).collect();
+
+    // A save is broadcast as every write is: each removed record, then each new one.
+    let mut events = Vec::new();
+    for _ in 0..4 {
+        let ServerMessage::Write(ev) = next_msg(&mut live).await else {
+            panic!("a write event")
+        };
+        assert_eq!(ev.collection, "cfg");
+        let id = ev.response["_id"].as_str().expect("an id").to_owned();
+        events.push((ev.action, id));
+    }
+    let mut deleted: Vec<String> = events[..2]
+        .iter()
+        .map(|(a, id)| {
+            assert_eq!(*a, WriteAction::Delete);
+            id.clone()
+        })
+        .collect();
+    deleted.sort();
+    assert_eq!(deleted, old_ids, "the removed records");
+    let created: Vec<(WriteAction, String)> = events[2..].to_vec();
+    assert_eq!(
+        created,
+        new_ids
+            .iter()
+            .map(|id| (WriteAction::Create, id.clone()))
+            .collect::<Vec<_>>(),
+        "the new records"
+    );
+    // SmartNgRX clients hear of it too.
+    let ServerMessage::Notification(gone) = next_msg(&mut notified).await else {
+        panic!("a notification")
+    };
+    let mut gone_ids = gone.ids.clone();
+    gone_ids.sort();
+    assert_eq!(
+        (gone.action, gone.table.as_str(), gone_ids),
+        (NotifyAction::Delete, "cfg", old_ids)
+    );
+    let ServerMessage::Notification(made) = next_msg(&mut notified).await else {
+        panic!("a notification")
+    };
+    assert_eq!(
+        (made.action, made.table.as_str(), made.ids),
+        (NotifyAction::Update, "cfg", new_ids)
+    );
     let all: Vec<Record<Value>> = sdk.db().get_collection("cfg").await.expect("list");
     let values: Vec<&Value> = all.iter().map(|r| &r.data["a"]).collect();
     assert_eq!(values.len(), 2);
     assert!(values.contains(&&json!(3)) && values.contains(&&json!(4)));
+}
+
+#[tokio::test]
+async fn save_refuses_a_collection_larger_than_a_bulk_write_and_keeps_it() {
+    let server = Server::start();
+    let admin = server.admin_sdk();
+    admin
+        .db()
+        .set_collection_config("big", &config(json!({"operations": {"save": true}})))
+        .await
+        .expect("switch on");
+    let (sdk, _) = server.signed_in("big").await;
+    let chunk: Vec<Value> = (0..1000).map(|i| json!({ "i": i })).collect();
+    for _ in 0..10 {
+        sdk.db()
+            .insert_many::<Value>("big", &chunk)
+            .await
+            .expect("seed");
+    }
+    // 10,000 records are replaced whole; one more is past the bulk limit.
+    let _: Vec<Record<Value>> = admin
+        .db()
+        .save_collection("big", &chunk)
+        .await
+        .expect("at the limit");
+    for _ in 0..9 {
+        sdk.db()
+            .insert_many::<Value>("big", &chunk)
+            .await
+            .expect("seed");
+    }
+    sdk.db()
+        .insert_many::<Value>("big", &[json!({"i": -1})])
+        .await
+        .expect("one more");
+    let e = admin
+        .db()
+        .save_collection::<Value>("big", &[json!({"i": 0})])
+        .await
+        .expect_err("past the limit");
+    assert_eq!(e.code(), Some(&ErrorCode::InvalidBody), "{e}");
+    assert_eq!(sdk.db().count("big", None).await.expect("count"), 10_001);
 }

@@ -258,12 +258,15 @@ pub trait Records: Send + Sync + 'static {
         collection: &str,
         records: Vec<Map<String, Value>>,
     ) -> Result<Vec<Value>, StoreError>;
-    /// Replaces every record of a collection with `records`, all or nothing.
+    /// Replaces every record of a collection with `records`, all or nothing;
+    /// returns the records removed, as they were, and those written. A
+    /// collection of more than [`MAX_BULK`] records is refused (each removal is
+    /// broadcast, as a bulk delete's are).
     async fn replace_all(
         &self,
         collection: &str,
         records: Vec<Map<String, Value>>,
-    ) -> Result<Vec<Value>, StoreError>;
+    ) -> Result<(Vec<Value>, Vec<Value>), StoreError>;
     /// Applies an update spec to every record matching `filter` (and `guard`,
     /// the caller's rule, when given), all or nothing; returns the records as written.
     /// More than [`MAX_BULK`] matches is refused.

@@ -156,12 +156,15 @@ pub(crate) async fn save_all(coll: String, c: CtxResult, body: BodyResult) -> Ou
                 .map_err(|ApiError(e, status)| ApiError(at_index(i, e), status))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let saved = c
+    let (removed, saved) = c
         .app
         .store
         .replace_all(&coll, records)
         .await
         .map_err(store_error)?;
+    // As every write: one message per record, the removals first.
+    c.publish(WriteAction::Delete, &coll, removed);
+    c.publish(WriteAction::Create, &coll, saved.clone());
     Ok(Answer::Json(Value::Array(saved), 200))
 }
 

@@ -290,13 +290,29 @@ impl Records for SqliteStore {
         &self,
         collection: &str,
         records: Vec<Map<String, Value>>,
-    ) -> Result<Vec<Value>, StoreError> {
+    ) -> Result<(Vec<Value>, Vec<Value>), StoreError> {
         let coll = collection.to_owned();
+        let limit = self.bulk_time_limit;
         let layouts = self.layouts.clone();
         self.write(move |c| {
+            let layout = layout_of(&layouts, &coll);
+            let found = within(c, limit, || matching(c, &coll, None, None, &layout)).map_err(
+                |e| match e {
+                    StoreError::Rejected(_) => StoreError::Rejected(sdk_core::ErrorBody::new(
+                        sdk_core::ErrorCode::InvalidBody,
+                        format!(
+                            "save replaces at most {} records, and the collection holds more; \
+                             delete some first",
+                            crate::store::MAX_BULK
+                        ),
+                    )),
+                    other => other,
+                },
+            )?;
             c.execute("DELETE FROM records WHERE coll = ?1", [&coll])
                 .map_err(engine)?;
-            insert_records(c, &coll, records, &layout_of(&layouts, &coll))
+            let removed = found.into_iter().map(|(_, r)| Value::Object(r)).collect();
+            Ok((removed, insert_records(c, &coll, records, &layout)?))
         })
         .await
     }
