@@ -104,6 +104,77 @@ pub fn check_client_data(
     }
 }
 
+/// The system fields an update's body repeats from the record it was read as
+/// (a client that reads a record and writes it back whole): accepted when each
+/// equals the stored value, refused (`system_field`) when one would change it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Claims(Map<String, Value>);
+
+impl Claims {
+    /// Whether the body repeated no system field.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Checks the claims against the record as stored.
+    pub fn check(&self, stored: &Map<String, Value>) -> Result<(), ErrorBody> {
+        let mut err: Option<ErrorBody> = None;
+        for (field, claimed) in &self.0 {
+            if stored.get(field).unwrap_or(&Value::Null) != claimed {
+                let e = err.take().unwrap_or_else(|| {
+                    ErrorBody::new(
+                        ErrorCode::SystemField,
+                        "the body changes fields only the server may set",
+                    )
+                });
+                err = Some(e.with_field(field, "differs from the stored record's"));
+            }
+        }
+        err.map_or(Ok(()), Err)
+    }
+}
+
+/// What an update's body holds, once checked by [`check_update_data`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateData {
+    /// The version the client expects (`__v`), if it sent one.
+    pub expected: Option<u64>,
+    /// The application's fields.
+    pub data: Map<String, Value>,
+    /// The system fields it repeated, to check against the stored record.
+    pub claims: Claims,
+}
+
+/// The data of an update (`PUT`, `PATCH`): as [`check_client_data`], except that
+/// `_id`, `createdAt`, `updatedAt` and a `userId` other than the caller's are
+/// taken as [`Claims`] to check against the stored record rather than refused.
+pub fn check_update_data(body: Value, caller: Option<&str>) -> Result<UpdateData, ErrorBody> {
+    let Value::Object(mut data) = body else {
+        return check_client_data(body, caller).map(|(expected, data)| UpdateData {
+            expected,
+            data,
+            claims: Claims::default(),
+        });
+    };
+    let mut claims = Map::new();
+    for field in [ID, CREATED_AT, UPDATED_AT, OWNER] {
+        // The caller's own id and a null owner are accepted as they always were.
+        let kept = field == OWNER
+            && data
+                .get(OWNER)
+                .is_some_and(|v| v.is_null() || caller.is_some_and(|me| v.as_str() == Some(me)));
+        if !kept && let Some(v) = data.remove(field) {
+            claims.insert(field.to_owned(), v);
+        }
+    }
+    let (expected, data) = check_client_data(Value::Object(data), caller)?;
+    Ok(UpdateData {
+        expected,
+        data,
+        claims: Claims(claims),
+    })
+}
+
 /// How a write changes a stored record.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
@@ -193,6 +264,47 @@ mod tests {
         let e = check_client_data(json!({"userId":"other"}), Some("me")).expect_err("other");
         assert_eq!(e.code, ErrorCode::SystemField);
         assert!(check_client_data(json!({"userId":"me"}), None).is_err());
+    }
+
+    #[test]
+    fn an_update_may_repeat_the_stored_system_fields_but_not_change_them() {
+        let stored = json!({"_id": "r", "userId": "u", "createdAt": "t0", "updatedAt": "t1", "__v": 2, "a": 1});
+        let Value::Object(stored) = stored else {
+            unreachable!("an object literal")
+        };
+        // The record as read, sent back whole with one field changed.
+        let mut back = stored.clone();
+        back.insert("a".into(), json!(2));
+        let u = check_update_data(Value::Object(back), Some("me")).expect("whole");
+        assert_eq!(u.expected, Some(2));
+        assert_eq!(
+            u.data,
+            json!({"a": 2}).as_object().cloned().expect("object")
+        );
+        assert_eq!(u.claims.check(&stored), Ok(()));
+        // The caller's own id is not a claim (it is not a transfer either).
+        let u = check_update_data(json!({"userId": "me", "a": 3}), Some("me")).expect("own id");
+        assert!(u.claims.is_empty());
+        // A changed id, stamp or owner is refused, field by field.
+        let u = check_update_data(
+            json!({"_id": "r2", "createdAt": "t0", "updatedAt": "t9", "userId": "x"}),
+            Some("me"),
+        )
+        .expect("claims");
+        let e = u.claims.check(&stored).expect_err("changes");
+        assert_eq!(e.code, ErrorCode::SystemField);
+        let errors = e.errors.expect("errors");
+        let mut fields: Vec<&str> = errors.keys().map(String::as_str).collect();
+        fields.sort_unstable();
+        assert_eq!(fields, ["_id", "updatedAt", "userId"]);
+        // A null owner is no claim, as before.
+        let u = check_update_data(json!({"userId": null}), None).expect("null owner");
+        assert!(u.claims.is_empty());
+        // What is not an object stays refused as before.
+        assert_eq!(
+            check_update_data(json!([1]), None).expect_err("array").code,
+            ErrorCode::InvalidBody
+        );
     }
 
     #[test]

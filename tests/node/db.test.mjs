@@ -73,6 +73,21 @@ test('updateResource merges, overwriteResource replaces, deleteResource returns 
   await assert.rejects(sdk.db.getResource('notes', rec._id), { status: 404, code: 'not_found' });
 });
 
+test('a record read and written back whole is accepted; a changed system field is not', async () => {
+  const rec = await sdk.db.createResource('notes', { text: 'a' });
+  const read = await sdk.db.getResource('notes', rec._id);
+  const put = await sdk.db.overwriteResource('notes', rec._id, { ...read, text: 'b' });
+  assert.equal(put.text, 'b');
+  assert.equal(put.__v, 1);
+  const patched = await sdk.db.updateResource('notes', rec._id, { ...put, text: 'c' });
+  assert.equal(patched.__v, 2);
+  await assert.rejects(sdk.db.updateResource('notes', rec._id, { ...put, text: 'd' }),
+    { status: 409, code: 'version_conflict' });
+  await assert.rejects(sdk.db.updateResource('notes', rec._id, { ...patched, createdAt: '2020-01-01T00:00:00.000Z' }),
+    (e) => e.status === 400 && e.code === 'system_field' && 'createdAt' in e.errors);
+  assert.deepEqual(await sdk.db.getResource('notes', rec._id), patched);
+});
+
 test('another user cannot change the record', async () => {
   const rec = await sdk.db.createResource('private', { text: 'mine' });
   const other = createSdk(server.url, API_KEY);

@@ -229,3 +229,85 @@ async fn own_user_id_is_accepted_as_backpack_apps_send_it() {
         .expect_err("other id");
     assert_eq!(e.code(), Some(&ErrorCode::SystemField));
 }
+
+#[tokio::test]
+async fn a_record_read_and_written_back_whole_is_accepted_unless_a_system_field_changed() {
+    let server = Server::start();
+    let (sdk, _) = server.signed_in("whole").await;
+    let made: Record<Message> = sdk
+        .db()
+        .create_resource(
+            "messages",
+            &Message {
+                text: "hi".into(),
+                likes: None,
+            },
+        )
+        .await
+        .expect("create");
+
+    // Read, change, write back the whole record: id, owner, stamps and version included.
+    let mut read: Record<Message> = sdk
+        .db()
+        .get_resource("messages", &made.id)
+        .await
+        .expect("get");
+    read.data.likes = Some(1);
+    let put: Record<Message> = sdk
+        .db()
+        .overwrite_resource("messages", &read.id, &read)
+        .await
+        .expect("PUT of the whole record");
+    assert_eq!((put.version, put.data.likes), (1, Some(1)));
+    let mut read = put;
+    read.data.text = "hello".into();
+    let patched: Record<Message> = sdk
+        .db()
+        .update_resource("messages", &read.id, &read)
+        .await
+        .expect("PATCH of the whole record");
+    assert_eq!((patched.version, patched.data.text.as_str()), (2, "hello"));
+    assert_eq!(
+        (&patched.id, &patched.user_id, &patched.created_at),
+        (&made.id, &made.user_id, &made.created_at)
+    );
+
+    // Its version is the one expected: a copy read before the last write is stale.
+    let e = sdk
+        .db()
+        .update_resource::<Message>("messages", &read.id, &read)
+        .await
+        .expect_err("stale copy");
+    assert_eq!(e.code(), Some(&ErrorCode::VersionConflict));
+
+    // A system field that differs from the stored one is refused, and nothing changes.
+    for (field, value) in [
+        ("_id", json!("000000000000000000000001")),
+        ("createdAt", json!("2020-01-01T00:00:00.000Z")),
+        ("updatedAt", json!("2020-01-01T00:00:00.000Z")),
+        ("userId", json!("someone-else")),
+    ] {
+        let mut body = serde_json::to_value(&patched).expect("json");
+        body[field] = value;
+        body["text"] = json!("changed");
+        let e = sdk
+            .db()
+            .overwrite_resource::<Value>("messages", &made.id, &body)
+            .await
+            .expect_err(field);
+        assert_eq!(e.code(), Some(&ErrorCode::SystemField), "{field}");
+        let rucksack::Error::Api { errors, .. } = &e else {
+            panic!("an answer from the server")
+        };
+        assert!(
+            errors.as_ref().is_some_and(|m| m.contains_key(field)),
+            "{field}: {e}"
+        );
+    }
+    let kept: Record<Message> = sdk
+        .db()
+        .get_resource("messages", &made.id)
+        .await
+        .expect("get");
+    assert_eq!(kept, patched, "nothing written");
+}

@@ -334,3 +334,42 @@ async fn scripted_writes_keep_every_field_the_client_sent() {
     want.insert("extra".into(), json!("x"));
     assert_eq!(u.data, Value::Object(want));
 }
+
+#[tokio::test]
+async fn a_scripted_update_takes_a_record_written_back_whole_and_checks_its_system_fields() {
+    let server = Server::start();
+    let (sdk, _) = server.signed_in("whole").await;
+    configure(
+        &server,
+        "scores",
+        json!({"events": {"validate": "this.total = this.a + this.b;"}}),
+    )
+    .await;
+    let made: Record<Value> = sdk
+        .db()
+        .create_resource("scores", &json!({"a": 1, "b": 2}))
+        .await
+        .expect("create");
+    let mut back = serde_json::to_value(&made).expect("json");
+    back["a"] = json!(10);
+    let put: Record<Value> = sdk
+        .db()
+        .overwrite_resource("scores", &made.id, &back)
+        .await
+        .expect("PUT of the whole record");
+    assert_eq!((put.version, &put.data["total"]), (1, &json!(12)));
+    let mut changed = serde_json::to_value(&put).expect("json");
+    changed["createdAt"] = json!("2020-01-01T00:00:00.000Z");
+    let e = sdk
+        .db()
+        .update_resource::<Value>("scores", &made.id, &changed)
+        .await
+        .expect_err("a changed stamp");
+    assert_eq!(e.code(), Some(&ErrorCode::SystemField), "{e}");
+    let kept: Record<Value> = sdk
+        .db()
+        .get_resource("scores", &made.id)
+        .await
+        .expect("get");
+    assert_eq!(kept, put, "nothing written");
+}

@@ -7,12 +7,13 @@ use crate::app::Collection;
 use crate::clock::{new_id, now_iso};
 use crate::error::ApiError;
 use crate::scripts;
-use crate::store::{Change, Found, StoreError};
+use crate::store::{Change, Check, Found, StoreError};
 use sdk_core::collection::{Access, IdGenerator, Operation};
 use sdk_core::names::{check_collection_name, check_id};
 use sdk_core::query::{Filter as QFilter, FindQuery, QueryError};
 use sdk_core::record::{
-    CREATED_AT, ID, OWNER, UPDATED_AT, VERSION, check_client_data, is_system_field,
+    CREATED_AT, Claims, ID, OWNER, UPDATED_AT, UpdateData, VERSION, check_client_data,
+    check_update_data, is_system_field,
 };
 use sdk_core::update::UpdateSpec;
 use sdk_core::ws::WriteAction;

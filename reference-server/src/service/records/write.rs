@@ -189,11 +189,20 @@ pub(crate) async fn write(
         cfg.config.rules.update.access(me(&c), c.admin),
         "update records",
     )?;
-    let (body_version, data) = check_client_data(body?, me(&c)).map_err(ApiError::from)?;
+    let UpdateData {
+        expected: body_version,
+        data,
+        claims,
+    } = check_update_data(body?, me(&c)).map_err(ApiError::from)?;
     let expected = expected_version(if_match, body_version)?;
     let scripted = cfg.config.events.validate.is_some() || cfg.config.events.put.is_some();
     let result = if scripted {
-        scripted_update(&c, &coll, &cfg, &id, guard, expected, &data, action).await
+        let change = Edit {
+            data: &data,
+            claims: &claims,
+            action,
+        };
+        scripted_update(&c, &coll, &cfg, &id, guard, expected, change).await
     } else {
         let change = if action == WriteAction::Patch {
             Change::Merge(data.clone())
@@ -209,7 +218,7 @@ pub(crate) async fn write(
                 expected,
                 change,
                 now_iso(),
-                cfg.check.clone(),
+                with_claims(cfg.check.clone(), claims.clone()),
             )
             .await
             .map_err(Failed::Store)
@@ -218,6 +227,10 @@ pub(crate) async fn write(
         Err(Failed::Store(StoreError::NotFound)) if cfg.config.upsert && expected.is_none() => {
             // Upsert: create the record with the client's id, as a create.
             require(&cfg, Operation::Insert)?;
+            // Of the system fields, only the id in the path may be repeated.
+            let path_id: Map<String, Value> =
+                std::iter::once((ID.to_owned(), Value::from(id.as_str()))).collect();
+            claims.check(&path_id).map_err(ApiError::from)?;
             let create = grant(
                 cfg.config.rules.create.create_access(me(&c), c.admin),
                 "create records",
@@ -266,9 +279,28 @@ impl From<StoreError> for Failed {
     }
 }
 
+/// The schema check of a collection, after the check that the system fields a
+/// body repeated are the stored ones.
+fn with_claims(schema: Option<Check>, claims: Claims) -> Option<Check> {
+    if claims.is_empty() {
+        return schema;
+    }
+    Some(std::sync::Arc::new(move |rec: &Map<String, Value>| {
+        claims.check(rec)?;
+        schema.as_ref().map_or(Ok(()), |check| check(rec))
+    }))
+}
+
+/// What an update asks: its data, the system fields it repeats, and whether it
+/// merges (`PATCH`) or replaces (`PUT`).
+struct Edit<'a> {
+    data: &'a Map<String, Value>,
+    claims: &'a Claims,
+    action: WriteAction,
+}
+
 /// An update through On Validate and On PUT: read the record, compute the new
 /// one, run the scripts, and write it if nobody wrote in between (else again).
-#[allow(clippy::too_many_arguments)]
 async fn scripted_update(
     c: &Ctx,
     coll: &str,
@@ -276,16 +308,18 @@ async fn scripted_update(
     id: &str,
     guard: Option<QFilter>,
     expected: Option<u64>,
-    data: &Map<String, Value>,
-    action: WriteAction,
+    edit: Edit<'_>,
 ) -> Result<Value, Failed> {
     for _ in 0..SCRIPTED_RETRIES {
         let (prev, version) = load_for_write(c, coll, id, guard.as_ref(), expected).await?;
+        edit.claims
+            .check(&prev)
+            .map_err(|e| Failed::Store(StoreError::Rejected(e)))?;
         let mut next = prev.clone();
-        if action == WriteAction::Patch {
-            Change::Merge(data.clone())
+        if edit.action == WriteAction::Patch {
+            Change::Merge(edit.data.clone())
         } else {
-            Change::Replace(data.clone())
+            Change::Replace(edit.data.clone())
         }
         .apply(&mut next);
         let next = write_scripts(c, coll, cfg, next, Some(&prev)).map_err(Failed::Script)?;
