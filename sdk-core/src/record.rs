@@ -80,6 +80,16 @@ pub fn check_client_data(
             flag(field, "set by the server");
         }
     }
+    // `$` starts operators (update specs, queries), never a field's name.
+    if let Some(op) = data.keys().find(|k| k.starts_with('$')) {
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidBody,
+            format!(
+                "'{op}': a field's name may not start with '$'; operators such as $set belong in a PATCH of one record or a bulk PATCH"
+            ),
+        )
+        .with_field(op, "starts with '$'"));
+    }
     match data.remove(OWNER) {
         None | Some(Value::Null) => {}
         Some(Value::String(s)) if Some(s.as_str()) == caller => {}
@@ -182,13 +192,24 @@ pub enum Change {
     Merge(Map<String, Value>),
     /// Replace every non-system field.
     Replace(Map<String, Value>),
+    /// Apply an update spec (`{"$set": …, "$inc": …}`, Carbond's `updateObject`).
+    Update(crate::update::UpdateSpec),
+}
+
+/// Whether a `PATCH` body is an update spec rather than fields to merge: an
+/// object with an operator (a key that starts with `$`).
+pub fn is_update_spec(body: &Value) -> bool {
+    body.as_object()
+        .is_some_and(|o| o.keys().any(|k| k.starts_with('$')))
 }
 
 impl Change {
     /// Applies the change to a stored record. A merged field keeps its place
     /// (a new one goes last); a replace keeps the system fields and puts the new
-    /// fields after them. The version and time stamps are [`bump`]'s.
-    pub fn apply(self, rec: &mut Map<String, Value>) {
+    /// fields after them. The version and time stamps are [`bump`]'s. Only an
+    /// update spec can fail (`$inc` of a string, say), leaving `rec` partly
+    /// changed: it is then not to be written.
+    pub fn apply(self, rec: &mut Map<String, Value>) -> Result<(), ErrorBody> {
         match self {
             Self::Merge(data) => {
                 for (k, v) in data {
@@ -203,7 +224,9 @@ impl Change {
                 rec.retain(|k, _| is_system_field(k));
                 rec.extend(data);
             }
+            Self::Update(spec) => return spec.apply(rec),
         }
+        Ok(())
     }
 }
 
@@ -331,14 +354,17 @@ mod tests {
         Change::Merge(fields(
             serde_json::json!({"tags": null, "text": "yo", "n": 1}),
         ))
-        .apply(&mut merged);
+        .apply(&mut merged)
+        .expect("a merge applies");
         bump(&mut merged, "t1");
         assert_eq!(
             Value::Object(merged).to_string(),
             r#"{"_id":"a","userId":"u","text":"yo","n":1,"createdAt":"t0","updatedAt":"t1","__v":3}"#
         );
         let mut replaced = stored;
-        Change::Replace(fields(serde_json::json!({"z": true}))).apply(&mut replaced);
+        Change::Replace(fields(serde_json::json!({"z": true})))
+            .apply(&mut replaced)
+            .expect("a replace applies");
         bump(&mut replaced, "t2");
         assert_eq!(
             Value::Object(replaced).to_string(),

@@ -429,3 +429,91 @@ async fn save_refuses_a_collection_larger_than_a_bulk_write_and_keeps_it() {
     assert_eq!(e.code(), Some(&ErrorCode::InvalidBody), "{e}");
     assert_eq!(sdk.db().count("big", None).await.expect("count"), 10_001);
 }
+
+#[tokio::test]
+async fn a_patch_with_operators_applies_them_as_carbonds_update_object() {
+    let server = Server::start();
+    let (sdk, _) = server.signed_in("spec").await;
+    let rec: Record<Value> = sdk
+        .db()
+        .create_resource("specs", &json!({"a": 1, "n": 1, "tags": ["x"]}))
+        .await
+        .expect("create");
+    let updated: Record<Value> = sdk
+        .db()
+        .update_resource(
+            "specs",
+            &rec.id,
+            &json!({"$set": {"a": 2}, "$inc": {"n": 5}, "$push": {"tags": "y"}}),
+        )
+        .await
+        .expect("an update spec");
+    assert_eq!(
+        (&updated.data, updated.version),
+        (&json!({"a": 2, "n": 6, "tags": ["x", "y"]}), 1)
+    );
+    // A spec that cannot apply, or a field named like an operator, writes nothing.
+    for (body, code) in [
+        (json!({"$inc": {"a": "one"}}), ErrorCode::InvalidBody),
+        (json!({"$set": {"a": 3}, "b": 1}), ErrorCode::InvalidBody),
+        (json!({"$nope": {"a": 3}}), ErrorCode::InvalidBody),
+        (json!({"$set": {"_id": "x"}}), ErrorCode::SystemField),
+    ] {
+        let e = sdk
+            .db()
+            .update_resource::<Value>("specs", &rec.id, &body)
+            .await
+            .expect_err("refused");
+        assert_eq!(e.code(), Some(&code), "{body}: {e}");
+    }
+    for body in [json!({"$set": {"a": 3}}), json!({"a": {"b": 1}, "$x": 1})] {
+        let e = sdk
+            .db()
+            .create_resource::<Value>("specs", &body)
+            .await
+            .expect_err("no '$' field");
+        assert_eq!(e.code(), Some(&ErrorCode::InvalidBody), "{body}: {e}");
+        let e = sdk
+            .db()
+            .overwrite_resource::<Value>("specs", &rec.id, &body)
+            .await
+            .expect_err("no '$' field");
+        assert_eq!(e.code(), Some(&ErrorCode::InvalidBody), "{body}: {e}");
+    }
+    let kept: Record<Value> = sdk.db().get_resource("specs", &rec.id).await.expect("get");
+    assert_eq!(kept, updated, "nothing written");
+}
+
+#[tokio::test]
+async fn carbonds_query_parameter_names_mean_what_carbond_says() {
+    use e2e::raw::{call, json as answer};
+    let server = Server::start();
+    let (sdk, _) = server.signed_in("carbond").await;
+    let rows: Vec<Value> = (0..5).map(|i| json!({"i": i, "odd": i % 2 == 1})).collect();
+    sdk.db()
+        .insert_many::<Value>("rows", &rows)
+        .await
+        .expect("seed");
+    let enc = |s: &str| {
+        s.replace('{', "%7B")
+            .replace('}', "%7D")
+            .replace('"', "%22")
+    };
+    let path = format!(
+        "/rows?query={}&sort={}&projection={}&skip=1&limit=2",
+        enc(r#"{"odd":false}"#),
+        enc(r#"{"i":-1}"#),
+        enc(r#"{"i":1}"#),
+    );
+    let page = answer(call(&server, reqwest::Method::GET, &path)).await;
+    assert_eq!(
+        page,
+        json!([{"i": 2}, {"i": 0}]),
+        "even rows, i descending, after the first"
+    );
+    // A reserved name misspelt, or an operator, is an error, never a field to match.
+    for bad in ["/rows?sortby=i", "/rows?Limit=2", "/rows?$where=1"] {
+        let e = answer(call(&server, reqwest::Method::GET, bad)).await;
+        assert_eq!(e["code"], "invalid_query", "{bad}: {e}");
+    }
+}

@@ -249,6 +249,35 @@ fn query_string_equality(field: &str, v: &str) -> Result<Filter, QueryError> {
     })
 }
 
+/// The query parameters with a meaning of their own; any other name is a field
+/// to match (`age=23`), unless it differs from one of these only in case.
+pub const PARAMETERS: [&str; 15] = [
+    "where",
+    "q",
+    "query",
+    "sort",
+    "projection",
+    "select",
+    "distinct",
+    "count",
+    "offset",
+    "skip",
+    "pageSize",
+    "limit",
+    "sortBy",
+    "load",
+    "after",
+];
+
+/// A Carbond parameter (`sort`, `projection`) read as that part of a `q` document.
+fn mongo_part(param: &str, op: &str, v: &str) -> Result<super::MongoQuery, QueryError> {
+    let value: serde_json::Value = serde_json::from_str(v)
+        .map_err(|e| QueryError::new(param, format!("malformed JSON: {e}")))?;
+    let mut doc = serde_json::Map::new();
+    doc.insert(op.to_owned(), value);
+    super::parse_mongo_value(serde_json::Value::Object(doc)).map_err(|e| e.of(param))
+}
+
 impl FindQuery {
     /// A query for every record (the server's default page).
     pub fn new() -> Self {
@@ -281,7 +310,10 @@ impl FindQuery {
             let (k, v) = (k.as_ref(), v.as_ref());
             match k {
                 "where" => filters.push(super::parse_where_as(v, me)?),
-                "q" => q.take_mongo(parse_mongo(v)?, &mut filters),
+                // `query`, `sort` and `projection` are Carbond's names.
+                "q" | "query" => q.take_mongo(parse_mongo(v).map_err(|e| e.of(k))?, &mut filters),
+                "sort" => q.take_mongo(mongo_part(k, "$sort", v)?, &mut filters),
+                "projection" => q.take_mongo(mongo_part(k, "$fields", v)?, &mut filters),
                 "select" => q.select = Some(paths("select", v)?),
                 "distinct" => q.distinct = Some(paths("distinct", v)?),
                 "count" => {
@@ -308,7 +340,21 @@ impl FindQuery {
                 "sortBy" => q.sort = parse_sort_by(v)?,
                 "load" => q.load = parse_load(v)?,
                 "after" => q.after = Some(Cursor::decode(v)?),
-                field => filters.push(query_string_equality(field, v)?),
+                field => {
+                    if field.starts_with('$') {
+                        return Err(QueryError::new(
+                            field,
+                            "no such parameter: '$' starts operators, which belong in q",
+                        ));
+                    }
+                    if let Some(name) = PARAMETERS.iter().find(|p| p.eq_ignore_ascii_case(field)) {
+                        return Err(QueryError::new(
+                            field,
+                            format!("no such parameter; did you mean '{name}'?"),
+                        ));
+                    }
+                    filters.push(query_string_equality(field, v)?);
+                }
             }
         }
         q.finish(filters, limited)

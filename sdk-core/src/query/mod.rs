@@ -85,6 +85,12 @@ impl QueryError {
         }
     }
 
+    /// The same problem, of parameter `param` (one that another's parser read).
+    pub fn of(mut self, param: &str) -> Self {
+        self.param = param.to_owned();
+        self
+    }
+
     /// The wire error: 400 `invalid_query`, with `errors` naming the parameter.
     pub fn to_error_body(&self) -> ErrorBody {
         ErrorBody::new(ErrorCode::InvalidQuery, self.to_string())

@@ -151,3 +151,36 @@ fn a_mongo_document_reads_as_the_q_parameter_holding_it() {
         assert_eq!(FindQuery::from_mongo(doc.clone()), by_pair, "{doc}");
     }
 }
+
+#[test]
+fn carbond_parameter_names_read_as_ours_and_near_misses_are_refused() {
+    let ours =
+        FindQuery::from_pairs([("q", r#"{"a":1}"#), ("sortBy", "b desc"), ("select", "a,b")])
+            .expect("ours");
+    let carbond = FindQuery::from_pairs([
+        ("query", r#"{"a":1}"#),
+        ("sort", r#"{"b":-1}"#),
+        ("projection", r#"{"a":1,"b":1}"#),
+    ])
+    .expect("Carbond's");
+    assert_eq!(carbond, ours);
+    // An operator or a reserved name in another case is no field to match.
+    for (k, v) in [
+        ("$where", "x"),
+        ("sortby", "a"),
+        ("PageSize", "3"),
+        ("Query", "{}"),
+    ] {
+        let e = FindQuery::from_pairs([(k, v)]).expect_err(k);
+        assert_eq!(e.param, k);
+    }
+    for (k, v) in [
+        ("sort", "{"),
+        ("projection", r#"{"a":0}"#),
+        ("query", "[1]"),
+    ] {
+        let e = FindQuery::from_pairs([(k, v)]).expect_err(k);
+        assert_eq!(e.param, k, "{e}");
+    }
+    assert!(FindQuery::from_pairs([("title", "x")]).is_ok());
+}

@@ -13,7 +13,7 @@ use sdk_core::names::{check_collection_name, check_id};
 use sdk_core::query::{Filter as QFilter, FindQuery, QueryError};
 use sdk_core::record::{
     CREATED_AT, Claims, ID, OWNER, UPDATED_AT, UpdateData, VERSION, check_client_data,
-    check_update_data, is_system_field,
+    check_update_data, is_system_field, is_update_spec,
 };
 use sdk_core::update::UpdateSpec;
 use sdk_core::ws::WriteAction;

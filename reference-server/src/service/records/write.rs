@@ -189,26 +189,33 @@ pub(crate) async fn write(
         cfg.config.rules.update.access(me(&c), c.admin),
         "update records",
     )?;
-    let UpdateData {
-        expected: body_version,
-        data,
-        claims,
-    } = check_update_data(body?, me(&c)).map_err(ApiError::from)?;
+    let body = body?;
+    // A PATCH that holds operators is an update spec (Carbond's updateObject).
+    let (body_version, change, claims) = if action == WriteAction::Patch && is_update_spec(&body) {
+        let spec = UpdateSpec::parse(&body).map_err(ApiError::from)?;
+        (None, Change::Update(spec), Claims::default())
+    } else {
+        let UpdateData {
+            expected,
+            data,
+            claims,
+        } = check_update_data(body, me(&c)).map_err(ApiError::from)?;
+        let change = if action == WriteAction::Patch {
+            Change::Merge(data)
+        } else {
+            Change::Replace(data)
+        };
+        (expected, change, claims)
+    };
     let expected = expected_version(if_match, body_version)?;
     let scripted = cfg.config.events.validate.is_some() || cfg.config.events.put.is_some();
     let result = if scripted {
-        let change = Edit {
-            data: &data,
+        let edit = Edit {
+            change: &change,
             claims: &claims,
-            action,
         };
-        scripted_update(&c, &coll, &cfg, &id, guard, expected, change).await
+        scripted_update(&c, &coll, &cfg, &id, guard, expected, edit).await
     } else {
-        let change = if action == WriteAction::Patch {
-            Change::Merge(data.clone())
-        } else {
-            Change::Replace(data.clone())
-        };
         c.app
             .store
             .update(
@@ -216,7 +223,7 @@ pub(crate) async fn write(
                 &id,
                 guard,
                 expected,
-                change,
+                change.clone(),
                 now_iso(),
                 with_claims(cfg.check.clone(), claims.clone()),
             )
@@ -235,8 +242,9 @@ pub(crate) async fn write(
                 cfg.config.rules.create.create_access(me(&c), c.admin),
                 "create records",
             )?;
-            let fields: Map<String, Value> =
-                data.into_iter().filter(|(_, v)| !v.is_null()).collect();
+            // The record the change makes of nothing.
+            let mut fields = Map::new();
+            change.apply(&mut fields).map_err(ApiError::from)?;
             let record = new_record(
                 &c,
                 &coll,
@@ -291,12 +299,10 @@ fn with_claims(schema: Option<Check>, claims: Claims) -> Option<Check> {
     }))
 }
 
-/// What an update asks: its data, the system fields it repeats, and whether it
-/// merges (`PATCH`) or replaces (`PUT`).
+/// What an update asks: its change, and the system fields it repeats.
 struct Edit<'a> {
-    data: &'a Map<String, Value>,
+    change: &'a Change,
     claims: &'a Claims,
-    action: WriteAction,
 }
 
 /// An update through On Validate and On PUT: read the record, compute the new
@@ -316,12 +322,10 @@ async fn scripted_update(
             .check(&prev)
             .map_err(|e| Failed::Store(StoreError::Rejected(e)))?;
         let mut next = prev.clone();
-        if edit.action == WriteAction::Patch {
-            Change::Merge(edit.data.clone())
-        } else {
-            Change::Replace(edit.data.clone())
-        }
-        .apply(&mut next);
+        edit.change
+            .clone()
+            .apply(&mut next)
+            .map_err(|e| Failed::Store(StoreError::Rejected(e)))?;
         let next = write_scripts(c, coll, cfg, next, Some(&prev)).map_err(Failed::Script)?;
         let fields: Map<String, Value> = next
             .into_iter()

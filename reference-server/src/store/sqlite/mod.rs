@@ -389,7 +389,7 @@ impl Records for SqliteStore {
         let layouts = self.layouts.clone();
         self.write(move |c| {
             let mut rec = load_owned(c, &coll, &id, guard.as_ref(), expected_version)?;
-            change.apply(&mut rec);
+            change.apply(&mut rec).map_err(StoreError::Rejected)?;
             if let Some(check) = &check {
                 check(&rec).map_err(StoreError::Rejected)?;
             }
