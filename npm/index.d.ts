@@ -229,6 +229,12 @@ export interface RealtimeSocket {
    */
   subscribe(collection: string, query: string | MongoQuery | { [field: string]: unknown } | null | undefined,
     callback: (message: WriteMessage) => void): () => void;
+  /**
+   * Sends one text frame as a WebSocket's `send` does: the string as given, an
+   * object as its JSON. Not kept for a reconnect (the `actions` are); throws an
+   * `SdkError` with code `unavailable` while the connection is not open.
+   */
+  send(data: string | object): void;
   /** Closes for good: no reconnect. */
   close(): void;
 }

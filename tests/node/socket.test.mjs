@@ -32,6 +32,22 @@ async function user(tag, url = server.url) {
   return { sdk, id, ws };
 }
 
+test('send() puts a frame on the socket as given, as a WebSocket does', async () => {
+  const a = await user('js-send');
+  const all = nextMessage(a.ws, (m) => m.action === 'getAll');
+  a.ws.send(JSON.stringify({ action: 'getAll', collection: 'sendnotes' }));
+  assert.deepEqual(await all, { action: 'getAll', collection: 'sendnotes', response: [] });
+  // An object goes as its JSON: an application message, broadcast with the sender's id.
+  const echoed = nextMessage(a.ws, (m) => m.action === 'hello');
+  a.ws.send({ action: 'hello', text: 'hi' });
+  assert.deepEqual(await echoed, { action: 'hello', text: 'hi', userId: a.id });
+  const refused = nextMessage(a.ws, (m) => m.action === 'error');
+  a.ws.send('not json');
+  assert.equal((await refused).code, 'malformed_json');
+  a.ws.close();
+  assert.throws(() => a.ws.send('{}'), (e) => e.code === 'unavailable');
+});
+
 test('reads answer the caller; writes answer the caller and reach the others once', async () => {
   const a = await user('js-a');
   const b = await user('js-b');

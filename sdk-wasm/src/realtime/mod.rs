@@ -480,6 +480,34 @@ impl Socket {
         Ok(stop.unchecked_into())
     }
 
+    /// `send(data)`, as a WebSocket's: one text frame, exactly the string given
+    /// (an object goes as its JSON), on the open connection. Unlike `actions`,
+    /// what it sends is not kept for a reconnect. Throws `unavailable` while the
+    /// connection is not open.
+    pub fn send(&self, data: JsValue) -> Result<(), JsValue> {
+        let text = match data.as_string() {
+            Some(text) => text,
+            None => to_json(&data)?.to_string(),
+        };
+        let ws = {
+            let s = self.state.borrow();
+            if s.closed || !s.link.is_connected() {
+                None
+            } else {
+                s.ws.clone()
+            }
+        };
+        match ws {
+            Some(ws) => ws.send_with_str(&text),
+            None => Err(js_error(
+                0,
+                "unavailable",
+                "the connection is not open: send after onopen, or use actions, which wait",
+                JsValue::UNDEFINED,
+            )),
+        }
+    }
+
     /// Closes the connection for good (no reconnect).
     pub fn close(&self) {
         let ws = {
