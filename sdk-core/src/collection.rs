@@ -19,8 +19,11 @@ use std::collections::BTreeMap;
 /// The operations of the collection tree (Carbond's names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
-    /// `POST /<c>`: insert one object or an array.
+    /// `POST /<c>` with an array: insert several objects.
     Insert,
+    /// `POST /<c>` with one object (and an upsert that creates): its own switch,
+    /// else `insert`'s.
+    InsertObject,
     /// `GET /<c>`: find.
     Find,
     /// `PUT /<c>`: replace the whole collection (off unless enabled).
@@ -41,8 +44,9 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 9] = [
+    pub const ALL: [Operation; 10] = [
         Self::Insert,
+        Self::InsertObject,
         Self::Find,
         Self::Save,
         Self::Update,
@@ -57,6 +61,7 @@ impl Operation {
     pub fn name(self) -> &'static str {
         match self {
             Self::Insert => "insert",
+            Self::InsertObject => "insertObject",
             Self::Find => "find",
             Self::Save => "save",
             Self::Update => "update",
@@ -90,8 +95,9 @@ pub struct CollectionConfig {
     /// Deployd-style property types, turned into a JSON Schema (used when `schema` is absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub properties: Option<BTreeMap<String, PropertySpec>>,
-    /// Operation switches: names of [`Operation`] or `"*"` to booleans.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Operation switches: names of [`Operation`] or `"*"` to booleans
+    /// (Carbond's `enabled` is read as this).
+    #[serde(default, alias = "enabled", skip_serializing_if = "BTreeMap::is_empty")]
     pub operations: BTreeMap<String, bool>,
     /// How new records get their `_id`.
     #[serde(default)]
@@ -295,11 +301,15 @@ fn invalid(field: &str, problem: impl Into<String>) -> ErrorBody {
 }
 
 impl CollectionConfig {
-    /// Whether an operation is switched on: its own switch, else `"*"`, else the
-    /// default (everything but `save`).
+    /// Whether an operation is switched on: its own switch (for `insertObject`,
+    /// else `insert`'s), else `"*"`, else the default (everything but `save`).
     pub fn enabled(&self, op: Operation) -> bool {
         self.operations
             .get(op.name())
+            .or_else(|| match op {
+                Operation::InsertObject => self.operations.get(Operation::Insert.name()),
+                _ => None,
+            })
             .or_else(|| self.operations.get("*"))
             .copied()
             .unwrap_or(op != Operation::Save)
@@ -423,6 +433,15 @@ mod tests {
                 .expect("config");
         assert!(c.enabled(Operation::Find));
         assert!(!c.enabled(Operation::Insert));
+        // Carbond's spelling; insertObject follows insert unless named.
+        let c: CollectionConfig =
+            serde_json::from_value(json!({"enabled": {"insert": false}})).expect("config");
+        assert!(!c.enabled(Operation::Insert) && !c.enabled(Operation::InsertObject));
+        let c: CollectionConfig =
+            serde_json::from_value(json!({"enabled": {"insert": false, "insertObject": true}}))
+                .expect("config");
+        assert!(!c.enabled(Operation::Insert) && c.enabled(Operation::InsertObject));
+        assert!(c.check().is_ok());
         let d = CollectionConfig::default();
         assert!(d.enabled(Operation::Insert) && !d.enabled(Operation::Save));
     }

@@ -517,3 +517,42 @@ async fn carbonds_query_parameter_names_mean_what_carbond_says() {
         assert_eq!(e["code"], "invalid_query", "{bad}: {e}");
     }
 }
+
+#[tokio::test]
+async fn carbonds_enabled_switches_insert_and_insert_object_apart() {
+    let server = Server::start();
+    let admin = server.admin_sdk();
+    let (sdk, _) = server.signed_in("enabled").await;
+    admin
+        .db()
+        .set_collection_config(
+            "one",
+            &config(json!({"enabled": {"insert": false, "insertObject": true}})),
+        )
+        .await
+        .expect("Carbond's spelling");
+    let _: Record<Value> = sdk
+        .db()
+        .create_resource("one", &json!({"a": 1}))
+        .await
+        .expect("insertObject is on");
+    let e = sdk
+        .db()
+        .insert_many::<Value>("one", &[json!({"a": 2})])
+        .await
+        .expect_err("insert is off");
+    assert_eq!(e.code(), Some(&ErrorCode::OperationDisabled));
+    admin
+        .db()
+        .set_collection_config("none", &config(json!({"enabled": {"insert": false}})))
+        .await
+        .expect("configure");
+    let e = sdk
+        .db()
+        .create_resource::<Value>("none", &json!({"a": 1}))
+        .await
+        .expect_err("insertObject follows insert");
+    assert_eq!(e.code(), Some(&ErrorCode::OperationDisabled));
+    let read = admin.db().collection_config("one").await.expect("config");
+    assert_eq!(read.operations.get("insertObject"), Some(&true));
+}

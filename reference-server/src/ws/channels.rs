@@ -155,7 +155,7 @@ fn as_user(app: &Arc<App>, user: &str) -> Ctx {
 async fn check_info_write(app: &Arc<App>, conn: &Conn, uic: &str) -> Result<(), ErrorBody> {
     let user = conn.require_user()?;
     let op = match info(app, uic, user).await? {
-        None => Operation::Insert,
+        None => Operation::InsertObject,
         Some(_) => Operation::UpdateObject,
     };
     records::allowed(&conn.ctx(app, Origin::Quiet), uic, op).map_err(|ApiError(e, _)| e)

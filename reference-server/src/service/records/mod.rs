@@ -175,7 +175,9 @@ pub(crate) fn allowed(c: &Ctx, coll: &str, op: Operation) -> Result<(), ApiError
     require(&cfg, op)?;
     let rules = &cfg.config.rules;
     let (access, what) = match op {
-        Operation::Insert => (rules.create.create_access(me(c), c.admin), "create records"),
+        Operation::Insert | Operation::InsertObject => {
+            (rules.create.create_access(me(c), c.admin), "create records")
+        }
         Operation::Update | Operation::UpdateObject | Operation::SaveObject | Operation::Save => {
             (rules.update.access(me(c), c.admin), "update records")
         }

@@ -6,12 +6,20 @@ pub(crate) async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outc
     let c = c?;
     check_collection(&coll)?;
     let cfg = c.app.collection(&coll);
-    require(&cfg, Operation::Insert)?;
+    let body = body?;
+    require(
+        &cfg,
+        if body.is_array() {
+            Operation::Insert
+        } else {
+            Operation::InsertObject
+        },
+    )?;
     let guard = grant(
         cfg.config.rules.create.create_access(me(&c), c.admin),
         "create records",
     )?;
-    match body? {
+    match body {
         Value::Array(items) => {
             if items.is_empty() || items.len() > MAX_INSERT {
                 return Err(ApiError::from(ErrorBody::new(
@@ -233,7 +241,7 @@ pub(crate) async fn write(
     let saved = match result {
         Err(Failed::Store(StoreError::NotFound)) if cfg.config.upsert && expected.is_none() => {
             // Upsert: create the record with the client's id, as a create.
-            require(&cfg, Operation::Insert)?;
+            require(&cfg, Operation::InsertObject)?;
             // Of the system fields, only the id in the path may be repeated.
             let path_id: Map<String, Value> =
                 std::iter::once((ID.to_owned(), Value::from(id.as_str()))).collect();
