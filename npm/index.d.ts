@@ -88,9 +88,9 @@ export interface Db {
   /** Creates records from up to 1,000 objects, all or nothing. */
   insertMany<T extends object = { [key: string]: unknown }>(collection: string, objects: object[]): Promise<Record<T>[]>;
   /** Applies an update spec (`{ $set, $unset, $inc, $push, $pull, $min, $max }`) to every matching record you own, all or nothing. */
-  updateMany(collection: string, query: string | MongoQuery | null, spec: { [op: string]: { [field: string]: unknown } }): Promise<{ n: number }>;
+  updateMany(collection: string, query: string | MongoQuery | null, spec: { [op: string]: { [field: string]: unknown } }): Promise<{ n: number; val: number; created?: true }>;
   /** Deletes every matching record you own (every one of yours with a null query), all or nothing. */
-  deleteMany(collection: string, query: string | MongoQuery | null): Promise<{ n: number }>;
+  deleteMany(collection: string, query: string | MongoQuery | null): Promise<{ n: number; val: number }>;
   /** One record. */
   getResource<T extends object = { [key: string]: unknown }>(collection: string, id: string): Promise<Record<T>>;
   /** Creates a record owned by the signed-in user. */

@@ -111,13 +111,13 @@ test('insertMany, updateMany and deleteMany act on the caller\'s records, all or
   await assert.rejects(sdk.db.insertMany('bulk', [{ i: 5 }, { _id: 'x' }]), (e) => e.code === 'system_field');
   assert.equal(await sdk.db.find('bulk', null, { count: true }), 4);
 
-  assert.deepEqual(await sdk.db.updateMany('bulk', 'i >= 3', { $inc: { i: 10 }, $set: { big: true } }), { n: 2 });
+  assert.deepEqual(await sdk.db.updateMany('bulk', 'i >= 3', { $inc: { i: 10 }, $set: { big: true } }), { n: 2, val: 2 });
   assert.deepEqual((await sdk.db.find('bulk', { big: true }, { sortBy: 'i' })).map((r) => [r.i, r.__v]), [[13, 1], [14, 1]]);
   await assert.rejects(sdk.db.updateMany('bulk', null, { $rename: { i: 'j' } }), (e) => e.status === 400 && e.code === 'invalid_body');
 
   const other = createSdk(server.url, API_KEY);
   await other.auth.register(email('bulk-other'), PASSWORD);
-  assert.deepEqual(await other.db.deleteMany('bulk', null), { n: 0 }, 'not the owner: nothing to delete');
-  assert.deepEqual(await sdk.db.deleteMany('bulk', { i: { $lt: 3 } }), { n: 2 });
+  assert.deepEqual(await other.db.deleteMany('bulk', null), { n: 0, val: 0 }, 'not the owner: nothing to delete');
+  assert.deepEqual(await sdk.db.deleteMany('bulk', { i: { $lt: 3 } }), { n: 2, val: 2 });
   assert.equal(await sdk.db.find('bulk', null, { count: true }), 2);
 });

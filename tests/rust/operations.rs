@@ -556,3 +556,60 @@ async fn carbonds_enabled_switches_insert_and_insert_object_apart() {
     let read = admin.db().collection_config("one").await.expect("config");
     assert_eq!(read.operations.get("insertObject"), Some(&true));
 }
+
+#[tokio::test]
+async fn a_bulk_update_upserts_where_the_collection_allows_it() {
+    use e2e::raw::{call, json as answer};
+    let server = Server::start();
+    let admin = server.admin_sdk();
+    let (sdk, _) = server.signed_in("reader").await;
+    let enc = |s: &str| {
+        s.replace('{', "%7B")
+            .replace('}', "%7D")
+            .replace('"', "%22")
+    };
+    let patch = |token: &str, query: &str| {
+        call(
+            &server,
+            reqwest::Method::PATCH,
+            &format!("/stock?query={}", enc(query)),
+        )
+        .header("x-authorization", token.to_owned())
+        .json(&json!({"$inc": {"count": 5}}))
+    };
+    let first = r#"{"sku":"a1","shelf":{"$gt":0}}"#;
+    let (me, token) = e2e::raw::user(&server, "upserter").await;
+    // Without upserts: nothing matches, nothing is made.
+    assert_eq!(
+        answer(patch(&token, first)).await,
+        json!({"n": 0, "val": 0})
+    );
+    admin
+        .db()
+        .set_collection_config("stock", &config(json!({"upsert": true})))
+        .await
+        .expect("configure");
+    let r = patch(&token, first).send().await.expect("send");
+    assert_eq!(r.status(), 201);
+    assert_eq!(
+        r.json::<Value>().await.expect("json"),
+        json!({"n": 1, "val": 1, "created": true})
+    );
+    let made: Vec<Record<Value>> = sdk.db().get_collection("stock").await.expect("list");
+    assert_eq!(made.len(), 1);
+    // The filter's equalities, then the spec; not its other conditions.
+    assert_eq!(made[0].data, json!({"sku": "a1", "count": 5}));
+    assert_eq!(
+        made[0].user_id.as_deref(),
+        Some(me.as_str()),
+        "the caller's"
+    );
+    // Now a filter matches it: an update, not another record.
+    assert_eq!(
+        answer(patch(&token, r#"{"sku":"a1"}"#)).await,
+        json!({"n": 1, "val": 1})
+    );
+    let again: Vec<Record<Value>> = sdk.db().get_collection("stock").await.expect("list");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].data["count"], 10);
+}

@@ -10,7 +10,7 @@ use crate::scripts;
 use crate::store::{Change, Check, Found, StoreError};
 use sdk_core::collection::{Access, IdGenerator, Operation};
 use sdk_core::names::{check_collection_name, check_id};
-use sdk_core::query::{Filter as QFilter, FindQuery, QueryError};
+use sdk_core::query::{CmpOp, Filter as QFilter, FindQuery, QueryError};
 use sdk_core::record::{
     CREATED_AT, Claims, ID, OWNER, UPDATED_AT, UpdateData, VERSION, check_client_data,
     check_update_data, is_system_field, is_update_spec,

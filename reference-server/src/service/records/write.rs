@@ -85,17 +85,93 @@ pub(crate) async fn update_many(
     let saved = c
         .app
         .store
-        .update_many(&coll, filter, guard, spec, now_iso(), cfg.check.clone())
+        .update_many(
+            &coll,
+            filter.clone(),
+            guard,
+            spec.clone(),
+            now_iso(),
+            cfg.check.clone(),
+        )
         .await
         .map_err(store_error)?;
+    if saved.is_empty() && cfg.config.upsert {
+        return upsert_many(&c, &coll, &cfg, filter.as_ref(), &spec).await;
+    }
     Ok(bulk_answer(&c, WriteAction::Patch, &coll, saved))
 }
 
-/// Broadcasts each record a bulk write touched and answers `{"n": count}`.
+/// Carbond's upserting `update`: nothing matched, so one record is made, as a
+/// create, of the filter's equalities with the spec applied. Answers
+/// `201 {"n": 1, "val": 1, "created": true}`.
+async fn upsert_many(
+    c: &Ctx,
+    coll: &str,
+    cfg: &Collection,
+    filter: Option<&QFilter>,
+    spec: &UpdateSpec,
+) -> Outcome {
+    require(cfg, Operation::InsertObject)?;
+    let create = grant(
+        cfg.config.rules.create.create_access(me(c), c.admin),
+        "create records",
+    )?;
+    let mut set = Map::new();
+    equalities(filter, &mut set);
+    let mut fields = Map::new();
+    if !set.is_empty() {
+        UpdateSpec::parse(&json!({ "$set": set }))
+            .and_then(|s| s.apply(&mut fields))
+            .map_err(ApiError::from)?;
+    }
+    spec.apply(&mut fields).map_err(ApiError::from)?;
+    let id = match fields.shift_remove(ID) {
+        Some(Value::String(id)) => Some(id),
+        _ => None,
+    };
+    let record = new_record(c, coll, cfg, create.as_ref(), Value::Object(fields), id)?;
+    let saved = c
+        .app
+        .store
+        .insert_many(coll, vec![record])
+        .await
+        .map_err(store_error)?;
+    c.publish(WriteAction::Create, coll, saved);
+    Ok(Answer::Json(
+        json!({ "n": 1, "val": 1, "created": true }),
+        201,
+    ))
+}
+
+/// The `field = value` parts a record must have to match `filter` (through
+/// `AND`s), by field path.
+fn equalities(filter: Option<&QFilter>, out: &mut Map<String, Value>) {
+    match filter {
+        Some(QFilter::And(parts)) => {
+            for p in parts {
+                equalities(Some(p), out);
+            }
+        }
+        Some(QFilter::Compare {
+            field,
+            op: CmpOp::Eq,
+            value,
+        }) => {
+            out.insert(field.to_string(), value.to_json());
+        }
+        Some(QFilter::In { field, values }) if values.len() == 1 => {
+            out.insert(field.to_string(), values[0].to_json());
+        }
+        _ => {}
+    }
+}
+
+/// Broadcasts each record a bulk write touched and answers `{"n": count}` (and
+/// Carbond's `{"val": count}`).
 fn bulk_answer(c: &Ctx, action: WriteAction, coll: &str, records: Vec<Value>) -> Answer {
     let n = records.len();
     c.publish(action, coll, records);
-    Answer::Json(json!({ "n": n }), 200)
+    Answer::Json(json!({ "n": n, "val": n }), 200)
 }
 
 pub(crate) async fn delete_many(coll: String, c: CtxResult, raw: String) -> Outcome {
