@@ -48,6 +48,17 @@ test('send() puts a frame on the socket as given, as a WebSocket does', async ()
   assert.throws(() => a.ws.send('{}'), (e) => e.code === 'unavailable');
 });
 
+test("a client's close gets the server's close in reply, not a dropped connection", async () => {
+  const url = `${server.url.replace(/^http/, 'ws').replace(/\/$/, '')}/ws?apiKey=${API_KEY}`;
+  const ws = new WebSocket(url);
+  await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
+  const closed = new Promise((resolve) => { ws.onclose = resolve; });
+  ws.close();
+  const e = await closed;
+  assert.equal(e.wasClean, true);
+  assert.notEqual(e.code, 1006, 'abnormal closure: the server dropped the connection');
+});
+
 test('reads answer the caller; writes answer the caller and reach the others once', async () => {
   const a = await user('js-a');
   const b = await user('js-b');

@@ -202,6 +202,11 @@ pub async fn serve(socket: Socket, app: Arc<App>, who: Who, numbered: bool, resu
             reason: reason.into(),
         };
         let _ = tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Close(Some(frame)))).await;
+    } else {
+        // The client closed, or the connection broke: complete the closing
+        // handshake (the reply to a client's close frame is sent here), so the
+        // client sees a clean close rather than 1006.
+        let _ = tokio::time::timeout(SEND_TIMEOUT, tx.close()).await;
     }
     tracing::debug!(user = ?conn.user, id = conn.id, "websocket closed");
 }
