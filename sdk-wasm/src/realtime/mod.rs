@@ -47,6 +47,9 @@ struct State {
     closed: bool,
     ticker: Option<JsValue>,
     retry: Option<JsValue>,
+    /// The timer that fails a hanging handshake (cleared once it is settled, so
+    /// it never keeps a Node.js process alive after `close()`).
+    handshake: Option<JsValue>,
     generation: u64,
     /// The handlers of the current socket and the heartbeat timer, kept alive while in use.
     handlers: Vec<Closure<dyn FnMut(JsValue)>>,
@@ -94,6 +97,7 @@ pub(crate) fn open(core: Shared) -> Result<Socket, JsValue> {
         closed: false,
         ticker: None,
         retry: None,
+        handshake: None,
         generation: 0,
         handlers: Vec::new(),
         ticker_fn: None,
@@ -144,7 +148,10 @@ fn connect(st: &Rcs) -> Result<(), JsValue> {
             }
         }
     });
-    set_timeout(f.unchecked_ref(), CONNECT_TIMEOUT_MS);
+    let timer = set_timeout(f.unchecked_ref(), CONNECT_TIMEOUT_MS);
+    if let Some(old) = st.borrow_mut().handshake.replace(timer) {
+        clear_timeout(&old);
+    }
     Ok(())
 }
 
@@ -188,6 +195,9 @@ fn event(kind: &str, data: Option<&str>) -> JsValue {
 fn on_open(st: &Rcs, _: JsValue) {
     let first = {
         let mut s = st.borrow_mut();
+        if let Some(t) = s.handshake.take() {
+            clear_timeout(&t);
+        }
         s.link.on_open(now());
         !std::mem::replace(&mut s.opened_once, true)
     };
@@ -517,6 +527,9 @@ impl Socket {
                 clear_interval(&t);
             }
             if let Some(t) = s.retry.take() {
+                clear_timeout(&t);
+            }
+            if let Some(t) = s.handshake.take() {
                 clear_timeout(&t);
             }
             s.ws.clone()
