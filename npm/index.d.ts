@@ -12,8 +12,23 @@ export interface SystemFields {
   __v: number;
 }
 
-/** A stored record: the system fields plus the application's own fields. */
-export type Record<T extends object = { [key: string]: unknown }> = SystemFields & T;
+/** Any application fields. */
+export type Fields = { [key: string]: unknown };
+
+/**
+ * A stored record: the system fields plus the application's own fields `T`.
+ * (Named so that it does not hide TypeScript's own `Record<K, V>`.)
+ */
+export type StoredRecord<T extends object = Fields> = SystemFields & T;
+
+/**
+ * What an update may send for a record of fields `T`: some of its fields
+ * (`null` removes one), and the system fields of the record as it was read.
+ */
+export type Changes<T extends object = Fields> = { [K in keyof T]?: T[K] | null } & Partial<SystemFields>;
+
+/** An update spec: operators to field paths and values. */
+export type UpdateSpec = { [op: `$${string}`]: { [field: string]: unknown } };
 
 /** What register and login resolve to. */
 export interface UserId {
@@ -76,31 +91,34 @@ export interface Db {
   /** Declares a collection; it is listed once it holds a record. Resolves to the name. */
   createNewCollection(collectionName: string): Promise<string>;
   /** Every record of a collection, oldest first (read page by page). */
-  getCollection<T extends object = { [key: string]: unknown }>(collection: string): Promise<Record<T>[]>;
+  getCollection<T extends object = Fields>(collection: string): Promise<StoredRecord<T>[]>;
   /**
    * Records matching a query. `query` is a `where` string (`'age >= 18 AND city = "Paris"'`)
    * or a Mongo-style object (`{ age: { $gte: 18 } }`). With `{ count: true }` it resolves to a number.
    */
-  find<T extends object = { [key: string]: unknown }>(collection: string, query?: string | MongoQuery | null, options?: FindOptions & { count?: false }): Promise<Record<T>[]>;
+  find<T extends object = Fields>(collection: string, query?: string | MongoQuery | null, options?: FindOptions & { count?: false }): Promise<StoredRecord<T>[]>;
   find(collection: string, query: string | MongoQuery | null | undefined, options: FindOptions & { count: true }): Promise<number>;
   /** One page and the cursor of the next (`null` after the last): pass it back as `options.after`. */
-  findPage<T extends object = { [key: string]: unknown }>(collection: string, query?: string | MongoQuery | null, options?: FindOptions): Promise<{ records: Record<T>[]; after: string | null }>;
+  findPage<T extends object = Fields>(collection: string, query?: string | MongoQuery | null, options?: FindOptions): Promise<{ records: StoredRecord<T>[]; after: string | null }>;
   /** Creates records from up to 1,000 objects, all or nothing. */
-  insertMany<T extends object = { [key: string]: unknown }>(collection: string, objects: object[]): Promise<Record<T>[]>;
+  insertMany<T extends object = Fields>(collection: string, objects: T[]): Promise<StoredRecord<T>[]>;
   /** Applies an update spec (`{ $set, $unset, $inc, $push, $pull, $min, $max }`) to every matching record you own, all or nothing. */
-  updateMany(collection: string, query: string | MongoQuery | null, spec: { [op: string]: { [field: string]: unknown } }): Promise<{ n: number; val: number; created?: true }>;
+  updateMany(collection: string, query: string | MongoQuery | null, spec: UpdateSpec): Promise<{ n: number; val: number; created?: true }>;
   /** Deletes every matching record you own (every one of yours with a null query), all or nothing. */
   deleteMany(collection: string, query: string | MongoQuery | null): Promise<{ n: number; val: number }>;
   /** One record. */
-  getResource<T extends object = { [key: string]: unknown }>(collection: string, id: string): Promise<Record<T>>;
+  getResource<T extends object = Fields>(collection: string, id: string): Promise<StoredRecord<T>>;
   /** Creates a record owned by the signed-in user. */
-  createResource<T extends object = { [key: string]: unknown }>(collection: string, data: object): Promise<Record<T>>;
-  /** Merges data into a record; a null value removes that field. */
-  updateResource<T extends object = { [key: string]: unknown }>(collection: string, id: string, data: object): Promise<Record<T>>;
-  /** Replaces a record's fields with data. */
-  overwriteResource<T extends object = { [key: string]: unknown }>(collection: string, id: string, data: object): Promise<Record<T>>;
+  createResource<T extends object = Fields>(collection: string, data: T): Promise<StoredRecord<T>>;
+  /**
+   * Merges data into a record; a null value removes that field. An update spec
+   * (`{ $set, $inc, … }`) is applied instead.
+   */
+  updateResource<T extends object = Fields>(collection: string, id: string, data: Changes<T> | UpdateSpec): Promise<StoredRecord<T>>;
+  /** Replaces a record's fields with data (a record as read may be sent back whole). */
+  overwriteResource<T extends object = Fields>(collection: string, id: string, data: T & Partial<SystemFields>): Promise<StoredRecord<T>>;
   /** Deletes a record; resolves to it as it was. */
-  deleteResource<T extends object = { [key: string]: unknown }>(collection: string, id: string): Promise<Record<T>>;
+  deleteResource<T extends object = Fields>(collection: string, id: string): Promise<StoredRecord<T>>;
 }
 
 /** The metadata record of a stored file. */
@@ -144,12 +162,12 @@ export interface Storage {
 }
 
 /** A database write as broadcast to WebSocket clients. */
-export interface WriteMessage<T extends object = { [key: string]: unknown }> {
+export interface WriteMessage<T extends object = Fields> {
   action: 'create' | 'update' | 'patch' | 'delete';
   collection: string;
   /** Present and true when the write came over HTTP. */
   httpRequest?: boolean;
-  response: Record<T>;
+  response: StoredRecord<T>;
 }
 
 /** The object createSdk returns. */

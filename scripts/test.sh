@@ -60,6 +60,15 @@ fuzz_targets=$(grep -c '^fuzz ' "$LOGS/fuzz.log" || true)
 step "npm package: build"
 npm run build --prefix npm
 
+step "npm package: its contents and its TypeScript declarations"
+# What `npm publish` would ship must hold the wasm, the glue and the licences.
+packed=$(cd npm && npm pack --dry-run --ignore-scripts --json 2>/dev/null)
+for f in pkg/rucksack_bg.wasm pkg/rucksack.js index.d.ts LICENSE-MIT LICENSE-APACHE; do
+  grep -q "\"path\": \"$f\"" <<<"$packed" || die "the npm package would ship without $f"
+done
+# A typed usage file: what apps write must type-check, what is wrong must not.
+(cd tests && npx tsc -p types)
+
 step "Node.js: end-to-end tests through the npm package"
 "${NODE_TEST[@]}" tests/node/*.test.mjs 2>&1 | tee "$LOGS/node.log"
 node_pass=$(count "$LOGS/node.log" pass); node_fail=$(count "$LOGS/node.log" fail)
