@@ -36,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
         "void 0",
         &mut same,
         Some("u1"),
+        None,
         LIMITS,
     )
     .is_ok()
@@ -48,6 +49,6 @@ fuzz_target!(|data: &[u8]| {
     for (i, src) in SCRIPTS.iter().enumerate() {
         let event = [Event::Validate, Event::Post, Event::Put, Event::Get][i];
         let mut r = record.clone();
-        let _ = run("c", event, src, &mut r, Some("u1"), LIMITS);
+        let _ = run("c", event, src, &mut r, Some("u1"), Some(&record), LIMITS);
     }
 });

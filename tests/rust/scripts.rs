@@ -373,3 +373,45 @@ async fn a_scripted_update_takes_a_record_written_back_whole_and_checks_its_syst
         .expect("get");
     assert_eq!(kept, put, "nothing written");
 }
+
+#[tokio::test]
+async fn deployds_previous_changed_and_is_me_reach_scripts_through_the_server() {
+    let server = Server::start();
+    let (alice, alice_id) = server.signed_in("alice").await;
+    configure(
+        &server,
+        "posts",
+        json!({"events": {
+            "validate": "if (!isMe(this.userId)) cancel('not yours', 403);",
+            "put": "if (changed('title')) { this.retitled = (previous.retitled || 0) + 1; \
+                    console.log('retitled', previous.title, '->', this.title); }"
+        }}),
+    )
+    .await;
+    let made: Record<Value> = alice
+        .db()
+        .create_resource("posts", &json!({"title": "a"}))
+        .await
+        .expect("create");
+    assert_eq!(made.user_id.as_deref(), Some(alice_id.as_str()));
+    let same: Record<Value> = alice
+        .db()
+        .update_resource("posts", &made.id, &json!({"body": "x"}))
+        .await
+        .expect("the title did not change");
+    assert!(same.data.get("retitled").is_none());
+    let once: Record<Value> = alice
+        .db()
+        .update_resource("posts", &made.id, &json!({"title": "b"}))
+        .await
+        .expect("retitled");
+    let twice: Record<Value> = alice
+        .db()
+        .update_resource("posts", &made.id, &json!({"title": "c"}))
+        .await
+        .expect("retitled again");
+    assert_eq!(
+        (&once.data["retitled"], &twice.data["retitled"]),
+        (&json!(1), &json!(2))
+    );
+}

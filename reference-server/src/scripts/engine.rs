@@ -4,26 +4,60 @@
 use super::*;
 
 /// The wrapper every script runs through: collects `error`, `hide`, `protect`,
-/// turns `cancel` into a recognisable throw, and passes data as JSON text.
-pub(super) const RUNNER: &str = r#"(function () {
+/// turns `cancel` into a recognisable throw, and gives Deployd's helpers:
+/// `isMe(id)`, `previous` (the record before an update), `changed(field)` and
+/// `console.log` (to the server's log, through `log`, at most 100 lines of
+/// 1 KiB a run). Evaluated as a function of the host's `log(label, text)`.
+pub(super) const RUNNER: &str = r#"(function (log) {
   let errors = null;
   let hidden = null;
   let prot = null;
+  let self = null;
+  let me = null;
+  let previous = null;
+  let label = '';
+  let lines = 0;
   const cancel = function (message, status) {
     throw { __rucksackCancel: true, message: String(message), status: status | 0 };
   };
   const error = function (field, message) { (errors = errors || {})[String(field)] = String(message); };
   const hide = function (p) { (hidden = hidden || []).push(String(p)); };
   const protect = function (p) { (prot = prot || []).push(String(p)); };
-  return function (fn, record, me) {
+  const isMe = function (id) { return me !== null && String(id) === me; };
+  const same = function (a, b) {
+    try { return JSON.stringify(a) === JSON.stringify(b); } catch (e) { return a === b; }
+  };
+  const changed = function (field) {
+    const f = String(field);
+    const now = self === null || self === undefined ? undefined : self[f];
+    return previous === null ? now !== undefined : !same(now, previous[f]);
+  };
+  const text = function (v) {
+    if (typeof v === 'string') return v;
+    try { const j = JSON.stringify(v); return j === undefined ? String(v) : j; } catch (e) { return String(v); }
+  };
+  const write = function () {
+    if (++lines > 100) return;
+    let t = Array.prototype.map.call(arguments, text).join(' ');
+    if (t.length > 1024) t = t.slice(0, 1024) + '…';
+    log(label, t);
+  };
+  const console = Object.freeze({ log: write, info: write, warn: write, error: write, debug: write });
+  return function (fn, record, id, before, where) {
     errors = null;
     hidden = null;
     prot = null;
-    fn.call(record, me === null ? null : { id: me, _id: me }, cancel, error, hide, protect);
+    self = record;
+    me = id;
+    previous = before;
+    label = where;
+    lines = 0;
+    fn.call(record, me === null ? null : { id: me, _id: me }, cancel, error, hide, protect,
+      isMe, previous, changed, console);
     // Nothing allocated and nothing to read back unless the script used a helper.
     return errors === null && hidden === null && prot === null ? null : [errors, hidden, prot];
   };
-})()"#;
+})"#;
 
 /// Run once in every new engine, before any script: the built-ins (their
 /// constructors, prototypes and everything reachable from them) are frozen and
@@ -112,7 +146,12 @@ impl Engine {
         })));
         let context = Context::full(&runtime).map_err(|e| e.to_string())?;
         let runner = context.with(|ctx| -> Result<_, String> {
-            let f: Function = ctx.eval(RUNNER).map_err(|e| e.to_string())?;
+            let make: Function = ctx.eval(RUNNER).map_err(|e| e.to_string())?;
+            let log = Function::new(ctx.clone(), |label: String, text: String| {
+                tracing::info!(target: "rucksack::script", script = %label, "{text}");
+            })
+            .map_err(|e| e.to_string())?;
+            let f: Function = make.call((log,)).map_err(|e| e.to_string())?;
             let () = ctx.eval(LOCKDOWN).map_err(|e| e.to_string())?;
             Ok(Persistent::save(&ctx, f))
         })?;
@@ -202,7 +241,9 @@ pub(super) fn compile<'js>(
     opts.global = true;
     opts.strict = false;
     opts.filename = Some(file.clone());
-    let function = format!("function (me, cancel, error, hide, protect) {{\n{source}\n}}");
+    let function = format!(
+        "function (me, cancel, error, hide, protect, isMe, previous, changed, console) {{\n{source}\n}}"
+    );
     let v: JsValue = ctx
         .eval_with_options(format!("({function})"), opts)
         .map_err(|_| {

@@ -82,8 +82,8 @@ pub struct Effects {
 }
 
 /// Runs `source` for `event` of `collection` on `record`, with `me` the signed-in
-/// user's id, and leaves in `record` what the script made of it (On DELETE's
-/// changes are dropped). A cancel, `error()` calls, a throw or a broken limit
+/// user's id and `previous` the record before an update (On PUT), and leaves in
+/// `record` what the script made of it (On DELETE's changes are dropped). A cancel, `error()` calls, a throw or a broken limit
 /// come back as the error body to answer with; the record may then be partly
 /// changed and is not to be written.
 pub fn run(
@@ -92,6 +92,7 @@ pub fn run(
     source: &str,
     record: &mut Map<String, Value>,
     me: Option<&str>,
+    previous: Option<&Map<String, Value>>,
     limits: Limits,
 ) -> Result<Effects, ApiError> {
     if source.trim().is_empty() {
@@ -112,7 +113,9 @@ pub fn run(
         let Some(engine) = slot.as_mut() else {
             return Err(failure("the script engine did not start".into()));
         };
-        let result = run_in(engine, collection, event, source, record, me, limits);
+        let result = run_in(
+            engine, collection, event, source, record, me, previous, limits,
+        );
         engine.deadline.set(None);
         if engine.spoiled.get() {
             // Start the next run on a fresh engine.
@@ -122,6 +125,7 @@ pub fn run(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_in(
     engine: &mut Engine,
     collection: &str,
@@ -129,6 +133,7 @@ fn run_in(
     source: &str,
     record: &mut Map<String, Value>,
     me: Option<&str>,
+    previous: Option<&Map<String, Value>>,
     limits: Limits,
 ) -> Result<Effects, ApiError> {
     // Only needed to describe a failure.
@@ -177,7 +182,8 @@ fn run_in(
         // A script that never names `this` cannot see or change the record (a
         // direct `eval` could, hence the second test): it runs without building
         // the record in the engine and reading it back.
-        let touches_record = source.contains("this") || source.contains("eval");
+        let touches_record =
+            source.contains("this") || source.contains("eval") || source.contains("changed");
         let mut given = Vec::new();
         let this = if touches_record {
             // Building a plain object fails when memory runs out, or when an
@@ -213,6 +219,17 @@ fn run_in(
             None => Ok(JsValue::new_null(ctx.clone())),
         }
         .map_err(|e| failure(e.to_string()))?;
+        // The record before the update, for `previous` and `changed`, built only
+        // for a script that names them.
+        let previous_js = match previous {
+            Some(prev) if source.contains("previous") || source.contains("changed") => {
+                record_to_js(&ctx, prev, &mut Vec::new()).map_err(|e| failure(e.to_string()))?
+            }
+            _ => JsValue::new_null(ctx.clone()),
+        };
+        let label =
+            rquickjs::String::from_str(ctx.clone(), &format!("{collection} {}", event.label()))
+                .map_err(|e| failure(e.to_string()))?;
         // What the script threw, or a failure of the engine, as the answer. The
         // time limit holds until the record is read back: a getter or `toJSON`
         // the script left runs then.
@@ -242,8 +259,9 @@ fn run_in(
             }
         };
         deadline.set(Some(Instant::now() + limits.time));
-        let outcome: Option<rquickjs::Array> =
-            runner.call((f, this.clone(), me_js)).map_err(thrown)?;
+        let outcome: Option<rquickjs::Array> = runner
+            .call((f, this.clone(), me_js, previous_js, label))
+            .map_err(thrown)?;
         let (mut hidden, mut protected) = (Vec::new(), Vec::new());
         if let Some(outcome) = outcome {
             let errors: JsValue = outcome.get(0).map_err(thrown)?;
@@ -296,7 +314,7 @@ pub fn read(
         return Ok(doc);
     };
     let limits = Limits::of(&app.config);
-    let fx = run(coll, Event::Get, src, &mut out, me, limits)?;
+    let fx = run(coll, Event::Get, src, &mut out, me, None, limits)?;
     for h in &fx.hidden {
         out.shift_remove(h);
     }

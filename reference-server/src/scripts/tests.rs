@@ -13,7 +13,7 @@ fn rec(v: Value) -> Map<String, Value> {
 /// Runs `src` as On Validate of `c` on `record`: the record it left, and the effects.
 fn run_on(src: &str, record: Value, me: Option<&str>) -> Result<(Value, Effects), ApiError> {
     let mut record = rec(record);
-    let fx = run("c", Event::Validate, src, &mut record, me, LIMITS)?;
+    let fx = run("c", Event::Validate, src, &mut record, me, None, LIMITS)?;
     Ok((Value::Object(record), fx))
 }
 
@@ -23,6 +23,7 @@ fn fails(src: &str) -> (ErrorBody, Option<u16>) {
         Event::Put,
         src,
         &mut rec(json!({"age": 12})),
+        None,
         None,
         LIMITS,
     )
@@ -60,6 +61,7 @@ fn this_me_and_the_helpers() {
         "this.creator = me._id; this.total = this.a + this.b; hide('secret'); protect('created');",
         &mut record,
         Some("u1"),
+        None,
         LIMITS,
     )
     .expect("runs");
@@ -290,6 +292,7 @@ fn system_fields_stay_as_they_were_and_in_their_places() {
          this.extra = [1, {a: null}]; delete this.text; this.text = 'bye';",
         &mut record,
         Some("u1"),
+        None,
         LIMITS,
     )
     .expect("runs");
@@ -321,12 +324,22 @@ fn on_delete_changes_go_nowhere_and_get_changes_are_shown() {
         "this.a = 2; this.b = 3",
         &mut record,
         None,
+        None,
         LIMITS,
     )
     .expect("runs");
     assert_eq!(Value::Object(record), json!({"a": 1}));
     let mut record = rec(json!({"a": 1}));
-    run("c", Event::Get, "this.a = 2", &mut record, None, LIMITS).expect("runs");
+    run(
+        "c",
+        Event::Get,
+        "this.a = 2",
+        &mut record,
+        None,
+        None,
+        LIMITS,
+    )
+    .expect("runs");
     assert_eq!(Value::Object(record), json!({"a": 2}));
 }
 
@@ -535,4 +548,76 @@ mod read_back {
             })?;
         }
     }
+}
+
+#[test]
+fn deployds_helpers_see_the_caller_and_the_record_before_the_update() {
+    let prev = rec(json!({"_id": "r1", "userId": "u1", "a": 1, "b": [1]}));
+    let mut next = rec(json!({"_id": "r1", "userId": "u1", "a": 1, "b": [1, 2]}));
+    let src = "this.mine = isMe(this.userId); this.theirs = isMe('u2'); \
+               this.was = previous.b.length; \
+               this.changes = [changed('a'), changed('b'), changed('z')]; \
+               console.log('seen', this.b, {x: 1});";
+    run(
+        "c",
+        Event::Put,
+        src,
+        &mut next,
+        Some("u1"),
+        Some(&prev),
+        LIMITS,
+    )
+    .expect("runs");
+    assert_eq!(
+        (
+            &next["mine"],
+            &next["theirs"],
+            &next["was"],
+            &next["changes"]
+        ),
+        (
+            &json!(true),
+            &json!(false),
+            &json!(1),
+            &json!([false, true, false])
+        )
+    );
+    // On a create there is no previous: a field changed when it is set.
+    let mut made = rec(json!({"a": 1}));
+    run(
+        "c",
+        Event::Post,
+        "this.s = [changed('a'), changed('z'), previous === null, isMe('u1')]",
+        &mut made,
+        None,
+        None,
+        LIMITS,
+    )
+    .expect("runs");
+    assert_eq!(made["s"], json!([true, false, true, false]));
+    // A script that only asks what changed still sees the record.
+    let mut asked = rec(json!({"a": 2}));
+    let e = run(
+        "c",
+        Event::Put,
+        "if (changed('a')) cancel('a is fixed', 400);",
+        &mut asked,
+        Some("u1"),
+        Some(&prev),
+        LIMITS,
+    )
+    .expect_err("a changed");
+    assert_eq!(e.0.code, ErrorCode::Cancelled);
+    // Logging is bounded: a loop of long lines neither fails nor floods.
+    let mut r = rec(json!({}));
+    run(
+        "c",
+        Event::Validate,
+        "const s = 'x'.repeat(3000); for (let i = 0; i < 300; i++) console.log(s, i);",
+        &mut r,
+        None,
+        None,
+        LIMITS,
+    )
+    .expect("runs");
 }

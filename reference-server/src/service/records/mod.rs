@@ -299,7 +299,15 @@ fn write_scripts(
         second,
     ] {
         let Some(src) = src else { continue };
-        let fx = scripts::run(coll, event, src, &mut record, me(c), script_limits(c))?;
+        let fx = scripts::run(
+            coll,
+            event,
+            src,
+            &mut record,
+            me(c),
+            previous,
+            script_limits(c),
+        )?;
         if let Some(prev) = previous {
             for p in fx.protected.iter().filter(|p| !is_system_field(p)) {
                 match prev.get(p) {

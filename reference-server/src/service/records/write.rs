@@ -490,6 +490,7 @@ async fn scripted_delete(
             src,
             &mut prev,
             me(c),
+            None,
             script_limits(c),
         )
         .map_err(Failed::Script)?;
