@@ -110,10 +110,10 @@ pub(super) fn from_js<'js>(v: JsValue<'js>, depth: usize) -> rquickjs::Result<Op
                 return from_js(r, depth + 1);
             }
             let mut out = Map::new();
-            for prop in obj.props::<String, JsValue>() {
+            for prop in obj.props::<rquickjs::String, JsValue>() {
                 let (k, x) = prop?;
                 if let Some(x) = from_js(x, depth + 1)? {
-                    out.insert(k, x);
+                    out.insert(k.to_string()?, x);
                 }
             }
             Some(Value::Object(out))
@@ -177,7 +177,7 @@ pub(super) fn changes_in_place<'js>(
     }
     let mut added = Vec::new();
     for key in &keys[given.len()..] {
-        let name = key.to_string()?;
+        let name = key_name(key)?;
         if !is_system_field(&name)
             && let Some(x) = from_js(this.get(key.clone())?, 1)?
         {
@@ -197,6 +197,12 @@ pub(super) fn changes_in_place<'js>(
         record.shift_insert(record.len() - tail, name, x);
     }
     Ok(true)
+}
+
+/// A property's name, whole: `Atom::to_string` (and reading keys as Rust
+/// strings) stops at the first NUL, which a JSON key may hold.
+fn key_name(key: &rquickjs::Atom<'_>) -> rquickjs::Result<String> {
+    key.to_js_string()?.to_string()
 }
 
 /// The record a script left in `this`, read back whole in one pass: `_id` and
@@ -222,8 +228,9 @@ pub(super) fn scripted_record<'js>(
         .zip(given)
         .map(|((k, v), (_, js))| (k.as_str(), (js, v)))
         .collect();
-    for prop in this.props::<String, JsValue>() {
+    for prop in this.props::<rquickjs::String, JsValue>() {
         let (k, x) = prop?;
+        let k = k.to_string()?;
         if is_system_field(&k) {
             continue;
         }

@@ -621,3 +621,38 @@ fn deployds_helpers_see_the_caller_and_the_record_before_the_update() {
     )
     .expect("runs");
 }
+
+/// Found by the `script_values` fuzz target: names holding a NUL were cut at it
+/// when read back from the engine, so `a\0x_copy` and `a\0y_copy` both came back
+/// as `a`, and the second insert of the same name panicked.
+#[test]
+fn property_names_with_nul_survive_a_script_whole() {
+    let record = json!({"a\u{0}x": 1, "a\u{0}y": 2, "b": {"c\u{0}d": 3}});
+    for src in [
+        "for (const k of Object.keys(this)) { this[k + '_copy'] = this[k]; }",
+        // Deleting makes the read-back whole rather than in place.
+        "for (const k of Object.keys(this)) { this[k + '_copy'] = this[k]; } delete this.b;",
+    ] {
+        let (r, _) = run_on(src, record.clone(), None).expect(src);
+        let mut names: Vec<&str> = r
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        let mut want = vec![
+            "a\u{0}x",
+            "a\u{0}x_copy",
+            "a\u{0}y",
+            "a\u{0}y_copy",
+            "b_copy",
+        ];
+        if !src.contains("delete") {
+            want.push("b");
+        }
+        want.sort_unstable();
+        assert_eq!(names, want, "{src}");
+        assert_eq!(r["b_copy"], json!({"c\u{0}d": 3}), "{src}");
+    }
+}
