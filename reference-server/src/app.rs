@@ -66,13 +66,18 @@ impl Collection {
         let check = match config.effective_schema() {
             None => None,
             Some(schema) => {
-                let validator = jsonschema::validator_for(&schema).map_err(|e| {
-                    ErrorBody::new(
-                        ErrorCode::ValidationFailed,
-                        "the schema is not a valid JSON Schema",
-                    )
-                    .with_field("schema", e.to_string())
-                })?;
+                // Formats are checked, not only labels: a Deployd `Date` is a
+                // `date-time` string and must be one.
+                let validator = jsonschema::options()
+                    .should_validate_formats(true)
+                    .build(&schema)
+                    .map_err(|e| {
+                        ErrorBody::new(
+                            ErrorCode::ValidationFailed,
+                            "the schema is not a valid JSON Schema",
+                        )
+                        .with_field("schema", e.to_string())
+                    })?;
                 let check: Check = Arc::new(move |rec: &Map<String, Value>| {
                     let own: Map<String, Value> = rec
                         .iter()

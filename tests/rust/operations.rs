@@ -613,3 +613,37 @@ async fn a_bulk_update_upserts_where_the_collection_allows_it() {
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].data["count"], 10);
 }
+
+#[tokio::test]
+async fn a_deployd_date_property_must_hold_a_date() {
+    let server = Server::start();
+    let admin = server.admin_sdk();
+    let (sdk, _) = server.signed_in("dates").await;
+    admin
+        .db()
+        .set_collection_config(
+            "events",
+            &config(json!({"properties": {"at": {"type": "Date", "required": true}}})),
+        )
+        .await
+        .expect("configure");
+    let ok: Record<Value> = sdk
+        .db()
+        .create_resource("events", &json!({"at": "2026-12-04T12:00:00.000Z"}))
+        .await
+        .expect("a date and time");
+    for bad in [json!("tomorrow"), json!("2026-13-40T25:00:00Z"), json!(42)] {
+        let e = sdk
+            .db()
+            .create_resource::<Value>("events", &json!({ "at": bad }))
+            .await
+            .expect_err("not a date");
+        assert_eq!(e.code(), Some(&ErrorCode::ValidationFailed), "{bad}: {e}");
+        let e = sdk
+            .db()
+            .update_resource::<Value>("events", &ok.id, &json!({ "at": bad }))
+            .await
+            .expect_err("not a date");
+        assert_eq!(e.code(), Some(&ErrorCode::ValidationFailed), "{bad}: {e}");
+    }
+}
