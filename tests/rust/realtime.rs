@@ -188,13 +188,27 @@ async fn a_backpack_app_connects_to_the_root_with_only_its_cookie() {
         .expect("open")
         .expect("a frame");
     assert!(greeting.is_text());
-    // Neither a key nor a session: refused.
-    assert!(connect(None).await.is_err());
-    assert!(
-        connect(Some("rucksack_session=not-a-session".into()))
-            .await
-            .is_err()
-    );
+    // Neither a key nor a session, or an unknown session and no key: refused
+    // with 401 and the code of a missing key (a good session stands for it).
+    for (cookie, code) in [
+        (None, "invalid_api_key"),
+        (
+            Some("rucksack_session=not-a-session".to_owned()),
+            "invalid_api_key",
+        ),
+    ] {
+        match connect(cookie.clone()).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                assert_eq!(resp.status().as_u16(), 401, "{cookie:?}");
+                let body: Value =
+                    serde_json::from_slice(resp.body().as_deref().unwrap_or_default())
+                        .expect("a JSON error");
+                assert_eq!(body["code"], code, "{cookie:?}");
+            }
+            Err(e) => panic!("{cookie:?}: refused, but not by an HTTP answer: {e}"),
+            Ok(_) => panic!("{cookie:?}: opened"),
+        }
+    }
 }
 
 #[tokio::test]
