@@ -40,6 +40,8 @@ pub struct App {
     pub collections: RwLock<HashMap<String, Arc<Collection>>>,
     /// Flips to `true` when the server is shutting down.
     pub shutdown: watch::Receiver<bool>,
+    /// Prometheus metrics.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// A collection's configuration, ready to use: the settings and the compiled schema check.

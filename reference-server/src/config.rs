@@ -158,6 +158,31 @@ pub struct Config {
     /// Seconds to wait for open requests to finish on shutdown.
     #[arg(long, env = "RUCKSACK_SHUTDOWN_GRACE", default_value_t = 10)]
     pub shutdown_grace: u64,
+
+    /// Log lines as `text` (for people) or `json` (one object a line, for log
+    /// collectors). Levels and targets come from `RUCKSACK_LOG` (e.g. `info`,
+    /// `warn,rucksack::script=info`).
+    #[arg(long, env = "RUCKSACK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log one line per request (target `rucksack::request`, level info:
+    /// method, route, path, status, milliseconds).
+    #[arg(long, env = "RUCKSACK_REQUEST_LOG")]
+    pub request_log: bool,
+
+    /// Serve `GET /metrics` without the admin key (for a scraper on a private
+    /// network); by default it needs the admin key.
+    #[arg(long, env = "RUCKSACK_METRICS_PUBLIC")]
+    pub metrics_public: bool,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Text for people.
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 /// Commands that manage the data directory (the server may be running).

@@ -21,6 +21,7 @@ pub mod error;
 pub mod files;
 pub mod http;
 pub mod limits;
+pub mod metrics;
 pub mod net;
 pub mod realtime;
 pub mod routes;
@@ -212,6 +213,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         }),
         auth_limits,
         sockets: realtime::Sockets::default(),
+        metrics: metrics::Metrics::new(),
         shutdown: shutdown_rx.clone(),
     });
     let limits = ConnLimits {

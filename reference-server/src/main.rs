@@ -6,14 +6,16 @@ use std::io::Write;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RUCKSACK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let config = Config::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUCKSACK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        reference_server::config::LogFormat::Text => logs.init(),
+        reference_server::config::LogFormat::Json => logs.json().init(),
+    }
     if let Some(command) = &config.command {
         return match reference_server::run_command(&config, command).await {
             Ok(out) => {

@@ -19,6 +19,7 @@ pub const RESERVED_NAMES: &[&str] = &[
     routes::LOGIN,
     routes::LOGOUT,
     routes::ME,
+    routes::METRICS,
     routes::REGISTER,
     "sessions",
     routes::UPLOADS,

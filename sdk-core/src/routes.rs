@@ -24,6 +24,8 @@ pub const ADMIN: &str = "admin";
 pub const KEYS: &str = "keys";
 /// The WebSocket upgrade, `/ws` (the server also accepts it at `/`).
 pub const WS: &str = "ws";
+/// `GET /metrics`: Prometheus metrics (the admin key, or `--metrics-public`).
+pub const METRICS: &str = "metrics";
 
 /// Every first segment the server routes itself; no collection may take one.
 pub const SEGMENTS: &[&str] = &[
@@ -33,6 +35,7 @@ pub const SEGMENTS: &[&str] = &[
     LOGIN,
     LOGOUT,
     ME,
+    METRICS,
     REGISTER,
     UPLOADS,
     WS,

@@ -11,6 +11,7 @@ mod durability;
 mod files;
 mod hardening;
 mod limits;
+mod metrics;
 mod notifications;
 mod operations;
 mod queries;

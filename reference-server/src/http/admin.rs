@@ -1,5 +1,5 @@
-//! The admin key's `/admin/keys` routes: the same key management as the
-//! `rucksack-server keys` command, over HTTP.
+//! The admin key's routes: `/admin/keys`, the same key management as the
+//! `rucksack-server keys` command, over HTTP; and `GET /metrics`.
 
 use super::{Ctx, Outcome, ctx, finish, json_body, json_reply, store_error};
 use crate::app::App;
@@ -35,6 +35,35 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .and(ctx(app))
         .then(|id, c| async move { finish(revoke(id, c).await) });
     list.or(create).unify().or(revoke).unify().boxed()
+}
+
+/// `GET /metrics`: the server's metrics in Prometheus' text format, for the
+/// admin key (for anyone with `--metrics-public`).
+pub fn metrics(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
+    warp::path(routes::METRICS)
+        .and(warp::path::end())
+        .and(warp::get())
+        .and(ctx(app.clone()))
+        .map(move |c: Result<Ctx, ApiError>| {
+            if !app.config.metrics_public {
+                match c {
+                    Ok(c) if c.admin => {}
+                    Ok(_) => {
+                        return ApiError::new(ErrorCode::Forbidden, "metrics need the admin key")
+                            .into_response();
+                    }
+                    Err(e) => return e.into_response(),
+                }
+            }
+            warp::http::Response::builder()
+                .header(
+                    "content-type",
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                )
+                .body(app.metrics.encode(&app).into())
+                .unwrap_or_else(|_| warp::reply::Response::new("".into()))
+        })
+        .boxed()
 }
 
 fn admin(c: Result<Ctx, ApiError>) -> Result<Ctx, ApiError> {

@@ -81,6 +81,17 @@ pub struct Effects {
     pub protected: Vec<String>,
 }
 
+/// Script runs since the server started, and those that failed (threw, did not
+/// compile, or broke a limit), for metrics.
+static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static FAILURES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The script runs so far, and how many failed.
+pub fn counts() -> (u64, u64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    (RUNS.load(Relaxed), FAILURES.load(Relaxed))
+}
+
 /// Runs `source` for `event` of `collection` on `record`, with `me` the signed-in
 /// user's id and `previous` the record before an update (On PUT), and leaves in
 /// `record` what the script made of it (On DELETE's changes are dropped). A cancel, `error()` calls, a throw or a broken limit
@@ -116,6 +127,13 @@ pub fn run(
         let result = run_in(
             engine, collection, event, source, record, me, previous, limits,
         );
+        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if result
+            .as_ref()
+            .is_err_and(|e| e.0.code == ErrorCode::ScriptError)
+        {
+            FAILURES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         engine.deadline.set(None);
         if engine.spoiled.get() {
             // Start the next run on a fresh engine.

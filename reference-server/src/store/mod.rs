@@ -63,6 +63,17 @@ pub enum Found {
     Count(u64),
 }
 
+/// The writer's figures, as [`Records::write_stats`] reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Writes waiting for the writer.
+    pub queued: u64,
+    /// Transactions committed (group commits).
+    pub groups: u64,
+    /// Writes those transactions held.
+    pub writes: u64,
+}
+
 /// The most records one bulk update or delete may touch.
 pub const MAX_BULK: usize = 10_000;
 
@@ -215,6 +226,12 @@ pub trait Accounts: Send + Sync + 'static {
 #[async_trait]
 #[allow(clippy::too_many_arguments)]
 pub trait Records: Send + Sync + 'static {
+    /// The write queue's state and what the writer has committed so far (for
+    /// metrics); an engine without a queue of its own reports zeros.
+    fn write_stats(&self) -> WriteStats {
+        WriteStats::default()
+    }
+
     /// Stores a collection's configuration (JSON text) and its layout: makes its
     /// declared indexes exist, dropping ones no longer declared, and types the
     /// fields the layout types wherever the stored records agree. From then on a

@@ -136,16 +136,26 @@ pub async fn serve(socket: Socket, app: Arc<App>, who: Who, numbered: bool, resu
             biased;
             ev = events.recv(), if !waiting => match ev {
                 Ok(ev) => match ev.upgrade() {
-                    Some(ev) => deliver(&app, &mut conn, &ev, &mut out),
-                    None => break Some((
-                        1008,
-                        "too slow: the events not read yet are gone; reconnect and resume".into(),
-                    )),
+                    Some(ev) => {
+                        let before = out.len();
+                        deliver(&app, &mut conn, &ev, &mut out);
+                        app.metrics.delivered.inc_by((out.len() - before) as u64);
+                    }
+                    None => {
+                        app.metrics.dropped.inc();
+                        break Some((
+                            1008,
+                            "too slow: the events not read yet are gone; reconnect and resume".into(),
+                        ));
+                    }
                 },
-                Err(RecvError::Lagged(n)) => break Some((
-                    1008,
-                    format!("too slow: fell {n} events behind; reconnect and resume"),
-                )),
+                Err(RecvError::Lagged(n)) => {
+                    app.metrics.dropped.inc_by(n);
+                    break Some((
+                        1008,
+                        format!("too slow: fell {n} events behind; reconnect and resume"),
+                    ));
+                }
                 Err(RecvError::Closed) => break Some((1001, "server shutting down".into())),
             },
             incoming = rx.next() => match incoming {

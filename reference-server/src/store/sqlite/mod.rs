@@ -60,6 +60,7 @@ const CHECK_EVERY: std::ffi::c_int = 1_000;
 pub struct SqliteStore {
     path: PathBuf,
     writer: SyncSender<Box<dyn Job>>,
+    counters: Arc<Counters>,
     readers: Arc<Mutex<Vec<Connection>>>,
     sessions: SessionCache,
     /// How long a read may run on the blocking pool.
@@ -130,13 +131,16 @@ impl SqliteStore {
             }
         }
         let (tx, rx) = std::sync::mpsc::sync_channel::<Box<dyn Job>>(WRITE_QUEUE);
+        let counters = Arc::new(Counters::default());
+        let theirs = counters.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_loop(conn, rx, theirs))
             .map_err(engine)?;
         Ok(Self {
             path: path.to_owned(),
             writer: tx,
+            counters,
             readers: Arc::new(Mutex::new(Vec::new())),
             sessions: SessionCache::default(),
             time_limit: QUERY_TIME_LIMIT,
@@ -157,6 +161,15 @@ impl SqliteStore {
 
 #[async_trait]
 impl Records for SqliteStore {
+    fn write_stats(&self) -> crate::store::WriteStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        crate::store::WriteStats {
+            queued: self.counters.queued.load(Relaxed),
+            groups: self.counters.groups.load(Relaxed),
+            writes: self.counters.writes.load(Relaxed),
+        }
+    }
+
     async fn set_config(
         &self,
         name: &str,

@@ -15,11 +15,22 @@ impl SqliteStore {
             result: None,
             reply,
         });
+        // Counted before it is sent, so the writer never takes more than were counted.
+        self.counters
+            .queued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match self.writer.try_send(job) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(StoreError::Busy),
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(StoreError::Engine("the writer has stopped".into()));
+            Err(e) => {
+                self.counters
+                    .queued
+                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                return Err(match e {
+                    TrySendError::Full(_) => StoreError::Busy,
+                    TrySendError::Disconnected(_) => {
+                        StoreError::Engine("the writer has stopped".into())
+                    }
+                });
             }
         }
         rx.await

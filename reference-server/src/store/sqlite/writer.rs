@@ -62,7 +62,17 @@ impl Uncommitted {
     }
 }
 
-pub(super) fn writer_loop(conn: Connection, rx: Receiver<Box<dyn Job>>) {
+/// What the writer has done, for metrics: writes queued and not yet taken,
+/// groups committed and the writes they held.
+#[derive(Default)]
+pub(super) struct Counters {
+    pub(super) queued: std::sync::atomic::AtomicU64,
+    pub(super) groups: std::sync::atomic::AtomicU64,
+    pub(super) writes: std::sync::atomic::AtomicU64,
+}
+
+pub(super) fn writer_loop(conn: Connection, rx: Receiver<Box<dyn Job>>, counters: Arc<Counters>) {
+    use std::sync::atomic::Ordering::Relaxed;
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -71,7 +81,12 @@ pub(super) fn writer_loop(conn: Connection, rx: Receiver<Box<dyn Job>>) {
                 Err(_) => break,
             }
         }
+        counters.queued.fetch_sub(group.len() as u64, Relaxed);
         let committed = run_group(&conn, &mut group);
+        if committed.is_ok() {
+            counters.groups.fetch_add(1, Relaxed);
+            counters.writes.fetch_add(group.len() as u64, Relaxed);
+        }
         for job in group {
             job.finish(committed);
         }
