@@ -434,7 +434,13 @@ impl Client {
             self.session.clear();
         }
         if !(200..300).contains(&status) {
-            return Err(Error::from_response(status, body));
+            let e = Error::from_response(status, body);
+            // The server no longer knows the session (it expired, or ended
+            // elsewhere): the client is signed out.
+            if status == 401 && e.code() == Some(&crate::ErrorCode::Unauthenticated) {
+                self.session.clear();
+            }
+            return Err(e);
         }
         match call {
             Call::Register(_) | Call::Login(_) => {
@@ -694,6 +700,28 @@ mod tests {
         assert!(c.ws_url().ends_with("/ws?apiKey=k%261&token=t1"));
         c.complete(&Call::Logout, 200, br#"{"message":"OK"}"#)
             .expect("logout");
+        assert_eq!(c.session().token(), None);
+    }
+
+    #[test]
+    fn a_session_the_server_no_longer_knows_signs_the_client_out() {
+        let mut c = client();
+        c.restore_session("t1", Some("u1".into()));
+        // Another refusal keeps the session.
+        let _ = c.complete(
+            &Call::Me,
+            403,
+            br#"{"code":"forbidden","message":"not yours"}"#,
+        );
+        assert_eq!(c.session().token(), Some("t1"));
+        let e = c
+            .complete(
+                &Call::Me,
+                401,
+                br#"{"code":"unauthenticated","message":"the session has ended"}"#,
+            )
+            .expect_err("401");
+        assert_eq!(e.code(), Some(&ErrorCode::Unauthenticated));
         assert_eq!(c.session().token(), None);
     }
 
