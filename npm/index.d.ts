@@ -49,6 +49,34 @@ export interface Auth {
   changePassword(currentPassword: string, newPassword: string): Promise<{ message: string }>;
   /** Deletes the account (the password confirms it) and signs out; records and files stay. */
   deleteAccount(password: string): Promise<{ message: string }>;
+  /** The current session, or null when signed out. */
+  readonly session: Session | null;
+  /** Takes up a session kept elsewhere (createSdk already restores the one it keeps). */
+  restoreSession(token: string, userId?: string): void;
+  /**
+   * Calls `callback` with the session on each sign-in and with null on each
+   * sign-out (logout, a deleted account, a session the server no longer knows).
+   * Returns the function that stops the calls.
+   */
+  onAuthChange(callback: (session: Session | null) => void): () => void;
+}
+
+/** A signed-in session: its token and the user's id (null until known). */
+export interface Session {
+  token: string;
+  userId: string | null;
+}
+
+/** Where and how the SDK keeps the session between page loads. */
+export interface SdkOptions {
+  /**
+   * Any object with localStorage's getItem, setItem and removeItem. Default: the
+   * page's localStorage in browsers, none in Node.js; null keeps the session in
+   * memory only.
+   */
+  storage?: { getItem(key: string): string | null; setItem(key: string, value: string): void; removeItem(key: string): void } | null;
+  /** The key it is kept under (default `rucksack.session:<url>`). */
+  storageKey?: string;
 }
 
 /** A Mongo-style query: `{ field: value }`, `{ field: { $gt: 1 } }`, `$and`, `$or`, `$nor`, `$not`, `$orderby`, `$skip`, `$limit`, `$fields`. */
@@ -290,6 +318,9 @@ export declare class SdkError extends Error {
   readonly errors?: { [field: string]: string };
 }
 
-/** Creates an SDK for the server at `url` with the app's API key. */
-export declare function createSdk(url: string, apiKey: string): Sdk;
+/**
+ * Creates an SDK for the server at `url` with the app's API key. The session is
+ * kept across page loads (see {@link SdkOptions}).
+ */
+export declare function createSdk(url: string, apiKey: string, options?: SdkOptions): Sdk;
 export default createSdk;

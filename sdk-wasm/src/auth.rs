@@ -49,4 +49,26 @@ impl Auth {
     pub async fn logout(&self) -> Result<JsValue, JsValue> {
         run(&self.core, Call::Logout).await
     }
+
+    /// The current session, `{ token, userId }` (`userId` `null` until known),
+    /// or `null` when signed out: for keeping it across page loads.
+    #[wasm_bindgen(getter)]
+    pub fn session(&self) -> JsValue {
+        let core = self.core.borrow();
+        let s = core.session();
+        let Some(token) = s.token() else {
+            return JsValue::NULL;
+        };
+        let o = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&o, &"token".into(), &token.into());
+        let user: JsValue = s.user_id().map_or(JsValue::NULL, Into::into);
+        let _ = js_sys::Reflect::set(&o, &"userId".into(), &user);
+        o.into()
+    }
+
+    /// Takes up a session kept from an earlier page load (see `session`).
+    #[wasm_bindgen(js_name = restoreSession)]
+    pub fn restore_session(&self, token: String, user_id: Option<String>) {
+        self.core.borrow_mut().restore_session(token, user_id);
+    }
 }

@@ -233,3 +233,31 @@ test('two pages chat in a channel; a third page, not subscribed, receives nothin
   assert.deepEqual(carolHeard, ['connection', 'createChannel', 'settled']);
   for (const c of contexts) await c.close();
 });
+
+test('a signed-in page stays signed in after a reload, and signed out after a logout', async () => {
+  const p = await browser.newPage();
+  await p.goto(`${siteUrl}/`);
+  const args = { url: api.url, key: API_KEY };
+  const id = await p.evaluate(async ({ url, key, who, password }) => {
+    const { createSdk } = await import('/npm/index.js');
+    return (await createSdk(url, key).auth.register(who, password)).id;
+  }, { ...args, who: email('reload'), password: PASSWORD });
+  await p.reload();
+  const after = await p.evaluate(async ({ url, key }) => {
+    const { createSdk } = await import('/npm/index.js');
+    const sdk = createSdk(url, key);
+    const me = await sdk.auth.me();
+    const rec = await sdk.db.createResource('reloaded', { a: 1 });
+    await sdk.auth.logout();
+    return { me: me.id, owner: rec.userId };
+  }, args);
+  assert.deepEqual(after, { me: id, owner: id });
+  await p.reload();
+  const out = await p.evaluate(async ({ url, key }) => {
+    const { createSdk } = await import('/npm/index.js');
+    const sdk = createSdk(url, key);
+    return { session: sdk.auth.session, me: await sdk.auth.me().then(() => 'signed in', (e) => e.code) };
+  }, args);
+  assert.deepEqual(out, { session: null, me: 'unauthenticated' });
+  await p.close();
+});

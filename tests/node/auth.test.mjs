@@ -73,3 +73,54 @@ test('me, changePassword and deleteAccount', async () => {
   await assert.rejects(sdk.auth.me(), (e) => e.status === 401);
   await assert.rejects(createSdk(server.url, API_KEY).auth.login(addr, 'new password 123'), (e) => e.code === 'invalid_credentials');
 });
+
+/** A localStorage stand-in: what a page keeps between loads. */
+function memoryStorage() {
+  const m = new Map();
+  return {
+    getItem: (k) => (m.has(k) ? m.get(k) : null),
+    setItem: (k, v) => { m.set(k, String(v)); },
+    removeItem: (k) => { m.delete(k); },
+    size: () => m.size,
+  };
+}
+
+test('the session is kept in the given storage, taken up by the next createSdk, and reported', async () => {
+  const storage = memoryStorage();
+  const first = createSdk(server.url, API_KEY, { storage });
+  const seen = [];
+  const stop = first.auth.onAuthChange((s) => seen.push(s && s.userId));
+  assert.equal(first.auth.session, null);
+  const { id } = await first.auth.register(email('kept'), PASSWORD);
+  assert.deepEqual(seen, [id]);
+  assert.equal(storage.size(), 1);
+
+  // A new page load with the same storage is signed in as the same user.
+  const second = createSdk(server.url, API_KEY, { storage });
+  assert.equal(second.auth.session.userId, id);
+  assert.equal((await second.auth.me()).id, id);
+  const rec = await second.db.createResource('kept', { a: 1 });
+  assert.equal(rec.userId, id);
+
+  // Logging out anywhere clears it; the other page learns it at its next call.
+  await second.auth.logout();
+  assert.equal(storage.size(), 0);
+  await assert.rejects(first.db.createResource('kept', { a: 2 }), { code: 'unauthenticated' });
+  assert.equal(first.auth.session, null);
+  assert.deepEqual(seen, [id, null], 'signed in, then out');
+  stop();
+
+  // A kept session the server no longer knows is dropped at the first answer.
+  storage.setItem(`rucksack.session:${server.url.replace(/\/+$/, '')}`, JSON.stringify({ token: 'gone', userId: id }));
+  const stale = createSdk(server.url, API_KEY, { storage });
+  await assert.rejects(stale.auth.me(), { code: 'unauthenticated' });
+  assert.equal(stale.auth.session, null);
+  assert.equal(storage.size(), 0);
+});
+
+test('in Node.js the session stays in memory unless a storage is given', async () => {
+  const sdk = createSdk(server.url, API_KEY);
+  await sdk.auth.register(email('memory'), PASSWORD);
+  assert.ok(sdk.auth.session.token);
+  assert.equal(createSdk(server.url, API_KEY).auth.session, null);
+});

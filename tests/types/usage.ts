@@ -8,6 +8,15 @@ interface Note {
 }
 
 const sdk = createSdk('http://127.0.0.1:8080/', 'YOUR_API_KEY');
+const kept = new Map<string, string>();
+const inMemory = createSdk('http://127.0.0.1:8080/', 'YOUR_API_KEY', {
+  storage: { getItem: (k) => kept.get(k) ?? null, setItem: (k, v) => void kept.set(k, v), removeItem: (k) => void kept.delete(k) },
+});
+const stopWatching = inMemory.auth.onAuthChange((s) => s?.token);
+stopWatching();
+const token: string | undefined = inMemory.auth.session?.token;
+// @ts-expect-error: storage must have getItem, setItem and removeItem
+createSdk('http://127.0.0.1:8080/', 'YOUR_API_KEY', { storage: { getItem: () => null } });
 const { id } = await sdk.auth.register('user@users.com', 'my_password123');
 
 const made = await sdk.db.createResource<Note>('notes', { text: 'hi' });
@@ -61,4 +70,4 @@ try {
     void [code, status];
   }
 }
-void [text, stamp, after, tally, resp];
+void [text, stamp, after, tally, resp, token];
