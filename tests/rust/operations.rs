@@ -612,6 +612,22 @@ async fn a_bulk_update_upserts_where_the_collection_allows_it() {
     let again: Vec<Record<Value>> = sdk.db().get_collection("stock").await.expect("list");
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].data["count"], 10);
+    // System fields in the filter: an _id names the new record, the owner is the caller's.
+    let r = patch(
+        &token,
+        r#"{"_id":"stock-b2","userId":"someone","sku":"b2"}"#,
+    )
+    .send()
+    .await
+    .expect("send");
+    assert_eq!(r.status(), 201);
+    let made: Record<Value> = sdk
+        .db()
+        .get_resource("stock", "stock-b2")
+        .await
+        .expect("named by the filter's _id");
+    assert_eq!(made.user_id.as_deref(), Some(me.as_str()));
+    assert_eq!(made.data, json!({"sku": "b2", "count": 5}));
 }
 
 #[tokio::test]

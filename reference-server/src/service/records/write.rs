@@ -102,8 +102,8 @@ pub(crate) async fn update_many(
 }
 
 /// Carbond's upserting `update`: nothing matched, so one record is made, as a
-/// create, of the filter's equalities with the spec applied. Answers
-/// `201 {"n": 1, "val": 1, "created": true}`.
+/// create, of the filter's equalities (an `_id` among them names it) with the
+/// spec applied. Answers `201 {"n": 1, "val": 1, "created": true}`.
 async fn upsert_many(
     c: &Ctx,
     coll: &str,
@@ -111,13 +111,14 @@ async fn upsert_many(
     filter: Option<&QFilter>,
     spec: &UpdateSpec,
 ) -> Outcome {
-    require(cfg, Operation::InsertObject)?;
-    let create = grant(
-        cfg.config.rules.create.create_access(me(c), c.admin),
-        "create records",
-    )?;
     let mut set = Map::new();
     equalities(filter, &mut set);
+    let id = match set.shift_remove(ID) {
+        Some(Value::String(id)) => Some(id),
+        _ => None,
+    };
+    // The other system fields are the server's to set (the owner is the caller).
+    set.retain(|k, _| !is_system_field(k.split('.').next().unwrap_or_default()));
     let mut fields = Map::new();
     if !set.is_empty() {
         UpdateSpec::parse(&json!({ "$set": set }))
@@ -125,22 +126,37 @@ async fn upsert_many(
             .map_err(ApiError::from)?;
     }
     spec.apply(&mut fields).map_err(ApiError::from)?;
-    let id = match fields.shift_remove(ID) {
-        Some(Value::String(id)) => Some(id),
-        _ => None,
-    };
+    create_one(c, coll, cfg, fields, id).await?;
+    Ok(Answer::Json(
+        json!({ "n": 1, "val": 1, "created": true }),
+        201,
+    ))
+}
+
+/// An upsert's create: the `insertObject` switch, the create rule, the
+/// schema and scripts, then the write and its broadcast. The record as stored.
+async fn create_one(
+    c: &Ctx,
+    coll: &str,
+    cfg: &Collection,
+    fields: Map<String, Value>,
+    id: Option<String>,
+) -> Result<Value, ApiError> {
+    require(cfg, Operation::InsertObject)?;
+    let create = grant(
+        cfg.config.rules.create.create_access(me(c), c.admin),
+        "create records",
+    )?;
     let record = new_record(c, coll, cfg, create.as_ref(), Value::Object(fields), id)?;
-    let saved = c
+    let mut saved = c
         .app
         .store
         .insert_many(coll, vec![record])
         .await
         .map_err(store_error)?;
-    c.publish(WriteAction::Create, coll, saved);
-    Ok(Answer::Json(
-        json!({ "n": 1, "val": 1, "created": true }),
-        201,
-    ))
+    let saved = saved.pop().unwrap_or(Value::Null);
+    c.publish(WriteAction::Create, coll, vec![saved.clone()]);
+    Ok(saved)
 }
 
 /// The `field = value` parts a record must have to match `filter` (through
@@ -316,35 +332,15 @@ pub(crate) async fn write(
     };
     let saved = match result {
         Err(Failed::Store(StoreError::NotFound)) if cfg.config.upsert && expected.is_none() => {
-            // Upsert: create the record with the client's id, as a create.
-            require(&cfg, Operation::InsertObject)?;
-            // Of the system fields, only the id in the path may be repeated.
+            // Upsert: create the record with the client's id, as a create. Of
+            // the system fields, only the id in the path may be repeated.
             let path_id: Map<String, Value> =
                 std::iter::once((ID.to_owned(), Value::from(id.as_str()))).collect();
             claims.check(&path_id).map_err(ApiError::from)?;
-            let create = grant(
-                cfg.config.rules.create.create_access(me(&c), c.admin),
-                "create records",
-            )?;
             // The record the change makes of nothing.
             let mut fields = Map::new();
             change.apply(&mut fields).map_err(ApiError::from)?;
-            let record = new_record(
-                &c,
-                &coll,
-                &cfg,
-                create.as_ref(),
-                Value::Object(fields),
-                Some(id),
-            )?;
-            let mut saved = c
-                .app
-                .store
-                .insert_many(&coll, vec![record])
-                .await
-                .map_err(store_error)?;
-            let saved = saved.pop().unwrap_or(Value::Null);
-            c.publish(WriteAction::Create, &coll, vec![saved.clone()]);
+            let saved = create_one(&c, &coll, &cfg, fields, Some(id)).await?;
             return Ok(Answer::Json(shown(&c, &coll, &cfg, saved)?, 201));
         }
         Err(Failed::Store(StoreError::NotOwner)) => {
