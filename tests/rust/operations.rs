@@ -663,3 +663,35 @@ async fn a_deployd_date_property_must_hold_a_date() {
         assert_eq!(e.code(), Some(&ErrorCode::ValidationFailed), "{bad}: {e}");
     }
 }
+
+#[tokio::test]
+async fn an_update_spec_over_a_socket_applies_as_over_http() {
+    let server = Server::start();
+    let (sdk, _) = server.signed_in("socket-spec").await;
+    let rec: Record<Value> = sdk
+        .db()
+        .create_resource("counters", &json!({"n": 1}))
+        .await
+        .expect("create");
+    let mut live = connect(&sdk).await;
+    live.update_resource(
+        "counters",
+        &rec.id,
+        json!({"$inc": {"n": 2}, "$set": {"by": "socket"}}),
+    )
+    .expect("send");
+    let ServerMessage::Write(ev) = next_msg(&mut live).await else {
+        panic!("the answer")
+    };
+    assert_eq!(ev.action, WriteAction::Patch);
+    assert_eq!(
+        (&ev.response["n"], &ev.response["by"], &ev.response["__v"]),
+        (&json!(3), &json!("socket"), &json!(1))
+    );
+    live.update_resource("counters", &rec.id, json!({"$inc": {"by": 1}}))
+        .expect("send");
+    let ServerMessage::Error(e) = next_msg(&mut live).await else {
+        panic!("a spec that cannot apply")
+    };
+    assert_eq!(e.code, ErrorCode::ValidationFailed, "$inc of a string");
+}
