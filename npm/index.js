@@ -43,7 +43,9 @@ function watched(target, check, extra = {}) {
       if (typeof v !== 'function') return v;
       return (...args) => {
         const r = v.apply(t, args);
-        return r && typeof r.then === 'function' ? r.finally(check) : r;
+        if (r && typeof r.then === 'function') return r.finally(check);
+        check(); // restoreSession changes the session at once
+        return r;
       };
     },
   });
