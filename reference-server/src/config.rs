@@ -16,8 +16,14 @@ pub struct Config {
     #[arg(long, env = "RUCKSACK_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Directory for the database and the generated API key.
-    #[arg(long, env = "RUCKSACK_DATA_DIR", default_value = "./data")]
+    /// Directory for the database and the generated API key (it may be given
+    /// anywhere on the line, before or after a command).
+    #[arg(
+        long,
+        global = true,
+        env = "RUCKSACK_DATA_DIR",
+        default_value = "./data"
+    )]
     pub data_dir: PathBuf,
 
     /// The app's API key. When none is given, one is generated on first start,
@@ -194,6 +200,38 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: KeysAction,
+    },
+    /// The registered users.
+    Users {
+        /// What to do.
+        #[command(subcommand)]
+        action: UsersAction,
+    },
+    /// Collections and their configuration (set one with `PUT /collections/<name>`
+    /// and the admin key, which the running server takes up at once).
+    Collections {
+        /// What to do.
+        #[command(subcommand)]
+        action: CollectionsAction,
+    },
+}
+
+/// `users` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum UsersAction {
+    /// Lists the users: id, email, registered.
+    List,
+}
+
+/// `collections` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum CollectionsAction {
+    /// Lists the collections that hold records or have a configuration.
+    List,
+    /// Prints a collection's configuration as JSON (`{}` when it has none).
+    Get {
+        /// The collection.
+        name: String,
     },
 }
 

@@ -283,6 +283,37 @@ pub async fn run_command(config: &Config, command: &config::Command) -> Result<S
                 Ok(format!("revoked {id}"))
             }
         },
+        config::Command::Users {
+            action: config::UsersAction::List,
+        } => {
+            let users = store.users().await.map_err(|e| e.to_string())?;
+            let mut out = String::from("id\temail\tregistered");
+            for u in users {
+                out.push_str(&format!(
+                    "\n{}\t{}\t{}",
+                    u.id,
+                    u.email,
+                    clock::iso_from_unix(u.created_at)
+                ));
+            }
+            Ok(out)
+        }
+        config::Command::Collections { action } => {
+            let configs = store.configs().await.map_err(|e| e.to_string())?;
+            match action {
+                config::CollectionsAction::List => {
+                    let mut names = store.collections().await.map_err(|e| e.to_string())?;
+                    names.extend(configs.into_iter().map(|(name, _)| name));
+                    names.sort();
+                    names.dedup();
+                    Ok(names.join("\n"))
+                }
+                config::CollectionsAction::Get { name } => Ok(configs
+                    .into_iter()
+                    .find(|(n, _)| n == name)
+                    .map_or_else(|| "{}".to_owned(), |(_, text)| text)),
+            }
+        }
     }
 }
 

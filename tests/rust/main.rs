@@ -5,6 +5,7 @@ mod auth;
 mod bad_input;
 mod body_fuzz;
 mod channels;
+mod cli;
 mod crash_loop;
 mod disk_full;
 mod durability;

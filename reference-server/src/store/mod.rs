@@ -210,6 +210,8 @@ pub trait Accounts: Send + Sync + 'static {
     async fn key_live(&self, key_hash: &str) -> Result<bool, StoreError>;
     /// A user by id.
     async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, StoreError>;
+    /// Every user, oldest first.
+    async fn users(&self) -> Result<Vec<UserRow>, StoreError>;
     /// Sets a user's password hash and ends every other session of the user
     /// (all of them when `keep` is `None`).
     async fn set_password(

@@ -267,6 +267,19 @@ impl Accounts for SqliteStore {
         .await
     }
 
+    async fn users(&self) -> Result<Vec<UserRow>, StoreError> {
+        self.read(move |c| {
+            let mut st = c
+                .prepare("SELECT id, password_hash, email, created_at FROM users ORDER BY created_at, id")
+                .map_err(engine)?;
+            st.query_map([], user_row)
+                .map_err(engine)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(engine)
+        })
+        .await
+    }
+
     async fn set_password(
         &self,
         user_id: &str,
