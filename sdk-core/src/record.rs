@@ -90,12 +90,12 @@ pub fn check_client_data(
         )
         .with_field(op, "starts with '$'"));
     }
-    match data.remove(OWNER) {
+    match data.shift_remove(OWNER) {
         None | Some(Value::Null) => {}
         Some(Value::String(s)) if Some(s.as_str()) == caller => {}
         Some(_) => flag(OWNER, "may only be your own user id"),
     }
-    let expected = match data.remove(VERSION) {
+    let expected = match data.shift_remove(VERSION) {
         None | Some(Value::Null) => None,
         Some(v) => match v.as_u64() {
             Some(n) => Some(n),
@@ -173,7 +173,7 @@ pub fn check_update_data(body: Value, caller: Option<&str>) -> Result<UpdateData
             && data
                 .get(OWNER)
                 .is_some_and(|v| v.is_null() || caller.is_some_and(|me| v.as_str() == Some(me)));
-        if !kept && let Some(v) = data.remove(field) {
+        if !kept && let Some(v) = data.shift_remove(field) {
             claims.insert(field.to_owned(), v);
         }
     }
@@ -305,6 +305,13 @@ mod tests {
             json!({"a": 2}).as_object().cloned().expect("object")
         );
         assert_eq!(u.claims.check(&stored), Ok(()));
+        // The application's fields keep the order they were sent in.
+        let u = check_update_data(
+            json!({"x": 1, "_id": "r", "y": 2, "z": 3, "createdAt": "t0"}),
+            Some("me"),
+        )
+        .expect("whole");
+        assert_eq!(u.data.keys().collect::<Vec<_>>(), ["x", "y", "z"]);
         // The caller's own id is not a claim (it is not a transfer either).
         let u = check_update_data(json!({"userId": "me", "a": 3}), Some("me")).expect("own id");
         assert!(u.claims.is_empty());
