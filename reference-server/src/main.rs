@@ -4,6 +4,9 @@ use clap::Parser;
 use reference_server::config::Config;
 use std::io::Write;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let config = Config::parse();

@@ -100,11 +100,13 @@ pub(super) fn run_group(conn: &Connection, group: &mut [Box<dyn Job>]) -> Result
         return Err(Uncommitted::of(&e));
     }
     for job in group.iter_mut() {
-        let step = conn.execute_batch("SAVEPOINT w").and_then(|()| {
+        // Cached statements: a savepoint per job is parsed once, not per write.
+        let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut st| st.execute([]));
+        let step = run("SAVEPOINT w").and_then(|_| {
             if job.apply(conn) {
-                conn.execute_batch("RELEASE w")
+                run("RELEASE w")
             } else {
-                conn.execute_batch("ROLLBACK TO w; RELEASE w")
+                run("ROLLBACK TO w").and_then(|_| run("RELEASE w"))
             }
         });
         if let Err(e) = step {
