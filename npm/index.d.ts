@@ -183,6 +183,8 @@ export interface Storage {
   getListOfUserFiles(userId: string): Promise<{ records: FileRecord[] }>;
   /** Renames a file and files it under `bucket`. */
   updateFile(currentFilename: string, newFilename: string, bucket: string): Promise<{ record: FileRecord }>;
+  /** The same as updateFile (the Backpack document's example spells it so). */
+  updateFil(currentFilename: string, newFilename: string, bucket: string): Promise<{ record: FileRecord }>;
   /** Replaces a file's bytes. */
   overwriteFile(file: FileInput, filename: string): Promise<{ message: string }>;
   /** Deletes a file. */

@@ -69,6 +69,18 @@ impl Storage {
         run(&self.core, call).await
     }
 
+    /// The same as `updateFile`: the Backpack document's example spells it so.
+    #[wasm_bindgen(js_name = updateFil)]
+    pub async fn update_fil(
+        &self,
+        current_filename: String,
+        new_filename: String,
+        bucket: String,
+    ) -> Result<JsValue, JsValue> {
+        self.update_file(current_filename, new_filename, bucket)
+            .await
+    }
+
     /// Replaces a file's bytes; resolves to `{ message: "file overwritten" }`.
     #[wasm_bindgen(js_name = overwriteFile)]
     pub async fn overwrite_file(
