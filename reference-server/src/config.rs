@@ -103,6 +103,12 @@ pub struct Config {
     #[arg(long, env = "RUCKSACK_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
+    /// The built npm package of the JavaScript SDK, served at `/sdk.js` and
+    /// `/sdk/…` for pages that load it by a script tag. By default the `npm/`
+    /// directory of the source tree this server was built from; read once at start.
+    #[arg(long, env = "RUCKSACK_SDK_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../npm"))]
+    pub sdk_dir: PathBuf,
+
     /// Largest accepted file upload, in bytes (default 100 MiB).
     #[arg(long, env = "RUCKSACK_MAX_UPLOAD", default_value_t = 100 * 1024 * 1024)]
     pub max_upload: u64,

@@ -21,6 +21,8 @@ pub const RESERVED_NAMES: &[&str] = &[
     routes::ME,
     routes::METRICS,
     routes::REGISTER,
+    routes::SDK,
+    routes::SDK_JS,
     "sessions",
     routes::UPLOADS,
     "users",

@@ -26,6 +26,10 @@ pub const KEYS: &str = "keys";
 pub const WS: &str = "ws";
 /// `GET /metrics`: Prometheus metrics (the admin key, or `--metrics-public`).
 pub const METRICS: &str = "metrics";
+/// `GET /sdk.js`: the JavaScript SDK for a script tag (defines `createSdk`).
+pub const SDK_JS: &str = "sdk.js";
+/// `GET /sdk/<file>`: the files `/sdk.js` loads (the npm package's module and wasm).
+pub const SDK: &str = "sdk";
 
 /// Every first segment the server routes itself; no collection may take one.
 pub const SEGMENTS: &[&str] = &[
@@ -37,6 +41,8 @@ pub const SEGMENTS: &[&str] = &[
     ME,
     METRICS,
     REGISTER,
+    SDK,
+    SDK_JS,
     UPLOADS,
     WS,
 ];

@@ -20,14 +20,14 @@ export function serverBin() {
   return process.env.RUCKSACK_SERVER_BIN ?? join(root, 'target', 'debug', 'rucksack-server');
 }
 
-/** Starts a server; resolves to { url, stop() }. */
-export async function startServer() {
+/** Starts a server (with `extraArgs` added to its command line); resolves to { url, stop() }. */
+export async function startServer(extraArgs = []) {
   const bin = serverBin();
   if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: run cargo build -p reference-server`);
   const dataDir = mkdtempSync(join(tmpdir(), 'rucksack-js-'));
   const child = spawn(bin, [
     '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--api-key', API_KEY, '--admin-key', ADMIN_KEY,
-    '--hash-memory-kib', '64', '--hash-iterations', '1', '--shutdown-grace', '2',
+    '--hash-memory-kib', '64', '--hash-iterations', '1', '--shutdown-grace', '2', ...extraArgs,
   ], { env: { ...process.env, RUCKSACK_LOG: 'warn', RUCKSACK_AUTH_RATE_PER_IP: '100000', RUCKSACK_AUTH_RATE_PER_EMAIL: '100000' }, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise((resolveUrl, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not start in 30 s')), 30_000);

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod collections;
 pub mod form;
 pub mod records;
+pub mod sdk;
 pub mod uploads;
 
 use crate::app::App;
