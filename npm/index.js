@@ -8,7 +8,9 @@ const wasmUrl = new URL('./pkg/rucksack_bg.wasm', import.meta.url);
 const isNode = typeof process !== 'undefined' && process.versions != null && process.versions.node != null;
 
 if (isNode && wasmUrl.protocol === 'file:') {
-  const { readFile } = await import('node:fs/promises');
+  // Left to the runtime by bundlers (webpack cannot read `node:` modules for a
+  // browser build; this branch never runs there).
+  const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ 'node:fs/promises');
   initSync({ module: await readFile(wasmUrl) });
 } else {
   await init({ module_or_path: wasmUrl });
