@@ -220,6 +220,19 @@ pub enum Command {
         #[command(subcommand)]
         action: CollectionsAction,
     },
+    /// Writes a consistent copy of the data directory (the database as of one
+    /// moment, the files it names, the key files) to one tar archive; safe while
+    /// the server runs.
+    Backup {
+        /// The archive to write (replaced whole when done).
+        file: PathBuf,
+    },
+    /// Puts a `backup` archive into the data directory, which must hold no
+    /// database yet.
+    Restore {
+        /// The archive `backup` wrote.
+        file: PathBuf,
+    },
 }
 
 /// `users` subcommands.

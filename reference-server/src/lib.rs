@@ -15,6 +15,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -246,6 +247,12 @@ pub async fn make_key(
 
 /// Runs a management command against the data directory; returns what to print.
 pub async fn run_command(config: &Config, command: &config::Command) -> Result<String, String> {
+    // These two must not open (and so create) the database first.
+    match command {
+        config::Command::Backup { file } => return backup::backup(&config.data_dir, file),
+        config::Command::Restore { file } => return backup::restore(&config.data_dir, file),
+        _ => {}
+    }
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
     let db = config.data_dir.join("rucksack.sqlite3");
@@ -313,6 +320,9 @@ pub async fn run_command(config: &Config, command: &config::Command) -> Result<S
                     .find(|(n, _)| n == name)
                     .map_or_else(|| "{}".to_owned(), |(_, text)| text)),
             }
+        }
+        config::Command::Backup { .. } | config::Command::Restore { .. } => {
+            Err("handled above".to_owned())
         }
     }
 }
