@@ -4,15 +4,21 @@ use super::*;
 
 /// Live sessions kept in memory, so a signed-in request does not query SQLite.
 ///
-/// Every session write goes through this store, so the cache is exact. A lookup
-/// that misses reads SQLite and fills the cache only if no session was deleted
-/// meanwhile (the epoch is unchanged); a delete bumps the epoch and evicts both
-/// before and after its commit, so a revoked token is refused at once.
+/// Every session write this process makes goes through this store, so for
+/// those the cache is exact. A lookup that misses reads SQLite and fills the
+/// cache only if no session was deleted meanwhile (the epoch is unchanged); a
+/// delete bumps the epoch and evicts both before and after its commit, so a
+/// revoked token is refused at once. Sessions ended by another process on the
+/// same database (the command line's `users delete`) are seen within
+/// [`SESSION_RECHECK`]: an entry older than that is read again.
 #[derive(Default)]
 pub(super) struct SessionCache {
-    map: Mutex<std::collections::HashMap<String, (String, u64)>>,
+    map: Mutex<std::collections::HashMap<String, (String, u64, std::time::Instant)>>,
     epoch: std::sync::atomic::AtomicU64,
 }
+
+/// How long a cached session is trusted before SQLite is asked again.
+pub(super) const SESSION_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The most sessions kept in memory; beyond, the cache starts over.
 pub(super) const MAX_CACHED_SESSIONS: usize = 100_000;
@@ -21,8 +27,8 @@ impl SessionCache {
     pub(super) fn get(&self, token_hash: &str, now: u64) -> Option<(String, u64)> {
         let map = self.map.lock().ok()?;
         map.get(token_hash)
-            .filter(|(_, expires)| *expires > now)
-            .cloned()
+            .filter(|(_, expires, at)| *expires > now && at.elapsed() < SESSION_RECHECK)
+            .map(|(user, expires, _)| (user.clone(), *expires))
     }
 
     pub(super) fn put(
@@ -39,14 +45,14 @@ impl SessionCache {
         if map.len() >= MAX_CACHED_SESSIONS {
             map.clear();
         }
-        map.insert(token_hash, (user, expires_at));
+        map.insert(token_hash, (user, expires_at, std::time::Instant::now()));
     }
 
     /// Drops every cached session of a user but `keep`.
     pub(super) fn evict_user(&self, user: &str, keep: Option<&str>) {
         self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if let Ok(mut map) = self.map.lock() {
-            map.retain(|t, (u, _)| u != user || Some(t.as_str()) == keep);
+            map.retain(|t, (u, ..)| u != user || Some(t.as_str()) == keep);
         }
     }
 
