@@ -233,6 +233,23 @@ pub enum Command {
         /// The archive `backup` wrote.
         file: PathBuf,
     },
+    /// Writes every record of a collection to a file as JSON Lines (one whole
+    /// record a line, system fields included, in `_id` order).
+    Export {
+        /// The collection.
+        collection: String,
+        /// The file to write (replaced whole when done).
+        file: PathBuf,
+    },
+    /// Adds the records of a JSON Lines file (as `export` writes it) to a
+    /// collection, all or nothing. A running server sends no realtime events
+    /// for them.
+    Import {
+        /// The collection.
+        collection: String,
+        /// The file to read.
+        file: PathBuf,
+    },
 }
 
 /// `users` subcommands.
@@ -240,6 +257,12 @@ pub enum Command {
 pub enum UsersAction {
     /// Lists the users: id, email, registered.
     List,
+    /// Deletes a user (by id or email) and ends their sessions; their records
+    /// and files stay, as after `DELETE /me`.
+    Delete {
+        /// The user's id or email.
+        user: String,
+    },
 }
 
 /// `collections` subcommands.

@@ -19,6 +19,7 @@ pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod files;
 pub mod http;
 pub mod limits;
@@ -320,6 +321,26 @@ pub async fn run_command(config: &Config, command: &config::Command) -> Result<S
                     .find(|(n, _)| n == name)
                     .map_or_else(|| "{}".to_owned(), |(_, text)| text)),
             }
+        }
+        config::Command::Users {
+            action: config::UsersAction::Delete { user },
+        } => {
+            let row = match store.user_by_id(user).await.map_err(|e| e.to_string())? {
+                Some(row) => Some(row),
+                None => store.user_by_email(user).await.map_err(|e| e.to_string())?,
+            };
+            let row = row.ok_or_else(|| format!("no user with id or email '{user}'"))?;
+            store
+                .delete_user(&row.id)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(format!("deleted {} ({})", row.id, row.email))
+        }
+        config::Command::Export { collection, file } => {
+            export::export(store.as_ref(), collection, file).await
+        }
+        config::Command::Import { collection, file } => {
+            export::import(store.as_ref(), collection, file).await
         }
         config::Command::Backup { .. } | config::Command::Restore { .. } => {
             Err("handled above".to_owned())

@@ -160,3 +160,118 @@ async fn a_backup_taken_while_writes_go_on_restores_records_users_and_files_whol
     let err = cli_fails(&["restore", &archive_s, "--data-dir", &fresh_s]);
     assert!(err.contains("already holds a database"), "{err}");
 }
+
+#[tokio::test]
+async fn a_collection_exported_as_json_lines_imports_whole_or_not_at_all() {
+    let server = Server::start();
+    let dir = server.data_dir.to_string_lossy().into_owned();
+    let (sdk, _) = server.signed_in("exporter").await;
+    // More than one export page, so the pages are walked.
+    let mut made: Vec<Record<Value>> = Vec::new();
+    for block in 0..3 {
+        let batch: Vec<Value> = (0..500).map(|i| json!({"i": block * 500 + i})).collect();
+        let part: Vec<Record<Value>> = sdk
+            .db()
+            .insert_many("exported", &batch)
+            .await
+            .expect("insert");
+        made.extend(part);
+    }
+    let work = tempfile::tempdir().expect("tmp");
+    let file = work.path().join("exported.jsonl");
+    let file_s = file.to_string_lossy().into_owned();
+    let said = cli(&["export", "exported", &file_s, "--data-dir", &dir]);
+    assert!(said.contains("1500 record"), "{said}");
+    let text = std::fs::read_to_string(&file).expect("read");
+    assert_eq!(text.lines().count(), 1_500);
+
+    // Into another collection of a fresh server: the same records, system fields and all.
+    let other = Server::start();
+    let other_dir = other.data_dir.to_string_lossy().into_owned();
+    cli(&["import", "copied", &file_s, "--data-dir", &other_dir]);
+    let mut copied: Vec<Record<Value>> = other
+        .sdk()
+        .db()
+        .get_collection("copied")
+        .await
+        .expect("read");
+    let mut want = made.clone();
+    copied.sort_by(|a, b| a.id.cmp(&b.id));
+    want.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(copied, want);
+
+    // A bad line anywhere, or ids already there: nothing is written.
+    let bad = work.path().join("bad.jsonl");
+    let mut lines: Vec<&str> = text.lines().take(10).collect();
+    lines.push("{\"_id\": \"x1\", \"createdAt\": \"t\"}");
+    std::fs::write(&bad, lines.join("\n")).expect("write");
+    let err = cli_fails(&[
+        "import",
+        "fresh",
+        &bad.to_string_lossy(),
+        "--data-dir",
+        &other_dir,
+    ]);
+    assert!(err.contains("line 11"), "{err}");
+    let err = cli_fails(&["import", "copied", &file_s, "--data-dir", &other_dir]);
+    assert!(err.contains("nothing imported"), "{err}");
+    assert_eq!(
+        other
+            .sdk()
+            .db()
+            .get_collection::<Value>("copied")
+            .await
+            .expect("read")
+            .len(),
+        1_500
+    );
+    assert!(
+        other
+            .sdk()
+            .db()
+            .get_collection::<Value>("fresh")
+            .await
+            .expect("read")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_user_deleted_from_the_command_line_is_signed_out_and_gone() {
+    let server = Server::start();
+    let dir = server.data_dir.to_string_lossy().into_owned();
+    let who = e2e::email("deleted");
+    let sdk = server.sdk();
+    let id = sdk
+        .auth()
+        .register(&who, e2e::PASSWORD)
+        .await
+        .expect("register")
+        .id;
+    let said = cli(&["users", "delete", &who, "--data-dir", &dir]);
+    assert!(said.contains(&id), "{said}");
+    // The running server trusts a session it has seen for at most a second
+    // before it asks the database again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let e = loop {
+        match sdk
+            .db()
+            .create_resource::<Value>("notes", &json!({"a": 1}))
+            .await
+        {
+            Err(e) => break e,
+            Ok(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Ok(r) => panic!("still signed in: {r:?}"),
+        }
+    };
+    assert_eq!(
+        e.code(),
+        Some(&rucksack::ErrorCode::Unauthenticated),
+        "{e:?}"
+    );
+    assert!(!cli(&["users", "list", "--data-dir", &dir]).contains(&id));
+    let err = cli_fails(&["users", "delete", &id, "--data-dir", &dir]);
+    assert!(err.contains("no user"), "{err}");
+}
