@@ -5,7 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, get } from 'node:http';
-import { dirname, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startServer, API_KEY } from '../js/harness.mjs';
@@ -59,12 +60,48 @@ const page = (apiUrl) => `<!doctype html>
 </script>
 <body>app</body>`;
 
+// The loader over a stand-in module that logs what reaches it, to see the order
+// in which calls and assignments made before loading are applied.
+const FAKE_MODULE = `export const log = [];
+export class SdkError extends Error {}
+export function createSdk(url, key) {
+  log.push('createSdk ' + url);
+  const socket = { actions: { send(m) { log.push('send ' + m); } } };
+  Object.defineProperty(socket, 'onmessage', { set() { log.push('onmessage'); } });
+  return {
+    auth: { restoreSession(t) { log.push('restore ' + t); return 'restored'; }, get session() { return 'the session'; } },
+    ws() { log.push('ws'); return socket; },
+  };
+}`;
+const ORDER_PAGE = `<!doctype html>
+<script src="/fake/sdk.js"></script>
+<script>
+  const sdk = createSdk('u', 'k');
+  const restored = sdk.auth.restoreSession('t');
+  sdk.ws().actions.send('a');
+  const w = sdk.ws();
+  w.onmessage = () => {};
+  w.actions.send('b');
+  window.order = rucksack.ready.then(async () => ({
+    log: (await import('/fake/sdk/index.js')).log,
+    restored: await restored,
+    session: await sdk.auth.session,
+  }));
+</script>`;
+
 before(async () => {
   api = await startServer(['--sdk-dir', npmDir]);
+  const loader = await readFile(join(npmDir, 'sdk.js'));
   site = await new Promise((r) => {
     const s = createServer((req, res) => {
+      const path = new URL(req.url, 'http://x').pathname;
+      if (path === '/fake/sdk.js' || path === '/fake/sdk/index.js') {
+        res.writeHead(200, { 'content-type': 'text/javascript' });
+        res.end(path === '/fake/sdk.js' ? loader : FAKE_MODULE);
+        return;
+      }
       res.writeHead(200, { 'content-type': 'text/html' });
-      res.end(page(api.url));
+      res.end(path === '/order' ? ORDER_PAGE : page(api.url));
     });
     s.listen(0, '127.0.0.1', () => r(s));
   });
@@ -147,4 +184,14 @@ test('the SDK files come with their types and ETags, and nothing else is served 
     assert.equal(r.status, 404, path);
     assert.equal(JSON.parse(r.body).code, 'not_found', path);
   }
+});
+
+test('calls and assignments made before the SDK loads reach it in the order they were made', async () => {
+  const p = await browser.newPage();
+  await p.goto(`http://localhost:${site.address().port}/order`);
+  const got = await p.evaluate(() => window.order);
+  assert.deepEqual(got.log, ['createSdk u', 'restore t', 'ws', 'send a', 'ws', 'onmessage', 'send b']);
+  assert.equal(got.restored, 'restored');
+  assert.equal(got.session, 'the session');
+  await p.close();
 });
