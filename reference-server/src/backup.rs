@@ -24,6 +24,25 @@ const BLOBS: &str = "files/blobs";
 /// What went wrong, said for the person at the command line.
 type Outcome<T> = Result<T, String>;
 
+/// Creates `path` readable and writable by its owner only: archives and restored
+/// files hold password hashes, session hashes and keys.
+fn create_private(path: &Path) -> std::io::Result<File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+}
+
+/// Creates `dir` (and its parents) readable by its owner only.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
 fn io(what: &str, path: &Path) -> impl Fn(std::io::Error) -> String {
     let at = format!("{what} {}", path.display());
     move |e| format!("{at}: {e}")
@@ -82,7 +101,13 @@ pub fn backup(data_dir: &Path, out: &Path) -> Outcome<String> {
     };
 
     let partial = work.path().join("archive.tar");
-    let file = File::create(&partial).map_err(io("cannot write", &partial))?;
+    if out.is_dir() {
+        return Err(format!(
+            "{} is a directory: name the archive file",
+            out.display()
+        ));
+    }
+    let file = create_private(&partial).map_err(io("cannot write", &partial))?;
     let mut tar = tar::Builder::new(std::io::BufWriter::new(file));
     tar.append_path_with_name(&snapshot, DATABASE)
         .map_err(io("cannot archive", &snapshot))?;
@@ -157,13 +182,25 @@ fn destination(entry: &Path) -> Option<PathBuf> {
 /// returns a summary. An archive with any entry a backup does not write is
 /// refused before anything is kept.
 pub fn restore(data_dir: &Path, archive: &Path) -> Outcome<String> {
-    if data_dir.join(DATABASE).exists() {
+    // Nothing of another database may be there: its log would be replayed
+    // onto the restored one, its keys and blobs mixed in.
+    let taken = [
+        DATABASE,
+        "rucksack.sqlite3-wal",
+        "rucksack.sqlite3-shm",
+        "rucksack.sqlite3-journal",
+    ]
+    .into_iter()
+    .chain(KEY_FILES)
+    .any(|f| data_dir.join(f).exists())
+        || std::fs::read_dir(data_dir.join(BLOBS)).is_ok_and(|mut d| d.next().is_some());
+    if taken {
         return Err(format!(
-            "{} already holds a database: restore into an empty data directory",
+            "{} already holds a database (or its keys or files): restore into an empty data directory",
             data_dir.display()
         ));
     }
-    std::fs::create_dir_all(data_dir).map_err(io("cannot create", data_dir))?;
+    create_private_dir(data_dir).map_err(io("cannot create", data_dir))?;
     // Unpacked beside the data directory first, then moved in.
     let work = tempfile::Builder::new()
         .prefix(".rucksack-restore-")
@@ -202,9 +239,9 @@ pub fn restore(data_dir: &Path, archive: &Path) -> Outcome<String> {
         }
         let to = work.path().join(&rel);
         if let Some(dir) = to.parent() {
-            std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+            create_private_dir(dir).map_err(io("cannot create", dir))?;
         }
-        let mut out = File::create(&to).map_err(io("cannot write", &to))?;
+        let mut out = create_private(&to).map_err(io("cannot write", &to))?;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             let n = entry.read(&mut buf).map_err(io("cannot read", archive))?;
@@ -232,13 +269,18 @@ pub fn restore(data_dir: &Path, archive: &Path) -> Outcome<String> {
             archive.display()
         ));
     }
+    // The database last: until it is there, a failed restore can run again.
+    placed.sort_by_key(|rel| rel == Path::new(DATABASE));
     for rel in &placed {
         let to = data_dir.join(rel);
         if let Some(dir) = to.parent() {
-            std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+            create_private_dir(dir).map_err(io("cannot create", dir))?;
         }
         std::fs::rename(work.path().join(rel), &to).map_err(io("cannot write", &to))?;
     }
+    File::open(data_dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("cannot sync", data_dir))?;
     Ok(format!(
         "restored {} into {}: the database and {blobs} file blob(s)",
         archive.display(),
@@ -312,10 +354,43 @@ mod tests {
     }
 
     #[test]
-    fn restore_refuses_a_data_directory_that_holds_a_database() {
+    fn restore_refuses_a_data_directory_that_holds_a_database_or_its_traces() {
+        for left in [
+            DATABASE,
+            "rucksack.sqlite3-wal",
+            "api_key",
+            "files/blobs/ab12",
+        ] {
+            let tmp = tempfile::tempdir().expect("tmp");
+            let p = tmp.path().join(left);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&p, b"").expect("write");
+            let err = restore(tmp.path(), &tmp.path().join("any.tar")).expect_err("refused");
+            assert!(err.contains("already holds a database"), "{left}: {err}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_archive_and_what_it_restores_are_private_to_their_owner() {
+        use std::os::unix::fs::PermissionsExt;
         let tmp = tempfile::tempdir().expect("tmp");
-        std::fs::write(tmp.path().join(DATABASE), b"").expect("write");
-        let err = restore(tmp.path(), &tmp.path().join("any.tar")).expect_err("refused");
-        assert!(err.contains("already holds a database"), "{err}");
+        let data = tmp.path().join("data");
+        std::fs::create_dir_all(&data).expect("mkdir");
+        rusqlite::Connection::open(data.join(DATABASE))
+            .and_then(|c| c.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);"))
+            .expect("database");
+        std::fs::write(data.join("api_key"), "k").expect("key");
+        let archive = tmp.path().join("b.tar");
+        backup(&data, &archive).expect("backup");
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&archive), 0o600);
+        let fresh = tmp.path().join("fresh");
+        restore(&fresh, &archive).expect("restore");
+        assert_eq!(mode(&fresh), 0o700);
+        assert_eq!(mode(&fresh.join(DATABASE)), 0o600);
+        assert_eq!(mode(&fresh.join("api_key")), 0o600);
+        let err = backup(&data, tmp.path()).expect_err("a directory");
+        assert!(err.contains("is a directory"), "{err}");
     }
 }
