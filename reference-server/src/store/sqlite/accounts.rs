@@ -37,6 +37,7 @@ impl SessionCache {
         user: String,
         expires_at: u64,
         epoch: Option<u64>,
+        read_at: std::time::Instant,
     ) {
         let Ok(mut map) = self.map.lock() else { return };
         if epoch.is_some_and(|e| e != self.epoch()) {
@@ -45,7 +46,7 @@ impl SessionCache {
         if map.len() >= MAX_CACHED_SESSIONS {
             map.clear();
         }
-        map.insert(token_hash, (user, expires_at, std::time::Instant::now()));
+        map.insert(token_hash, (user, expires_at, read_at));
     }
 
     /// Drops every cached session of a user but `keep`.
@@ -128,8 +129,13 @@ impl Accounts for SqliteStore {
             Ok(())
         })
         .await?;
-        self.sessions
-            .put(token_hash.to_owned(), user_id.to_owned(), expires_at, None);
+        self.sessions.put(
+            token_hash.to_owned(),
+            user_id.to_owned(),
+            expires_at,
+            None,
+            std::time::Instant::now(),
+        );
         Ok(())
     }
 
@@ -142,6 +148,7 @@ impl Accounts for SqliteStore {
             return Ok(Some(found));
         }
         let epoch = self.sessions.epoch();
+        let read_at = std::time::Instant::now();
         let t = token_hash.to_owned();
         let found: Option<(String, i64)> = self
             .read_point(move |c| {
@@ -156,8 +163,13 @@ impl Accounts for SqliteStore {
             .await?;
         Ok(found.map(|(user, expires)| {
             let expires = u64::try_from(expires).unwrap_or(0);
-            self.sessions
-                .put(token_hash.to_owned(), user.clone(), expires, Some(epoch));
+            self.sessions.put(
+                token_hash.to_owned(),
+                user.clone(),
+                expires,
+                Some(epoch),
+                read_at,
+            );
             (user, expires)
         }))
     }
@@ -240,6 +252,9 @@ impl Accounts for SqliteStore {
     }
 
     async fn renew_session(&self, token_hash: &str, expires_at: u64) -> Result<(), StoreError> {
+        // A logout racing the renewal must not leave the session cached.
+        let epoch = self.sessions.epoch();
+        let read_at = std::time::Instant::now();
         let t = token_hash.to_owned();
         let user: Option<String> = self
             .write(move |c| {
@@ -254,7 +269,7 @@ impl Accounts for SqliteStore {
             .await?;
         if let Some(u) = user {
             self.sessions
-                .put(token_hash.to_owned(), u, expires_at, None);
+                .put(token_hash.to_owned(), u, expires_at, Some(epoch), read_at);
         }
         Ok(())
     }
