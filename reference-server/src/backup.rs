@@ -43,6 +43,14 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     b.create(dir)
 }
 
+/// The directory a file named `path` goes in (`.` for a bare name), where its
+/// temporary copy is written before the rename.
+pub(crate) fn directory_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 fn io(what: &str, path: &Path) -> impl Fn(std::io::Error) -> String {
     let at = format!("{what} {}", path.display());
     move |e| format!("{at}: {e}")
@@ -57,11 +65,7 @@ pub fn backup(data_dir: &Path, out: &Path) -> Outcome<String> {
     }
     let work = tempfile::Builder::new()
         .prefix(".rucksack-backup-")
-        .tempdir_in(
-            out.parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new(".")),
-        )
+        .tempdir_in(directory_of(out))
         .map_err(|e| {
             format!(
                 "cannot make a temporary directory beside {}: {e}",

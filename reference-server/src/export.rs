@@ -32,11 +32,7 @@ pub async fn export(store: &dyn Store, collection: &str, out: &Path) -> Result<S
             return Err(e.message);
         }
     }
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir)
+    let tmp = tempfile::NamedTempFile::new_in(crate::backup::directory_of(out))
         .map_err(|e| format!("cannot write beside {}: {e}", out.display()))?;
     let mut w = std::io::BufWriter::new(tmp);
     let mut after: Option<Cursor> = None;

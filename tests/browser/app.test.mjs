@@ -6,9 +6,8 @@ import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { createSdk } from '../../npm/index.js';
-import { startServer, API_KEY, PASSWORD, email } from '../js/harness.mjs';
+import { startServer, API_KEY, PASSWORD, email, launchChromium } from '../js/harness.mjs';
 
 const npmDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'npm');
 const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
@@ -43,11 +42,7 @@ before(async () => {
   api = await startServer();
   site = await startSite();
   siteUrl = `http://localhost:${site.address().port}`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
-  });
+  browser = await launchChromium();
   page = await browser.newPage();
   page.on('pageerror', (e) => console.error('page error:', e));
   await page.goto(`${siteUrl}/`);

@@ -10,10 +10,9 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { build as viteBuild, createServer as viteServer } from 'vite';
 import webpack from 'webpack';
-import { startServer, API_KEY, PASSWORD, email } from '../js/harness.mjs';
+import { startServer, API_KEY, PASSWORD, email, launchChromium } from '../js/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const npmDir = resolve(here, '..', '..', 'npm');
@@ -78,11 +77,7 @@ before(async () => {
   execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', app], { cwd: npmDir });
   const tarball = readdirSync(app).find((f) => f.endsWith('.tgz'));
   execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', `./${tarball}`], { cwd: app });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

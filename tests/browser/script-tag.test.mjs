@@ -8,8 +8,7 @@ import { createServer, get } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { startServer, API_KEY } from '../js/harness.mjs';
+import { startServer, API_KEY, launchChromium } from '../js/harness.mjs';
 
 const npmDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'npm');
 
@@ -105,11 +104,7 @@ before(async () => {
     });
     s.listen(0, '127.0.0.1', () => r(s));
   });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -50,6 +50,16 @@ export async function startServer(extraArgs = []) {
   };
 }
 
+/** Headless Chromium as the browser tests run it (`CHROMIUM_PATH`, default Debian's). */
+export async function launchChromium() {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
+  });
+}
+
 /** The next message on a WebSocket that satisfies `pred`, as parsed JSON. */
 export function nextMessage(ws, pred = () => true, timeoutMs = 10_000) {
   return new Promise((resolveMsg, reject) => {

@@ -6,18 +6,25 @@ use e2e::Server;
 use rucksack::{CollectionConfig, Record};
 use serde_json::{Value, json};
 
-/// Runs `rucksack-server ARGS` and returns what it printed.
-fn cli(args: &[&str]) -> String {
+/// Runs `rucksack-server ARGS`, expecting `ok`; returns what it printed (to
+/// stdout when it succeeded, to stderr when it failed).
+fn run(args: &[&str], ok: bool) -> String {
     let out = std::process::Command::new(e2e::server_bin())
         .args(args)
         .output()
         .expect("run the command");
-    assert!(
+    assert_eq!(
         out.status.success(),
+        ok,
         "{args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    String::from_utf8_lossy(if ok { &out.stdout } else { &out.stderr }).into_owned()
+}
+
+/// Runs `rucksack-server ARGS` and returns what it printed.
+fn cli(args: &[&str]) -> String {
+    run(args, true)
 }
 
 #[tokio::test]
@@ -65,26 +72,14 @@ async fn users_and_collections_are_listed_from_the_command_line() {
 
 /// Runs `rucksack-server ARGS`, expecting it to fail; returns what it said.
 fn cli_fails(args: &[&str]) -> String {
-    let out = std::process::Command::new(e2e::server_bin())
-        .args(args)
-        .output()
-        .expect("run the command");
-    assert!(!out.status.success(), "{args:?} succeeded");
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    run(args, false)
 }
 
 #[tokio::test]
 async fn a_backup_taken_while_writes_go_on_restores_records_users_and_files_whole() {
     let server = Server::start();
     let dir = server.data_dir.to_string_lossy().into_owned();
-    let who = e2e::email("backup");
-    let sdk = server.sdk();
-    let id = sdk
-        .auth()
-        .register(&who, e2e::PASSWORD)
-        .await
-        .expect("register")
-        .id;
+    let (sdk, who, id) = server.registered("backup").await;
     for i in 0..50 {
         let _: Record<Value> = sdk
             .db()
@@ -240,14 +235,7 @@ async fn a_collection_exported_as_json_lines_imports_whole_or_not_at_all() {
 async fn a_user_deleted_from_the_command_line_is_signed_out_and_gone() {
     let server = Server::start();
     let dir = server.data_dir.to_string_lossy().into_owned();
-    let who = e2e::email("deleted");
-    let sdk = server.sdk();
-    let id = sdk
-        .auth()
-        .register(&who, e2e::PASSWORD)
-        .await
-        .expect("register")
-        .id;
+    let (sdk, who, id) = server.registered("deleted").await;
     let said = cli(&["users", "delete", &who, "--data-dir", &dir]);
     assert!(said.contains(&id), "{said}");
     // The running server trusts a session it has seen for at most a second

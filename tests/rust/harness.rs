@@ -172,14 +172,21 @@ impl Server {
 
     /// A new user registered and signed in on a fresh SDK: the SDK and the user's id.
     pub async fn signed_in(&self, tag: &str) -> (rucksack::Sdk, String) {
+        let (sdk, _, id) = self.registered(tag).await;
+        (sdk, id)
+    }
+
+    /// As [`Server::signed_in`], with the user's email too (to sign in again).
+    pub async fn registered(&self, tag: &str) -> (rucksack::Sdk, String, String) {
         let sdk = self.sdk();
+        let who = email(tag);
         let id = sdk
             .auth()
-            .register(&email(tag), PASSWORD)
+            .register(&who, PASSWORD)
             .await
             .expect("register")
             .id;
-        (sdk, id)
+        (sdk, who, id)
     }
 
     /// An SDK for this server with the app's API key.
