@@ -5,6 +5,7 @@ use super::{Ctx, Outcome, ctx, finish, json_body, json_reply, store_error};
 use crate::app::App;
 use crate::auth::{blocking, check_password, new_token, normalize_email, token_hash};
 use crate::clock::{new_id, unix_now};
+use crate::store::UserRow;
 use crate::error::ApiError;
 use crate::net::client_ip;
 use crate::realtime::Revoked;
@@ -139,18 +140,7 @@ async fn register(
         return Ok(too_many(wait));
     }
     let (email, password) = credentials(&body).map_err(ApiError::from)?;
-    let email = normalize_email(&email).map_err(ApiError::from)?;
-    check_password(&password).map_err(ApiError::from)?;
-    let hasher = c.app.hasher.clone();
-    let hash = blocking(move || hasher.hash(&password))
-        .await?
-        .map_err(ApiError::internal)?;
-    let id = new_id();
-    c.app
-        .store
-        .create_user(&id, &email, &hash)
-        .await
-        .map_err(store_error)?;
+    let id = create_account(&c.app, &email, password).await?;
     start_session(&c.app, id, 201, secure).await
 }
 
@@ -164,39 +154,76 @@ async fn login(
     if let Err(wait) = c.app.auth_limits.check_ip(ip) {
         return Ok(too_many(wait));
     }
-    let wrong = || {
-        ApiError::new(
-            ErrorCode::InvalidCredentials,
-            "the email or password is wrong",
-        )
-    };
     let (email, password) = credentials(&body).map_err(ApiError::from)?;
-    let key = normalize_email(&email).unwrap_or_else(|_| email.trim().to_lowercase());
-    if let Err(wait) = c.app.auth_limits.check_email(&key) {
-        return Ok(too_many(wait));
-    }
-    // An invalid email cannot be registered; treat it as unknown so the answer
-    // is the same as for any other failed login.
-    let user = match normalize_email(&email) {
-        Ok(e) => c.app.store.user_by_email(&e).await.map_err(store_error)?,
-        Err(_) => None,
-    };
-    let hasher = c.app.hasher.clone();
-    let phc = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = blocking(move || hasher.verify(&password, phc.as_deref())).await?;
-    match user {
-        Some(u) if ok => start_session(&c.app, u.id, 200, secure).await,
-        _ => Err(wrong()),
+    match check_credentials(&c.app, &email, password).await? {
+        Ok(user) => start_session(&c.app, user.id, 200, secure).await,
+        Err(wait) => Ok(too_many(wait)),
     }
 }
 
-async fn start_session(app: &App, user_id: String, status: u16, secure: bool) -> Outcome {
-    let token = new_token();
-    let ttl = app.config.session_ttl;
+/// Makes an account: the email normalized and free, the password acceptable
+/// and hashed. Returns the new user's id.
+pub(crate) async fn create_account(
+    app: &App,
+    email: &str,
+    password: String,
+) -> Result<String, ApiError> {
+    let email = normalize_email(email).map_err(ApiError::from)?;
+    check_password(&password).map_err(ApiError::from)?;
+    let hasher = app.hasher.clone();
+    let hash = blocking(move || hasher.hash(&password))
+        .await?
+        .map_err(ApiError::internal)?;
+    let id = new_id();
     app.store
-        .create_session(&token_hash(&token), &user_id, unix_now() + ttl)
+        .create_user(&id, &email, &hash)
         .await
         .map_err(store_error)?;
+    Ok(id)
+}
+
+/// The user an email and password name, or 401 `invalid_credentials`; `Ok(Err)`
+/// holds the seconds to wait when the email is over its attempt limit.
+pub(crate) async fn check_credentials(
+    app: &App,
+    email: &str,
+    password: String,
+) -> Result<Result<UserRow, u64>, ApiError> {
+    let key = normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
+    if let Err(wait) = app.auth_limits.check_email(&key) {
+        return Ok(Err(wait));
+    }
+    // An invalid email cannot be registered; treat it as unknown so the answer
+    // is the same as for any other failed login.
+    let user = match normalize_email(email) {
+        Ok(e) => app.store.user_by_email(&e).await.map_err(store_error)?,
+        Err(_) => None,
+    };
+    let hasher = app.hasher.clone();
+    let phc = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = blocking(move || hasher.verify(&password, phc.as_deref())).await?;
+    match user {
+        Some(u) if ok => Ok(Ok(u)),
+        _ => Err(ApiError::new(
+            ErrorCode::InvalidCredentials,
+            "the email or password is wrong",
+        )),
+    }
+}
+
+/// Opens a session for a user; returns its token.
+pub(crate) async fn open_session(app: &App, user_id: &str) -> Result<String, ApiError> {
+    let token = new_token();
+    app.store
+        .create_session(&token_hash(&token), user_id, unix_now() + app.config.session_ttl)
+        .await
+        .map_err(store_error)?;
+    Ok(token)
+}
+
+async fn start_session(app: &App, user_id: String, status: u16, secure: bool) -> Outcome {
+    let token = open_session(app, &user_id).await?;
+    let ttl = app.config.session_ttl;
     let secure = if secure { "; Secure" } else { "" };
     let cookie =
         format!("{SESSION_COOKIE}={token}; HttpOnly; Path=/; SameSite=Lax; Max-Age={ttl}{secure}");
