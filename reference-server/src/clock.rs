@@ -28,6 +28,20 @@ pub fn iso_from_unix(secs: u64) -> String {
         .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".to_owned())
 }
 
+/// An ISO-8601 time as milliseconds since the Unix epoch.
+pub fn unix_ms_from_iso(iso: &str) -> Option<i64> {
+    let t = OffsetDateTime::parse(iso, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// Milliseconds since the Unix epoch as ISO-8601 UTC with milliseconds.
+pub fn iso_from_unix_ms(ms: i64) -> Option<String> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()?
+        .format(&Iso8601::<ISO_MS>)
+        .ok()
+}
+
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> u64 {
     SystemTime::now()

@@ -16,6 +16,19 @@ pub struct Config {
     #[arg(long, env = "RUCKSACK_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Also serve the SoftUni practice server's API (`/users/...`, `/data/...`)
+    /// on this address, for apps written against it: `--softuni` alone listens
+    /// on 127.0.0.1:3030, the address those apps call. That mount needs no API
+    /// key (those apps send none); its records are the same as the API's.
+    #[arg(
+        long,
+        env = "RUCKSACK_SOFTUNI",
+        num_args = 0..=1,
+        default_missing_value = "127.0.0.1:3030",
+        value_name = "ADDR"
+    )]
+    pub softuni: Option<SocketAddr>,
+
     /// Directory for the database and the generated API key (it may be given
     /// anywhere on the line, before or after a command).
     #[arg(

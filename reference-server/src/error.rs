@@ -81,8 +81,13 @@ impl From<ErrorBody> for ApiError {
 
 /// Turns any rejection into our JSON error body. Never fails.
 pub async fn recover(err: Rejection) -> Result<warp::reply::Response, std::convert::Infallible> {
+    Ok(rejection_error(&err).into_response())
+}
+
+/// The error a rejection stands for.
+pub fn rejection_error(err: &Rejection) -> ApiError {
     use warp::reject;
-    let e = if let Some(ApiError(body, status)) = err.find::<ApiError>() {
+    if let Some(ApiError(body, status)) = err.find::<ApiError>() {
         ApiError(body.clone(), *status)
     } else if err.is_not_found() {
         ApiError::new(ErrorCode::NotFound, "no such route")
@@ -113,8 +118,7 @@ pub async fn recover(err: Rejection) -> Result<warp::reply::Response, std::conve
             ErrorCode::Internal,
             "the server failed; nothing was written",
         )
-    };
-    Ok(e.into_response())
+    }
 }
 
 #[cfg(test)]

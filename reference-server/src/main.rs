@@ -53,6 +53,9 @@ async fn main() -> std::process::ExitCode {
         );
     }
     println!("rucksack-server listening on http://{}", running.addr);
+    if let Some(addr) = running.softuni_addr {
+        println!("rucksack-server serves the SoftUni API (no API key) on http://{addr}");
+    }
     let _ = std::io::stdout().flush();
     shutdown_signal().await;
     tracing::info!("shutting down");

@@ -20,7 +20,10 @@ export function serverBin() {
   return process.env.RUCKSACK_SERVER_BIN ?? join(root, 'target', 'debug', 'rucksack-server');
 }
 
-/** Starts a server (with `extraArgs` added to its command line); resolves to { url, stop() }. */
+/**
+ * Starts a server (with `extraArgs` added to its command line); resolves to
+ * { url, softuni, stop() }, `softuni` the SoftUni mount's URL when `--softuni` is given.
+ */
 export async function startServer(extraArgs = []) {
   const bin = serverBin();
   if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: run cargo build -p reference-server`);
@@ -29,16 +32,22 @@ export async function startServer(extraArgs = []) {
     '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--api-key', API_KEY, '--admin-key', ADMIN_KEY,
     '--hash-memory-kib', '64', '--hash-iterations', '1', '--shutdown-grace', '2', ...extraArgs,
   ], { env: { ...process.env, RUCKSACK_LOG: 'warn', RUCKSACK_AUTH_RATE_PER_IP: '100000', RUCKSACK_AUTH_RATE_PER_EMAIL: '100000' }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise((resolveUrl, reject) => {
+  const mounted = extraArgs.includes('--softuni');
+  const { url, softuni } = await new Promise((resolveUrls, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not start in 30 s')), 30_000);
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    const found = {};
     createInterface({ input: child.stdout }).on('line', (line) => {
-      const m = line.match(/listening on (\S+)/);
-      if (m) { clearTimeout(timer); resolveUrl(m[1]); }
+      const api = line.match(/listening on (\S+)/);
+      if (api) found.url = api[1];
+      const mount = line.match(/serves the SoftUni API \(no API key\) on (\S+)/);
+      if (mount) found.softuni = mount[1];
+      if (found.url && (!mounted || found.softuni)) { clearTimeout(timer); resolveUrls(found); }
     });
   });
   return {
     url,
+    softuni,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));

@@ -5,10 +5,10 @@ use super::{Ctx, Outcome, ctx, finish, json_body, json_reply, store_error};
 use crate::app::App;
 use crate::auth::{blocking, check_password, new_token, normalize_email, token_hash};
 use crate::clock::{new_id, unix_now};
-use crate::store::UserRow;
 use crate::error::ApiError;
 use crate::net::client_ip;
 use crate::realtime::Revoked;
+use crate::store::UserRow;
 use sdk_core::api::{AuthResponse, Me, MessageResponse};
 use sdk_core::routes;
 use sdk_core::{ErrorBody, ErrorCode, SESSION_COOKIE};
@@ -215,7 +215,11 @@ pub(crate) async fn check_credentials(
 pub(crate) async fn open_session(app: &App, user_id: &str) -> Result<String, ApiError> {
     let token = new_token();
     app.store
-        .create_session(&token_hash(&token), user_id, unix_now() + app.config.session_ttl)
+        .create_session(
+            &token_hash(&token),
+            user_id,
+            unix_now() + app.config.session_ttl,
+        )
         .await
         .map_err(store_error)?;
     Ok(token)

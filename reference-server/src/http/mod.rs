@@ -6,6 +6,7 @@ pub mod collections;
 pub mod form;
 pub mod records;
 pub mod sdk;
+pub mod softuni;
 pub mod uploads;
 
 use crate::app::App;

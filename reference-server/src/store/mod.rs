@@ -253,6 +253,8 @@ pub trait Records: Send + Sync + 'static {
     async fn declare_collection(&self, name: &str) -> Result<(), StoreError>;
     /// Names of the collections that hold records, sorted.
     async fn collections(&self) -> Result<Vec<String>, StoreError>;
+    /// Whether a record was ever written to the collection (it may be empty now).
+    async fn collection_written(&self, name: &str) -> Result<bool, StoreError>;
     /// A collection read: filter, sort, distinct, page, select, relations; all
     /// from one consistent snapshot. `load_guards[i]` is the read rule of the
     /// collection of `query.load[i]`: related records outside it load as `null`.

@@ -158,6 +158,15 @@ impl Path {
         &self.0
     }
 
+    /// Renames the top-level field when `rename` maps its name to another
+    /// (`_ownerId.x` to `userId.x`); the names a compatibility mount uses for
+    /// system fields become the engine's.
+    pub fn rename_root(&mut self, rename: impl Fn(&str) -> Option<&'static str>) {
+        if let Some(new) = self.0.first().and_then(|first| rename(first)) {
+            self.0[0] = new.to_owned();
+        }
+    }
+
     /// The path as a SQLite JSON path (`$.a.b`). Segments are restricted to
     /// characters that need no quoting, so this is safe to inline.
     pub fn json_path(&self) -> String {
@@ -421,6 +430,26 @@ fn path(field: &str) -> Path {
 }
 
 impl Filter {
+    /// Calls `visit` with every field the filter names and the literals it is
+    /// compared with (none for `LIKE`, regular expressions and `exists`), so a
+    /// compatibility mount can rename fields and convert their literals.
+    pub fn visit_fields_mut(&mut self, visit: &mut dyn FnMut(&mut Path, &mut [Scalar])) {
+        match self {
+            Self::All => {}
+            Self::And(parts) | Self::Or(parts) => {
+                for p in parts {
+                    p.visit_fields_mut(visit);
+                }
+            }
+            Self::Not(inner) => inner.visit_fields_mut(visit),
+            Self::Compare { field, value, .. } => visit(field, std::slice::from_mut(value)),
+            Self::In { field, values } => visit(field, values),
+            Self::Like { field, .. } | Self::Regex { field, .. } | Self::Exists { field, .. } => {
+                visit(field, &mut [])
+            }
+        }
+    }
+
     /// `field = value`. A field name that is not a valid path is kept as one
     /// segment, and the server refuses it with `invalid_query`.
     pub fn eq(field: &str, value: impl Into<Scalar>) -> Self {

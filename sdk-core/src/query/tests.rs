@@ -184,3 +184,35 @@ fn carbond_parameter_names_read_as_ours_and_near_misses_are_refused() {
     }
     assert!(FindQuery::from_pairs([("title", "x")]).is_ok());
 }
+
+#[test]
+fn visiting_fields_renames_every_one_and_reaches_each_literal() {
+    let mut q = FindQuery::from_pairs([(
+        "where",
+        r#"_ownerId = "u1" AND (_createdOn >= 5 OR title LIKE "x") AND tag IN ("a", "b")"#,
+    )])
+    .expect("query");
+    let filter = q.filter.as_mut().expect("a filter");
+    let mut literals = Vec::new();
+    filter.visit_fields_mut(&mut |field, values| {
+        field.rename_root(|name| match name {
+            "_ownerId" => Some("userId"),
+            "_createdOn" => Some("createdAt"),
+            _ => None,
+        });
+        literals.push((field.to_string(), values.len()));
+    });
+    literals.sort();
+    assert_eq!(
+        literals,
+        [
+            ("createdAt".to_owned(), 1),
+            ("tag".to_owned(), 2),
+            ("title".to_owned(), 0),
+            ("userId".to_owned(), 1),
+        ]
+    );
+    let mut nested = Path::parse("_ownerId.name").expect("path");
+    nested.rename_root(|n| (n == "_ownerId").then_some("userId"));
+    assert_eq!(nested.to_string(), "userId.name");
+}

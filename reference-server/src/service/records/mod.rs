@@ -92,12 +92,15 @@ pub(crate) enum QueryInput {
     Pairs(String),
     /// One Mongo-style document (a WebSocket `find`'s).
     Mongo(Value),
+    /// A query already parsed (by a compatibility mount that renames fields).
+    Parsed(FindQuery),
 }
 
 fn find_query(input: QueryInput, max_page: u32, me: Option<&str>) -> Result<FindQuery, ApiError> {
     let q = match input {
         QueryInput::Pairs(raw) => parse_query(&raw, me)?,
         QueryInput::Mongo(doc) => FindQuery::from_mongo(doc)?,
+        QueryInput::Parsed(q) => q,
     };
     q.check_page(u64::from(max_page))?;
     Ok(q)
@@ -225,7 +228,7 @@ fn new_id_for(cfg: &Collection) -> String {
 
 /// A complete new record from client data: the id (given, where upserts allow it,
 /// or generated), owner, fields, timestamps, version; schema-checked.
-fn build_record(
+pub(crate) fn build_record(
     cfg: &Collection,
     owner: Option<&str>,
     body: Value,

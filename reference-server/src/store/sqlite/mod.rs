@@ -264,6 +264,16 @@ impl Records for SqliteStore {
         .await
     }
 
+    async fn collection_written(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        self.read(move |c| {
+            c.prepare_cached("SELECT 1 FROM record_counts WHERE coll = ?1")
+                .and_then(|mut st| st.exists([&name]))
+                .map_err(engine)
+        })
+        .await
+    }
+
     async fn get(&self, collection: &str, id: &str) -> Result<Option<String>, StoreError> {
         let (coll, id) = (collection.to_owned(), id.to_owned());
         self.read_point(move |c| {
