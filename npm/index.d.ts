@@ -130,10 +130,10 @@ export interface Db {
   findPage<T extends object = Fields>(collection: string, query?: string | MongoQuery | null, options?: FindOptions): Promise<{ records: StoredRecord<T>[]; after: string | null }>;
   /** Creates records from up to 1,000 objects, all or nothing. */
   insertMany<T extends object = Fields>(collection: string, objects: T[]): Promise<StoredRecord<T>[]>;
-  /** Applies an update spec (`{ $set, $unset, $inc, $push, $pull, $min, $max }`) to every matching record you own, all or nothing. */
-  updateMany(collection: string, query: string | MongoQuery | null, spec: UpdateSpec): Promise<{ n: number; val: number; created?: true }>;
-  /** Deletes every matching record you own (every one of yours with a null query), all or nothing. */
-  deleteMany(collection: string, query: string | MongoQuery | null): Promise<{ n: number; val: number }>;
+  /** Applies an update spec (`{ $set, $unset, $inc, $push, $pull, $min, $max }`) to every matching record you own, all or nothing; `val` holds the record an upsert made where the collection sets `returnsUpsertedObjects`. */
+  updateMany(collection: string, query: string | MongoQuery | null, spec: UpdateSpec): Promise<{ n: number; val: number | StoredRecord<Fields>[]; created?: true }>;
+  /** Deletes every matching record you own (every one of yours with a null query), all or nothing; `val` holds the removed records where the collection sets `returnsRemovedObjects`. */
+  deleteMany(collection: string, query: string | MongoQuery | null): Promise<{ n: number; val: number | StoredRecord<Fields>[] }>;
   /** One record. */
   getResource<T extends object = Fields>(collection: string, id: string): Promise<StoredRecord<T>>;
   /** Creates a record owned by the signed-in user. */

@@ -105,6 +105,14 @@ pub struct CollectionConfig {
     /// Whether `PUT` and `PATCH` on an id that does not exist create the record with that id.
     #[serde(default)]
     pub upsert: bool,
+    /// Carbond's `returnsRemovedObjects`: a `remove` (`DELETE /<collection>?<filter>`)
+    /// answers the records it removed, as they were, as `val` instead of their number.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub returns_removed_objects: bool,
+    /// Carbond's `returnsUpsertedObjects`: an `update` that upserts answers the
+    /// records it created as `val` instead of their number.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub returns_upserted_objects: bool,
     /// Indexes: each a list of field paths.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub indexes: Vec<Vec<String>>,

@@ -695,3 +695,85 @@ async fn an_update_spec_over_a_socket_applies_as_over_http() {
     };
     assert_eq!(e.code, ErrorCode::ValidationFailed, "$inc of a string");
 }
+
+#[tokio::test]
+async fn carbond_return_options_answer_the_removed_and_upserted_records() {
+    use e2e::raw;
+    let server = Server::start();
+    raw::configure(
+        &server,
+        "kept",
+        json!({
+            "upsert": true,
+            "returnsRemovedObjects": true,
+            "returnsUpsertedObjects": true,
+            "events": {"get": "hide('secret');"}
+        }),
+    )
+    .await;
+    let (sdk, me) = server.signed_in("returns").await;
+    let (_, token) = raw::user(&server, "returns-raw").await;
+    for i in 0..3 {
+        raw::create(&server, &token, "kept", json!({"i": i, "secret": "s"})).await;
+    }
+    // An upserting update answers the record it made, as a read shows it.
+    let up = raw::json(
+        raw::call(&server, reqwest::Method::PATCH, "/kept?slug=new-one")
+            .header("x-authorization", &token)
+            .json(&json!({"$set": {"secret": "s", "n": 1}})),
+    )
+    .await;
+    assert_eq!(
+        (up["n"].clone(), up["created"].clone()),
+        (json!(1), json!(true))
+    );
+    let made = &up["val"][0];
+    assert_eq!(
+        (made["slug"].clone(), made["n"].clone()),
+        (json!("new-one"), json!(1))
+    );
+    assert!(
+        made["_id"].is_string() && made.get("secret").is_none(),
+        "{up}"
+    );
+    // A remove answers what it removed, as it was, each through On GET.
+    let gone = raw::json(
+        raw::call(
+            &server,
+            reqwest::Method::DELETE,
+            "/kept?where=i%20%3E%3D%201",
+        )
+        .header("x-authorization", &token),
+    )
+    .await;
+    assert_eq!(gone["n"], json!(2), "{gone}");
+    let mut removed: Vec<i64> = gone["val"]
+        .as_array()
+        .expect("the removed records")
+        .iter()
+        .map(|r| {
+            assert!(r.get("secret").is_none() && r["__v"] == json!(0), "{r}");
+            r["i"].as_i64().expect("i")
+        })
+        .collect();
+    removed.sort_unstable();
+    assert_eq!(removed, [1, 2]);
+    // The SDKs still read the count from the same answers.
+    sdk.db()
+        .create_resource::<Value>("kept", &json!({"mine": true}))
+        .await
+        .expect("create");
+    let n = sdk
+        .db()
+        .delete_many("kept", None)
+        .await
+        .expect("delete_many");
+    assert_eq!(n, 1, "only the caller's own records: {me}");
+    // Without the options, the answers are counts.
+    raw::create(&server, &token, "plain", json!({"i": 1})).await;
+    let counted = raw::json(
+        raw::call(&server, reqwest::Method::DELETE, "/plain").header("x-authorization", &token),
+    )
+    .await;
+    assert_eq!(counted, json!({"n": 1, "val": 1}));
+}

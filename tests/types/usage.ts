@@ -42,7 +42,8 @@ const { n, val } = await sdk.db.updateMany('notes', 'likes < 1', { $set: { archi
 await sdk.db.find('notes', 42);
 
 // TypeScript's own Record is not hidden by the package.
-const tally: Record<string, number> = { [id]: notes.length + count + records.length + n + val };
+// `val` is a count, or the records where a collection asks Carbond's return options.
+const tally: Record<string, number> = { [id]: notes.length + count + records.length + n + (typeof val === 'number' ? val : val.length) };
 
 const file = await sdk.storage.uploadFile(new Blob(['x']), 'a.txt', 'docs');
 const resp: Response = await sdk.storage.getFile(file.userId, 'a.txt');

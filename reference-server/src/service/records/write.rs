@@ -126,11 +126,36 @@ async fn upsert_many(
             .map_err(ApiError::from)?;
     }
     spec.apply(&mut fields).map_err(ApiError::from)?;
-    create_one(c, coll, cfg, fields, id).await?;
+    let saved = create_one(c, coll, cfg, fields, id).await?;
+    let val = if cfg.config.returns_upserted_objects {
+        Value::Array(readable(c, coll, cfg, vec![saved])?)
+    } else {
+        json!(1)
+    };
     Ok(Answer::Json(
-        json!({ "n": 1, "val": 1, "created": true }),
+        json!({ "n": 1, "val": val, "created": true }),
         201,
     ))
+}
+
+/// Records a write touched, as the caller may read them: those outside the read
+/// rule left out, each through the On GET script.
+fn readable(
+    c: &Ctx,
+    coll: &str,
+    cfg: &Collection,
+    records: Vec<Value>,
+) -> Result<Vec<Value>, ApiError> {
+    let rule = match cfg.config.rules.read.access(me(c), c.admin) {
+        Access::All => None,
+        Access::Only(f) => Some(f),
+        Access::SignIn | Access::Refused => return Ok(Vec::new()),
+    };
+    records
+        .into_iter()
+        .filter(|r| rule.as_ref().is_none_or(|f| f.matches(r)))
+        .map(|r| shown(c, coll, cfg, r))
+        .collect()
 }
 
 /// An upsert's create: the `insertObject` switch, the create rule, the
@@ -209,6 +234,12 @@ pub(crate) async fn delete_many(coll: String, c: CtxResult, raw: String) -> Outc
         .delete_many(&coll, filter, guard)
         .await
         .map_err(store_error)?;
+    if cfg.config.returns_removed_objects {
+        let n = gone.len();
+        c.publish(WriteAction::Delete, &coll, gone.clone());
+        let val = readable(&c, &coll, &cfg, gone)?;
+        return Ok(Answer::Json(json!({ "n": n, "val": val }), 200));
+    }
     Ok(bulk_answer(&c, WriteAction::Delete, &coll, gone))
 }
 
