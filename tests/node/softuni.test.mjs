@@ -184,3 +184,22 @@ test('CORS for any origin with X-Authorization, and the same records on the main
   // The main API still wants its key.
   assert.equal((await fetch(`${server.url}/${coll}`)).status, 401);
 });
+
+test('a deleted account takes its public profile with it', async () => {
+  const user = await register('su-gone', { username: 'Gone' });
+  const coll = `posts${Date.now()}`;
+  await call('POST', `/data/${coll}`, { token: user.accessToken, body: { text: 'hi' } });
+  const author = async () => (await call('GET', `/data/${coll}?load=author%3D_ownerId%3Ausers`)).body[0].author;
+  assert.equal((await author()).username, 'Gone');
+  // The mount's session is a session of the main API too.
+  const res = await fetch(`${server.url}/me`, {
+    method: 'DELETE',
+    headers: { 'x-api-key': API_KEY, 'x-authorization': user.accessToken, 'content-type': 'application/json' },
+    body: JSON.stringify({ password: PASSWORD }),
+  });
+  assert.equal(res.status, 200);
+  assert.equal(await author(), null);
+  assert.equal((await call('GET', `/data/softuni_users/${user._id}`)).status, 404);
+  const again = await call('POST', '/users/login', { body: { email: user.address, password: PASSWORD } });
+  assert.equal(again.status, 403);
+});

@@ -31,8 +31,7 @@ use warp::filters::BoxedFilter;
 use warp::http::{HeaderValue, StatusCode};
 use warp::{Filter, Rejection, Reply};
 
-/// The collection that holds users' public profiles, one per user, `_id` the user's id.
-pub const PROFILES: &str = "softuni_users";
+pub use crate::store::PROFILES;
 /// The collection name SoftUni apps load authors from.
 const USERS: &str = "users";
 /// Records a list answers when the app names no page size, as the seed document says.

@@ -105,6 +105,10 @@ pub struct UserRow {
 
 pub use sdk_core::record::Change;
 
+/// The collection of users' public profiles (the SoftUni mount's `users`): one
+/// record per user, its `_id` the user's id, removed with the account.
+pub const PROFILES: &str = "softuni_users";
+
 /// New bytes for a file: the blob that holds them and what they are.
 #[derive(Debug, Clone)]
 pub struct FileBytes {

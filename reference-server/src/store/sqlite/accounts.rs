@@ -343,6 +343,12 @@ impl Accounts for SqliteStore {
                 .map_err(engine)?;
             c.execute("DELETE FROM users WHERE id = ?1", [&u])
                 .map_err(engine)?;
+            // The user's public profile goes with the account.
+            c.execute(
+                "DELETE FROM records WHERE coll = ?1 AND id = ?2",
+                [crate::store::PROFILES, u.as_str()],
+            )
+            .map_err(engine)?;
             Ok(())
         })
         .await?;
