@@ -415,3 +415,121 @@ async fn deployds_previous_changed_and_is_me_reach_scripts_through_the_server() 
         (&json!(1), &json!(2))
     );
 }
+
+/// `emit` from an event script: to everyone, to one user's connections, to a
+/// channel's subscribers; sent once the write succeeds, never for a refused one.
+#[tokio::test]
+async fn emit_sends_realtime_messages_once_the_write_succeeds() {
+    use e2e::{connect, next_json, quiet};
+    let server = Server::start();
+    let (a, _) = server.signed_in("emit-a").await;
+    let (b, _) = server.signed_in("emit-b").await;
+    let mut la = connect(&a).await;
+    let mut lb = connect(&b).await;
+    // b joins a room that a's script will speak to.
+    lb.create_channel("emitmeta", "rooms", "Lobby")
+        .expect("send");
+    let made = next_json(&mut lb).await;
+    let room = made["response"]["_id"].as_str().expect("id").to_owned();
+    assert_eq!(next_json(&mut la).await["action"], "createChannel");
+    configure(
+        &server,
+        "orders",
+        json!({"events": {
+            "validate": "emit('validated', {total: this.total}); \
+                         if (this.total < 0) cancel('no negative totals', 400);",
+            "post": format!(
+                "emit('ordered', {{total: this.total}}); \
+                 emit({{userId: this.userId}}, 'receipt', {{total: this.total}}); \
+                 emit({{channelType: 'rooms', channelId: '{room}'}}, 'roomy', this.total);"
+            ),
+            "delete": "emit('cancelledOrder', {total: this.total});"
+        }}),
+    )
+    .await;
+
+    let order: Record<Value> = a
+        .db()
+        .create_resource("orders", &json!({"total": 5}))
+        .await
+        .expect("create");
+    // The writer's own connection: the record's broadcast is the HTTP answer's
+    // echo, then the messages in the order the scripts sent them.
+    let mut seen_a = Vec::new();
+    for _ in 0..4 {
+        let m = next_json(&mut la).await;
+        seen_a.push((
+            m["action"].as_str().unwrap_or_default().to_owned(),
+            m["data"].clone(),
+        ));
+    }
+    assert_eq!(
+        seen_a,
+        [
+            ("create".to_owned(), Value::Null),
+            ("validated".to_owned(), json!({"total": 5})),
+            ("ordered".to_owned(), json!({"total": 5})),
+            ("receipt".to_owned(), json!({"total": 5})),
+        ]
+    );
+    quiet(&mut la).await;
+    let mut seen_b = Vec::new();
+    for _ in 0..4 {
+        let m = next_json(&mut lb).await;
+        assert!(m.get("action").is_some(), "{m}");
+        if m["action"] != "create" {
+            assert_eq!(m["collection"], "orders");
+        }
+        seen_b.push((
+            m["action"].as_str().unwrap_or_default().to_owned(),
+            m["data"].clone(),
+        ));
+    }
+    assert_eq!(
+        seen_b,
+        [
+            ("create".to_owned(), Value::Null),
+            ("validated".to_owned(), json!({"total": 5})),
+            ("ordered".to_owned(), json!({"total": 5})),
+            ("roomy".to_owned(), json!(5)),
+        ],
+        "b gets no receipt, and the room's message as a subscriber"
+    );
+    quiet(&mut lb).await;
+
+    // A cancelled create emits nothing, not even what ran before the cancel.
+    let e = a
+        .db()
+        .create_resource::<Value>("orders", &json!({"total": -1}))
+        .await
+        .expect_err("cancelled");
+    assert_eq!(api(&e).0, 400);
+    quiet(&mut la).await;
+    quiet(&mut lb).await;
+
+    // A message that cannot be one fails the script: nothing is written.
+    configure(
+        &server,
+        "bad",
+        json!({"events": {"post": "emit('create', 1);"}}),
+    )
+    .await;
+    let e = a
+        .db()
+        .create_resource::<Value>("bad", &json!({"x": 1}))
+        .await
+        .expect_err("a protocol action's name");
+    assert_eq!(api(&e).1, ErrorCode::ScriptError, "{e}");
+    assert_eq!(a.db().count("bad", None).await.expect("count"), 0);
+
+    a.db()
+        .delete_resource::<Value>("orders", &order.id)
+        .await
+        .expect("delete");
+    assert_eq!(next_json(&mut lb).await["action"], "delete");
+    let gone = next_json(&mut lb).await;
+    assert_eq!(
+        (gone["action"].clone(), gone["data"].clone()),
+        (json!("cancelledOrder"), json!({"total": 5}))
+    );
+}

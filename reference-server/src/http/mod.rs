@@ -86,6 +86,7 @@ async fn resolve(
         caller,
         admin,
         origin: Origin::Http,
+        emitted: Default::default(),
     })
 }
 

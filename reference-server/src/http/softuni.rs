@@ -221,6 +221,7 @@ async fn resolve(token: Option<String>, app: Arc<App>) -> Result<Ctx, ApiError> 
             caller,
             admin: false,
             origin: Origin::Http,
+            emitted: Default::default(),
         }),
         Err(e) if e.0.code == ErrorCode::Unauthenticated => {
             Err(ApiError::new(ErrorCode::Forbidden, "Invalid access token"))

@@ -62,6 +62,9 @@ pub enum EventKind {
         text: Utf8Bytes,
         /// A record the receiver must be able to read: (collection, record).
         visible: Option<(String, Value)>,
+        /// Only this user's connections receive it (a script's `emit`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
     },
     /// Credentials stopped being good: the connections signed in with them end.
     /// Not kept in the history (a resuming connection has live credentials).
@@ -353,6 +356,26 @@ pub fn publish_message(
             channel,
             text: text.into(),
             visible,
+            user: None,
+        },
+    });
+}
+
+/// Sends a script's message to a channel's subscribers, a user's connections, or everyone.
+pub fn publish_to(
+    app: &crate::app::App,
+    channel: Option<String>,
+    user: Option<String>,
+    text: String,
+) {
+    app.bus.publish(Event {
+        seq: 0,
+        except: None,
+        kind: EventKind::Message {
+            channel,
+            text: text.into(),
+            visible: None,
+            user,
         },
     });
 }
@@ -369,6 +392,7 @@ mod tests {
                 channel: None,
                 text: text.to_owned().into(),
                 visible: None,
+                user: None,
             },
         }
     }

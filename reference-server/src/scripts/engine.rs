@@ -7,11 +7,14 @@ use super::*;
 /// turns `cancel` into a recognisable throw, and gives Deployd's helpers:
 /// `isMe(id)`, `previous` (the record before an update), `changed(field)` and
 /// `console.log` (to the server's log, through `log`, at most 100 lines of
-/// 1 KiB a run). Evaluated as a function of the host's `log(label, text)`.
+/// 1 KiB a run) and `emit([to,] event, data)` (a realtime message, collected as
+/// JSON text and sent once the script has finished). Evaluated as a function of
+/// the host's `log(label, text)`.
 pub(super) const RUNNER: &str = r#"(function (log) {
   let errors = null;
   let hidden = null;
   let prot = null;
+  let emitted = null;
   let self = null;
   let me = null;
   let previous = null;
@@ -43,19 +46,28 @@ pub(super) const RUNNER: &str = r#"(function (log) {
     log(label, t);
   };
   const console = Object.freeze({ log: write, info: write, warn: write, error: write, debug: write });
+  const emit = function (a, b, c) {
+    const targeted = typeof a === 'object' && a !== null;
+    if ((emitted = emitted || []).length >= 16) throw new Error('emit: at most 16 messages a run');
+    const data = targeted ? c : b;
+    emitted.push(JSON.stringify({ to: targeted ? a : null, event: String(targeted ? b : a),
+      data: data === undefined ? null : data }));
+  };
   return function (fn, record, id, before, where) {
     errors = null;
     hidden = null;
     prot = null;
+    emitted = null;
     self = record;
     me = id;
     previous = before;
     label = where;
     lines = 0;
     fn.call(record, me === null ? null : { id: me, _id: me }, cancel, error, hide, protect,
-      isMe, previous, changed, console);
+      isMe, previous, changed, console, emit);
     // Nothing allocated and nothing to read back unless the script used a helper.
-    return errors === null && hidden === null && prot === null ? null : [errors, hidden, prot];
+    return errors === null && hidden === null && prot === null && emitted === null
+      ? null : [errors, hidden, prot, emitted];
   };
 })"#;
 
@@ -242,7 +254,7 @@ pub(super) fn compile<'js>(
     opts.strict = false;
     opts.filename = Some(file.clone());
     let function = format!(
-        "function (me, cancel, error, hide, protect, isMe, previous, changed, console) {{\n{source}\n}}"
+        "function (me, cancel, error, hide, protect, isMe, previous, changed, console, emit) {{\n{source}\n}}"
     );
     let v: JsValue = ctx
         .eval_with_options(format!("({function})"), opts)

@@ -79,6 +79,72 @@ pub struct Effects {
     pub hidden: Vec<String>,
     /// Properties an update may not change (`protect`).
     pub protected: Vec<String>,
+    /// Realtime messages the script sent with `emit`, to publish.
+    pub emitted: Vec<Emitted>,
+}
+
+/// A realtime message a script sent with `emit([to,] event, data)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Emitted {
+    /// A user's connections (`{userId}`), a channel's subscribers
+    /// (`{channelType, channelId}`), or every connection (`None`).
+    pub to: Option<EmitTarget>,
+    /// The frame: `{action: event, collection, data}`.
+    pub frame: String,
+}
+
+/// Who an emitted message is for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EmitTarget {
+    /// Every connection of this user.
+    User(String),
+    /// The subscribers of this channel.
+    Channel(sdk_core::ws::Channel),
+}
+
+/// The largest frame `emit` may send.
+const MAX_EMIT_FRAME: usize = 64 * 1024;
+
+/// An `emit` call's JSON text as a message to publish, or why it cannot be one.
+fn emitted(collection: &str, text: &str) -> Result<Emitted, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("emit: {e}"))?;
+    let event = v["event"].as_str().unwrap_or_default();
+    if !sdk_core::ws::is_app_action(event) {
+        return Err(format!(
+            "emit: '{event}' cannot name a message (1 to 64 letters, digits, '_', '-', '.', ':', not a protocol action)"
+        ));
+    }
+    let str_of = |k: &str| v["to"].get(k).and_then(Value::as_str).map(str::to_owned);
+    let to = match &v["to"] {
+        Value::Null => None,
+        _ => match (str_of("userId"), str_of("channelType"), str_of("channelId")) {
+            (Some(user), None, None) => Some(EmitTarget::User(user)),
+            (None, Some(t), Some(id)) => {
+                Some(EmitTarget::Channel(sdk_core::ws::Channel::new(t, id)))
+            }
+            _ => {
+                return Err("emit: the target is {userId} or {channelType, channelId}".to_owned());
+            }
+        },
+    };
+    let frame = serde_json::json!({ "action": event, "collection": collection, "data": v["data"] })
+        .to_string();
+    if frame.len() > MAX_EMIT_FRAME {
+        return Err(format!("emit: the message is over {MAX_EMIT_FRAME} bytes"));
+    }
+    Ok(Emitted { to, frame })
+}
+
+/// Publishes what scripts emitted.
+pub fn publish_emitted(app: &crate::app::App, emitted: Vec<Emitted>) {
+    for e in emitted {
+        let (channel, user) = match e.to {
+            None => (None, None),
+            Some(EmitTarget::User(u)) => (None, Some(u)),
+            Some(EmitTarget::Channel(ch)) => (Some(ch.key()), None),
+        };
+        crate::realtime::publish_to(app, channel, user, e.frame);
+    }
 }
 
 /// Script runs since the server started, and those that failed (threw, did not
@@ -111,6 +177,7 @@ pub fn run(
         return Ok(Effects {
             hidden: Vec::new(),
             protected: Vec::new(),
+            emitted: Vec::new(),
         });
     }
     ENGINE.with(|cell| {
@@ -280,7 +347,7 @@ fn run_in(
         let outcome: Option<rquickjs::Array> = runner
             .call((f, this.clone(), me_js, previous_js, label))
             .map_err(thrown)?;
-        let (mut hidden, mut protected) = (Vec::new(), Vec::new());
+        let (mut hidden, mut protected, mut sent) = (Vec::new(), Vec::new(), Vec::new());
         if let Some(outcome) = outcome {
             let errors: JsValue = outcome.get(0).map_err(thrown)?;
             if !errors.is_null() {
@@ -301,6 +368,12 @@ fn run_in(
                 })
             };
             (hidden, protected) = (strings(1)?, strings(2)?);
+            for text in strings(3)? {
+                sent.push(
+                    emitted(collection, &text)
+                        .map_err(|m| failure(format!("{}: {m}", where_())))?,
+                );
+            }
         }
         // On DELETE's changes go nowhere.
         if touches_record && event != Event::Delete {
@@ -311,7 +384,11 @@ fn run_in(
                 *record = scripted_record(record, obj, &given).map_err(thrown)?;
             }
         }
-        Ok(Effects { hidden, protected })
+        Ok(Effects {
+            hidden,
+            protected,
+            emitted: sent,
+        })
     });
     let _ = runtime;
     out
@@ -333,6 +410,7 @@ pub fn read(
     };
     let limits = Limits::of(&app.config);
     let fx = run(coll, Event::Get, src, &mut out, me, None, limits)?;
+    publish_emitted(app, fx.emitted);
     for h in &fx.hidden {
         out.shift_remove(h);
     }

@@ -31,6 +31,8 @@ pub struct Ctx {
     pub admin: bool,
     /// Where the request came from, which decides how its writes are broadcast.
     pub origin: Origin,
+    /// What the request's scripts emitted, held until its write succeeds.
+    pub emitted: Arc<std::sync::Mutex<Vec<crate::scripts::Emitted>>>,
 }
 
 /// Where a request came from.
@@ -47,19 +49,39 @@ pub enum Origin {
 }
 
 impl Ctx {
-    /// Broadcasts the records one write touched.
+    /// Broadcasts the records one write touched, then what its scripts emitted.
     pub fn publish(
         &self,
         action: sdk_core::ws::WriteAction,
         collection: &str,
         records: Vec<Value>,
     ) {
-        let (http, except) = match self.origin {
-            Origin::Quiet => return,
-            Origin::Http => (true, None),
-            Origin::Socket(id) => (false, Some(id)),
+        let target = match self.origin {
+            Origin::Quiet => None,
+            Origin::Http => Some((true, None)),
+            Origin::Socket(id) => Some((false, Some(id))),
         };
-        crate::realtime::publish_write(&self.app, action, collection, records, http, except);
+        if let Some((http, except)) = target {
+            crate::realtime::publish_write(&self.app, action, collection, records, http, except);
+        }
+        let emitted = std::mem::take(&mut *self.held());
+        crate::scripts::publish_emitted(&self.app, emitted);
+    }
+
+    /// Keeps what a write's scripts emitted until the write succeeds.
+    pub fn hold(&self, emitted: Vec<crate::scripts::Emitted>) {
+        self.held().extend(emitted);
+    }
+
+    /// Drops what an attempt's scripts emitted: the attempt is run again.
+    pub fn forget_emitted(&self) {
+        self.held().clear();
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Vec<crate::scripts::Emitted>> {
+        self.emitted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -81,6 +81,7 @@ impl Conn {
             }),
             admin: self.admin,
             origin,
+            emitted: Default::default(),
         }
     }
 
@@ -399,8 +400,12 @@ pub fn deliver(app: &App, conn: &mut Conn, ev: &Event, out: &mut Out) {
             channel,
             text,
             visible,
+            user,
         } => {
             if channel.as_ref().is_some_and(|c| !conn.channels.contains(c)) {
+                return;
+            }
+            if user.is_some() && conn.user != *user {
                 return;
             }
             if let Some((coll, record)) = visible

@@ -311,6 +311,7 @@ fn write_scripts(
             previous,
             script_limits(c),
         )?;
+        c.hold(fx.emitted);
         if let Some(prev) = previous {
             for p in fx.protected.iter().filter(|p| !is_system_field(p)) {
                 match prev.get(p) {

@@ -437,6 +437,7 @@ async fn scripted_update(
             .clone()
             .apply(&mut next)
             .map_err(|e| Failed::Store(StoreError::Rejected(e)))?;
+        c.forget_emitted();
         let next = write_scripts(c, coll, cfg, next, Some(&prev)).map_err(Failed::Script)?;
         let fields: Map<String, Value> = next
             .into_iter()
@@ -511,7 +512,8 @@ async fn scripted_delete(
 ) -> Result<Value, Failed> {
     for _ in 0..SCRIPTED_RETRIES {
         let (mut prev, version) = load_for_write(c, coll, id, guard.as_ref(), expected).await?;
-        scripts::run(
+        c.forget_emitted();
+        let fx = scripts::run(
             coll,
             scripts::Event::Delete,
             src,
@@ -521,6 +523,7 @@ async fn scripted_delete(
             script_limits(c),
         )
         .map_err(Failed::Script)?;
+        c.hold(fx.emitted);
         match c
             .app
             .store
