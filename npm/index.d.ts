@@ -173,10 +173,25 @@ export interface FileRecord {
  */
 export type FileInput = Blob | FormData | Uint8Array | ArrayBuffer | string;
 
+/** How far an upload is: bytes sent, of `total` when it is known. */
+export interface UploadProgress {
+  loaded: number;
+  total?: number;
+}
+
+/** Options of an upload. */
+export interface UploadOptions {
+  /** Called as the upload goes. */
+  onProgress?: (progress: UploadProgress) => void;
+}
+
 /** `sdk.storage`: the signed-in user's files. */
 export interface Storage {
-  /** Uploads a file as `filename` in `bucket`. */
-  uploadFile(file: FileInput, filename: string, bucket: string): Promise<FileRecord>;
+  /**
+   * Uploads a file as `filename` in `bucket`. `options.onProgress` hears how far
+   * the upload is: in browsers as the bytes go, in Node.js once they are sent.
+   */
+  uploadFile(file: FileInput, filename: string, bucket: string, options?: UploadOptions): Promise<FileRecord>;
   /** The response carrying the file: `await (await sdk.storage.getFile(id, name)).blob()`. */
   getFile(userId: string, filename: string): Promise<Response>;
   /** All of a user's files for the user, the public ones for others. */

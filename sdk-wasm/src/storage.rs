@@ -12,17 +12,39 @@ pub struct Storage {
 impl Storage {
     /// Uploads a `File`, `Blob` or `Uint8Array` as `filename` in `bucket`; resolves to
     /// its metadata record.
+    /// `options.onProgress({loaded, total})` hears how far the upload is (in
+    /// browsers as the bytes go; in Node.js once, when they are sent).
     #[wasm_bindgen(js_name = uploadFile)]
     pub async fn upload_file(
         &self,
         file: JsValue,
         filename: String,
         bucket: String,
+        options: JsValue,
     ) -> Result<JsValue, JsValue> {
+        let on_progress = if options.is_undefined() || options.is_null() {
+            None
+        } else {
+            let f = js_sys::Reflect::get(&options, &JsValue::from_str("onProgress"))
+                .unwrap_or(JsValue::UNDEFINED);
+            if f.is_undefined() {
+                None
+            } else {
+                Some(f.dyn_into::<js_sys::Function>().map_err(|_| {
+                    to_js_error(Error::InvalidArgument(
+                        "options.onProgress must be a function".into(),
+                    ))
+                })?)
+            }
+        };
+        let upload = Upload {
+            blob: as_blob(file)?,
+            on_progress,
+        };
         run_with(
             &self.core,
             Call::UploadFile { filename, bucket },
-            Some(as_blob(file)?),
+            Some(upload),
         )
         .await
     }
@@ -91,7 +113,7 @@ impl Storage {
         run_with(
             &self.core,
             Call::OverwriteFile(filename),
-            Some(as_blob(file)?),
+            Some(as_blob(file)?.into()),
         )
         .await
     }

@@ -7,10 +7,40 @@ pub(crate) async fn run(core: &Shared, call: Call) -> Result<JsValue, JsValue> {
     run_with(core, call, None).await
 }
 
+#[wasm_bindgen(module = "/js/upload.js")]
+extern "C" {
+    /// Sends `request` with `body` (its form), calling `on_progress({loaded, total})`
+    /// as the upload goes; resolves to the `Response`.
+    #[wasm_bindgen(js_name = sendWithProgress)]
+    fn send_with_progress(
+        request: &web_sys::Request,
+        body: &web_sys::FormData,
+        size: f64,
+        on_progress: &js_sys::Function,
+    ) -> js_sys::Promise;
+}
+
+/// A file to send as the form part `file`, and who hears of the upload's progress.
+pub(crate) struct Upload {
+    /// The bytes.
+    pub blob: web_sys::Blob,
+    /// `onProgress`, when given.
+    pub on_progress: Option<js_sys::Function>,
+}
+
+impl From<web_sys::Blob> for Upload {
+    fn from(blob: web_sys::Blob) -> Self {
+        Self {
+            blob,
+            on_progress: None,
+        }
+    }
+}
+
 pub(crate) async fn run_with(
     core: &Shared,
     call: Call,
-    file: Option<web_sys::Blob>,
+    file: Option<Upload>,
 ) -> Result<JsValue, JsValue> {
     let value = run_value(core, call, file).await?;
     js_sys::JSON::parse(&value.to_string())
@@ -21,7 +51,7 @@ pub(crate) async fn run_with(
 pub(crate) async fn run_value(
     core: &Shared,
     call: Call,
-    file: Option<web_sys::Blob>,
+    file: Option<Upload>,
 ) -> Result<serde_json::Value, JsValue> {
     let req = core.borrow().prepare(&call).map_err(to_js_error)?;
     let (status, body) = send(req, file).await.map_err(to_js_error)?;
@@ -31,7 +61,7 @@ pub(crate) async fn run_value(
 }
 
 /// Carries one request and reads its answer (see [`fetch`]).
-async fn send(req: HttpRequest, file: Option<web_sys::Blob>) -> Result<(u16, String), Error> {
+async fn send(req: HttpRequest, file: Option<Upload>) -> Result<(u16, String), Error> {
     read(fetch(req, file).await?).await
 }
 
@@ -40,7 +70,7 @@ async fn send(req: HttpRequest, file: Option<web_sys::Blob>) -> Result<(u16, Str
 /// says.
 pub(crate) async fn fetch(
     req: HttpRequest,
-    mut file: Option<web_sys::Blob>,
+    mut file: Option<Upload>,
 ) -> Result<web_sys::Response, Error> {
     if !req.is_idempotent() {
         // Never sent again: no copy of it is kept.
@@ -75,10 +105,8 @@ pub(crate) fn transport(e: JsValue) -> Error {
     Error::Transport(text)
 }
 
-async fn fetch_once(
-    req: HttpRequest,
-    file: Option<web_sys::Blob>,
-) -> Result<web_sys::Response, Error> {
+async fn fetch_once(req: HttpRequest, file: Option<Upload>) -> Result<web_sys::Response, Error> {
+    let mut progress = None;
     let headers = web_sys::Headers::new().map_err(transport)?;
     for (name, value) in &req.headers {
         headers.append(name, value).map_err(transport)?;
@@ -108,9 +136,12 @@ async fn fetch_once(
                 .iter()
                 .find(|(k, _)| *k == "filename")
                 .map_or("file", |(_, v)| v);
-            form.append_with_blob_and_filename("file", &file, name)
+            form.append_with_blob_and_filename("file", &file.blob, name)
                 .map_err(transport)?;
             init.set_body(&form);
+            if let Some(f) = file.on_progress {
+                progress = Some((form, file.blob.size(), f));
+            }
         }
         other => {
             return Err(Error::InvalidArgument(format!(
@@ -120,9 +151,11 @@ async fn fetch_once(
     }
     init.set_headers(&headers);
     let request = web_sys::Request::new_with_str_and_init(&req.url, &init).map_err(transport)?;
-    let resp = JsFuture::from(global_fetch(&request))
-        .await
-        .map_err(transport)?;
+    let sent = match &progress {
+        Some((form, size, f)) => send_with_progress(&request, form, *size, f),
+        None => global_fetch(&request),
+    };
+    let resp = JsFuture::from(sent).await.map_err(transport)?;
     resp.dyn_into::<web_sys::Response>().map_err(transport)
 }
 

@@ -125,6 +125,42 @@ test('a file chosen in an <input type=file> is uploaded and shown as an image', 
   assert.deepEqual([shown.width, shown.height], [1, 1]);
 });
 
+test('a large upload reports its progress, and its errors as an SdkError', async () => {
+  const size = 24 * 1024 * 1024;
+  const out = await page.evaluate(async ({ url, key, who, password, size }) => {
+    const { createSdk, SdkError } = await import('/npm/index.js');
+    const sdk = createSdk(url, key);
+    const { id } = await sdk.auth.register(who, password);
+    const events = [];
+    const bytes = new Uint8Array(size);
+    for (let i = 0; i < size; i += 4096) bytes[i] = i & 255;
+    const rec = await sdk.storage.uploadFile(new Blob([bytes]), 'big.bin', 'data', {
+      onProgress: (p) => events.push(p),
+    });
+    const back = new Uint8Array(await (await sdk.storage.getFile(id, 'big.bin')).arrayBuffer());
+    let same = back.length === size;
+    for (let i = 0; same && i < size; i += 4096) same = back[i] === (i & 255);
+    // The same name again: the server's refusal comes back as the SDK's error.
+    const dup = await sdk.storage.uploadFile(new Blob(['x']), 'big.bin', 'data', { onProgress() {} })
+      .then(() => null, (e) => ({ isSdkError: e instanceof SdkError, status: e.status, code: e.code }));
+    const bad = await Promise.resolve()
+      .then(() => sdk.storage.uploadFile(new Blob(['x']), 'c.bin', 'data', { onProgress: 5 }))
+      .then(() => null, (e) => e.code);
+    return { rec, events, same, dup, bad };
+  }, { url: api.url, key: API_KEY, who: email('progress'), password: PASSWORD, size });
+  assert.equal(out.rec.size, size);
+  assert.ok(out.same, 'the bytes come back as sent');
+  assert.ok(out.events.length >= 1, 'at least one progress event');
+  const last = out.events.at(-1);
+  assert.ok(last.total >= size, `the total counts the whole body: ${JSON.stringify(last)}`);
+  assert.equal(last.loaded, last.total, 'the last event says everything was sent');
+  for (let i = 1; i < out.events.length; i++) {
+    assert.ok(out.events[i].loaded >= out.events[i - 1].loaded, 'progress never goes back');
+  }
+  assert.deepEqual(out.dup, { isSdkError: true, status: 409, code: 'file_exists' });
+  assert.equal(out.bad, 'invalid_argument');
+});
+
 test('the page receives the websocket message caused by a second client\'s write', async () => {
   await page.evaluate(async ({ url, key }) => {
     const { createSdk } = await import('/npm/index.js');

@@ -71,3 +71,15 @@ test('a FormData upload takes its file entry, as Backpack apps pass it', async (
   assert.equal(rec.contentType, 'text/plain');
   assert.equal(await (await sdk.storage.getFile(me, 'form.txt')).text(), 'from a form');
 });
+
+test('onProgress hears of the upload in Node.js too, once the bytes are sent', async () => {
+  const events = [];
+  const bytes = new Uint8Array(300_000).fill(7);
+  const rec = await sdk.storage.uploadFile(bytes, 'progress.bin', 'data', { onProgress: (p) => events.push(p) });
+  assert.equal(rec.size, bytes.length);
+  assert.deepEqual(events, [{ loaded: bytes.length, total: bytes.length }]);
+  await assert.rejects(
+    sdk.storage.uploadFile(bytes, 'other.bin', 'data', { onProgress: 'no' }),
+    (e) => e.code === 'invalid_argument',
+  );
+});

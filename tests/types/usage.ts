@@ -46,6 +46,9 @@ await sdk.db.find('notes', 42);
 const tally: Record<string, number> = { [id]: notes.length + count + records.length + n + (typeof val === 'number' ? val : val.length) };
 
 const file = await sdk.storage.uploadFile(new Blob(['x']), 'a.txt', 'docs');
+await sdk.storage.uploadFile(new Blob(['y']), 'b.txt', 'docs', {
+  onProgress: ({ loaded, total }) => console.log(loaded, total ?? '?'),
+});
 const resp: Response = await sdk.storage.getFile(file.userId, 'a.txt');
 
 const ws = sdk.ws();
