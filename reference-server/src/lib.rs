@@ -191,12 +191,11 @@ pub async fn start(config: Config) -> Result<Running, String> {
         }
         collections.insert(name, Arc::new(compiled));
     }
-    if config.softuni.is_some() {
-        // Profiles are written by the server alone, whatever was configured.
-        let profiles =
-            app::Collection::compile(http::softuni::profiles_config()).map_err(|e| e.message)?;
-        collections.insert(http::softuni::PROFILES.to_owned(), Arc::new(profiles));
-    }
+    // Users' public profiles keep their rules whether or not this start serves
+    // the SoftUni mount that writes them.
+    let profiles =
+        app::Collection::compile(http::softuni::profiles_config()).map_err(|e| e.message)?;
+    collections.insert(http::softuni::PROFILES.to_owned(), Arc::new(profiles));
     let hasher = auth::Hasher::new(config.hash_memory_kib, config.hash_iterations)?;
     let listener =
         listen(config.listen).map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;

@@ -3,7 +3,7 @@
 // answers that server gives, over the same records as the main API.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, API_KEY, PASSWORD, email } from '../js/harness.mjs';
+import { startServer, API_KEY, ADMIN_KEY, PASSWORD, email } from '../js/harness.mjs';
 
 let server;
 before(async () => { server = await startServer(['--softuni', '127.0.0.1:0']); });
@@ -157,6 +157,16 @@ test("the seed document's query examples, as written", async () => {
     const forged = await call('PATCH', `/data/${coll}/${bob._id}`, { token: bob.accessToken, body: { email: 'x@example.com' } });
     assert.ok([400, 403].includes(forged.status), `${coll}: ${forged.status}`);
   }
+  // Profiles load one at a time; nobody lists the users.
+  const listed = await call('GET', '/data/softuni_users');
+  assert.equal(listed.status, 405, JSON.stringify(listed.body));
+  const mainList = await fetch(`${server.url}/softuni_users`, { headers: { 'x-api-key': API_KEY } });
+  assert.equal(mainList.status, 405);
+  const reconfigure = await fetch(`${server.url}/collections/softuni_users`, {
+    method: 'PUT', headers: { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' }, body: '{}',
+  });
+  assert.equal(reconfigure.status, 400);
+  assert.equal((await reconfigure.json()).code, 'reserved_name');
   const still = await call('GET', `/data/${comments}?load=author%3D_ownerId%3Ausers&where=content%3D%22Nice%22`);
   assert.equal(still.body[0].author.email, bob.address);
   const bad = await call('GET', `/data/${recipes}?where=name%20%3F%3F%201`);

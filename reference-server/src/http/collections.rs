@@ -100,6 +100,12 @@ async fn put_config(
     let (c, body) = (c?, body?);
     require_admin(&c)?;
     check_collection_name(&name).map_err(ApiError::from)?;
+    if name == crate::store::PROFILES {
+        return Err(ApiError::new(
+            ErrorCode::ReservedName,
+            format!("'{name}' holds users' public profiles; its rules are the server's"),
+        ));
+    }
     let config: CollectionConfig = serde_json::from_value(body).map_err(|e| {
         ApiError::from(
             ErrorBody::new(

@@ -39,10 +39,12 @@ const DEFAULT_PAGE: u64 = 10;
 
 type Reply_ = Result<warp::reply::Response, ApiError>;
 
-/// The configuration of [`PROFILES`]: anyone may read a profile; only the server
-/// writes them (at registration).
+/// The configuration of [`PROFILES`]: anyone may read a profile by its id (as
+/// `load` does), nobody may list them (no enumeration of users), and only the
+/// server writes them (at registration).
 pub fn profiles_config() -> CollectionConfig {
     CollectionConfig {
+        operations: [("find".to_owned(), false)].into_iter().collect(),
         rules: Rules {
             read: Rule::Named(NamedRule::Public),
             create: Rule::Named(NamedRule::None),
