@@ -196,6 +196,13 @@ pub async fn start(config: Config) -> Result<Running, String> {
     let profiles =
         app::Collection::compile(http::softuni::profiles_config()).map_err(|e| e.message)?;
     collections.insert(http::softuni::PROFILES.to_owned(), Arc::new(profiles));
+    if config.softuni.is_some() {
+        // Authors load from the profiles before anyone has registered there.
+        store
+            .declare_collection(http::softuni::PROFILES)
+            .await
+            .map_err(|e| format!("cannot declare the profiles: {e}"))?;
+    }
     let hasher = auth::Hasher::new(config.hash_memory_kib, config.hash_iterations)?;
     let listener =
         listen(config.listen).map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;

@@ -213,3 +213,56 @@ test('a deleted account takes its public profile with it', async () => {
   const again = await call('POST', '/users/login', { body: { email: user.address, password: PASSWORD } });
   assert.equal(again.status, 403);
 });
+
+test('a registration is whole or refused, and its profile keeps no copy of the password', async () => {
+  // A fresh server: authors load before anyone has a profile.
+  const fresh = await startServer(['--softuni', '127.0.0.1:0']);
+  try {
+    const at = (path, init) => fetch(fresh.softuni + path, init);
+    const post = (path, body, token) => at(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { 'x-authorization': token } : {}) },
+      body: JSON.stringify(body),
+    });
+    // A user of the main API, never registered on the mount.
+    const address = email('su-main');
+    const made = await fetch(`${fresh.url}/register`, {
+      method: 'POST', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: address, password: PASSWORD }),
+    });
+    assert.equal(made.status, 201, await made.clone().text());
+    const login = await (await post('/users/login', { email: address, password: PASSWORD })).json();
+    assert.equal(login.email, address);
+    assert.equal(typeof login._createdOn, 'number', JSON.stringify(login));
+    const note = await (await post('/data/notes', { text: 'hi' }, login.accessToken)).json();
+    const loaded = await (await at('/data/notes?load=author%3D_ownerId%3Ausers')).json();
+    assert.equal(loaded.length, 1, JSON.stringify(loaded));
+    assert.equal(loaded[0]._id, note._id);
+
+    // A body the profile cannot hold leaves no account behind.
+    const who = email('su-whole');
+    const refused = await post('/users/register', { email: who, password: PASSWORD, $bad: 1 });
+    assert.equal(refused.status, 400, await refused.clone().text());
+    const retried = await post('/users/register', {
+      email: who, password: PASSWORD, rePass: PASSWORD, confirmPassword: PASSWORD, repeat: PASSWORD, username: 'Whole',
+    });
+    assert.equal(retried.status, 200, await retried.clone().text());
+    const user = await retried.json();
+    for (const copy of ['rePass', 'confirmPassword', 'repeat', 'password']) assert.equal(user[copy], undefined, copy);
+    const me = await (await at('/users/me', { headers: { 'x-authorization': user.accessToken } })).json();
+    assert.deepEqual(Object.keys(me).sort(), ['_createdOn', '_id', 'email', 'username']);
+
+    // `_updatedOn` alone shows on a changed record, not on an unchanged one.
+    const mine = await (await post('/data/notes', { text: 'v1' }, user.accessToken)).json();
+    const put = await at(`/data/notes/${mine._id}`, {
+      method: 'PUT', headers: { 'content-type': 'application/json', 'x-authorization': user.accessToken },
+      body: JSON.stringify({ text: 'v2' }),
+    });
+    assert.equal(put.status, 200);
+    const selected = await (await at('/data/notes?select=_id%2C_updatedOn&sortBy=_createdOn')).json();
+    assert.deepEqual(selected.map((r) => Object.keys(r).sort()), [['_id'], ['_id', '_updatedOn']]);
+    assert.equal(typeof selected[1]._updatedOn, 'number');
+  } finally {
+    await fresh.stop();
+  }
+});

@@ -19,6 +19,7 @@ use crate::net::client_ip;
 use crate::service::access::{Credentials, KeyRule, Principal, authenticate};
 use crate::service::records::{self, QueryInput};
 use crate::service::{Answer, Ctx, Origin, store_error};
+use crate::store::UserRow;
 use sdk_core::ErrorCode;
 use sdk_core::collection::{CollectionConfig, NamedRule, Rule, Rules};
 use sdk_core::query::{Path, Scalar};
@@ -253,44 +254,60 @@ fn text(body: &Map<String, Value>, field: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// What a registration body keeps as the public profile: not the password, nor
+/// any copy of it (`rePass`, `confirmPassword`, … or any field holding the
+/// same text), nor the fields the server sets.
+fn profile_fields(mut fields: Map<String, Value>, password: &str) -> Map<String, Value> {
+    fields.retain(|k, v| {
+        let key = k.to_ascii_lowercase();
+        let secret = key.contains("pass") || key.contains("pwd") || v.as_str() == Some(password);
+        let server_set = matches!(
+            k.as_str(),
+            "_id" | "_ownerId" | "_createdOn" | "_updatedOn" | "email"
+        ) || [CREATED_AT, UPDATED_AT, OWNER, VERSION].contains(&k.as_str());
+        !secret && !server_set
+    });
+    fields
+}
+
 async fn register(app: Arc<App>, ip: Option<IpAddr>, body: Result<Value, ApiError>) -> Reply_ {
-    let Value::Object(mut fields) = body? else {
+    let Value::Object(fields) = body? else {
         return Err(missing_fields());
     };
     let (Some(email), Some(password)) = (text(&fields, "email"), text(&fields, "password")) else {
         return Err(missing_fields());
     };
     app.auth_limits.check_ip(ip).map_err(rate_limited)?;
-    let id = create_account(&app, &email, password).await?;
-    let stored = app
-        .store
-        .user_by_id(&id)
-        .await
-        .map_err(store_error)?
-        .map_or(email, |u| u.email);
-    // The profile: what the user registered with, but the password and the
-    // fields the server sets.
-    for k in [
-        "password",
-        "_id",
-        "_ownerId",
-        "_createdOn",
-        "_updatedOn",
-        CREATED_AT,
-        UPDATED_AT,
-        OWNER,
-        VERSION,
-    ] {
-        fields.remove(k);
-    }
-    fields.insert("email".into(), Value::String(stored));
+    let fields = profile_fields(fields, &password);
+    // The profile is checked before the account exists: a body the profile
+    // cannot hold is refused whole, not left as an account without a profile.
     let cfg = app.collection(PROFILES);
-    let record = records::build_record(&cfg, Some(&id), Value::Object(fields), Some(id.clone()))?;
-    let profile = app
-        .store
-        .insert(PROFILES, record)
-        .await
-        .map_err(store_error)?;
+    let mut check = fields.clone();
+    check.insert("email".into(), Value::String(email.clone()));
+    records::build_record(&cfg, Some("-"), Value::Object(check), Some("-".to_owned()))?;
+    let id = create_account(&app, &email, password).await?;
+    let made = async {
+        let stored = app.store.user_by_id(&id).await.map_err(store_error)?;
+        let mut fields = fields;
+        fields.insert(
+            "email".into(),
+            Value::String(stored.map_or(email, |u| u.email)),
+        );
+        let record =
+            records::build_record(&cfg, Some(&id), Value::Object(fields), Some(id.clone()))?;
+        app.store
+            .insert(PROFILES, record)
+            .await
+            .map_err(store_error)
+    };
+    let profile = match made.await {
+        Ok(profile) => profile,
+        Err(e) => {
+            // No account without its profile: the registration can be retried.
+            let _ = app.store.delete_user(&id).await;
+            return Err(e);
+        }
+    };
     let token = open_session(&app, &id).await?;
     Ok(json_reply(&signed_in(profile, &id, token), 200))
 }
@@ -312,17 +329,26 @@ async fn login(app: Arc<App>, ip: Option<IpAddr>, body: Result<Value, ApiError>)
     let user = check_credentials(&app, &email, password)
         .await?
         .map_err(rate_limited)?;
-    let profile = profile(&app, &user.id, &user.email).await?;
+    let profile = profile(&app, &user).await?;
     let token = open_session(&app, &user.id).await?;
     Ok(json_reply(&signed_in(profile, &user.id, token), 200))
 }
 
 /// A user's profile record; a user made through the main API has none, and
-/// gets `{_id, email}`.
-async fn profile(app: &App, id: &str, email: &str) -> Result<Value, ApiError> {
-    match app.store.get(PROFILES, id).await.map_err(store_error)? {
+/// gets `{_id, email, _createdOn}`.
+async fn profile(app: &App, user: &UserRow) -> Result<Value, ApiError> {
+    match app
+        .store
+        .get(PROFILES, &user.id)
+        .await
+        .map_err(store_error)?
+    {
         Some(text) => serde_json::from_str(&text).map_err(ApiError::internal),
-        None => Ok(json!({ ID: id, "email": email })),
+        None => Ok(json!({
+            ID: user.id,
+            "email": user.email,
+            "_createdOn": user.created_at.saturating_mul(1000),
+        })),
     }
 }
 
@@ -374,7 +400,7 @@ async fn me(c: Result<Ctx, ApiError>) -> Reply_ {
         .await
         .map_err(store_error)?
         .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "no such user"))?;
-    let profile = profile(&c.app, &user.id, &user.email).await?;
+    let profile = profile(&c.app, &user).await?;
     Ok(json_reply(&user_out(profile), 200))
 }
 
@@ -392,7 +418,11 @@ fn engine_name(name: &str) -> Option<&'static str> {
 /// translated: system fields in `where`, `sortBy`, `select`, `distinct` and
 /// `load`, epoch milliseconds compared with `_createdOn`/`_updatedOn` as times,
 /// and `users` in `load` as the profiles. Without `pageSize`, 10 records.
-fn translate_query(raw: &str, me: Option<&str>) -> Result<sdk_core::query::FindQuery, ApiError> {
+fn translate_query(
+    raw: &str,
+    me: Option<&str>,
+    max_page: u64,
+) -> Result<sdk_core::query::FindQuery, ApiError> {
     // `users` is a name the engine keeps for itself: authors are loaded from
     // the profiles, named so before the relation is parsed.
     let pairs = form_urlencoded::parse(raw.as_bytes()).map(|(k, v)| {
@@ -436,6 +466,14 @@ fn translate_query(raw: &str, me: Option<&str>) -> Result<sdk_core::query::FindQ
     for p in q.select.iter_mut().flatten() {
         rename(p);
     }
+    // `_updatedOn` shows once a record has changed, which its version tells.
+    if let Some(select) = q.select.as_mut()
+        && select.iter().any(|p| p.segments() == [UPDATED_AT])
+        && !select.iter().any(|p| p.segments() == [VERSION])
+        && let Ok(version) = Path::parse(VERSION)
+    {
+        select.push(version);
+    }
     for p in q.distinct.iter_mut().flatten() {
         rename(p);
     }
@@ -443,7 +481,7 @@ fn translate_query(raw: &str, me: Option<&str>) -> Result<sdk_core::query::FindQ
         rename(&mut r.foreign_key);
     }
     if q.page_size.is_none() && !q.count {
-        q.page_size = Some(DEFAULT_PAGE);
+        q.page_size = Some(DEFAULT_PAGE.min(max_page));
     }
     Ok(q)
 }
@@ -522,7 +560,7 @@ async fn list(coll: String, c: Result<Ctx, ApiError>, raw: String) -> Reply_ {
         return Err(ApiError::new(ErrorCode::NotFound, "no such collection"));
     }
     let me = c.caller.as_ref().map(|u| u.user_id.clone());
-    let q = translate_query(&raw, me.as_deref())?;
+    let q = translate_query(&raw, me.as_deref(), u64::from(c.app.config.max_page))?;
     let loaded: Vec<(String, bool)> = q
         .load
         .iter()
@@ -569,6 +607,7 @@ mod tests {
             "where=_ownerId%3D%22u1%22%20AND%20_createdOn%3E%3D0&sortBy=_createdOn%20desc\
              &select=_id,_ownerId&load=author%3D_ownerId%3Ausers",
             None,
+            100,
         )
         .expect("query");
         let text = format!("{q:?}");
@@ -580,11 +619,41 @@ mod tests {
         );
         assert_eq!(q.load[0].collection, PROFILES);
         assert_eq!(q.page_size, Some(DEFAULT_PAGE));
-        let counted = translate_query("count=true", None).expect("count");
+        let counted = translate_query("count=true", None, 100).expect("count");
         assert!(counted.count && counted.page_size.is_none());
         assert_eq!(
-            translate_query("pageSize=3", None).expect("page").page_size,
+            translate_query("pageSize=3", None, 100)
+                .expect("page")
+                .page_size,
             Some(3)
+        );
+        // The default page never passes the server's largest.
+        assert_eq!(translate_query("", None, 4).expect("q").page_size, Some(4));
+        // `_updatedOn` alone still knows whether the record changed.
+        let updated = translate_query("select=_updatedOn", None, 100).expect("q");
+        let names: Vec<String> = updated
+            .select
+            .iter()
+            .flatten()
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(names, [UPDATED_AT, VERSION]);
+    }
+
+    #[test]
+    fn profiles_keep_no_password_nor_any_copy_of_it() {
+        let body = json!({
+            "email": "a@b.c", "password": "s3cret!!", "rePass": "s3cret!!",
+            "confirmPassword": "typo", "repeat": "s3cret!!", "username": "ann",
+            "_ownerId": "x", "__v": 3, "gender": "female"
+        });
+        let Value::Object(fields) = body else {
+            unreachable!()
+        };
+        let kept = profile_fields(fields, "s3cret!!");
+        assert_eq!(
+            Value::Object(kept),
+            json!({ "username": "ann", "gender": "female" })
         );
     }
 
