@@ -416,6 +416,70 @@ async fn deployds_previous_changed_and_is_me_reach_scripts_through_the_server() 
     );
 }
 
+/// Deployd's `me` is the whole user (never a secret) in every event, and
+/// On GET sees the request's `query`: the parameters of a list, `{id}` of a read
+/// by id, `{}` in a broadcast.
+#[tokio::test]
+async fn scripts_see_the_whole_user_as_me_and_the_query_in_get() {
+    let server = Server::start();
+    let (alice, alice_email, alice_id) = server.registered("alice").await;
+    configure(
+        &server,
+        "notes",
+        json!({"events": {
+            "post": "this.by = me.email; this.since = me.createdAt; \
+                     this.secrets = Object.keys(me).filter(k => /pass|hash|token/i.test(k));",
+            "get": "this.viewer = me ? me.email : null; this.asked = query;"
+        }}),
+    )
+    .await;
+    let mut live = alice.ws().await.expect("ws");
+    assert!(matches!(
+        next(&mut live).await,
+        ServerMessage::Connection(_)
+    ));
+    let made: Record<Value> = alice
+        .db()
+        .create_resource("notes", &json!({"text": "hi"}))
+        .await
+        .expect("create");
+    assert_eq!(made.data["by"], json!(alice_email));
+    assert!(
+        made.data["since"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+    assert_eq!(made.data["secrets"], json!([]));
+    assert_eq!(made.user_id.as_deref(), Some(alice_id.as_str()));
+    let ServerMessage::Write(w) = next(&mut live).await else {
+        panic!("a write")
+    };
+    assert_eq!(
+        (&w.response["viewer"], &w.response["asked"]),
+        (&json!(alice_email), &json!({}))
+    );
+    let listed = alice
+        .db()
+        .find_with_params("notes", &[("where", "text = \"hi\""), ("pageSize", "5")])
+        .await
+        .expect("list");
+    assert_eq!(
+        listed[0]["asked"],
+        json!({"where": "text = \"hi\"", "pageSize": "5"})
+    );
+    assert_eq!(listed[0]["viewer"], json!(alice_email));
+    let one: Record<Value> = server
+        .sdk()
+        .db()
+        .get_resource("notes", &made.id)
+        .await
+        .expect("read by id");
+    assert_eq!(
+        (&one.data["viewer"], &one.data["asked"]),
+        (&Value::Null, &json!({"id": made.id}))
+    );
+}
+
 /// `emit` from an event script: to everyone, to one user's connections, to a
 /// channel's subscribers; sent once the write succeeds, never for a refused one.
 #[tokio::test]

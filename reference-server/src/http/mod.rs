@@ -87,6 +87,7 @@ async fn resolve(
         admin,
         origin: Origin::Http,
         emitted: Default::default(),
+        me: Default::default(),
     })
 }
 

@@ -225,6 +225,7 @@ async fn resolve(token: Option<String>, app: Arc<App>) -> Result<Ctx, ApiError> 
             admin: false,
             origin: Origin::Http,
             emitted: Default::default(),
+            me: Default::default(),
         }),
         Err(e) if e.0.code == ErrorCode::Unauthenticated => {
             Err(ApiError::new(ErrorCode::Forbidden, "Invalid access token"))

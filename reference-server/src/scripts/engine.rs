@@ -46,6 +46,7 @@ pub(super) const RUNNER: &str = r#"(function (log) {
     log(label, t);
   };
   const console = Object.freeze({ log: write, info: write, warn: write, error: write, debug: write });
+  const none = Object.freeze({});
   const emit = function (a, b, c) {
     const targeted = typeof a === 'object' && a !== null;
     if ((emitted = emitted || []).length >= 16) throw new Error('emit: at most 16 messages a run');
@@ -53,7 +54,7 @@ pub(super) const RUNNER: &str = r#"(function (log) {
     emitted.push(JSON.stringify({ to: targeted ? a : null, event: String(targeted ? b : a),
       data: data === undefined ? null : data }));
   };
-  return function (fn, record, id, before, where) {
+  return function (fn, record, id, user, before, asked, where) {
     errors = null;
     hidden = null;
     prot = null;
@@ -63,8 +64,8 @@ pub(super) const RUNNER: &str = r#"(function (log) {
     previous = before;
     label = where;
     lines = 0;
-    fn.call(record, me === null ? null : { id: me, _id: me }, cancel, error, hide, protect,
-      isMe, previous, changed, console, emit);
+    fn.call(record, me === null ? null : (user === null ? { id: me, _id: me } : user), cancel, error, hide, protect,
+      isMe, previous, changed, console, emit, asked === null ? none : asked);
     // Nothing allocated and nothing to read back unless the script used a helper.
     return errors === null && hidden === null && prot === null && emitted === null
       ? null : [errors, hidden, prot, emitted];
@@ -254,7 +255,7 @@ pub(super) fn compile<'js>(
     opts.strict = false;
     opts.filename = Some(file.clone());
     let function = format!(
-        "function (me, cancel, error, hide, protect, isMe, previous, changed, console, emit) {{\n{source}\n}}"
+        "function (me, cancel, error, hide, protect, isMe, previous, changed, console, emit, query) {{\n{source}\n}}"
     );
     let v: JsValue = ctx
         .eval_with_options(format!("({function})"), opts)

@@ -2,9 +2,10 @@
 //! On DELETE) in an embedded QuickJS engine.
 //!
 //! A script sees the record as `this` (its changes are kept on Validate, POST and
-//! PUT), the signed-in user as `me` (`{id, _id}` or `null`), and `cancel(message,
-//! [status])`, `error(field, message)`, `hide(property)`, `protect(property)`.
-//! Nothing else: QuickJS has no file system, network or process access of its
+//! PUT), the signed-in user as `me` (`{id, _id, email, createdAt}` or `null`),
+//! the request's `query` (On GET), and `cancel(message, [status])`,
+//! `error(field, message)`, `hide(property)`, `protect(property)` and Deployd's
+//! helpers (see [`engine::RUNNER`]). Nothing else: QuickJS has no file system, network or process access of its
 //! own, and none is given to it. Each run has a time limit (an interrupt stops
 //! it) and the engine a memory limit. Each thread keeps one engine with its
 //! compiled scripts, so a request never starts a runtime.
@@ -102,6 +103,31 @@ pub enum EmitTarget {
     Channel(sdk_core::ws::Channel),
 }
 
+/// The signed-in user a script runs for (`me`).
+#[derive(Debug, Clone, Copy)]
+pub struct Me<'a> {
+    /// The user's id.
+    pub id: &'a str,
+    /// The user as [`me_of`] made it, when it was read; else `me` is `{id, _id}`.
+    pub user: Option<&'a Map<String, Value>>,
+}
+
+/// The user as scripts see it: `{id, _id, email, createdAt}`, never a secret
+/// (the password hash and sessions stay out); `{id, _id}` for a user who is gone.
+pub fn me_of(id: &str, user: Option<&crate::store::UserRow>) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::String(id.to_owned()));
+    m.insert(ID.into(), Value::String(id.to_owned()));
+    if let Some(u) = user {
+        m.insert("email".into(), Value::String(u.email.clone()));
+        m.insert(
+            CREATED_AT.into(),
+            Value::String(crate::clock::iso_from_unix(u.created_at)),
+        );
+    }
+    m
+}
+
 /// The largest frame `emit` may send.
 const MAX_EMIT_FRAME: usize = 64 * 1024;
 
@@ -159,17 +185,19 @@ pub fn counts() -> (u64, u64) {
 }
 
 /// Runs `source` for `event` of `collection` on `record`, with `me` the signed-in
-/// user's id and `previous` the record before an update (On PUT), and leaves in
+/// user and `previous` the record before an update (On PUT), and leaves in
 /// `record` what the script made of it (On DELETE's changes are dropped). A cancel, `error()` calls, a throw or a broken limit
 /// come back as the error body to answer with; the record may then be partly
 /// changed and is not to be written.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     collection: &str,
     event: Event,
     source: &str,
     record: &mut Map<String, Value>,
-    me: Option<&str>,
+    me: Option<Me<'_>>,
     previous: Option<&Map<String, Value>>,
+    query: Option<&Map<String, Value>>,
     limits: Limits,
 ) -> Result<Effects, ApiError> {
     if source.trim().is_empty() {
@@ -192,7 +220,7 @@ pub fn run(
             return Err(failure("the script engine did not start".into()));
         };
         let result = run_in(
-            engine, collection, event, source, record, me, previous, limits,
+            engine, collection, event, source, record, me, previous, query, limits,
         );
         RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if result
@@ -217,8 +245,9 @@ fn run_in(
     event: Event,
     source: &str,
     record: &mut Map<String, Value>,
-    me: Option<&str>,
+    me: Option<Me<'_>>,
     previous: Option<&Map<String, Value>>,
+    query: Option<&Map<String, Value>>,
     limits: Limits,
 ) -> Result<Effects, ApiError> {
     // Only needed to describe a failure.
@@ -298,17 +327,31 @@ fn run_in(
             JsValue::new_undefined(ctx.clone())
         };
         let me_js = match me {
-            Some(id) => {
-                rquickjs::String::from_str(ctx.clone(), id).map(rquickjs::String::into_value)
+            Some(me) => {
+                rquickjs::String::from_str(ctx.clone(), me.id).map(rquickjs::String::into_value)
             }
             None => Ok(JsValue::new_null(ctx.clone())),
         }
         .map_err(|e| failure(e.to_string()))?;
+        // The whole user, built only for a script that may name `me`.
+        let user_js = match me.and_then(|m| m.user) {
+            Some(user) if source.contains("me") => {
+                record_to_js(&ctx, user, &mut Vec::new()).map_err(|e| failure(e.to_string()))?
+            }
+            _ => JsValue::new_null(ctx.clone()),
+        };
         // The record before the update, for `previous` and `changed`, built only
         // for a script that names them.
         let previous_js = match previous {
             Some(prev) if source.contains("previous") || source.contains("changed") => {
                 record_to_js(&ctx, prev, &mut Vec::new()).map_err(|e| failure(e.to_string()))?
+            }
+            _ => JsValue::new_null(ctx.clone()),
+        };
+        // The request's query (On GET), built only for a script that names it.
+        let query_js = match query {
+            Some(q) if source.contains("query") => {
+                record_to_js(&ctx, q, &mut Vec::new()).map_err(|e| failure(e.to_string()))?
             }
             _ => JsValue::new_null(ctx.clone()),
         };
@@ -345,7 +388,15 @@ fn run_in(
         };
         deadline.set(Some(Instant::now() + limits.time));
         let outcome: Option<rquickjs::Array> = runner
-            .call((f, this.clone(), me_js, previous_js, label))
+            .call((
+                f,
+                this.clone(),
+                me_js,
+                user_js,
+                previous_js,
+                query_js,
+                label,
+            ))
             .map_err(thrown)?;
         let (mut hidden, mut protected, mut sent) = (Vec::new(), Vec::new(), Vec::new());
         if let Some(outcome) = outcome {
@@ -394,7 +445,8 @@ fn run_in(
     out
 }
 
-/// Runs On GET on a record being read, as the user `me`: the record as that user
+/// Runs On GET on a record being read, as the user `me`, with `query` the
+/// request's query (`{}` where there is none, as for a broadcast): the record as that user
 /// sees it (`hide` applied, changes shown but not kept), or the script's error (a
 /// `cancel` comes back as [`ErrorCode::Cancelled`]: lists and broadcasts leave
 /// such a record out).
@@ -403,13 +455,14 @@ pub fn read(
     coll: &str,
     src: &str,
     doc: Value,
-    me: Option<&str>,
+    me: Option<Me<'_>>,
+    query: Option<&Map<String, Value>>,
 ) -> Result<Value, ApiError> {
     let Value::Object(mut out) = doc else {
         return Ok(doc);
     };
     let limits = Limits::of(&app.config);
-    let fx = run(coll, Event::Get, src, &mut out, me, None, limits)?;
+    let fx = run(coll, Event::Get, src, &mut out, me, None, query, limits)?;
     publish_emitted(app, fx.emitted);
     for h in &fx.hidden {
         out.shift_remove(h);

@@ -13,7 +13,17 @@ fn rec(v: Value) -> Map<String, Value> {
 /// Runs `src` as On Validate of `c` on `record`: the record it left, and the effects.
 fn run_on(src: &str, record: Value, me: Option<&str>) -> Result<(Value, Effects), ApiError> {
     let mut record = rec(record);
-    let fx = run("c", Event::Validate, src, &mut record, me, None, LIMITS)?;
+    let me = me.map(|id| Me { id, user: None });
+    let fx = run(
+        "c",
+        Event::Validate,
+        src,
+        &mut record,
+        me,
+        None,
+        None,
+        LIMITS,
+    )?;
     Ok((Value::Object(record), fx))
 }
 
@@ -23,6 +33,7 @@ fn fails(src: &str) -> (ErrorBody, Option<u16>) {
         Event::Put,
         src,
         &mut rec(json!({"age": 12})),
+        None,
         None,
         None,
         LIMITS,
@@ -60,7 +71,11 @@ fn this_me_and_the_helpers() {
         Event::Post,
         "this.creator = me._id; this.total = this.a + this.b; hide('secret'); protect('created');",
         &mut record,
-        Some("u1"),
+        Some(Me {
+            id: "u1",
+            user: None,
+        }),
+        None,
         None,
         LIMITS,
     )
@@ -291,7 +306,11 @@ fn system_fields_stay_as_they_were_and_in_their_places() {
         "this._id = 'forged'; this.userId = 'u2'; delete this.createdAt; this.__v = 9; \
          this.extra = [1, {a: null}]; delete this.text; this.text = 'bye';",
         &mut record,
-        Some("u1"),
+        Some(Me {
+            id: "u1",
+            user: None,
+        }),
+        None,
         None,
         LIMITS,
     )
@@ -325,6 +344,7 @@ fn on_delete_changes_go_nowhere_and_get_changes_are_shown() {
         &mut record,
         None,
         None,
+        None,
         LIMITS,
     )
     .expect("runs");
@@ -335,6 +355,7 @@ fn on_delete_changes_go_nowhere_and_get_changes_are_shown() {
         Event::Get,
         "this.a = 2",
         &mut record,
+        None,
         None,
         None,
         LIMITS,
@@ -563,8 +584,12 @@ fn deployds_helpers_see_the_caller_and_the_record_before_the_update() {
         Event::Put,
         src,
         &mut next,
-        Some("u1"),
+        Some(Me {
+            id: "u1",
+            user: None,
+        }),
         Some(&prev),
+        None,
         LIMITS,
     )
     .expect("runs");
@@ -591,6 +616,7 @@ fn deployds_helpers_see_the_caller_and_the_record_before_the_update() {
         &mut made,
         None,
         None,
+        None,
         LIMITS,
     )
     .expect("runs");
@@ -602,8 +628,12 @@ fn deployds_helpers_see_the_caller_and_the_record_before_the_update() {
         Event::Put,
         "if (changed('a')) cancel('a is fixed', 400);",
         &mut asked,
-        Some("u1"),
+        Some(Me {
+            id: "u1",
+            user: None,
+        }),
         Some(&prev),
+        None,
         LIMITS,
     )
     .expect_err("a changed");
@@ -615,6 +645,7 @@ fn deployds_helpers_see_the_caller_and_the_record_before_the_update() {
         Event::Validate,
         "const s = 'x'.repeat(3000); for (let i = 0; i < 300; i++) console.log(s, i);",
         &mut r,
+        None,
         None,
         None,
         LIMITS,

@@ -8,7 +8,7 @@ use crate::app::App;
 use crate::error::ApiError;
 use crate::store::StoreError;
 use sdk_core::ErrorCode;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::sync::Arc;
 
 /// The signed-in user behind a request.
@@ -33,6 +33,8 @@ pub struct Ctx {
     pub origin: Origin,
     /// What the request's scripts emitted, held until its write succeeds.
     pub emitted: Arc<std::sync::Mutex<Vec<crate::scripts::Emitted>>>,
+    /// The signed-in user as scripts see it (`me`), once read for them.
+    pub me: Arc<std::sync::OnceLock<Map<String, Value>>>,
 }
 
 /// Where a request came from.
@@ -49,6 +51,35 @@ pub enum Origin {
 }
 
 impl Ctx {
+    /// Reads the signed-in user for scripts' `me`, once per request: its id,
+    /// email and registration time, never a secret.
+    pub async fn load_me(&self) -> Result<(), ApiError> {
+        let Some(caller) = &self.caller else {
+            return Ok(());
+        };
+        if self.me.get().is_some() {
+            return Ok(());
+        }
+        let user = self
+            .app
+            .store
+            .user_by_id(&caller.user_id)
+            .await
+            .map_err(store_error)?;
+        let _ = self
+            .me
+            .set(crate::scripts::me_of(&caller.user_id, user.as_ref()));
+        Ok(())
+    }
+
+    /// The signed-in user for scripts: what [`Ctx::load_me`] read, or the id alone.
+    pub fn script_me(&self) -> Option<crate::scripts::Me<'_>> {
+        self.caller.as_ref().map(|c| crate::scripts::Me {
+            id: &c.user_id,
+            user: self.me.get(),
+        })
+    }
+
     /// Broadcasts the records one write touched, then what its scripts emitted.
     pub fn publish(
         &self,

@@ -148,6 +148,7 @@ fn as_user(app: &Arc<App>, user: &str) -> Ctx {
         admin: false,
         origin: Origin::Quiet,
         emitted: Default::default(),
+        me: Default::default(),
     }
 }
 

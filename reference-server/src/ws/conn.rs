@@ -52,6 +52,8 @@ pub struct Conn {
     pub id: u64,
     /// The signed-in user, from the session at connect.
     pub user: Option<String>,
+    /// The user as scripts see it (`me`), read at connect when signed in.
+    pub me: Arc<std::sync::OnceLock<Map<String, Value>>>,
     /// The hash of the session's token, when signed in.
     pub session: Option<String>,
     /// The hash of a revocable API key it came with.
@@ -82,6 +84,7 @@ impl Conn {
             admin: self.admin,
             origin,
             emitted: Default::default(),
+            me: self.me.clone(),
         }
     }
 
@@ -105,6 +108,7 @@ pub async fn serve(socket: Socket, app: Arc<App>, who: Who, numbered: bool, resu
     let mut conn = Conn {
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         user: who.user,
+        me: Arc::default(),
         session: who.session,
         key: who.key,
         ended: None,
@@ -115,6 +119,10 @@ pub async fn serve(socket: Socket, app: Arc<App>, who: Who, numbered: bool, resu
         last_seq: latest,
     };
     tracing::debug!(user = ?conn.user, id = conn.id, "websocket connected");
+    // Scripts run for this user on every broadcast it gets: `me` is read once.
+    if let Err(e) = conn.ctx(&app, Origin::Quiet).load_me().await {
+        tracing::warn!(e = %e.0.message, "could not read the user of a websocket");
+    }
     let greeting = connection_frame(numbered.then(|| (app.bus.stream(), latest)));
     if tx.send(Message::text(greeting)).await.is_err() {
         return;
@@ -386,7 +394,11 @@ pub fn deliver(app: &App, conn: &mut Conn, ev: &Event, out: &mut Out) {
                             collection,
                             src,
                             item.record.clone(),
-                            conn.user.as_deref(),
+                            conn.user.as_deref().map(|id| crate::scripts::Me {
+                                id,
+                                user: conn.me.get(),
+                            }),
+                            None,
                         ) {
                             let http = item.frame.contains("\"httpRequest\":true");
                             let text = sdk_core::ws::write_frame(*action, collection, http, &seen);

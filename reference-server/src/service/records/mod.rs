@@ -148,6 +148,21 @@ fn require(cfg: &Collection, op: Operation) -> Result<(), ApiError> {
 }
 
 /// The signed-in user's id, if any.
+/// Reads the caller for scripts' `me` when this collection has a script (or
+/// the read loads related records, which may have one).
+async fn ready_for_scripts(c: &Ctx, cfg: &Collection, loads: bool) -> Result<(), ApiError> {
+    let e = &cfg.config.events;
+    let scripted = e.get.is_some()
+        || e.validate.is_some()
+        || e.post.is_some()
+        || e.put.is_some()
+        || e.delete.is_some();
+    if scripted || loads {
+        c.load_me().await?;
+    }
+    Ok(())
+}
+
 fn me(c: &Ctx) -> Option<&str> {
     c.caller.as_ref().map(|u| u.user_id.as_str())
 }
@@ -307,8 +322,9 @@ fn write_scripts(
             event,
             src,
             &mut record,
-            me(c),
+            c.script_me(),
             previous,
+            None,
             script_limits(c),
         )?;
         c.hold(fx.emitted);
@@ -408,7 +424,7 @@ fn shown(c: &Ctx, coll: &str, cfg: &Collection, record: Value) -> Result<Value, 
             .collect(),
         _ => Map::new(),
     };
-    match scripts::read(&c.app, coll, src, record, me(c)) {
+    match scripts::read(&c.app, coll, src, record, c.script_me(), None) {
         Ok(v) => Ok(v),
         Err(e) if scripts::is_cancel(&e) => Ok(Value::Object(system)),
         Err(e) => Err(e),

@@ -8,7 +8,19 @@ pub(crate) async fn list(coll: String, c: CtxResult, query: QueryInput) -> Outco
     let cfg = c.app.collection(&coll);
     require(&cfg, Operation::Find)?;
     let rule = grant(cfg.config.rules.read.access(me(&c), c.admin), "read")?;
+    // What On GET sees as `query`: the request's parameters, or its document.
+    let asked = match (&cfg.config.events.get, &query) {
+        (None, _) => None,
+        (Some(_), QueryInput::Pairs(raw)) => Some(
+            form_urlencoded::parse(raw.as_bytes())
+                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                .collect::<Map<String, Value>>(),
+        ),
+        (Some(_), QueryInput::Mongo(Value::Object(doc))) => Some(doc.clone()),
+        (Some(_), _) => Some(Map::new()),
+    };
     let mut q = find_query(query, c.app.config.max_page, me(&c))?;
+    ready_for_scripts(&c, &cfg, !q.load.is_empty()).await?;
     // The rule is part of the query, so pages and counts hold only readable records.
     q.filter = and(rule, q.filter.take());
     // A related record is read as a direct read of it would be: under its
@@ -51,7 +63,14 @@ pub(crate) async fn list(coll: String, c: CtxResult, query: QueryInput) -> Outco
                         continue;
                     };
                     if slot.is_object() {
-                        *slot = match scripts::read(&c.app, related, src, slot.take(), me(&c)) {
+                        *slot = match scripts::read(
+                            &c.app,
+                            related,
+                            src,
+                            slot.take(),
+                            c.script_me(),
+                            None,
+                        ) {
                             Ok(v) => v,
                             // A related record its script cancels loads as a missing one.
                             Err(e) if scripts::is_cancel(&e) => Value::Null,
@@ -61,11 +80,14 @@ pub(crate) async fn list(coll: String, c: CtxResult, query: QueryInput) -> Outco
                 }
                 match &cfg.config.events.get {
                     None => out.push(row),
-                    Some(src) => match scripts::read(&c.app, &coll, src, row, me(&c)) {
-                        Ok(v) => out.push(v),
-                        Err(e) if scripts::is_cancel(&e) => {}
-                        Err(e) => return Err(e),
-                    },
+                    Some(src) => {
+                        match scripts::read(&c.app, &coll, src, row, c.script_me(), asked.as_ref())
+                        {
+                            Ok(v) => out.push(v),
+                            Err(e) if scripts::is_cancel(&e) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
                 }
             }
             Ok(Answer::Json(Value::Array(out), 200))
@@ -80,6 +102,7 @@ pub(crate) async fn get(coll: String, id: String, c: CtxResult) -> Outcome {
     let cfg = c.app.collection(&coll);
     require(&cfg, Operation::FindObject)?;
     let rule = grant(cfg.config.rules.read.access(me(&c), c.admin), "read")?;
+    ready_for_scripts(&c, &cfg, false).await?;
     let not_found = || ApiError::new(ErrorCode::NotFound, "no record with that id");
     let doc = c
         .app
@@ -96,9 +119,13 @@ pub(crate) async fn get(coll: String, id: String, c: CtxResult) -> Outcome {
         // A record the caller may not read does not exist for them.
         return Err(not_found());
     }
+    // Deployd's `query` of a read by id.
+    let asked: Map<String, Value> = [("id".to_owned(), Value::String(id.clone()))]
+        .into_iter()
+        .collect();
     match &cfg.config.events.get {
         Some(src) => Ok(Answer::Json(
-            scripts::read(&c.app, &coll, src, v, me(&c))?,
+            scripts::read(&c.app, &coll, src, v, c.script_me(), Some(&asked))?,
             200,
         )),
         None => Ok(Answer::Json(v, 200)),

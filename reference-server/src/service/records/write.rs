@@ -6,6 +6,7 @@ pub(crate) async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outc
     let c = c?;
     check_collection(&coll)?;
     let cfg = c.app.collection(&coll);
+    ready_for_scripts(&c, &cfg, false).await?;
     let body = body?;
     require(
         &cfg,
@@ -310,6 +311,7 @@ pub(crate) async fn write(
     let c = c?;
     check_item(&coll, &id)?;
     let cfg = c.app.collection(&coll);
+    ready_for_scripts(&c, &cfg, false).await?;
     let op = if action == WriteAction::Patch {
         Operation::UpdateObject
     } else {
@@ -474,6 +476,7 @@ pub(crate) async fn delete(
     check_item(&coll, &id)?;
     let cfg = c.app.collection(&coll);
     require(&cfg, Operation::RemoveObject)?;
+    ready_for_scripts(&c, &cfg, false).await?;
     let guard = grant(
         cfg.config.rules.delete.access(me(&c), c.admin),
         "delete records",
@@ -518,7 +521,8 @@ async fn scripted_delete(
             scripts::Event::Delete,
             src,
             &mut prev,
-            me(c),
+            c.script_me(),
+            None,
             None,
             script_limits(c),
         )
