@@ -2,6 +2,7 @@
 //! Event Handlers" section, verbatim, with the answers it shows; limits; errors.
 
 use e2e::Server;
+use rucksack::query::Filter;
 use rucksack::{CollectionConfig, Error, ErrorCode, Record, ServerMessage};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -233,19 +234,92 @@ async fn broken_scripts_and_limits_write_nothing() {
     let (_, code, _, errors) = api(&e);
     assert_eq!(code, ErrorCode::ValidationFailed);
     assert!(errors.is_some_and(|m| m.contains_key("events.post")));
-    // Bulk writes where scripts would run are refused rather than skipping them.
+}
+
+/// Bulk PATCH and DELETE run the scripts of each record they touch, as single
+/// writes would, and write all the records or none.
+#[tokio::test]
+async fn bulk_writes_run_each_records_scripts_all_or_nothing() {
+    let server = Server::start();
+    let (alice, alice_email, _) = server.registered("alice").await;
     configure(
         &server,
-        "guarded",
-        json!({"events": {"put": "this.n = 1;"}}),
+        "tasks",
+        json!({"events": {
+            "validate": "if (this.n > 2) error('n', 'too big');",
+            "put": "this.bumped = (previous.bumped || 0) + 1; if (changed('done')) this.doneBy = me.email;",
+            "delete": "if (this.locked) cancel('locked', 403); emit('gone', this.n);"
+        }}),
     )
     .await;
-    let e = sdk
+    for n in 0..3 {
+        let _: Record<Value> = alice
+            .db()
+            .create_resource("tasks", &json!({"n": n, "locked": n == 2}))
+            .await
+            .expect("create");
+    }
+    let all = || async {
+        let mut v = alice
+            .db()
+            .find_with_params("tasks", &[("sortBy", "n")])
+            .await
+            .expect("list");
+        std::mem::take(v.as_array_mut().expect("records"))
+    };
+    let n = alice
         .db()
-        .update_many("guarded", None, &json!({"$set": {"a": 1}}))
+        .update_many("tasks", None, &json!({"$set": {"done": true}}))
         .await
-        .expect_err("bulk");
-    assert_eq!(e.code(), Some(&ErrorCode::OperationDisabled));
+        .expect("bulk update");
+    assert_eq!(n, 3);
+    for r in all().await {
+        assert_eq!(
+            (&r["bumped"], &r["doneBy"]),
+            (&json!(1), &json!(alice_email)),
+            "{r}"
+        );
+    }
+    // One record's Validate refuses: nothing is written.
+    let e = alice
+        .db()
+        .update_many("tasks", None, &json!({"$inc": {"n": 1}}))
+        .await
+        .expect_err("n would pass 2");
+    let (status, code, _, errors) = api(&e);
+    assert_eq!((status, code), (400, ErrorCode::ValidationFailed));
+    assert!(errors.is_some_and(|m| m.contains_key("2.n")), "{e:?}");
+    let ns: Vec<Value> = all().await.iter().map(|r| r["n"].clone()).collect();
+    assert_eq!(ns, [json!(0), json!(1), json!(2)]);
+    // One record's On DELETE cancels: nothing is deleted, nothing emitted.
+    let mut live = alice.ws().await.expect("ws");
+    assert!(matches!(
+        next(&mut live).await,
+        ServerMessage::Connection(_)
+    ));
+    let e = alice
+        .db()
+        .delete_many("tasks", None)
+        .await
+        .expect_err("a locked task");
+    assert_eq!(api(&e).0, 403);
+    assert_eq!(all().await.len(), 3);
+    let gone = alice
+        .db()
+        .delete_many("tasks", Some(Filter::eq("locked", false)))
+        .await
+        .expect("the unlocked ones");
+    assert_eq!(gone, 2);
+    assert_eq!(all().await.len(), 1);
+    let mut emitted = Vec::new();
+    while emitted.len() < 2 {
+        let v = e2e::next_json(&mut live).await;
+        if v["action"] == "gone" {
+            emitted.push(v["data"].clone());
+        }
+    }
+    emitted.sort_by_key(|v| v.as_i64());
+    assert_eq!(emitted, [json!(0), json!(1)]);
 }
 
 async fn next(live: &mut rucksack::Realtime) -> ServerMessage {

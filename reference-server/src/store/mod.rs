@@ -105,6 +105,19 @@ pub struct UserRow {
 
 pub use sdk_core::record::Change;
 
+/// One write of a batch computed from records as they were read: the record
+/// `id`, still at `version`, replaced by `fields` (its system fields kept), or
+/// deleted when `fields` is `None`.
+#[derive(Debug, Clone)]
+pub struct Versioned {
+    /// The record's id.
+    pub id: String,
+    /// The version it was read at.
+    pub version: u64,
+    /// Its new fields, or `None` to delete it.
+    pub fields: Option<Map<String, Value>>,
+}
+
 /// The collection of users' public profiles (the SoftUni mount's `users`): one
 /// record per user, its `_id` the user's id, removed with the account.
 pub const PROFILES: &str = "softuni_users";
@@ -324,6 +337,19 @@ pub trait Records: Send + Sync + 'static {
         now: String,
         check: Option<Check>,
     ) -> Result<Value, StoreError>;
+    /// Writes a batch computed from records as they were read (a scripted bulk
+    /// write), all or nothing: each record must still satisfy `guard` and be at
+    /// the version it was read at, else nothing is written and the answer is
+    /// [`StoreError::VersionConflict`] (read again and retry). Returns the
+    /// records as written, or as they were for deletes.
+    async fn write_versioned(
+        &self,
+        collection: &str,
+        guard: Option<Filter>,
+        writes: Vec<Versioned>,
+        now: String,
+        check: Option<Check>,
+    ) -> Result<Vec<Value>, StoreError>;
     /// Deletes a record that satisfies `guard` (any, for `None`) and returns it as it was.
     async fn delete(
         &self,

@@ -344,17 +344,6 @@ fn write_scripts(
     Ok(record)
 }
 
-/// Bulk writes do not run event scripts, so they are refused where scripts would.
-fn no_bulk_with_scripts(what: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::OperationDisabled,
-        format!(
-            "a bulk {what} is not available on a collection with event scripts for it; \
-             write the records one by one"
-        ),
-    )
-}
-
 /// How many times a write that runs scripts retries when another write got there first.
 const SCRIPTED_RETRIES: usize = 5;
 

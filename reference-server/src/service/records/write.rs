@@ -1,6 +1,7 @@
 //! Writes: creates, updates, deletes and the bulk operations, with their scripts.
 
 use super::*;
+use crate::store::Versioned;
 
 pub(crate) async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outcome {
     let c = c?;
@@ -78,24 +79,25 @@ pub(crate) async fn update_many(
         cfg.config.rules.update.access(me(&c), c.admin),
         "update records",
     )?;
-    if cfg.config.events.validate.is_some() || cfg.config.events.put.is_some() {
-        return Err(no_bulk_with_scripts("update"));
-    }
     let filter = bulk_filter(&raw, me(&c))?;
     let spec = UpdateSpec::parse(&body?).map_err(ApiError::from)?;
-    let saved = c
-        .app
-        .store
-        .update_many(
-            &coll,
-            filter.clone(),
-            guard,
-            spec.clone(),
-            now_iso(),
-            cfg.check.clone(),
-        )
-        .await
-        .map_err(store_error)?;
+    let saved = if cfg.config.events.validate.is_some() || cfg.config.events.put.is_some() {
+        ready_for_scripts(&c, &cfg, false).await?;
+        scripted_many(&c, &coll, &cfg, filter.clone(), guard, Some(&spec)).await?
+    } else {
+        c.app
+            .store
+            .update_many(
+                &coll,
+                filter.clone(),
+                guard,
+                spec.clone(),
+                now_iso(),
+                cfg.check.clone(),
+            )
+            .await
+            .map_err(store_error)?
+    };
     if saved.is_empty() && cfg.config.upsert {
         return upsert_many(&c, &coll, &cfg, filter.as_ref(), &spec).await;
     }
@@ -208,6 +210,104 @@ fn equalities(filter: Option<&QFilter>, out: &mut Map<String, Value>) {
     }
 }
 
+/// A bulk update (`spec`) or delete (`None`) on a collection with scripts for
+/// it: the matching records are read, each goes through its scripts as a
+/// single write would (On Validate and On PUT with `previous`, or On DELETE),
+/// and all are written at once only if none changed meanwhile (else again, up
+/// to [`SCRIPTED_RETRIES`] times). A cancel or field error of any record fails
+/// the whole request (its errors named by the record's index), and nothing is
+/// written. At most [`MAX_INSERT`] records.
+async fn scripted_many(
+    c: &Ctx,
+    coll: &str,
+    cfg: &Collection,
+    filter: Option<QFilter>,
+    guard: Option<QFilter>,
+    spec: Option<&UpdateSpec>,
+) -> Result<Vec<Value>, ApiError> {
+    let q = FindQuery {
+        filter: and(guard.clone(), filter),
+        ..FindQuery::default()
+    };
+    for _ in 0..SCRIPTED_RETRIES {
+        let found = c
+            .app
+            .store
+            .find(coll, q.clone(), MAX_INSERT as u64 + 1, Vec::new())
+            .await
+            .map_err(store_error)?;
+        let Found::Records(text) = found else {
+            return Err(ApiError::internal("a find answered a count"));
+        };
+        let rows: Vec<Map<String, Value>> =
+            serde_json::from_str(&text).map_err(ApiError::internal)?;
+        if rows.len() > MAX_INSERT {
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
+                format!(
+                    "the filter matches more than {MAX_INSERT} records, the most a bulk write \
+                     with event scripts takes; narrow it"
+                ),
+            ));
+        }
+        c.forget_emitted();
+        let mut writes = Vec::with_capacity(rows.len());
+        for (i, prev) in rows.into_iter().enumerate() {
+            let id = prev
+                .get(ID)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let version = prev.get(VERSION).and_then(Value::as_u64).unwrap_or(0);
+            let at = |ApiError(e, status): ApiError| ApiError(at_index(i, e), status);
+            let fields = match spec {
+                Some(spec) => {
+                    let mut next = prev.clone();
+                    spec.apply(&mut next).map_err(ApiError::from).map_err(at)?;
+                    let next = write_scripts(c, coll, cfg, next, Some(&prev)).map_err(at)?;
+                    Some(
+                        next.into_iter()
+                            .filter(|(k, _)| !is_system_field(k))
+                            .collect(),
+                    )
+                }
+                None => {
+                    let mut gone = prev.clone();
+                    let src = cfg.config.events.delete.as_deref().unwrap_or_default();
+                    let fx = scripts::run(
+                        coll,
+                        scripts::Event::Delete,
+                        src,
+                        &mut gone,
+                        c.script_me(),
+                        None,
+                        None,
+                        script_limits(c),
+                    )
+                    .map_err(at)?;
+                    c.hold(fx.emitted);
+                    None
+                }
+            };
+            writes.push(Versioned {
+                id,
+                version,
+                fields,
+            });
+        }
+        match c
+            .app
+            .store
+            .write_versioned(coll, guard.clone(), writes, now_iso(), cfg.check.clone())
+            .await
+        {
+            Err(StoreError::VersionConflict(_)) => continue,
+            other => return other.map_err(store_error),
+        }
+    }
+    Err(store_error(StoreError::Busy))
+}
+
 /// Broadcasts each record a bulk write touched and answers `{"n": count}` (and
 /// Carbond's `{"val": count}`).
 fn bulk_answer(c: &Ctx, action: WriteAction, coll: &str, records: Vec<Value>) -> Answer {
@@ -225,16 +325,17 @@ pub(crate) async fn delete_many(coll: String, c: CtxResult, raw: String) -> Outc
         cfg.config.rules.delete.access(me(&c), c.admin),
         "delete records",
     )?;
-    if cfg.config.events.delete.is_some() {
-        return Err(no_bulk_with_scripts("delete"));
-    }
     let filter = bulk_filter(&raw, me(&c))?;
-    let gone = c
-        .app
-        .store
-        .delete_many(&coll, filter, guard)
-        .await
-        .map_err(store_error)?;
+    let gone = if cfg.config.events.delete.is_some() {
+        ready_for_scripts(&c, &cfg, false).await?;
+        scripted_many(&c, &coll, &cfg, filter, guard, None).await?
+    } else {
+        c.app
+            .store
+            .delete_many(&coll, filter, guard)
+            .await
+            .map_err(store_error)?
+    };
     if cfg.config.returns_removed_objects {
         let n = gone.len();
         c.publish(WriteAction::Delete, &coll, gone.clone());

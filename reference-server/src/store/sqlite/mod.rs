@@ -10,6 +10,7 @@
 use super::sql::{FieldType, Layout, Sql};
 use super::{
     Accounts, Change, Check, FileBytes, FileRecords, Found, KeyRow, Records, StoreError, UserRow,
+    Versioned,
 };
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -418,6 +419,46 @@ impl Records for SqliteStore {
             }
             sdk_core::record::bump(&mut rec, &now);
             put_record(c, Put::Update, &coll, rec, &layout_of(&layouts, &coll))
+        })
+        .await
+    }
+
+    async fn write_versioned(
+        &self,
+        collection: &str,
+        guard: Option<Filter>,
+        writes: Vec<Versioned>,
+        now: String,
+        check: Option<Check>,
+    ) -> Result<Vec<Value>, StoreError> {
+        let coll = collection.to_owned();
+        let layouts = self.layouts.clone();
+        self.write(move |c| {
+            let layout = layout_of(&layouts, &coll);
+            let mut out = Vec::with_capacity(writes.len());
+            for w in writes {
+                let rec = load_owned(c, &coll, &w.id, guard.as_ref(), Some(w.version))?;
+                match w.fields {
+                    Some(fields) => {
+                        let mut rec = rec;
+                        Change::Replace(fields)
+                            .apply(&mut rec)
+                            .map_err(StoreError::Rejected)?;
+                        if let Some(check) = &check {
+                            check(&rec).map_err(StoreError::Rejected)?;
+                        }
+                        sdk_core::record::bump(&mut rec, &now);
+                        out.push(put_record(c, Put::Update, &coll, rec, &layout)?);
+                    }
+                    None => {
+                        c.prepare_cached("DELETE FROM records WHERE coll = ?1 AND id = ?2")
+                            .and_then(|mut st| st.execute(params![coll, w.id]))
+                            .map_err(engine)?;
+                        out.push(Value::Object(rec));
+                    }
+                }
+            }
+            Ok(out)
         })
         .await
     }

@@ -674,3 +674,61 @@ async fn layouts_stored_before_property_columns_get_them_on_open() {
         .expect("index");
     assert!(!stale, "the index on the document's field is dropped");
 }
+
+#[tokio::test]
+async fn a_versioned_batch_writes_all_its_records_or_none() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(&dir.path().join("db.sqlite")).expect("open");
+    for id in ["a", "b", "c"] {
+        store.insert("t", record(id, "u1")).await.expect("insert");
+    }
+    let edit = |id: &str, version: u64, a: i64| Versioned {
+        id: id.to_owned(),
+        version,
+        fields: json!({ "a": a }).as_object().cloned(),
+    };
+    let gone = |id: &str| Versioned {
+        id: id.to_owned(),
+        version: 0,
+        fields: None,
+    };
+    // "b" is not at version 5: nothing of the batch is written.
+    let r = store
+        .write_versioned(
+            "t",
+            None,
+            vec![edit("a", 0, 2), edit("b", 5, 2), gone("c")],
+            "t2".into(),
+            None,
+        )
+        .await;
+    assert!(matches!(r, Err(StoreError::VersionConflict(0))), "{r:?}");
+    for id in ["a", "b", "c"] {
+        let doc = store.get("t", id).await.expect("get").expect("kept");
+        assert!(doc.contains("\"a\":1"), "{doc}");
+    }
+    // At the versions read, all of it is written, system fields kept.
+    let out = store
+        .write_versioned(
+            "t",
+            None,
+            vec![edit("a", 0, 2), edit("b", 0, 3), gone("c")],
+            "t2".into(),
+            None,
+        )
+        .await
+        .expect("batch");
+    assert_eq!(out.len(), 3);
+    assert_eq!(
+        (&out[0]["a"], &out[0]["__v"], &out[0]["userId"]),
+        (&json!(2), &json!(1), &json!("u1"))
+    );
+    assert_eq!(out[2]["_id"], json!("c"));
+    assert!(store.get("t", "c").await.expect("get").is_none());
+    // A guard the record fails refuses the whole batch.
+    let other = Filter::eq("userId", "u2");
+    let r = store
+        .write_versioned("t", Some(other), vec![edit("a", 1, 9)], "t3".into(), None)
+        .await;
+    assert!(matches!(r, Err(StoreError::NotOwner)), "{r:?}");
+}
