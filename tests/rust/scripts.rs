@@ -671,3 +671,130 @@ async fn emit_sends_realtime_messages_once_the_write_succeeds() {
         (json!("cancelledOrder"), json!({"total": 5}))
     );
 }
+
+/// Deployd's `dpd.<collection>` in event scripts: reads and writes of other
+/// collections as the same user, under their rules and scripts, awaited or with
+/// Deployd's `(result, error)` callback; a cancel after an `await` still
+/// refuses; calls nest a bounded depth.
+#[tokio::test]
+async fn dpd_reaches_other_collections_through_the_same_rules() {
+    let server = Server::start();
+    let (alice, _) = server.signed_in("alice").await;
+    configure(&server, "secrets", json!({"rules": {"read": "admin"}})).await;
+    configure(
+        &server,
+        "orders",
+        json!({"events": {
+            "post": "let product;
+                     try { product = await dpd.products.get(this.productId); }
+                     catch (e) { cancel('no such product (' + e.status + ')', 404); }
+                     this.price = product.price;
+                     this.label = product.label;
+                     try { await dpd.secrets.get({}); this.secret = 'read'; }
+                     catch (e) { this.secret = e.code; }
+                     dpd.counters.get({name: 'orders'}, function (list, err) {
+                       if (err) return;
+                       dpd.counters.put(list[0]._id, {n: list[0].n + 1});
+                     });
+                     await dpd.logs.post({text: 'ordered ' + product.label});"
+        }}),
+    )
+    .await;
+    configure(
+        &server,
+        "products",
+        json!({"events": {"get": "this.label = this.name.toUpperCase();"}}),
+    )
+    .await;
+    configure(
+        &server,
+        "loops",
+        json!({"events": {"post": "await dpd.loops.post({});"}}),
+    )
+    .await;
+    configure(
+        &server,
+        "views",
+        json!({"events": {"get": "this.product = (await dpd.products.get(this.productId)).label;"}}),
+    )
+    .await;
+    let product: Record<Value> = alice
+        .db()
+        .create_resource("products", &json!({"name": "tea", "price": 3}))
+        .await
+        .expect("product");
+    let _: Record<Value> = alice
+        .db()
+        .create_resource("counters", &json!({"name": "orders", "n": 0}))
+        .await
+        .expect("counter");
+    let order: Record<Value> = alice
+        .db()
+        .create_resource("orders", &json!({"productId": product.id}))
+        .await
+        .expect("order");
+    assert_eq!(
+        (
+            &order.data["price"],
+            &order.data["label"],
+            &order.data["secret"]
+        ),
+        (&json!(3), &json!("TEA"), &json!("forbidden"))
+    );
+    let counters = alice
+        .db()
+        .find_with_params("counters", &[])
+        .await
+        .expect("counters");
+    assert_eq!(
+        counters[0]["n"],
+        json!(1),
+        "the callback's put ran: {counters}"
+    );
+    let logs = alice
+        .db()
+        .find_with_params("logs", &[])
+        .await
+        .expect("logs");
+    assert_eq!(logs[0]["text"], json!("ordered TEA"));
+    assert_eq!(
+        logs[0]["userId"],
+        json!(order.user_id),
+        "written as the same user"
+    );
+
+    let e = alice
+        .db()
+        .create_resource::<Value>("orders", &json!({"productId": "missing"}))
+        .await
+        .expect_err("no such product");
+    let (status, code, message, _) = api(&e);
+    assert_eq!((status, code), (404, ErrorCode::Cancelled));
+    assert_eq!(message, "no such product (404)");
+    assert_eq!(
+        alice.db().count("orders", None).await.expect("count"),
+        1,
+        "the refused order is not written"
+    );
+
+    let e = alice
+        .db()
+        .create_resource::<Value>("loops", &json!({}))
+        .await
+        .expect_err("endless nesting");
+    let (status, code, message, _) = api(&e);
+    assert_eq!((status, code), (500, ErrorCode::ScriptError), "{message}");
+    assert_eq!(alice.db().count("loops", None).await.expect("count"), 0);
+
+    let _: Record<Value> = alice
+        .db()
+        .create_resource("views", &json!({"productId": product.id}))
+        .await
+        .expect("view");
+    let views = alice
+        .db()
+        .find_with_params("views", &[])
+        .await
+        .expect("views");
+    assert_eq!(views[0]["product"], json!("TEA"));
+}

@@ -88,6 +88,7 @@ async fn resolve(
         origin: Origin::Http,
         emitted: Default::default(),
         me: Default::default(),
+        depth: 0,
     })
 }
 

@@ -226,6 +226,7 @@ async fn resolve(token: Option<String>, app: Arc<App>) -> Result<Ctx, ApiError> 
             origin: Origin::Http,
             emitted: Default::default(),
             me: Default::default(),
+            depth: 0,
         }),
         Err(e) if e.0.code == ErrorCode::Unauthenticated => {
             Err(ApiError::new(ErrorCode::Forbidden, "Invalid access token"))

@@ -8,9 +8,15 @@ use super::*;
 /// `isMe(id)`, `previous` (the record before an update), `changed(field)` and
 /// `console.log` (to the server's log, through `log`, at most 100 lines of
 /// 1 KiB a run) and `emit([to,] event, data)` (a realtime message, collected as
-/// JSON text and sent once the script has finished). Evaluated as a function of
-/// the host's `log(label, text)`.
-pub(super) const RUNNER: &str = r#"(function (log) {
+/// JSON text and sent once the script has finished), and `dpd.<collection>`
+/// (`get`, `post`, `put`, `del`: each a request handed to the host through
+/// `call(op, collection, argsJson, id)` and a promise the host settles through
+/// `run.settle`, with Deployd's callback `(result, error)` when one is given).
+/// Evaluated as a function of the host's `log(label, text)` and `call`; gives
+/// the run function, with `run.state()` (`[0 running | 1 done | 2 failed,
+/// reason, requests unanswered]`), `run.settle(id, ok, json)` and
+/// `run.outcome()`.
+pub(super) const RUNNER: &str = r#"(function (log, call) {
   let errors = null;
   let hidden = null;
   let prot = null;
@@ -47,6 +53,39 @@ pub(super) const RUNNER: &str = r#"(function (log) {
   };
   const console = Object.freeze({ log: write, info: write, warn: write, error: write, debug: write });
   const none = Object.freeze({});
+  let result = 0;
+  let reason = null;
+  let waiting = null;
+  let calls = 0;
+  const request = function (op, name, args) {
+    let cb = null;
+    if (args.length > 0 && typeof args[args.length - 1] === 'function') cb = args.pop();
+    const id = ++calls;
+    const refused = call(op, name, JSON.stringify(args), id);
+    if (refused !== '') throw new Error(refused);
+    const p = new Promise(function (resolve, reject) {
+      (waiting = waiting || new Map()).set(id, [resolve, reject]);
+    });
+    if (cb !== null) p.then(function (r) { cb(r, null); }, function (e) { cb(null, e); });
+    return p;
+  };
+  const collection = function (name) {
+    const args = function (a) { return Array.prototype.slice.call(a); };
+    return Object.freeze({
+      get: function () { return request('get', name, args(arguments)); },
+      post: function () { return request('post', name, args(arguments)); },
+      put: function () { return request('put', name, args(arguments)); },
+      del: function () { return request('del', name, args(arguments)); },
+    });
+  };
+  const dpd = new Proxy(Object.freeze({}), {
+    get: function (target, name) { return typeof name === 'string' ? collection(name) : undefined; },
+  });
+  const outcome = function () {
+    // Nothing allocated and nothing to read back unless the script used a helper.
+    return errors === null && hidden === null && prot === null && emitted === null
+      ? null : [errors, hidden, prot, emitted];
+  };
   const emit = function (a, b, c) {
     const targeted = typeof a === 'object' && a !== null;
     if ((emitted = emitted || []).length >= 16) throw new Error('emit: at most 16 messages a run');
@@ -54,22 +93,38 @@ pub(super) const RUNNER: &str = r#"(function (log) {
     emitted.push(JSON.stringify({ to: targeted ? a : null, event: String(targeted ? b : a),
       data: data === undefined ? null : data }));
   };
-  return function (fn, record, id, user, before, asked, where) {
+  const run = function (fn, record, id, user, before, asked, where) {
     errors = null;
     hidden = null;
     prot = null;
     emitted = null;
+    result = 0;
+    reason = null;
+    waiting = null;
+    calls = 0;
     self = record;
     me = id;
     previous = before;
     label = where;
     lines = 0;
-    fn.call(record, me === null ? null : (user === null ? { id: me, _id: me } : user), cancel, error, hide, protect,
-      isMe, previous, changed, console, emit, asked === null ? none : asked);
-    // Nothing allocated and nothing to read back unless the script used a helper.
-    return errors === null && hidden === null && prot === null && emitted === null
-      ? null : [errors, hidden, prot, emitted];
+    const r = fn.call(record, me === null ? null : (user === null ? { id: me, _id: me } : user), cancel, error, hide, protect,
+      isMe, previous, changed, console, emit, asked === null ? none : asked, dpd);
+    if (r instanceof Promise) {
+      r.then(function () { result = 1; }, function (e) { result = 2; reason = e; });
+    } else {
+      result = 1;
+    }
+    return outcome();
   };
+  run.outcome = outcome;
+  run.state = function () { return [result, reason, waiting === null ? 0 : waiting.size]; };
+  run.settle = function (id, ok, text) {
+    const w = waiting === null ? undefined : waiting.get(id);
+    if (w === undefined) return;
+    waiting.delete(id);
+    w[ok ? 0 : 1](JSON.parse(text));
+  };
+  return run;
 })"#;
 
 /// Run once in every new engine, before any script: the built-ins (their
@@ -124,6 +179,8 @@ pub(super) struct Engine {
     pub(super) context: Context,
     pub(super) runtime: Runtime,
     pub(super) deadline: Rc<Cell<Option<Instant>>>,
+    /// The `dpd` requests a run made and the host has not taken yet.
+    pub(super) requests: Rc<RefCell<Vec<Request>>>,
     pub(super) memory: usize,
     /// Set by a run that leaves the engine unfit for the next (it ran out of
     /// memory, or could not be handed a record): the next run starts afresh.
@@ -147,8 +204,24 @@ pub(super) fn failure(message: String) -> ApiError {
     ApiError::new(ErrorCode::ScriptError, message)
 }
 
+/// A `dpd` call a script made: `op` on `collection` with the JSON array of its
+/// arguments (the callback taken off), answered by settling `id`.
+#[derive(Debug, Clone)]
+pub(super) struct Request {
+    pub(super) id: u32,
+    pub(super) op: String,
+    pub(super) collection: String,
+    pub(super) args: String,
+}
+
+/// Most `dpd` calls one run may make.
+pub(super) const MAX_DPD_CALLS: usize = 32;
+
 impl Engine {
-    pub(super) fn new(memory: usize) -> Result<Self, String> {
+    /// A fresh engine; with `dpd`, its scripts' `dpd` calls are queued in
+    /// [`Engine::requests`] for the host, else they fail (where no host can
+    /// answer them: broadcasts).
+    pub(super) fn new(memory: usize, dpd: bool) -> Result<Self, String> {
         let runtime = Runtime::new().map_err(|e| e.to_string())?;
         runtime.set_memory_limit(memory);
         runtime.set_max_stack_size(256 * 1024);
@@ -158,13 +231,37 @@ impl Engine {
             d.get().is_some_and(|t| Instant::now() > t)
         })));
         let context = Context::full(&runtime).map_err(|e| e.to_string())?;
+        let requests: Rc<RefCell<Vec<Request>>> = Rc::default();
         let runner = context.with(|ctx| -> Result<_, String> {
             let make: Function = ctx.eval(RUNNER).map_err(|e| e.to_string())?;
             let log = Function::new(ctx.clone(), |label: String, text: String| {
                 tracing::info!(target: "rucksack::script", script = %label, "{text}");
             })
             .map_err(|e| e.to_string())?;
-            let f: Function = make.call((log,)).map_err(|e| e.to_string())?;
+            let queue = requests.clone();
+            let call = Function::new(
+                ctx.clone(),
+                // Answers why the call is refused ('' when queued): the runner
+                // throws it as an `Error` (built in the engine, whose frozen
+                // prototype would refuse setting `message` from here).
+                move |op: String, collection: String, args: String, id: u32| -> String {
+                    if !dpd {
+                        return "dpd is not available in a broadcast".to_owned();
+                    }
+                    if id as usize > MAX_DPD_CALLS {
+                        return format!("dpd: at most {MAX_DPD_CALLS} calls a run");
+                    }
+                    queue.borrow_mut().push(Request {
+                        id,
+                        op,
+                        collection,
+                        args,
+                    });
+                    String::new()
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            let f: Function = make.call((log, call)).map_err(|e| e.to_string())?;
             let () = ctx.eval(LOCKDOWN).map_err(|e| e.to_string())?;
             Ok(Persistent::save(&ctx, f))
         })?;
@@ -175,6 +272,7 @@ impl Engine {
             context,
             runtime,
             deadline,
+            requests,
             memory,
             spoiled: Cell::new(false),
         })
@@ -242,6 +340,8 @@ pub(super) fn compile<'js>(
     event: Event,
     source: &str,
 ) -> Result<Function<'js>, ApiError> {
+    // A script that calls `dpd` is the body of an async function: it may `await`.
+    let prefix = if uses_dpd(source) { "async " } else { "" };
     let file = file_name(collection, event);
     let refuse = |why: String| {
         failure(format!(
@@ -255,7 +355,7 @@ pub(super) fn compile<'js>(
     opts.strict = false;
     opts.filename = Some(file.clone());
     let function = format!(
-        "function (me, cancel, error, hide, protect, isMe, previous, changed, console, emit, query) {{\n{source}\n}}"
+        "{prefix}function (me, cancel, error, hide, protect, isMe, previous, changed, console, emit, query, dpd) {{\n{source}\n}}"
     );
     let v: JsValue = ctx
         .eval_with_options(format!("({function})"), opts)

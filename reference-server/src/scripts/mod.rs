@@ -14,14 +14,17 @@ use crate::error::ApiError;
 use rquickjs::{Context, Ctx, Function, Persistent, Runtime, Value as JsValue};
 use sdk_core::record::{CREATED_AT, ID, OWNER, UPDATED_AT, VERSION, is_system_field};
 use sdk_core::{ErrorBody, ErrorCode};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 mod convert;
+mod dpd;
 mod engine;
+
+pub use dpd::{DPD_WAIT, DpdCall, DpdFuture, DpdHost, DpdRequest, run_async};
 
 use convert::*;
 use engine::*;
@@ -101,6 +104,12 @@ pub enum EmitTarget {
     User(String),
     /// The subscribers of this channel.
     Channel(sdk_core::ws::Channel),
+}
+
+/// Whether a script calls `dpd` (and so runs as an async function that only a
+/// request's own reads and writes can serve).
+pub fn uses_dpd(source: &str) -> bool {
+    source.contains("dpd")
 }
 
 /// The signed-in user a script runs for (`me`).
@@ -212,7 +221,7 @@ pub fn run(
         let mut slot = cell.borrow_mut();
         if slot.as_ref().is_none_or(|e| e.memory != limits.memory) {
             *slot = Some(
-                Engine::new(limits.memory)
+                Engine::new(limits.memory, false)
                     .map_err(|e| failure(format!("the script engine did not start: {e}")))?,
             );
         }
@@ -361,31 +370,8 @@ fn run_in(
         // What the script threw, or a failure of the engine, as the answer. The
         // time limit holds until the record is read back: a getter or `toJSON`
         // the script left runs then.
-        let thrown = |e: rquickjs::Error| {
-            if !matches!(e, rquickjs::Error::Exception) {
-                return failure(format!("{}: {e}", where_()));
-            }
-            let (m, cancel) = describe(&ctx, ctx.catch(), &file());
-            match cancel {
-                Some((message, status)) => {
-                    ApiError::new(ErrorCode::Cancelled, message).with_status(status)
-                }
-                None if m.contains("interrupted") => failure(format!(
-                    "{} ran over its time limit of {} ms",
-                    where_(),
-                    limits.time.as_millis()
-                )),
-                None if m.contains("out of memory") => {
-                    spoiled.set(true);
-                    failure(format!(
-                        "{} ran out of memory (limit {} MiB)",
-                        where_(),
-                        limits.memory / (1024 * 1024)
-                    ))
-                }
-                None => failure(format!("{} failed: {m}", where_())),
-            }
-        };
+        let thrown =
+            |e: rquickjs::Error| thrown_error(&ctx, e, &file(), &where_(), limits, spoiled);
         deadline.set(Some(Instant::now() + limits.time));
         let outcome: Option<rquickjs::Array> = runner
             .call((
@@ -398,51 +384,171 @@ fn run_in(
                 label,
             ))
             .map_err(thrown)?;
-        let (mut hidden, mut protected, mut sent) = (Vec::new(), Vec::new(), Vec::new());
-        if let Some(outcome) = outcome {
-            let errors: JsValue = outcome.get(0).map_err(thrown)?;
-            if !errors.is_null() {
-                let mut b = ErrorBody::new(ErrorCode::ValidationFailed, "the record is not valid");
-                if let Some(Value::Object(m)) = from_js(errors, 0).map_err(thrown)? {
-                    b.errors = Some(m);
-                }
-                return Err(ApiError::from(b));
+        let outcome = if uses_dpd(source) {
+            // Only a request's own reads and writes can serve `dpd` (see
+            // [`run_async`]): here its calls fail, and the script's promise
+            // settles once its jobs have run.
+            if !drain_jobs(&ctx, deadline.get()) {
+                return Err(failure(format!(
+                    "{} ran over its time limit of {} ms",
+                    where_(),
+                    limits.time.as_millis()
+                )));
             }
-            let strings = |i: usize| -> Result<Vec<String>, ApiError> {
-                let v: JsValue = outcome.get(i).map_err(thrown)?;
-                Ok(match from_js(v, 0).map_err(thrown)? {
-                    Some(Value::Array(a)) => a
-                        .into_iter()
-                        .filter_map(|s| s.as_str().map(str::to_owned))
-                        .collect(),
-                    _ => Vec::new(),
-                })
-            };
-            (hidden, protected) = (strings(1)?, strings(2)?);
-            for text in strings(3)? {
-                sent.push(
-                    emitted(collection, &text)
-                        .map_err(|m| failure(format!("{}: {m}", where_())))?,
-                );
-            }
-        }
-        // On DELETE's changes go nowhere.
-        if touches_record && event != Event::Delete {
-            let Some(obj) = this.as_object() else {
-                return Err(failure(format!("{} left `this` as a non-object", where_())));
-            };
-            if !changes_in_place(record, obj, &given).map_err(thrown)? {
-                *record = scripted_record(record, obj, &given).map_err(thrown)?;
-            }
-        }
-        Ok(Effects {
-            hidden,
-            protected,
-            emitted: sent,
-        })
+            settled(&ctx, &runner, &file(), &where_()).map_err(|e| e.unwrap_or_else(thrown))?;
+            runner
+                .get::<_, Function>("outcome")
+                .and_then(|f| f.call(()))
+                .map_err(thrown)?
+        } else {
+            outcome
+        };
+        let this = touches_record.then_some(this);
+        finish(
+            collection,
+            event,
+            outcome,
+            this,
+            record,
+            &given,
+            &where_(),
+            &thrown,
+        )
     });
     let _ = runtime;
     out
+}
+
+/// What a script threw (or a failure of the engine) as the answer.
+fn thrown_error(
+    ctx: &Ctx<'_>,
+    e: rquickjs::Error,
+    file: &str,
+    where_: &str,
+    limits: Limits,
+    spoiled: &Cell<bool>,
+) -> ApiError {
+    if !matches!(e, rquickjs::Error::Exception) {
+        return failure(format!("{where_}: {e}"));
+    }
+    let (m, cancel) = describe(ctx, ctx.catch(), file);
+    match cancel {
+        Some((message, status)) => ApiError::new(ErrorCode::Cancelled, message).with_status(status),
+        None if m.contains("interrupted") => failure(format!(
+            "{where_} ran over its time limit of {} ms",
+            limits.time.as_millis()
+        )),
+        None if m.contains("out of memory") => {
+            spoiled.set(true);
+            failure(format!(
+                "{where_} ran out of memory (limit {} MiB)",
+                limits.memory / (1024 * 1024)
+            ))
+        }
+        None => failure(format!("{where_} failed: {m}")),
+    }
+}
+
+/// Runs the engine's pending jobs (promise callbacks, code after an `await`)
+/// until none is left; `false` when the deadline passed first (a chain of
+/// short jobs is not stopped by the interrupt, which counts within one job).
+fn drain_jobs(ctx: &Ctx<'_>, deadline: Option<Instant>) -> bool {
+    loop {
+        if deadline.is_some_and(|d| Instant::now() > d) {
+            return false;
+        }
+        if !ctx.execute_pending_job() {
+            return true;
+        }
+    }
+}
+
+/// Whether an async script (one that calls `dpd`) has finished: `Ok` when it
+/// did, the answer when it failed (`Err(Ok)`), or the engine's error to
+/// describe (`Err(Err)`); one still waiting is a failure here.
+fn settled<'js>(
+    ctx: &Ctx<'js>,
+    runner: &Function<'js>,
+    file: &str,
+    where_: &str,
+) -> Result<(), Result<ApiError, rquickjs::Error>> {
+    let state: rquickjs::Array = runner
+        .get::<_, Function>("state")
+        .and_then(|f| f.call(()))
+        .map_err(Err)?;
+    let code: i32 = state.get(0).map_err(Err)?;
+    match code {
+        1 => Ok(()),
+        2 => {
+            let reason: JsValue = state.get(1).map_err(Err)?;
+            let (m, cancel) = describe(ctx, reason, file);
+            Err(Ok(match cancel {
+                Some((message, status)) => {
+                    ApiError::new(ErrorCode::Cancelled, message).with_status(status)
+                }
+                None => failure(format!("{where_} failed: {m}")),
+            }))
+        }
+        _ => Err(Ok(failure(format!(
+            "{where_} did not finish: dpd is not available in a broadcast"
+        )))),
+    }
+}
+
+/// What a run left: the effects of its helpers and, unless it ran On DELETE,
+/// the record as `this` holds it (`None`: the script never named `this`).
+#[allow(clippy::too_many_arguments)]
+fn finish<'js>(
+    collection: &str,
+    event: Event,
+    outcome: Option<rquickjs::Array<'js>>,
+    this: Option<JsValue<'js>>,
+    record: &mut Map<String, Value>,
+    given: &[(rquickjs::Atom<'js>, JsValue<'js>)],
+    where_: &str,
+    thrown: &dyn Fn(rquickjs::Error) -> ApiError,
+) -> Result<Effects, ApiError> {
+    let (mut hidden, mut protected, mut sent) = (Vec::new(), Vec::new(), Vec::new());
+    if let Some(outcome) = outcome {
+        let errors: JsValue = outcome.get(0).map_err(thrown)?;
+        if !errors.is_null() {
+            let mut b = ErrorBody::new(ErrorCode::ValidationFailed, "the record is not valid");
+            if let Some(Value::Object(m)) = from_js(errors, 0).map_err(thrown)? {
+                b.errors = Some(m);
+            }
+            return Err(ApiError::from(b));
+        }
+        let strings = |i: usize| -> Result<Vec<String>, ApiError> {
+            let v: JsValue = outcome.get(i).map_err(thrown)?;
+            Ok(match from_js(v, 0).map_err(thrown)? {
+                Some(Value::Array(a)) => a
+                    .into_iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            })
+        };
+        (hidden, protected) = (strings(1)?, strings(2)?);
+        for text in strings(3)? {
+            sent.push(emitted(collection, &text).map_err(|m| failure(format!("{where_}: {m}")))?);
+        }
+    }
+    // On DELETE's changes go nowhere.
+    if let Some(this) = this
+        && event != Event::Delete
+    {
+        let Some(obj) = this.as_object() else {
+            return Err(failure(format!("{where_} left `this` as a non-object")));
+        };
+        if !changes_in_place(record, obj, given).map_err(thrown)? {
+            *record = scripted_record(record, obj, given).map_err(thrown)?;
+        }
+    }
+    Ok(Effects {
+        hidden,
+        protected,
+        emitted: sent,
+    })
 }
 
 /// Runs On GET on a record being read, as the user `me`, with `query` the

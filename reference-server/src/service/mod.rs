@@ -35,6 +35,8 @@ pub struct Ctx {
     pub emitted: Arc<std::sync::Mutex<Vec<crate::scripts::Emitted>>>,
     /// The signed-in user as scripts see it (`me`), once read for them.
     pub me: Arc<std::sync::OnceLock<Map<String, Value>>>,
+    /// How many `dpd` calls deep this request is (0: a client's own).
+    pub depth: u8,
 }
 
 /// Where a request came from.
@@ -70,6 +72,24 @@ impl Ctx {
             .me
             .set(crate::scripts::me_of(&caller.user_id, user.as_ref()));
         Ok(())
+    }
+
+    /// The context of a script's `dpd` call: the same user, one level deeper,
+    /// its writes broadcast as a client's (unless this request's are not) and
+    /// its own scripts' messages held for its own write.
+    pub fn nested(&self) -> Ctx {
+        Ctx {
+            app: self.app.clone(),
+            caller: self.caller.clone(),
+            admin: self.admin,
+            origin: match self.origin {
+                Origin::Quiet => Origin::Quiet,
+                _ => Origin::Http,
+            },
+            emitted: Arc::default(),
+            me: self.me.clone(),
+            depth: self.depth.saturating_add(1),
+        }
     }
 
     /// The signed-in user for scripts: what [`Ctx::load_me`] read, or the id alone.

@@ -149,6 +149,7 @@ fn as_user(app: &Arc<App>, user: &str) -> Ctx {
         origin: Origin::Quiet,
         emitted: Default::default(),
         me: Default::default(),
+        depth: 0,
     }
 }
 

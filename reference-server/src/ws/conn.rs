@@ -85,6 +85,7 @@ impl Conn {
             origin,
             emitted: Default::default(),
             me: self.me.clone(),
+            depth: 0,
         }
     }
 

@@ -297,10 +297,114 @@ fn script_limits(c: &Ctx) -> scripts::Limits {
     scripts::Limits::of(&c.app.config)
 }
 
+/// How deep `dpd` calls may nest (a script's call whose own scripts call `dpd`...).
+const MAX_DPD_DEPTH: u8 = 3;
+
+/// Makes a script's `dpd` calls: the records service as the request's user,
+/// one level deeper, each call a request of its own (its own broadcast, its own
+/// scripts' `emit`s).
+struct Dpd(Ctx);
+
+impl scripts::DpdHost for Dpd {
+    fn call(&self, request: scripts::DpdRequest) -> scripts::DpdFuture {
+        let c = self.0.clone();
+        Box::pin(dpd_call(c, request))
+    }
+}
+
+async fn dpd_call(c: Ctx, request: scripts::DpdRequest) -> Result<Value, ApiError> {
+    if c.depth > MAX_DPD_DEPTH {
+        return Err(ApiError::new(
+            ErrorCode::ScriptError,
+            format!("dpd calls nest at most {MAX_DPD_DEPTH} deep"),
+        ));
+    }
+    let coll = request.collection;
+    let answer = match request.call {
+        scripts::DpdCall::Get(id) => read::get(coll, id, Ok(c)).await?,
+        scripts::DpdCall::Find(q) => read::list(coll, Ok(c), QueryInput::Mongo(q)).await?,
+        scripts::DpdCall::Post(body) => write::create(coll, Ok(c), Ok(body)).await?,
+        scripts::DpdCall::Put(id, body) => {
+            write::write(coll, id, Ok(c), None, Ok(body), WriteAction::Patch).await?
+        }
+        scripts::DpdCall::Del(id) => write::delete(coll, id, Ok(c), None).await?,
+    };
+    match answer {
+        Answer::Raw(text) => serde_json::from_str(&text).map_err(ApiError::internal),
+        Answer::Json(v, _) => Ok(v),
+    }
+}
+
+/// Runs one event script on `record` for the request: a script that calls
+/// `dpd` through [`scripts::run_async`], its calls made as the caller, others
+/// on this thread's engine.
+async fn run_script(
+    c: &Ctx,
+    coll: &str,
+    event: scripts::Event,
+    src: &str,
+    record: &mut Map<String, Value>,
+    previous: Option<&Map<String, Value>>,
+    query: Option<&Map<String, Value>>,
+) -> Result<scripts::Effects, ApiError> {
+    if scripts::uses_dpd(src) {
+        let host = Dpd(c.nested());
+        let run = scripts::run_async(
+            coll,
+            event,
+            src,
+            record,
+            c.script_me(),
+            previous,
+            query,
+            script_limits(c),
+            &host,
+        );
+        // The future is boxed: a dpd call's own scripts may run this again.
+        let run: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send + '_>> =
+            Box::pin(run);
+        run.await
+    } else {
+        scripts::run(
+            coll,
+            event,
+            src,
+            record,
+            c.script_me(),
+            previous,
+            query,
+            script_limits(c),
+        )
+    }
+}
+
+/// On GET for a record the request reads (see [`scripts::read`]), `dpd`
+/// available: the record as the caller sees it, or the script's error.
+async fn read_scripted(
+    c: &Ctx,
+    coll: &str,
+    src: &str,
+    doc: Value,
+    query: Option<&Map<String, Value>>,
+) -> Result<Value, ApiError> {
+    if !scripts::uses_dpd(src) {
+        return scripts::read(&c.app, coll, src, doc, c.script_me(), query);
+    }
+    let Value::Object(mut out) = doc else {
+        return Ok(doc);
+    };
+    let fx = run_script(c, coll, scripts::Event::Get, src, &mut out, None, query).await?;
+    scripts::publish_emitted(&c.app, fx.emitted);
+    for h in &fx.hidden {
+        out.shift_remove(h);
+    }
+    Ok(Value::Object(out))
+}
+
 /// Runs On Validate, then On POST (a create, `previous` is `None`) or On PUT (an
 /// update), on a record about to be written; `protect` on PUT keeps a property
 /// as it was. Returns the record to write.
-fn write_scripts(
+async fn write_scripts(
     c: &Ctx,
     coll: &str,
     cfg: &Collection,
@@ -317,16 +421,7 @@ fn write_scripts(
         second,
     ] {
         let Some(src) = src else { continue };
-        let fx = scripts::run(
-            coll,
-            event,
-            src,
-            &mut record,
-            c.script_me(),
-            previous,
-            None,
-            script_limits(c),
-        )?;
+        let fx = run_script(c, coll, event, src, &mut record, previous, None).await?;
         c.hold(fx.emitted);
         if let Some(prev) = previous {
             for p in fx.protected.iter().filter(|p| !is_system_field(p)) {
@@ -381,7 +476,7 @@ async fn load_for_write(
 }
 
 /// A new record from client data, through the scripts, the create rule and the schema.
-fn new_record(
+async fn new_record(
     c: &Ctx,
     coll: &str,
     cfg: &Collection,
@@ -390,7 +485,7 @@ fn new_record(
     given_id: Option<String>,
 ) -> Result<Map<String, Value>, ApiError> {
     let record = build_record(cfg, me(c), body, given_id)?;
-    let record = write_scripts(c, coll, cfg, record, None)?;
+    let record = write_scripts(c, coll, cfg, record, None).await?;
     let record = check_create(guard, record)?;
     if let Some(check) = &cfg.check {
         check(&record)?;
@@ -401,7 +496,7 @@ fn new_record(
 /// A written record as the writer may read it: through the On GET script (its
 /// `hide()`s), as every read and broadcast of it is. When the script cancels,
 /// the answer keeps only the system fields (the write itself happened).
-fn shown(c: &Ctx, coll: &str, cfg: &Collection, record: Value) -> Result<Value, ApiError> {
+async fn shown(c: &Ctx, coll: &str, cfg: &Collection, record: Value) -> Result<Value, ApiError> {
     let Some(src) = &cfg.config.events.get else {
         return Ok(record);
     };
@@ -413,7 +508,7 @@ fn shown(c: &Ctx, coll: &str, cfg: &Collection, record: Value) -> Result<Value, 
             .collect(),
         _ => Map::new(),
     };
-    match scripts::read(&c.app, coll, src, record, c.script_me(), None) {
+    match read_scripted(c, coll, src, record, None).await {
         Ok(v) => Ok(v),
         Err(e) if scripts::is_cancel(&e) => Ok(Value::Object(system)),
         Err(e) => Err(e),

@@ -63,14 +63,7 @@ pub(crate) async fn list(coll: String, c: CtxResult, query: QueryInput) -> Outco
                         continue;
                     };
                     if slot.is_object() {
-                        *slot = match scripts::read(
-                            &c.app,
-                            related,
-                            src,
-                            slot.take(),
-                            c.script_me(),
-                            None,
-                        ) {
+                        *slot = match read_scripted(&c, related, src, slot.take(), None).await {
                             Ok(v) => v,
                             // A related record its script cancels loads as a missing one.
                             Err(e) if scripts::is_cancel(&e) => Value::Null,
@@ -80,14 +73,11 @@ pub(crate) async fn list(coll: String, c: CtxResult, query: QueryInput) -> Outco
                 }
                 match &cfg.config.events.get {
                     None => out.push(row),
-                    Some(src) => {
-                        match scripts::read(&c.app, &coll, src, row, c.script_me(), asked.as_ref())
-                        {
-                            Ok(v) => out.push(v),
-                            Err(e) if scripts::is_cancel(&e) => {}
-                            Err(e) => return Err(e),
-                        }
-                    }
+                    Some(src) => match read_scripted(&c, &coll, src, row, asked.as_ref()).await {
+                        Ok(v) => out.push(v),
+                        Err(e) if scripts::is_cancel(&e) => {}
+                        Err(e) => return Err(e),
+                    },
                 }
             }
             Ok(Answer::Json(Value::Array(out), 200))
@@ -125,7 +115,7 @@ pub(crate) async fn get(coll: String, id: String, c: CtxResult) -> Outcome {
         .collect();
     match &cfg.config.events.get {
         Some(src) => Ok(Answer::Json(
-            scripts::read(&c.app, &coll, src, v, c.script_me(), Some(&asked))?,
+            read_scripted(&c, &coll, src, v, Some(&asked)).await?,
             200,
         )),
         None => Ok(Answer::Json(v, 200)),

@@ -29,14 +29,14 @@ pub(crate) async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outc
                     format!("an array insert takes 1 to {MAX_INSERT} objects"),
                 )));
             }
-            let records = items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| {
+            let mut records = Vec::with_capacity(items.len());
+            for (i, item) in items.into_iter().enumerate() {
+                records.push(
                     new_record(&c, &coll, &cfg, guard.as_ref(), item, None)
-                        .map_err(|ApiError(e, status)| ApiError(at_index(i, e), status))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+                        .await
+                        .map_err(|ApiError(e, status)| ApiError(at_index(i, e), status))?,
+                );
+            }
             let saved = c
                 .app
                 .store
@@ -44,14 +44,15 @@ pub(crate) async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outc
                 .await
                 .map_err(store_error)?;
             c.publish(WriteAction::Create, &coll, saved.clone());
-            let shown = saved
-                .into_iter()
-                .map(|r| shown(&c, &coll, &cfg, r))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut out = Vec::with_capacity(saved.len());
+            for r in saved {
+                out.push(shown(&c, &coll, &cfg, r).await?);
+            }
+            let shown = out;
             Ok(Answer::Json(Value::Array(shown), 201))
         }
         body => {
-            let record = new_record(&c, &coll, &cfg, guard.as_ref(), body, None)?;
+            let record = new_record(&c, &coll, &cfg, guard.as_ref(), body, None).await?;
             let mut saved = c
                 .app
                 .store
@@ -60,7 +61,7 @@ pub(crate) async fn create(coll: String, c: CtxResult, body: BodyResult) -> Outc
                 .map_err(store_error)?;
             let saved = saved.pop().unwrap_or(Value::Null);
             c.publish(WriteAction::Create, &coll, vec![saved.clone()]);
-            Ok(Answer::Json(shown(&c, &coll, &cfg, saved)?, 201))
+            Ok(Answer::Json(shown(&c, &coll, &cfg, saved).await?, 201))
         }
     }
 }
@@ -131,7 +132,7 @@ async fn upsert_many(
     spec.apply(&mut fields).map_err(ApiError::from)?;
     let saved = create_one(c, coll, cfg, fields, id).await?;
     let val = if cfg.config.returns_upserted_objects {
-        Value::Array(readable(c, coll, cfg, vec![saved])?)
+        Value::Array(readable(c, coll, cfg, vec![saved]).await?)
     } else {
         json!(1)
     };
@@ -143,7 +144,7 @@ async fn upsert_many(
 
 /// Records a write touched, as the caller may read them: those outside the read
 /// rule left out, each through the On GET script.
-fn readable(
+async fn readable(
     c: &Ctx,
     coll: &str,
     cfg: &Collection,
@@ -154,11 +155,13 @@ fn readable(
         Access::Only(f) => Some(f),
         Access::SignIn | Access::Refused => return Ok(Vec::new()),
     };
-    records
-        .into_iter()
-        .filter(|r| rule.as_ref().is_none_or(|f| f.matches(r)))
-        .map(|r| shown(c, coll, cfg, r))
-        .collect()
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        if rule.as_ref().is_none_or(|f| f.matches(&r)) {
+            out.push(shown(c, coll, cfg, r).await?);
+        }
+    }
+    Ok(out)
 }
 
 /// An upsert's create: the `insertObject` switch, the create rule, the
@@ -175,7 +178,7 @@ async fn create_one(
         cfg.config.rules.create.create_access(me(c), c.admin),
         "create records",
     )?;
-    let record = new_record(c, coll, cfg, create.as_ref(), Value::Object(fields), id)?;
+    let record = new_record(c, coll, cfg, create.as_ref(), Value::Object(fields), id).await?;
     let mut saved = c
         .app
         .store
@@ -264,7 +267,9 @@ async fn scripted_many(
                 Some(spec) => {
                     let mut next = prev.clone();
                     spec.apply(&mut next).map_err(ApiError::from).map_err(at)?;
-                    let next = write_scripts(c, coll, cfg, next, Some(&prev)).map_err(at)?;
+                    let next = write_scripts(c, coll, cfg, next, Some(&prev))
+                        .await
+                        .map_err(at)?;
                     Some(
                         next.into_iter()
                             .filter(|(k, _)| !is_system_field(k))
@@ -274,17 +279,10 @@ async fn scripted_many(
                 None => {
                     let mut gone = prev.clone();
                     let src = cfg.config.events.delete.as_deref().unwrap_or_default();
-                    let fx = scripts::run(
-                        coll,
-                        scripts::Event::Delete,
-                        src,
-                        &mut gone,
-                        c.script_me(),
-                        None,
-                        None,
-                        script_limits(c),
-                    )
-                    .map_err(at)?;
+                    let fx =
+                        run_script(c, coll, scripts::Event::Delete, src, &mut gone, None, None)
+                            .await
+                            .map_err(at)?;
                     c.hold(fx.emitted);
                     None
                 }
@@ -339,7 +337,7 @@ pub(crate) async fn delete_many(coll: String, c: CtxResult, raw: String) -> Outc
     if cfg.config.returns_removed_objects {
         let n = gone.len();
         c.publish(WriteAction::Delete, &coll, gone.clone());
-        let val = readable(&c, &coll, &cfg, gone)?;
+        let val = readable(&c, &coll, &cfg, gone).await?;
         return Ok(Answer::Json(json!({ "n": n, "val": val }), 200));
     }
     Ok(bulk_answer(&c, WriteAction::Delete, &coll, gone))
@@ -368,27 +366,27 @@ pub(crate) async fn save_all(coll: String, c: CtxResult, body: BodyResult) -> Ou
             format!("at most {MAX_INSERT} objects"),
         )));
     }
-    let records = items
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut item)| {
-            let id = match item.as_object_mut().and_then(|o| o.shift_remove(ID)) {
-                Some(Value::String(id)) => {
-                    check_id(&id).map_err(|e| ApiError::from(at_index(i, e)))?;
-                    Some(id)
-                }
-                None => None,
-                Some(_) => {
-                    return Err(ApiError::from(at_index(
-                        i,
-                        ErrorBody::new(ErrorCode::InvalidId, "ids are strings"),
-                    )));
-                }
-            };
+    let mut records = Vec::with_capacity(items.len());
+    for (i, mut item) in items.into_iter().enumerate() {
+        let id = match item.as_object_mut().and_then(|o| o.shift_remove(ID)) {
+            Some(Value::String(id)) => {
+                check_id(&id).map_err(|e| ApiError::from(at_index(i, e)))?;
+                Some(id)
+            }
+            None => None,
+            Some(_) => {
+                return Err(ApiError::from(at_index(
+                    i,
+                    ErrorBody::new(ErrorCode::InvalidId, "ids are strings"),
+                )));
+            }
+        };
+        records.push(
             new_record(&c, &coll, &cfg, None, item, id)
-                .map_err(|ApiError(e, status)| ApiError(at_index(i, e), status))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+                .await
+                .map_err(|ApiError(e, status)| ApiError(at_index(i, e), status))?,
+        );
+    }
     let (removed, saved) = c
         .app
         .store
@@ -475,7 +473,7 @@ pub(crate) async fn write(
             let mut fields = Map::new();
             change.apply(&mut fields).map_err(ApiError::from)?;
             let saved = create_one(&c, &coll, &cfg, fields, Some(id)).await?;
-            return Ok(Answer::Json(shown(&c, &coll, &cfg, saved)?, 201));
+            return Ok(Answer::Json(shown(&c, &coll, &cfg, saved).await?, 201));
         }
         Err(Failed::Store(StoreError::NotOwner)) => {
             return Err(refused(&c, &coll, &cfg, &id).await);
@@ -485,7 +483,7 @@ pub(crate) async fn write(
         Ok(saved) => saved,
     };
     c.publish(action, &coll, vec![saved.clone()]);
-    Ok(Answer::Json(shown(&c, &coll, &cfg, saved)?, 200))
+    Ok(Answer::Json(shown(&c, &coll, &cfg, saved).await?, 200))
 }
 
 /// Why a scripted write did not happen: the store's reason (which the caller
@@ -541,7 +539,9 @@ async fn scripted_update(
             .apply(&mut next)
             .map_err(|e| Failed::Store(StoreError::Rejected(e)))?;
         c.forget_emitted();
-        let next = write_scripts(c, coll, cfg, next, Some(&prev)).map_err(Failed::Script)?;
+        let next = write_scripts(c, coll, cfg, next, Some(&prev))
+            .await
+            .map_err(Failed::Script)?;
         let fields: Map<String, Value> = next
             .into_iter()
             .filter(|(k, _)| !is_system_field(k))
@@ -601,7 +601,7 @@ pub(crate) async fn delete(
         Ok(gone) => gone,
     };
     c.publish(WriteAction::Delete, &coll, vec![gone.clone()]);
-    Ok(Answer::Json(shown(&c, &coll, &cfg, gone)?, 200))
+    Ok(Answer::Json(shown(&c, &coll, &cfg, gone).await?, 200))
 }
 
 /// A delete through On DELETE: read the record, run the script (which may
@@ -617,17 +617,9 @@ async fn scripted_delete(
     for _ in 0..SCRIPTED_RETRIES {
         let (mut prev, version) = load_for_write(c, coll, id, guard.as_ref(), expected).await?;
         c.forget_emitted();
-        let fx = scripts::run(
-            coll,
-            scripts::Event::Delete,
-            src,
-            &mut prev,
-            c.script_me(),
-            None,
-            None,
-            script_limits(c),
-        )
-        .map_err(Failed::Script)?;
+        let fx = run_script(c, coll, scripts::Event::Delete, src, &mut prev, None, None)
+            .await
+            .map_err(Failed::Script)?;
         c.hold(fx.emitted);
         match c
             .app
