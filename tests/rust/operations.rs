@@ -777,3 +777,32 @@ async fn carbond_return_options_answer_the_removed_and_upserted_records() {
     .await;
     assert_eq!(counted, json!({"n": 1, "val": 1}));
 }
+
+#[tokio::test]
+async fn a_post_at_a_records_url_updates_it_as_deployd_says() {
+    use e2e::raw;
+    let server = Server::start();
+    let (_, token) = raw::user(&server, "deployd-post").await;
+    let made = raw::create(&server, &token, "people", json!({"name": "Joe", "age": 30})).await;
+    let id = made["_id"].as_str().expect("id");
+    let updated = raw::json(
+        raw::call(&server, reqwest::Method::POST, &format!("/people/{id}"))
+            .header("x-authorization", &token)
+            .json(&json!({"age": 31})),
+    )
+    .await;
+    assert_eq!(
+        (&updated["name"], &updated["age"], &updated["__v"]),
+        (&json!("Joe"), &json!(31), &json!(1)),
+        "only the properties sent change: {updated}"
+    );
+    // Another user's record is refused as a PATCH would be.
+    let (_, other) = raw::user(&server, "deployd-post-other").await;
+    let status = raw::status(
+        raw::call(&server, reqwest::Method::POST, &format!("/people/{id}"))
+            .json(&json!({"age": 1})),
+        &other,
+    )
+    .await;
+    assert_eq!(status, 403);
+}

@@ -63,8 +63,10 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
             .then(|coll, id, c| async move {
                 finish(get(coll, id, c).await.map(Answer::into_response))
             });
+    // Deployd: "a PUT (or POST) request at an object's URL will update the
+    // properties specified", so POST at a record's URL merges, as PATCH does.
     let patch = warp::path!(String / String)
-        .and(warp::patch())
+        .and(warp::patch().or(warp::post()).unify())
         .and(c())
         .and(if_match())
         .and(json_body(limit))
