@@ -797,4 +797,40 @@ async fn dpd_reaches_other_collections_through_the_same_rules() {
         .await
         .expect("views");
     assert_eq!(views[0]["product"], json!("TEA"));
+
+    // A refused call's messages are never sent, not even with a later call's write.
+    configure(
+        &server,
+        "notes",
+        json!({"events": {"validate": "emit('noted', this.n); if (this.n === 1) error('n', 'bad');"}}),
+    )
+    .await;
+    configure(
+        &server,
+        "batches",
+        json!({"events": {"post": "try { await dpd.notes.post({n: 1}); } catch (e) {}
+                                    await dpd.notes.post({n: 2});"}}),
+    )
+    .await;
+    let mut live = alice.ws().await.expect("ws");
+    assert!(matches!(
+        next(&mut live).await,
+        ServerMessage::Connection(_)
+    ));
+    let _: Record<Value> = alice
+        .db()
+        .create_resource("batches", &json!({}))
+        .await
+        .expect("batch");
+    let mut noted = Vec::new();
+    loop {
+        let v = e2e::next_json(&mut live).await;
+        if v["action"] == "noted" {
+            noted.push(v["data"].clone());
+        }
+        if v["action"] == "create" && v["collection"] == "batches" {
+            break;
+        }
+    }
+    assert_eq!(noted, [json!(2)]);
 }

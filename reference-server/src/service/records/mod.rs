@@ -307,7 +307,12 @@ struct Dpd(Ctx);
 
 impl scripts::DpdHost for Dpd {
     fn call(&self, request: scripts::DpdRequest) -> scripts::DpdFuture {
-        let c = self.0.clone();
+        // Each call holds its own scripts' messages: a refused call's never
+        // reach another call's publish.
+        let c = Ctx {
+            emitted: std::sync::Arc::default(),
+            ..self.0.clone()
+        };
         Box::pin(dpd_call(c, request))
     }
 }
