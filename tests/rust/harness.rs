@@ -35,6 +35,8 @@ pub struct Server {
     pub url: String,
     /// The data directory.
     pub data_dir: PathBuf,
+    /// The server's log lines so far, for a server started with [`Server::start_logging`].
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -100,17 +102,25 @@ impl Server {
     /// (flags the harness does not pass itself: the rate limits, `--session-ttl`, ...).
     pub fn start_with(args: &[&str]) -> Self {
         let tmp = tempfile::tempdir().expect("temporary data directory");
-        let mut s = Self::launch(tmp.path(), args);
+        let mut s = Self::launch(tmp.path(), args, None);
         s._tmp = Some(tmp);
         s
     }
 
     /// Starts a server on `data_dir` (kept after the server stops).
     pub fn start_in(data_dir: &Path) -> Self {
-        Self::launch(data_dir, &[])
+        Self::launch(data_dir, &[], None)
     }
 
-    fn launch(data_dir: &Path, extra: &[&str]) -> Self {
+    /// A server whose log (at `filter`, as `RUCKSACK_LOG` takes it) is kept in [`Server::log`].
+    pub fn start_logging(filter: &str) -> Self {
+        let tmp = tempfile::tempdir().expect("temporary data directory");
+        let mut s = Self::launch(tmp.path(), &[], Some(filter));
+        s._tmp = Some(tmp);
+        s
+    }
+
+    fn launch(data_dir: &Path, extra: &[&str], log: Option<&str>) -> Self {
         let bin = server_bin();
         assert!(
             bin.exists(),
@@ -140,11 +150,26 @@ impl Server {
             // Tests sign many users in from one address; the limits get their own test.
             .env("RUCKSACK_AUTH_RATE_PER_IP", "100000")
             .env("RUCKSACK_AUTH_RATE_PER_EMAIL", "100000")
-            .env("RUCKSACK_LOG", "warn")
+            .env("RUCKSACK_LOG", log.unwrap_or("warn"))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if log.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .expect("start the server");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        if let Some(stderr) = child.stderr.take() {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if let Ok(mut l) = lines.lock() {
+                        l.push(line);
+                    }
+                }
+            });
+        }
         let stdout = child.stdout.take().expect("server stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -161,6 +186,7 @@ impl Server {
             child: Some(child),
             url,
             data_dir: data_dir.to_owned(),
+            log: lines,
             _tmp: None,
         }
     }

@@ -834,3 +834,44 @@ async fn dpd_reaches_other_collections_through_the_same_rules() {
     }
     assert_eq!(noted, [json!(2)]);
 }
+
+/// `console.log` in a script writes a line to the server's log, naming the
+/// collection and event, at most 100 lines a run.
+#[tokio::test]
+async fn console_log_writes_to_the_server_log() {
+    let server = Server::start_logging("warn,rucksack::script=info");
+    let (alice, _) = server.signed_in("alice").await;
+    configure(
+        &server,
+        "diary",
+        json!({"events": {"post": "console.log('saving', this.title, {n: 1}); \
+                                   for (let i = 0; i < 150; i++) console.info('line', i);"}}),
+    )
+    .await;
+    let _: Record<Value> = alice
+        .db()
+        .create_resource("diary", &json!({"title": "day one"}))
+        .await
+        .expect("create");
+    let lines = || server.log.lock().map(|l| l.clone()).unwrap_or_default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !lines().iter().any(|l| l.contains("line 98")) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let log = lines();
+    let saving: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("saving day one"))
+        .collect();
+    assert_eq!(saving.len(), 1, "{log:?}");
+    assert!(
+        saving[0].contains("diary On POST") && saving[0].contains(r#"{"n":1}"#),
+        "{}",
+        saving[0]
+    );
+    let from_script = log
+        .iter()
+        .filter(|l| l.contains("rucksack::script"))
+        .count();
+    assert_eq!(from_script, 100, "the rest of the run's lines are dropped");
+}
