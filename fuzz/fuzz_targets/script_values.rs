@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use reference_server::scripts::{Event, Limits, run};
+use reference_server::scripts::{Event, Limits, Me, run};
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -25,6 +25,12 @@ const SCRIPTS: [&str; 4] = [
     "if (Object.keys(this).length > 3) error('size', 'too many fields'); hide('a'); protect('b');",
 ];
 
+/// The signed-in user the scripts run for.
+const ME: Me<'static> = Me {
+    id: "u1",
+    user: None,
+};
+
 fuzz_target!(|data: &[u8]| {
     let Ok(Value::Object(record)) = serde_json::from_slice::<Value>(data) else {
         return;
@@ -35,7 +41,8 @@ fuzz_target!(|data: &[u8]| {
         Event::Validate,
         "void 0",
         &mut same,
-        Some("u1"),
+        Some(ME),
+        None,
         None,
         LIMITS,
     )
@@ -49,6 +56,15 @@ fuzz_target!(|data: &[u8]| {
     for (i, src) in SCRIPTS.iter().enumerate() {
         let event = [Event::Validate, Event::Post, Event::Put, Event::Get][i];
         let mut r = record.clone();
-        let _ = run("c", event, src, &mut r, Some("u1"), Some(&record), LIMITS);
+        let _ = run(
+            "c",
+            event,
+            src,
+            &mut r,
+            Some(ME),
+            Some(&record),
+            Some(&record),
+            LIMITS,
+        );
     }
 });
