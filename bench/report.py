@@ -12,7 +12,12 @@ import os
 import sys
 
 HTTP_OPS = ["get by id", "create (durable)", "page of 20, index", "page of 20, no index", "patch", "delete"]
-STORAGE_BEGIN, STORAGE_END = "<!-- storage: written by bench/storage.sh -->", "<!-- /storage -->"
+# Sections measured by other scripts, kept as they are when the report is rewritten:
+# (the line that opens one, the line that closes it).
+KEPT = [
+    ("<!-- realtime-bursts: measured by bench/realtime.sh -->", "<!-- /realtime-bursts -->"),
+    ("<!-- storage: written by bench/storage.sh -->", "<!-- /storage -->"),
+]
 FIVE_X = {"get by id", "create (durable)", "page of 20, index"}
 
 
@@ -258,12 +263,13 @@ def main():
         "",
     ]
     bars.append(("package size (gzipped)", p["gzip"] / r["gzip"]))
-    # The section bench/storage.sh writes stays as it is.
+    # The sections other scripts measured stay as they are.
     if os.path.exists(md_path):
         old = open(md_path).read()
-        start, end = old.find(STORAGE_BEGIN), old.find(STORAGE_END)
-        if 0 <= start < end:
-            lines += [old[start:end + len(STORAGE_END)], ""]
+        for begin, end_mark in KEPT:
+            start, end = old.find(begin), old.find(end_mark)
+            if 0 <= start < end:
+                lines += [old[start:end + len(end_mark)], ""]
     with open(md_path, "w") as f:
         f.write("\n".join(lines))
     chart(bars, svg_path)

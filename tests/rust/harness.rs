@@ -50,6 +50,22 @@ pub fn rss_kib(pid: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The CPU time (user + system) a process has used, in microseconds, from its
+/// `/proc/<pid>/stat` (clock ticks of 1/100 s, Linux's `USER_HZ`); 0 when unknown.
+pub fn cpu_us(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let field = |i: usize| -> u64 {
+        rest.split_whitespace()
+            .nth(i)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (field(11) + field(12)) * 10_000
+}
+
 /// Registers a new user for a load generator's writes and returns its session
 /// token; exits the process if the server cannot be reached.
 pub async fn register_writer(http: &reqwest::Client, url: &str, key: &str, tag: &str) -> String {

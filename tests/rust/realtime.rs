@@ -290,3 +290,48 @@ async fn a_native_subscription_hears_matching_writes_and_the_one_that_moves_a_re
         assert!(more.is_err(), "no other write: {more:?}");
     }
 }
+
+/// A bulk write sends a burst of events, which go out to each connection many
+/// frames to a write: every socket still gets every record, whole and in order.
+#[tokio::test]
+async fn a_burst_of_events_reaches_every_socket_whole_and_in_order() {
+    let server = Server::start();
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        let mut live = server.sdk().ws().await.expect("connect");
+        assert!(matches!(
+            next(&mut live).await,
+            ServerMessage::Connection(_)
+        ));
+        sockets.push(live);
+    }
+    let (writer, _) = server.signed_in("burst").await;
+    // Large enough records that a burst fills the socket's write buffer many times.
+    let pad = "x".repeat(500);
+    for round in 0..2 {
+        let items: Vec<Value> = (0..1000)
+            .map(|i| json!({"round": round, "i": i, "pad": pad}))
+            .collect();
+        let saved: Vec<Record<Value>> = writer
+            .db()
+            .insert_many("bursts", &items)
+            .await
+            .expect("bulk insert");
+        assert_eq!(saved.len(), 1000);
+    }
+    for live in &mut sockets {
+        for round in 0..2 {
+            for i in 0..1000 {
+                let ServerMessage::Write(ev) = next(live).await else {
+                    panic!("expected a write event")
+                };
+                assert_eq!(ev.action, WriteAction::Create);
+                assert_eq!(
+                    (ev.response["round"].clone(), ev.response["i"].clone()),
+                    (json!(round), json!(i))
+                );
+                assert_eq!(ev.response["pad"], json!(pad));
+            }
+        }
+    }
+}

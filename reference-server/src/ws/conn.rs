@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -31,6 +31,8 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a resuming connection's events wait for its `resume` message.
 const RESUME_WAIT: Duration = Duration::from_secs(10);
+/// Most events taken from the bus in one wake-up and sent in one write.
+const BURST: usize = 64;
 
 /// Who opened a connection: the credentials it stays open on.
 #[derive(Debug, Clone, Default)]
@@ -144,30 +146,29 @@ pub async fn serve(socket: Socket, app: Arc<App>, who: Who, numbered: bool, resu
         // branches are polled whenever no event is waiting.
         tokio::select! {
             biased;
-            ev = events.recv(), if !waiting => match ev {
-                Ok(ev) => match ev.upgrade() {
-                    Some(ev) => {
-                        let before = out.len();
-                        deliver(&app, &mut conn, &ev, &mut out);
-                        app.metrics.delivered.inc_by((out.len() - before) as u64);
+            ev = events.recv(), if !waiting => {
+                // The events already queued behind this one go out in the same
+                // write: one flush per burst rather than one per frame.
+                let mut next = Some(ev.map_err(Missed::from));
+                let mut taken = 0;
+                let mut cut = None;
+                while let Some(ev) = next.take() {
+                    cut = take_event(&app, &mut conn, ev, &mut out);
+                    taken += 1;
+                    if cut.is_some() || taken == BURST {
+                        break;
                     }
-                    None => {
-                        app.metrics.dropped.inc();
-                        break Some((
-                            1008,
-                            "too slow: the events not read yet are gone; reconnect and resume".into(),
-                        ));
-                    }
-                },
-                Err(RecvError::Lagged(n)) => {
-                    app.metrics.dropped.inc_by(n);
-                    break Some((
-                        1008,
-                        format!("too slow: fell {n} events behind; reconnect and resume"),
-                    ));
+                    next = match events.try_recv() {
+                        Ok(ev) => Some(Ok(ev)),
+                        Err(TryRecvError::Empty) => None,
+                        Err(TryRecvError::Lagged(n)) => Some(Err(Missed::Lagged(n))),
+                        Err(TryRecvError::Closed) => Some(Err(Missed::Closed)),
+                    };
                 }
-                Err(RecvError::Closed) => break Some((1001, "server shutting down".into())),
-            },
+                if cut.is_some() {
+                    break cut;
+                }
+            }
             incoming = rx.next() => match incoming {
                 None | Some(Err(_)) => break None,
                 Some(Ok(m)) if m.is_close() => break None,
@@ -298,15 +299,72 @@ impl Out {
     }
 }
 
-/// Sends what is waiting; `false` when the connection is gone or too slow to take it.
+/// Sends what is waiting in one write (the socket's buffer takes up to
+/// [`super::WRITE_BUFFER`] before it writes); `false` when the connection is gone
+/// or too slow to take it.
 async fn flush(tx: &mut futures_util::stream::SplitSink<Socket, Message>, out: &mut Out) -> bool {
-    for m in out.0.drain(..) {
-        match tokio::time::timeout(SEND_TIMEOUT, tx.send(m)).await {
-            Ok(Ok(())) => {}
-            _ => return false,
+    if out.0.is_empty() {
+        return true;
+    }
+    let send = async {
+        for m in out.0.drain(..) {
+            tx.feed(m).await?;
+        }
+        tx.flush().await
+    };
+    matches!(tokio::time::timeout(SEND_TIMEOUT, send).await, Ok(Ok(())))
+}
+
+/// Why an event could not be taken from the bus.
+enum Missed {
+    /// The connection fell this many events behind.
+    Lagged(u64),
+    /// The bus is gone: the server is stopping.
+    Closed,
+}
+
+impl From<RecvError> for Missed {
+    fn from(e: RecvError) -> Self {
+        match e {
+            RecvError::Lagged(n) => Self::Lagged(n),
+            RecvError::Closed => Self::Closed,
         }
     }
-    true
+}
+
+/// Delivers one event from the bus to the connection, or says why the
+/// connection must close (it fell behind, or the server is stopping).
+fn take_event(
+    app: &Arc<App>,
+    conn: &mut Conn,
+    ev: Result<std::sync::Weak<Event>, Missed>,
+    out: &mut Out,
+) -> Option<(u16, String)> {
+    match ev {
+        Ok(ev) => match ev.upgrade() {
+            Some(ev) => {
+                let before = out.len();
+                deliver(app, conn, &ev, out);
+                app.metrics.delivered.inc_by((out.len() - before) as u64);
+                None
+            }
+            None => {
+                app.metrics.dropped.inc();
+                Some((
+                    1008,
+                    "too slow: the events not read yet are gone; reconnect and resume".into(),
+                ))
+            }
+        },
+        Err(Missed::Lagged(n)) => {
+            app.metrics.dropped.inc_by(n);
+            Some((
+                1008,
+                format!("too slow: fell {n} events behind; reconnect and resume"),
+            ))
+        }
+        Err(Missed::Closed) => Some((1001, "server shutting down".into())),
+    }
 }
 
 /// The frame for this connection: shared as it is, or with `"seq": n` in front

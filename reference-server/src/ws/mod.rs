@@ -13,14 +13,19 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 pub type Socket =
     tokio_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
 
-/// Small buffers: an idle socket holds a 2 KiB read buffer and writes each frame
-/// straight out, so thousands of idle connections cost little memory. Frames and
+/// Frames queued for one connection are written together up to this many bytes:
+/// a burst of events costs one write, not one per frame.
+pub const WRITE_BUFFER: usize = 8 * 1024;
+
+/// Small buffers: an idle socket holds a 2 KiB read buffer and a write buffer
+/// that grows only as far as a burst needs ([`WRITE_BUFFER`]), so thousands of
+/// idle connections cost little memory. Frames and
 /// messages stay within [`MAX_MESSAGE`]; a client that does not read is cut off
 /// at 1 MiB of unsent data.
 fn socket_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
     tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
         .read_buffer_size(2 * 1024)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(1024 * 1024)
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE))

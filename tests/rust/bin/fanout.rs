@@ -7,9 +7,11 @@
 //! fanout --url http://127.0.0.1:8080 --key KEY --pid SERVER_PID --subscribers 1000 --writes 100 --rate 20
 //! ```
 //! Prints one JSON line: subscribers, memory per idle socket, p50/p99/max latency,
-//! deliveries per second.
+//! deliveries per second. `--batch B` makes each write a bulk create of B records
+//! (a burst of B events at every subscriber). The writer runs on its own thread,
+//! so the subscribers' work in this process does not hold back its requests.
 
-use e2e::{arg, register_writer, rss_kib};
+use e2e::{arg, cpu_us, register_writer, rss_kib};
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,6 +39,7 @@ async fn main() {
     let n: usize = arg("--subscribers", "1000").parse().unwrap_or(1000);
     let writes: usize = arg("--writes", "100").parse().unwrap_or(100);
     let rate: f64 = arg("--rate", "20").parse().unwrap_or(20.0);
+    let batch: usize = arg("--batch", "1").parse().unwrap_or(1).max(1);
     let ws_url = format!("{}/ws?apiKey={key}", url.replacen("http", "ws", 1));
     let peer = arg("--peer", "rucksack");
     if peer == "pocketbase" {
@@ -64,9 +67,9 @@ async fn main() {
     for mut ws in sockets {
         let ready = ready.clone();
         tasks.push(tokio::spawn(async move {
-            let mut lat: Vec<u64> = Vec::with_capacity(writes);
+            let mut lat: Vec<u64> = Vec::with_capacity(writes * batch);
             let mut greeted = false;
-            while lat.len() < writes {
+            while lat.len() < writes * batch {
                 let Some(Ok(m)) = ws.next().await else { break };
                 if let Message::Text(t) = m {
                     if !greeted {
@@ -84,18 +87,28 @@ async fn main() {
     }
     let memory = settle(&ready, n, &pid, before, Duration::from_secs(600)).await;
 
-    // The writer: a signed-in user creating one record at a time at the given rate.
-    let http = reqwest::Client::new();
-    let token = register_writer(&http, &url, &key, "fanout").await;
-    let written = write_at_rate(writes, rate, |i, t0| {
-        http.post(format!("{url}/fanout"))
-            .header("authorization", format!("key {key}"))
-            .header("x-authorization", &token)
-            .header("content-type", "application/json")
-            .body(format!("{{\"t\":{t0},\"i\":{i}}}"))
+    // The writer: a signed-in user creating `batch` records a request at the given rate.
+    let server = pid.clone();
+    let written = on_own_thread(async move {
+        let http = reqwest::Client::new();
+        let token = register_writer(&http, &url, &key, "fanout").await;
+        write_at_rate(&server, writes, rate, |i, t0| {
+            let one = format!("{{\"t\":{t0},\"i\":{i}}}");
+            let body = if batch == 1 {
+                one
+            } else {
+                format!("[{}]", vec![one; batch].join(","))
+            };
+            http.post(format!("{url}/fanout"))
+                .header("authorization", format!("key {key}"))
+                .header("x-authorization", &token)
+                .header("content-type", "application/json")
+                .body(body)
+        })
+        .await
     })
     .await;
-    report(n, tasks, memory, written).await;
+    report(&pid, n, tasks, memory, written, batch).await;
 }
 
 /// The same measurement against PocketBase: subscribers over its realtime SSE
@@ -152,13 +165,35 @@ async fn pocketbase(url: &str, pid: &str, n: usize, writes: usize, rate: f64) {
         }));
     }
     let memory = settle(&ready, n, pid, before, Duration::from_secs(120)).await;
-    let written = write_at_rate(writes, rate, |i, t0| {
-        http.post(format!("{url}/api/collections/fanout/records"))
-            .header("content-type", "application/json")
-            .body(format!("{{\"t\":{t0},\"i\":{i}}}"))
+    let url = url.to_owned();
+    let server = pid.to_owned();
+    let written = on_own_thread(async move {
+        let http = reqwest::Client::new();
+        write_at_rate(&server, writes, rate, |i, t0| {
+            http.post(format!("{url}/api/collections/fanout/records"))
+                .header("content-type", "application/json")
+                .body(format!("{{\"t\":{t0},\"i\":{i}}}"))
+        })
+        .await
     })
     .await;
-    report(n, tasks, memory, written).await;
+    report(pid, n, tasks, memory, written, 1).await;
+}
+
+/// Runs `work` on a thread of its own with its own runtime, so this process's
+/// many subscriber tasks do not delay it.
+async fn on_own_thread<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for the writer");
+        let _ = tx.send(rt.block_on(work));
+    });
+    rx.await.expect("the writer thread finished")
 }
 
 /// The server's resident memory before the subscribers and once they are idle.
@@ -168,19 +203,23 @@ struct Memory {
     per_socket_bytes: u64,
 }
 
-/// What the writer did: when it started, how long each write took, for how long it wrote.
+/// What the writer did: when it started, how long each write took, for how long it
+/// wrote, and the server's CPU time when it started.
 struct Written {
     start: Instant,
+    server_cpu_us: u64,
     write_us: Vec<u64>,
     secs: f64,
 }
 
 /// Collects every subscriber's latencies and prints the JSON line.
 async fn report(
+    pid: &str,
     n: usize,
     tasks: Vec<tokio::task::JoinHandle<Vec<u64>>>,
     memory: Memory,
     written: Written,
+    batch: usize,
 ) {
     let Memory {
         before,
@@ -189,11 +228,12 @@ async fn report(
     } = memory;
     let Written {
         start,
+        server_cpu_us,
         mut write_us,
         secs: write_secs,
     } = written;
     let writes = write_us.len();
-    let want = writes * n;
+    let want = writes * batch * n;
     let mut lat = Vec::with_capacity(want);
     let deadline = Instant::now() + Duration::from_secs(30);
     for t in tasks {
@@ -203,6 +243,8 @@ async fn report(
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
+    // The server's CPU time from the first write until every delivery arrived.
+    let cpu = cpu_us(pid).saturating_sub(server_cpu_us);
     // The rate the writer achieved: a server slow to take writes is written to less often.
     let write_rate = writes as f64 / write_secs.max(1e-9);
     lat.sort_unstable();
@@ -215,7 +257,7 @@ async fn report(
             / 1000.0
     };
     println!(
-        "{{\"subscribers\":{n},\"rss_before_kib\":{before},\"rss_idle_kib\":{idle},\"bytes_per_idle_socket\":{per_socket_bytes},\"writes\":{writes},\"delivered\":{},\"expected\":{want},\"p50_ms\":{:.2},\"p99_ms\":{:.2},\"max_ms\":{:.2},\"deliveries_per_s\":{:.0},\"write_p50_ms\":{write_p50:.2},\"write_rate\":{write_rate:.1}}}",
+        "{{\"subscribers\":{n},\"rss_before_kib\":{before},\"rss_idle_kib\":{idle},\"bytes_per_idle_socket\":{per_socket_bytes},\"writes\":{writes},\"batch\":{batch},\"delivered\":{},\"expected\":{want},\"p50_ms\":{:.2},\"p99_ms\":{:.2},\"max_ms\":{:.2},\"deliveries_per_s\":{:.0},\"write_p50_ms\":{write_p50:.2},\"write_rate\":{write_rate:.1},\"cpu_us\":{cpu}}}",
         lat.len(),
         pct(0.50),
         pct(0.99),
@@ -248,11 +290,13 @@ async fn settle(ready: &AtomicUsize, n: usize, pid: &str, before: u64, limit: Du
 /// Sends `writes` requests, one at a time, at `rate` per second; `request(i, t)`
 /// builds the i-th, carrying its send time `t`.
 async fn write_at_rate(
+    server: &str,
     writes: usize,
     rate: f64,
     request: impl Fn(usize, u64) -> reqwest::RequestBuilder,
 ) -> Written {
     let gap = Duration::from_secs_f64(1.0 / rate);
+    let server_cpu_us = cpu_us(server);
     let start = Instant::now();
     let mut write_us = Vec::with_capacity(writes);
     for i in 0..writes {
@@ -266,6 +310,7 @@ async fn write_at_rate(
     }
     Written {
         start,
+        server_cpu_us,
         write_us,
         secs: start.elapsed().as_secs_f64(),
     }
