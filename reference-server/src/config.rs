@@ -190,8 +190,9 @@ pub struct Config {
     #[arg(long, env = "RUCKSACK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// Log one line per request (target `rucksack::request`, level info:
-    /// method, route, path, status, milliseconds).
+    /// Log one line per request, on the SoftUni mount too (target
+    /// `rucksack::request`, level info: method, route, path, status,
+    /// milliseconds, the signed-in user's id or `-`, bytes in and out).
     #[arg(long, env = "RUCKSACK_REQUEST_LOG")]
     pub request_log: bool,
 

@@ -25,6 +25,7 @@ pub mod http;
 pub mod limits;
 pub mod metrics;
 pub mod net;
+pub mod observe;
 pub mod realtime;
 pub mod routes;
 pub mod scripts;
@@ -249,11 +250,18 @@ pub async fn start(config: Config) -> Result<Running, String> {
         serve(
             l,
             http::softuni::routes(app.clone()),
+            (app.clone(), observe::Mount::SoftUni),
             shutdown_rx.clone(),
             limits,
         )
     });
-    let main = serve(listener, routes::routes(app), shutdown_rx, limits);
+    let main = serve(
+        listener,
+        routes::routes(app.clone()),
+        (app, observe::Mount::Api),
+        shutdown_rx,
+        limits,
+    );
     let task = tokio::spawn(async move {
         match mount {
             Some(mount) => {
@@ -405,10 +413,12 @@ struct ConnLimits {
 /// Accepts connections until `shutdown` flips, serving each with the routes: at
 /// most `max_connections` at once (beyond, new ones wait in the listen queue), and
 /// a client must send a request's headers within `header_timeout`. On shutdown it
-/// stops accepting and waits for open requests to finish.
+/// stops accepting and waits for open requests to finish. Every answer is
+/// counted and logged as a request to `mount`.
 async fn serve(
     listener: tokio::net::TcpListener,
     routes: warp::filters::BoxedFilter<(warp::reply::Response,)>,
+    (app, mount): (Arc<app::App>, observe::Mount),
     mut shutdown: watch::Receiver<bool>,
     limits: ConnLimits,
 ) {
@@ -440,11 +450,22 @@ async fn serve(
             () = &mut stopped => break,
         };
         let service = service.clone();
+        let app = app.clone();
         let per_request =
             hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(PeerAddr(peer));
                 let mut service = service.clone();
-                tower_service::Service::call(&mut service, req)
+                let app = app.clone();
+                let request = observe::Request::new(&req);
+                async move {
+                    let res = request
+                        .serve(tower_service::Service::call(&mut service, req))
+                        .await;
+                    if let Ok(res) = &res {
+                        request.answered(&app, mount, res);
+                    }
+                    res
+                }
             });
         let mut builder =
             hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());

@@ -135,9 +135,8 @@ impl Metrics {
     }
 
     /// Counts an answered request (allocating nothing for the routes of records).
-    pub fn request(&self, method: &str, path: &str, status: u16, took: Duration) {
+    pub fn request(&self, method: &str, route: Cow<'static, str>, status: u16, took: Duration) {
         let method = method_label(method);
-        let route = route_of(path);
         self.latency
             .get_or_create(&RouteLabels {
                 method,

@@ -77,28 +77,12 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
             "retry-after",
         ])
         .max_age(600);
-    // Every answer is counted for the metrics, and logged with `--request-log`.
-    let log = warp::log::custom(move |info| {
-        let (method, path, status) = (info.method().as_str(), info.path(), info.status().as_u16());
-        app.metrics.request(method, path, status, info.elapsed());
-        if app.config.request_log {
-            tracing::info!(
-                target: "rucksack::request",
-                method,
-                route = %crate::metrics::route_of(path),
-                path,
-                status,
-                ms = info.elapsed().as_secs_f64() * 1000.0,
-            );
-        }
-    });
     health
         .or(api)
         .unify()
         .recover(recover)
         .unify()
         .with(cors)
-        .with(log)
         .map(Reply::into_response)
         .boxed()
 }

@@ -266,3 +266,21 @@ test('a registration is whole or refused, and its profile keeps no copy of the p
     await fresh.stop();
   }
 });
+
+test("the mount's requests are counted in /metrics under routes of their own", async () => {
+  const { accessToken } = await register('su-metered');
+  assert.equal((await call('GET', '/data/metered', { token: accessToken })).status, 404);
+  assert.equal((await call('POST', '/data/metered', { token: accessToken, body: { a: 1 } })).status, 200);
+  const res = await fetch(`${server.url}/metrics`, { headers: { authorization: `key ${ADMIN_KEY}` } });
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  const count = (route, status) => {
+    const line = text.split('\n').find((l) => l.startsWith('rucksack_http_requests_total{')
+      && l.includes(`route="${route}"`) && l.includes(`status="${status}"`));
+    return line ? Number(line.split(' ').pop()) : 0;
+  };
+  assert.ok(count('softuni:/users/register', 200) >= 1, text);
+  assert.ok(count('softuni:/data/:collection', 404) >= 1, text);
+  assert.ok(count('softuni:/data/:collection', 200) >= 1, text);
+  assert.equal(text.includes('route="/data'), false, 'no mount request is counted as a main-API route');
+});

@@ -128,10 +128,11 @@ impl Server {
         Self::launch(data_dir, &[], None)
     }
 
-    /// A server whose log (at `filter`, as `RUCKSACK_LOG` takes it) is kept in [`Server::log`].
-    pub fn start_logging(filter: &str) -> Self {
+    /// A server whose log (at `filter`, as `RUCKSACK_LOG` takes it) is kept in
+    /// [`Server::log`], started with the `extra` flags.
+    pub fn start_logging(filter: &str, extra: &[&str]) -> Self {
         let tmp = tempfile::tempdir().expect("temporary data directory");
-        let mut s = Self::launch(tmp.path(), &[], Some(filter));
+        let mut s = Self::launch(tmp.path(), extra, Some(filter));
         s._tmp = Some(tmp);
         s
     }

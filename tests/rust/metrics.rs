@@ -91,3 +91,61 @@ async fn metrics_public_serves_them_without_a_key() {
     assert_eq!(status, 200);
     assert!(text.contains("rucksack_websockets_open"), "{text}");
 }
+
+/// `--request-log` writes one line per request with its route, status, the
+/// signed-in user and the bytes in and out; anonymous requests show `-`.
+#[tokio::test]
+async fn the_request_log_names_the_user_and_the_bytes() {
+    let server = Server::start_logging(
+        "warn,rucksack::request=info",
+        &["--request-log", "--log-format", "json"],
+    );
+    let (sdk, id) = server.signed_in("logged").await;
+    let body = json!({"title": "one line"});
+    let _: Record<Value> = sdk
+        .db()
+        .create_resource("logged", &body)
+        .await
+        .expect("create");
+    let missing = call(
+        &server,
+        reqwest::Method::GET,
+        "/logged/000000000000000000000000",
+    )
+    .send()
+    .await
+    .expect("get");
+    assert_eq!(missing.status(), 404);
+    // The request lines so far, as JSON.
+    let requests = || -> Vec<Value> {
+        let lines = server.log.lock().map(|l| l.clone()).unwrap_or_default();
+        lines
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l["target"] == "rucksack::request")
+            .map(|l| l["fields"].clone())
+            .collect()
+    };
+    let of = |path: &str, method: &str| {
+        requests()
+            .into_iter()
+            .find(|f| f["path"] == path && f["method"] == method)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while of("/logged/000000000000000000000000", "GET").is_none()
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let created = of("/logged", "POST").unwrap_or_else(|| panic!("no create in {:?}", requests()));
+    assert_eq!(created["route"], "/:collection", "{created}");
+    assert_eq!(created["status"], 201, "{created}");
+    assert_eq!(created["user"], id.as_str(), "{created}");
+    assert_eq!(created["bytes_in"], body.to_string().len(), "{created}");
+    assert!(created["bytes_out"].as_u64() > Some(20), "{created}");
+    assert!(created["ms"].as_f64() > Some(0.0), "{created}");
+    let missing = of("/logged/000000000000000000000000", "GET").expect("the 404 is logged");
+    assert_eq!(missing["status"], 404, "{missing}");
+    assert_eq!(missing["route"], "/:collection/:id", "{missing}");
+    assert_eq!(missing["user"], "-", "{missing}");
+}

@@ -839,7 +839,7 @@ async fn dpd_reaches_other_collections_through_the_same_rules() {
 /// collection and event, at most 100 lines a run.
 #[tokio::test]
 async fn console_log_writes_to_the_server_log() {
-    let server = Server::start_logging("warn,rucksack::script=info");
+    let server = Server::start_logging("warn,rucksack::script=info", &[]);
     let (alice, _) = server.signed_in("alice").await;
     configure(
         &server,

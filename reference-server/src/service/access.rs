@@ -78,6 +78,9 @@ pub async fn authenticate(
     if !key_ok.unwrap_or(caller.is_some()) {
         return Err(invalid_key());
     }
+    if let Some(c) = &caller {
+        crate::observe::note_user(&c.user_id);
+    }
     let revocable_key = match kind {
         Some(KeyKind::Made(hash)) => Some(hash),
         _ => None,
