@@ -99,7 +99,23 @@ async fn put_config(
 ) -> Outcome {
     let (c, body) = (c?, body?);
     require_admin(&c)?;
-    check_collection_name(&name).map_err(ApiError::from)?;
+    let compiled = checked_config(&name, body)?;
+    let text = serde_json::to_string(&compiled.config).map_err(ApiError::internal)?;
+    c.app
+        .store
+        .set_config(&name, text, compiled.layout())
+        .await
+        .map_err(store_error)?;
+    let answer = compiled.config.clone();
+    c.app.set_collection(&name, compiled);
+    Ok(json_reply(&answer, 200))
+}
+
+/// A collection configuration as the admin sends it, checked and compiled: the
+/// name, the shape, every event script's syntax, the JSON Schema, the indexes.
+/// `PUT /collections/<name>` and the `collections set` command take it alike.
+pub fn checked_config(name: &str, body: Value) -> Result<Collection, ApiError> {
+    check_collection_name(name).map_err(ApiError::from)?;
     if name == crate::store::PROFILES {
         return Err(ApiError::new(
             ErrorCode::ReservedName,
@@ -124,7 +140,7 @@ async fn put_config(
         ("events.delete", Event::Delete, &events.delete),
     ] {
         if let Some(src) = src {
-            crate::scripts::check(&name, event, src).map_err(|ApiError(e, _)| {
+            crate::scripts::check(name, event, src).map_err(|ApiError(e, _)| {
                 ApiError::from(
                     ErrorBody::new(ErrorCode::ValidationFailed, "a script does not compile")
                         .with_field(field, e.message),
@@ -132,14 +148,5 @@ async fn put_config(
             })?;
         }
     }
-    let compiled = Collection::compile(config).map_err(ApiError::from)?;
-    let text = serde_json::to_string(&compiled.config).map_err(ApiError::internal)?;
-    c.app
-        .store
-        .set_config(&name, text, compiled.layout())
-        .await
-        .map_err(store_error)?;
-    let answer = compiled.config.clone();
-    c.app.set_collection(&name, compiled);
-    Ok(json_reply(&answer, 200))
+    Collection::compile(config).map_err(ApiError::from)
 }
