@@ -38,6 +38,10 @@ pub struct App {
     pub default_collection: Arc<Collection>,
     /// Collection configurations, by name.
     pub collections: RwLock<HashMap<String, Arc<Collection>>>,
+    /// The stored text of each configuration in use, by collection. Held while a
+    /// configuration is stored here or taken up from the database, so the two
+    /// never cross (see [`crate::follow_configs`]).
+    pub config_texts: tokio::sync::Mutex<HashMap<String, String>>,
     /// Flips to `true` when the server is shutting down.
     pub shutdown: watch::Receiver<bool>,
     /// Prometheus metrics.

@@ -227,8 +227,8 @@ pub enum Command {
         #[command(subcommand)]
         action: UsersAction,
     },
-    /// Collections and their configuration (set one with `PUT /collections/<name>`
-    /// and the admin key, which the running server takes up at once).
+    /// Collections and their configuration: list them, print one's, set one's
+    /// (as `PUT /collections/<name>` with the admin key does).
     Collections {
         /// What to do.
         #[command(subcommand)]
@@ -288,6 +288,15 @@ pub enum CollectionsAction {
     Get {
         /// The collection.
         name: String,
+    },
+    /// Sets a collection's configuration from a JSON file, checked as
+    /// `PUT /collections/<name>` checks it; a running server takes it up within
+    /// a second. Prints the configuration as stored.
+    Set {
+        /// The collection.
+        name: String,
+        /// The JSON file (as `collections get` prints it).
+        file: PathBuf,
     },
 }
 

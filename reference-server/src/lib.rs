@@ -173,7 +173,9 @@ pub async fn start(config: Config) -> Result<Running, String> {
         tracing::info!(swept, "removed unreferenced upload blobs");
     }
     let mut collections = std::collections::HashMap::new();
+    let mut config_texts = std::collections::HashMap::new();
     for (name, text) in store.configs().await.map_err(|e| e.to_string())? {
+        config_texts.insert(name.clone(), text.clone());
         let config = serde_json::from_str(&text)
             .map_err(|e| format!("the stored configuration of '{name}' is unreadable: {e}"))?;
         let compiled = app::Collection::compile(config).map_err(|e| {
@@ -233,6 +235,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         hasher,
         config,
         collections: std::sync::RwLock::new(collections),
+        config_texts: tokio::sync::Mutex::new(config_texts),
         default_collection: Arc::new(app::Collection {
             config: Default::default(),
             check: None,
@@ -255,6 +258,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
             limits,
         )
     });
+    tokio::spawn(follow_configs(app.clone()));
     let main = serve(
         listener,
         routes::routes(app.clone()),
@@ -281,6 +285,68 @@ pub async fn start(config: Config) -> Result<Running, String> {
         task,
         grace,
     })
+}
+
+/// The largest configuration file `collections set` reads.
+const MAX_CONFIG_FILE: u64 = 16 * 1024 * 1024;
+
+/// A configuration file's JSON, read whole (at most [`MAX_CONFIG_FILE`]).
+fn read_config_file(file: &Path) -> Result<serde_json::Value, String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_CONFIG_FILE + 1).read_to_string(&mut text))
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    if text.len() as u64 > MAX_CONFIG_FILE {
+        return Err(format!(
+            "{} is larger than {MAX_CONFIG_FILE} bytes",
+            file.display()
+        ));
+    }
+    serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", file.display()))
+}
+
+/// How often a running server looks for configurations stored by another
+/// process (`collections set` beside it).
+const CONFIG_POLL: Duration = Duration::from_secs(1);
+
+/// Takes up, within [`CONFIG_POLL`], the collection configurations another
+/// process stored in the database, until the server stops. A stored
+/// configuration this server cannot compile is logged and the one in use kept.
+pub async fn follow_configs(app: Arc<App>) {
+    let mut shutdown = app.shutdown.clone();
+    let mut tick = tokio::time::interval(CONFIG_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let mut texts = app.config_texts.lock().await;
+        let Ok(stored) = app.store.configs().await else {
+            continue;
+        };
+        for (name, text) in stored {
+            if texts.get(&name) == Some(&text) {
+                continue;
+            }
+            let compiled = serde_json::from_str(&text)
+                .map_err(|e| e.to_string())
+                .and_then(|c| app::Collection::compile(c).map_err(|e| e.message));
+            match compiled {
+                Ok(compiled) => {
+                    tracing::info!(collection = name, "took up a stored configuration");
+                    app.set_collection(&name, compiled);
+                }
+                Err(e) => tracing::warn!(
+                    collection = name,
+                    e,
+                    "a stored configuration is invalid; the one in use stays"
+                ),
+            }
+            texts.insert(name, text);
+        }
+    }
 }
 
 /// Makes an API key: returns its id and the key, which is stored only as its hash.
@@ -368,6 +434,27 @@ pub async fn run_command(config: &Config, command: &config::Command) -> Result<S
                     .into_iter()
                     .find(|(n, _)| n == name)
                     .map_or_else(|| "{}".to_owned(), |(_, text)| text)),
+                config::CollectionsAction::Set { name, file } => {
+                    let body = read_config_file(file)?;
+                    let compiled = http::collections::checked_config(name, body).map_err(
+                        |crate::error::ApiError(e, _)| {
+                            let mut said = e.message;
+                            for (field, why) in e.errors.iter().flatten() {
+                                let why =
+                                    why.as_str().map_or_else(|| why.to_string(), str::to_owned);
+                                said.push_str(&format!("\n  {field}: {why}"));
+                            }
+                            said
+                        },
+                    )?;
+                    let text =
+                        serde_json::to_string(&compiled.config).map_err(|e| e.to_string())?;
+                    store
+                        .set_config(name, text.clone(), compiled.layout())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    Ok(text)
+                }
             }
         }
         config::Command::Users {

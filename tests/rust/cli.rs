@@ -1,5 +1,5 @@
-//! The command line beside a running server: `users list`, `collections list`
-//! and `collections get`, with `--data-dir` anywhere on the line; `backup` while
+//! The command line beside a running server: `users list`, `collections list`,
+//! `get` and `set`, with `--data-dir` anywhere on the line; `backup` while
 //! writes go on, and `restore` into a fresh data directory.
 
 use e2e::Server;
@@ -262,4 +262,103 @@ async fn a_user_deleted_from_the_command_line_is_signed_out_and_gone() {
     assert!(!cli(&["users", "list", "--data-dir", &dir]).contains(&id));
     let err = cli_fails(&["users", "delete", &id, "--data-dir", &dir]);
     assert!(err.contains("no user"), "{err}");
+}
+
+/// `collections set` checks a configuration file as the HTTP route does, stores
+/// it, and a running server takes it up within a second; a file with a script
+/// that does not compile is refused with the reason and changes nothing.
+#[tokio::test]
+async fn collections_set_from_a_file_reaches_the_running_server() {
+    let server = Server::start();
+    let dir = server.data_dir.to_string_lossy().into_owned();
+    let (sdk, _) = server.signed_in("configured").await;
+    let _: Record<Value> = sdk
+        .db()
+        .create_resource("drafts", &json!({"title": "before"}))
+        .await
+        .expect("create before");
+    let work = tempfile::tempdir().expect("tmp");
+    let file = work.path().join("drafts.json");
+    let file_s = file.to_string_lossy().into_owned();
+
+    std::fs::write(
+        &file,
+        r#"{"events": {"validate": "if (!this.title) error('title', 'needed'"}}"#,
+    )
+    .expect("write");
+    let said = cli_fails(&["collections", "set", "drafts", &file_s, "--data-dir", &dir]);
+    assert!(said.contains("events.validate"), "{said}");
+    std::fs::write(&file, "{not json").expect("write");
+    let said = cli_fails(&["collections", "set", "drafts", &file_s, "--data-dir", &dir]);
+    assert!(said.contains("not JSON"), "{said}");
+    std::fs::write(&file, "{}").expect("write");
+    let said = cli_fails(&[
+        "collections",
+        "set",
+        "softuni_users",
+        &file_s,
+        "--data-dir",
+        &dir,
+    ]);
+    assert!(said.contains("public profiles"), "{said}");
+    let said = cli_fails(&[
+        "collections",
+        "set",
+        "bad name!",
+        &file_s,
+        "--data-dir",
+        &dir,
+    ]);
+    assert!(said.contains("name"), "{said}");
+    assert_eq!(
+        cli(&["collections", "get", "drafts", "--data-dir", &dir]).trim(),
+        "{}",
+        "nothing stored"
+    );
+
+    std::fs::write(
+        &file,
+        r#"{"events": {"validate": "if (!this.title) error('title', 'needed');"}}"#,
+    )
+    .expect("write");
+    let stored: Value = serde_json::from_str(&cli(&[
+        "--data-dir",
+        &dir,
+        "collections",
+        "set",
+        "drafts",
+        &file_s,
+    ]))
+    .expect("the stored configuration as JSON");
+    assert!(stored["events"]["validate"].is_string(), "{stored}");
+    let got: Value =
+        serde_json::from_str(&cli(&["collections", "get", "drafts", "--data-dir", &dir]))
+            .expect("JSON");
+    assert_eq!(got, stored);
+
+    // The running server refuses a record without a title within a few seconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let refused = sdk
+            .db()
+            .create_resource::<Value>("drafts", &json!({"text": "no title"}))
+            .await;
+        match refused {
+            Err(e) => {
+                assert_eq!(e.status(), Some(400), "{e:?}");
+                break;
+            }
+            Ok(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Ok(_) => panic!("the running server did not take up the configuration"),
+        }
+    }
+    let config = server
+        .admin_sdk()
+        .db()
+        .collection_config("drafts")
+        .await
+        .expect("config over HTTP");
+    assert!(config.events.validate.is_some());
 }

@@ -101,13 +101,15 @@ async fn put_config(
     require_admin(&c)?;
     let compiled = checked_config(&name, body)?;
     let text = serde_json::to_string(&compiled.config).map_err(ApiError::internal)?;
+    let mut texts = c.app.config_texts.lock().await;
     c.app
         .store
-        .set_config(&name, text, compiled.layout())
+        .set_config(&name, text.clone(), compiled.layout())
         .await
         .map_err(store_error)?;
     let answer = compiled.config.clone();
     c.app.set_collection(&name, compiled);
+    texts.insert(name, text);
     Ok(json_reply(&answer, 200))
 }
 
