@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 /// Body of `POST /register` and `POST /login`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Credentials {
     /// The user's email, used as the user name.
     pub email: String,
@@ -21,6 +22,7 @@ pub struct Credentials {
 
 /// Answer of `POST /register` and `POST /login`: the user's id and a session token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AuthResponse {
     /// The user's id.
     pub id: String,
@@ -30,6 +32,7 @@ pub struct AuthResponse {
 
 /// What the SDKs return from `register` and `login`: the user's id, as Backpack does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UserId {
     /// The user's id.
     pub id: String,
@@ -37,6 +40,7 @@ pub struct UserId {
 
 /// Answer of `GET /me`: the signed-in user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Me {
     /// The user's id.
     pub id: String,
@@ -49,6 +53,7 @@ pub struct Me {
 
 /// A plain acknowledgement, e.g. `{"message": "OK"}` from logout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MessageResponse {
     /// The acknowledgement text.
     pub message: String,
@@ -56,6 +61,7 @@ pub struct MessageResponse {
 
 /// Body of `POST /collections`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CreateCollectionRequest {
     /// The name of the collection to create.
     #[serde(rename = "collectionName")]
@@ -64,11 +70,51 @@ pub struct CreateCollectionRequest {
 
 /// Answer of `GET /health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Health {
     /// `"ok"` while the server accepts requests.
     pub status: String,
     /// The server's version.
     pub version: String,
+}
+
+/// Body of `POST /me/password`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordChange {
+    /// The password the user has now.
+    pub current_password: String,
+    /// The new one (8 to 1,024 characters).
+    pub new_password: String,
+}
+
+/// Body of `DELETE /me`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct AccountDeletion {
+    /// The user's password.
+    pub password: String,
+}
+
+/// Body of `POST /admin/keys`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct NewKey {
+    /// What the key is for (1 to 100 characters).
+    pub name: String,
+}
+
+/// Answer of `POST /admin/keys`: the key itself, shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct KeyMade {
+    /// The key's id (for `DELETE /admin/keys/<id>`).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The key; only its hash is stored.
+    pub key: String,
 }
 
 /// An HTTP method.

@@ -76,6 +76,7 @@ impl Operation {
 
 /// How new records get their `_id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum IdGenerator {
     /// 24 lowercase hex digits, unique and ordered by creation time (the default).
@@ -87,6 +88,7 @@ pub enum IdGenerator {
 
 /// A collection's configuration.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CollectionConfig {
     /// A JSON Schema every record's own fields must satisfy.
@@ -131,6 +133,7 @@ pub struct CollectionConfig {
 /// with `cancel(message, [status])`, `error(field, message)`, `hide(property)`,
 /// `protect(property)`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Events {
     /// On GET: each record read (lists, by id, broadcasts); `hide` and `cancel` apply.
@@ -170,6 +173,7 @@ impl Events {
 /// counts only ever hold readable records); creates, updates and deletes need the
 /// record to satisfy it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum Rule {
     /// One of the named rules.
@@ -185,6 +189,7 @@ pub enum Rule {
 
 /// The named rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum NamedRule {
     /// Anyone with the API key.
@@ -201,6 +206,7 @@ pub enum NamedRule {
 
 /// The rule of each kind of operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Rules {
     /// `find`, `findObject`, counts, relations and realtime broadcasts.
@@ -287,6 +293,7 @@ impl Rule {
 
 /// A Deployd property: its type and whether it is required.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PropertySpec {
     /// `String`, `Number`, `Boolean`, `Date`, `Object` or `Array`.

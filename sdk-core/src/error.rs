@@ -208,8 +208,10 @@ impl<'de> Deserialize<'de> for ErrorCode {
 /// `message` is for people (and is what Backpack clients read); `code` is for
 /// programs; `errors` maps field names to what is wrong with each.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ErrorBody {
     /// The stable error code.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub code: ErrorCode,
     /// A human-readable explanation.
     pub message: String,

@@ -56,6 +56,7 @@ pub fn check_bucket(bucket: &str) -> Result<(), ErrorBody> {
 
 /// The metadata record of a stored file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FileRecord {
     /// The record's id.
     #[serde(rename = "_id")]
@@ -87,6 +88,7 @@ pub struct FileRecord {
 
 /// Answer of `GET /uploads/<userId>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FileList {
     /// The user's files, by name.
     pub records: Vec<FileRecord>,
@@ -94,6 +96,7 @@ pub struct FileList {
 
 /// Answer of `PATCH /uploads/<filename>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FileUpdated {
     /// The changed metadata record.
     pub record: FileRecord,
@@ -101,6 +104,7 @@ pub struct FileUpdated {
 
 /// Answer of `DELETE /uploads/<filename>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FileDeleted {
     /// The metadata record as it was.
     #[serde(rename = "deletedRecord")]
@@ -109,6 +113,7 @@ pub struct FileDeleted {
 
 /// Body of `PATCH /uploads/<filename>` (JSON, or the same fields as multipart form).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RenameFile {
     /// The new name.
     pub filename: String,

@@ -28,6 +28,7 @@ pub fn is_system_field(field: &str) -> bool {
 /// `T` defaults to a JSON object, so `Record` alone holds any record; use your own
 /// `#[derive(Deserialize)]` type for typed access.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Record<T = Map<String, Value>> {
     /// The record's id.
     #[serde(rename = "_id")]

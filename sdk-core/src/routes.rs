@@ -28,6 +28,8 @@ pub const WS: &str = "ws";
 pub const METRICS: &str = "metrics";
 /// `GET /sdk.js`: the JavaScript SDK for a script tag (defines `createSdk`).
 pub const SDK_JS: &str = "sdk.js";
+/// `GET /openapi.json`: the OpenAPI 3.1 description of the HTTP routes.
+pub const OPENAPI: &str = "openapi.json";
 /// `GET /sdk/<file>`: the files `/sdk.js` loads (the npm package's module and wasm).
 pub const SDK: &str = "sdk";
 
@@ -40,6 +42,7 @@ pub const SEGMENTS: &[&str] = &[
     LOGOUT,
     ME,
     METRICS,
+    OPENAPI,
     REGISTER,
     SDK,
     SDK_JS,

@@ -14,6 +14,7 @@ mod hardening;
 mod limits;
 mod metrics;
 mod notifications;
+mod openapi;
 mod operations;
 mod queries;
 mod realtime;

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod collections;
 pub mod form;
+pub mod openapi;
 pub mod records;
 pub mod sdk;
 pub mod softuni;

@@ -78,7 +78,7 @@ pub struct WriteStats {
 pub const MAX_BULK: usize = 10_000;
 
 /// An API key as `keys list` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct KeyRow {
     /// The id.
     pub id: String,

@@ -28,6 +28,7 @@ pub struct Notification {
 /// The parent of a collection's rows, for SmartNgRX: a create is announced as an
 /// update of the parent row (`collection`, id in the new row's `field`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Parent {
     /// The parent collection.
