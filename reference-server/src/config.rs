@@ -164,6 +164,12 @@ pub struct Config {
     #[arg(long, env = "RUCKSACK_SECURE_COOKIE")]
     pub secure_cookie: bool,
 
+    /// The address clients reach the server at, e.g. `https://api.example.com`
+    /// behind a TLS-terminating proxy. An `https://` address marks the session
+    /// cookie `Secure`, as `--secure-cookie` does.
+    #[arg(long, env = "RUCKSACK_PUBLIC_URL", value_parser = public_url)]
+    pub public_url: Option<String>,
+
     /// A header that carries the client's address, set by a proxy in front of the
     /// server (e.g. `x-forwarded-for`, whose right-most entry, the one the proxy
     /// appended, is used; a missing or unreadable one counts as the proxy's own
@@ -316,4 +322,58 @@ pub enum KeysAction {
         /// The key's id (from `keys list`).
         id: String,
     },
+}
+
+/// A `--public-url`: `http://` or `https://`, then a host.
+fn public_url(s: &str) -> Result<String, String> {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or("the public URL starts with https:// or http://")?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err("the public URL names a host, e.g. https://api.example.com".into());
+    }
+    Ok(s.trim_end_matches('/').to_owned())
+}
+
+impl Config {
+    /// Whether the session cookie is always `Secure`: `--secure-cookie`, or a
+    /// `--public-url` served over HTTPS.
+    pub fn always_secure_cookie(&self) -> bool {
+        self.secure_cookie
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_public_url_is_an_http_or_https_address_with_a_host() {
+        assert_eq!(
+            public_url("https://api.example.com/").as_deref(),
+            Ok("https://api.example.com")
+        );
+        assert!(public_url("http://10.0.0.5:8080").is_ok());
+        for bad in [
+            "api.example.com",
+            "ftp://x",
+            "https://",
+            "https:// x",
+            "https:///path",
+        ] {
+            assert!(public_url(bad).is_err(), "{bad}");
+        }
+        let parse = |args: &[&str]| Config::try_parse_from([&["rucksack-server"], args].concat());
+        let https = parse(&["--public-url", "https://api.example.com"]).expect("parse");
+        assert!(https.always_secure_cookie());
+        let http = parse(&["--public-url", "http://api.example.com"]).expect("parse");
+        assert!(!http.always_secure_cookie());
+        assert!(parse(&["--public-url", "nope"]).is_err());
+    }
 }

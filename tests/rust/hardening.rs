@@ -192,6 +192,24 @@ async fn the_session_cookie_is_secure_behind_https() {
         .expect("register");
     let set = r.headers().get("set-cookie").and_then(|v| v.to_str().ok());
     assert!(set.is_some_and(|c| c.contains("; Secure")), "{set:?}");
+    // An https:// public address means HTTPS; an http:// one does not.
+    for (url, secure) in [
+        ("https://api.example.com", true),
+        ("http://10.0.0.5:8080", false),
+    ] {
+        let public = Server::start_with(&["--public-url", url]);
+        let r = call(&public, reqwest::Method::POST, "/register")
+            .json(&json!({"email": email("cookie"), "password": PASSWORD}))
+            .send()
+            .await
+            .expect("register");
+        let set = r.headers().get("set-cookie").and_then(|v| v.to_str().ok());
+        assert_eq!(
+            set.is_some_and(|c| c.contains("; Secure")),
+            secure,
+            "{url}: {set:?}"
+        );
+    }
 }
 
 #[tokio::test]

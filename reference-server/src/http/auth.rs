@@ -104,11 +104,12 @@ fn credentials(body: &Value) -> Result<(String, String), ErrorBody> {
     }
 }
 
-/// Whether the session cookie is `Secure`: always with `--secure-cookie`, and when
-/// a proxy says the request came over HTTPS (`X-Forwarded-Proto: https`).
+/// Whether the session cookie is `Secure`: always with `--secure-cookie` or an
+/// `https://` `--public-url`, and when a proxy says the request came over HTTPS
+/// (`X-Forwarded-Proto: https`).
 fn https(app: Arc<App>) -> impl Filter<Extract = (bool,), Error = warp::Rejection> + Clone {
     warp::header::optional::<String>("x-forwarded-proto").map(move |proto: Option<String>| {
-        app.config.secure_cookie
+        app.config.always_secure_cookie()
             || proto.is_some_and(|p| {
                 p.split(',')
                     .next_back()
