@@ -8,9 +8,11 @@ const wasmUrl = new URL('./pkg/rucksack_bg.wasm', import.meta.url);
 const isNode = typeof process !== 'undefined' && process.versions != null && process.versions.node != null;
 
 if (isNode && wasmUrl.protocol === 'file:') {
-  // Left to the runtime by bundlers (webpack cannot read `node:` modules for a
-  // browser build; this branch never runs there).
-  const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ 'node:fs/promises');
+  // Left to the runtime by bundlers: the name is not a literal, so esbuild does
+  // not try to resolve it, and webpack and Vite are told to leave it (none can
+  // bundle `node:` modules for a browser, where this branch never runs).
+  const fsModule = 'node:fs/promises';
+  const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ fsModule);
   initSync({ module: await readFile(wasmUrl) });
 } else {
   await init({ module_or_path: wasmUrl });

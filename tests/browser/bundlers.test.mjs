@@ -1,10 +1,12 @@
 // The packed npm package in a fresh app built by the bundlers front-end
 // developers use, with no configuration: Vite's dev server, Vite's production
-// build and webpack's, each app loaded in headless Chromium against the real server.
+// build and webpack's, each app loaded in headless Chromium against the real
+// server; and esbuild's, with the one step the README gives for it (esbuild
+// does not copy the files `new URL(…, import.meta.url)` names).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -12,6 +14,7 @@ import { dirname, extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build as viteBuild, createServer as viteServer } from 'vite';
 import webpack from 'webpack';
+import * as esbuild from 'esbuild';
 import { startServer, API_KEY, PASSWORD, email, launchChromium } from '../js/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -118,5 +121,25 @@ test('webpack: a production build of the app works', async () => {
   assert.equal(stats.hasErrors(), false, stats.toString({ all: false, errors: true }));
   writeFileSync(join(outDir, 'index.html'),
     '<!doctype html><title>A bundled app</title><script src="main.js"></script><body>app</body>');
+  checkRun(await runAt(await serveDir(outDir)));
+});
+
+test('esbuild: a bundle of the app works once the wasm is copied beside it', async () => {
+  const outDir = join(app, 'dist-esbuild');
+  const result = await esbuild.build({
+    absWorkingDir: app,
+    entryPoints: ['main.js'],
+    bundle: true,
+    format: 'esm',
+    outdir: outDir,
+    logLevel: 'silent',
+  });
+  assert.deepEqual(result.errors, []);
+  // The README's step: the wasm goes to pkg/ beside the bundle.
+  mkdirSync(join(outDir, 'pkg'), { recursive: true });
+  cpSync(join(app, 'node_modules', 'rucksack-sdk', 'pkg', 'rucksack_bg.wasm'),
+    join(outDir, 'pkg', 'rucksack_bg.wasm'));
+  writeFileSync(join(outDir, 'index.html'),
+    '<!doctype html><title>A bundled app</title><script type="module" src="main.js"></script><body>app</body>');
   checkRun(await runAt(await serveDir(outDir)));
 });
