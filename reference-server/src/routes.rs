@@ -2,7 +2,7 @@
 
 use crate::app::App;
 use crate::error::recover;
-use crate::http::{admin, auth, collections, openapi, records, sdk, uploads};
+use crate::http::{admin, admin_page, auth, collections, openapi, records, sdk, uploads};
 use std::sync::Arc;
 use warp::filters::BoxedFilter;
 use warp::{Filter, Reply};
@@ -49,6 +49,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .or(sdk::routes(app.clone()))
         .unify()
         .or(openapi::routes())
+        .unify()
+        .or(admin_page::routes())
         .unify();
     // Any origin may call the API with header tokens; only origins listed in
     // `--cors-origins` may send the session cookie (credentialed requests), so a

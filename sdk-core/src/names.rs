@@ -14,12 +14,14 @@ pub const MAX_ID: usize = 128;
 /// Names taken by the server's own routes and stores; no collection may use them.
 pub const RESERVED_NAMES: &[&str] = &[
     routes::ADMIN,
+    routes::ADMIN_PAGE,
     routes::COLLECTIONS,
     routes::HEALTH,
     routes::LOGIN,
     routes::LOGOUT,
     routes::ME,
     routes::METRICS,
+    routes::OPENAPI,
     routes::REGISTER,
     routes::SDK,
     routes::SDK_JS,

@@ -33,8 +33,12 @@ pub const OPENAPI: &str = "openapi.json";
 /// `GET /sdk/<file>`: the files `/sdk.js` loads (the npm package's module and wasm).
 pub const SDK: &str = "sdk";
 
+/// `GET /_/`: the admin page (no collection name can start with `_`).
+pub const ADMIN_PAGE: &str = "_";
+
 /// Every first segment the server routes itself; no collection may take one.
 pub const SEGMENTS: &[&str] = &[
+    ADMIN_PAGE,
     ADMIN,
     COLLECTIONS,
     HEALTH,

@@ -1,6 +1,7 @@
 //! HTTP routes: one file per module, assembled here with CORS and error recovery.
 
 pub mod admin;
+pub mod admin_page;
 pub mod auth;
 pub mod collections;
 pub mod form;
