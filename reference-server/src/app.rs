@@ -46,6 +46,8 @@ pub struct App {
     pub shutdown: watch::Receiver<bool>,
     /// Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
+    /// One-time tickets for admin WebSockets opened by a browser page.
+    pub ws_tickets: crate::ws::Tickets,
 }
 
 /// A collection's configuration, ready to use: the settings and the compiled schema check.

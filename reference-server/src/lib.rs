@@ -243,6 +243,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         auth_limits,
         sockets: realtime::Sockets::default(),
         metrics: metrics::Metrics::new(),
+        ws_tickets: ws::Tickets::default(),
         shutdown: shutdown_rx.clone(),
     });
     let limits = ConnLimits {

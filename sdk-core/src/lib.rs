@@ -51,3 +51,7 @@ pub const SESSION_COOKIE: &str = "rucksack_session";
 pub const WS_API_KEY_PARAM: &str = "apiKey";
 /// Query parameter that carries the session token on a WebSocket upgrade.
 pub const WS_TOKEN_PARAM: &str = "token";
+/// Query parameter of the WebSocket URL carrying a one-time admin ticket
+/// (`POST /admin/tickets`), for a browser page that must not put the admin key
+/// in a URL.
+pub const WS_TICKET_PARAM: &str = "ticket";

@@ -22,6 +22,8 @@ pub const UPLOADS: &str = "uploads";
 pub const ADMIN: &str = "admin";
 /// The API keys, under [`ADMIN`].
 pub const KEYS: &str = "keys";
+/// One-time WebSocket tickets for the admin, under [`ADMIN`].
+pub const TICKETS: &str = "tickets";
 /// The WebSocket upgrade, `/ws` (the server also accepts it at `/`).
 pub const WS: &str = "ws";
 /// `GET /metrics`: Prometheus metrics (the admin key, or `--metrics-public`).

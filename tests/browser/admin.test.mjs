@@ -1,7 +1,7 @@
 // The admin page at /_/ in headless Chromium against the real server: sign in
 // with the admin key, create a collection, set its rules and a script (and see
 // the compile error first), create, edit and delete records through the table,
-// query them, and make and revoke an API key. RUCKSACK_SCREENSHOTS=<dir> saves a
+// query them, make and revoke an API key, and watch a write arrive live. RUCKSACK_SCREENSHOTS=<dir> saves a
 // screenshot of each view there (the README's come from this test).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -145,6 +145,23 @@ test('the admin page manages collections, records, configuration and keys', asyn
   await page.locator('#key-rows tr', { hasText: 'mobile app' }).getByRole('button', { name: 'Revoke' }).click();
   await page.waitForSelector('#key-rows tr:has-text("mobile app") >> text=/\\d{4}-\\d\\d-\\d\\d .*\\d{4}-/');
   assert.equal((await withKey()).status, 401);
+
+  // Live: an admin socket opened with a one-time ticket shows each write as it
+  // happens, whoever makes it, and the key is in no URL it opened.
+  const sockets = [];
+  page.on('websocket', (ws) => sockets.push(ws.url()));
+  await page.click('#nav-live');
+  await page.waitForSelector('#live-state:has-text("Connected")');
+  await fetch(`${server.url}/tasks`, {
+    method: 'POST',
+    headers: { authorization: `key ${ADMIN_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ title: 'seen live' }),
+  });
+  await page.waitForSelector('#live-rows tr:has-text("create"):has-text("tasks")');
+  await shot(page, 'live');
+  assert.equal(sockets.length, 1);
+  assert.match(sockets[0], /\/ws\?ticket=[0-9a-f]{64}$/);
+  assert.equal(sockets.some((u) => u.includes(ADMIN_KEY)), false);
 
   // Signing out forgets the key.
   await page.click('#sign-out');

@@ -632,3 +632,64 @@ async fn a_key_revoked_from_the_command_line_ends_its_sockets_by_the_next_heartb
     assert!(out.status.success(), "{out:?}");
     assert!(ended(&mut ws).await, "a socket outlived its revoked key");
 }
+
+/// `POST /admin/tickets` gives the admin a one-time ticket that opens one
+/// WebSocket with the admin key's power, so a browser page need not put the key
+/// in a URL; used, guessed or asked for with another key, it opens nothing.
+#[tokio::test]
+async fn an_admin_ticket_opens_one_socket_once() {
+    let server = Server::start();
+    let ticket = |key_holder: reqwest::RequestBuilder| async move {
+        let r = key_holder.send().await.expect("ticket");
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap_or_default())
+    };
+    let (status, _) = ticket(call(&server, reqwest::Method::POST, "/admin/tickets")).await;
+    assert_eq!(status, 403, "the app's key gets no ticket");
+    let (status, body) = ticket(admin(&server, reqwest::Method::POST, "/admin/tickets")).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["expiresIn"], 30);
+    let t = body["ticket"].as_str().expect("a ticket").to_owned();
+    let ws = |t: &str| format!("{}/ws?ticket={t}", server.url.replacen("http", "ws", 1));
+
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws(&t))
+        .await
+        .expect("opens");
+    let greeting = socket.next().await.expect("a frame").expect("a message");
+    assert!(
+        greeting.to_text().is_ok_and(|g| g.contains("connection")),
+        "{greeting:?}"
+    );
+    // An admin socket hears writes to a collection only the admin may read.
+    let config: rucksack::CollectionConfig =
+        serde_json::from_value(json!({"rules": {"read": "admin"}})).expect("config");
+    server
+        .admin_sdk()
+        .db()
+        .set_collection_config("audit", &config)
+        .await
+        .expect("configure");
+    let (writer, _) = server.signed_in("audited").await;
+    let _: rucksack::Record<Value> = writer
+        .db()
+        .create_resource("audit", &json!({"what": "login"}))
+        .await
+        .expect("create");
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+        .await
+        .expect("in time")
+        .expect("a frame")
+        .expect("a message");
+    assert!(
+        heard.to_text().is_ok_and(|h| h.contains("\"audit\"")),
+        "{heard:?}"
+    );
+
+    for bad in [t.as_str(), "0123456789abcdef"] {
+        let refused = tokio_tungstenite::connect_async(ws(bad)).await;
+        match refused {
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),
+            other => panic!("{bad}: expected 401, got {other:?}"),
+        }
+    }
+}

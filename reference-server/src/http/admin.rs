@@ -1,5 +1,6 @@
 //! The admin key's routes: `/admin/keys`, the same key management as the
-//! `rucksack-server keys` command, over HTTP; and `GET /metrics`.
+//! `rucksack-server keys` command, over HTTP; `/admin/tickets` for admin
+//! WebSockets opened by a browser page; and `GET /metrics`.
 
 use super::{Ctx, Outcome, ctx, finish, json_body, json_reply, store_error};
 use crate::app::App;
@@ -32,9 +33,34 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .and(warp::path::param::<String>())
         .and(warp::path::end())
         .and(warp::delete())
-        .and(ctx(app))
+        .and(ctx(app.clone()))
         .then(|id, c| async move { finish(revoke(id, c).await) });
-    list.or(create).unify().or(revoke).unify().boxed()
+    let ticket = warp::path(routes::ADMIN)
+        .and(warp::path(routes::TICKETS))
+        .and(warp::path::end())
+        .and(warp::post())
+        .and(ctx(app))
+        .then(|c| async move { finish(ticket(c).await) });
+    list.or(create)
+        .unify()
+        .or(revoke)
+        .unify()
+        .or(ticket)
+        .unify()
+        .boxed()
+}
+
+/// `POST /admin/tickets`: a one-time ticket that opens an admin WebSocket
+/// (`/ws?ticket=…`) within 30 s, for a page that keeps the admin key out of URLs.
+async fn ticket(c: Result<Ctx, ApiError>) -> Outcome {
+    let c = admin(c)?;
+    let ticket = c.app.ws_tickets.issue().ok_or_else(|| {
+        ApiError::retry_later("too many tickets are waiting to be used; retry later")
+    })?;
+    Ok(json_reply(
+        &json!({ "ticket": ticket, "expiresIn": crate::ws::TICKET_TTL.as_secs() }),
+        201,
+    ))
 }
 
 /// `GET /metrics`: the server's metrics in Prometheus' text format, for the

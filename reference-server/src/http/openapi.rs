@@ -61,6 +61,17 @@ fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
 /// A JSON record: the system fields and any others.
 type AnyRecord = Record<Map<String, Value>>;
 
+/// Answer of `POST /admin/tickets`.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+#[serde(rename_all = "camelCase")]
+struct TicketMade {
+    /// Opens one admin WebSocket: `/ws?ticket=<ticket>`.
+    ticket: String,
+    /// Seconds it stays good.
+    expires_in: u64,
+}
+
 /// A record, or an array of them (a bulk create).
 #[derive(JsonSchema)]
 #[allow(dead_code)]
@@ -100,6 +111,7 @@ const OPS: &[Op] = &[
     Op { method: "get", path: "/admin/keys", summary: "The API keys made with keys create", auth: Auth::Admin, body: None, answer: (200, Some(Content::Json(schema::<Vec<crate::store::KeyRow>>))), query: false },
     Op { method: "post", path: "/admin/keys", summary: "Make an API key (shown once)", auth: Auth::Admin, body: Some(Content::Json(schema::<NewKey>)), answer: (201, Some(Content::Json(schema::<KeyMade>))), query: false },
     Op { method: "delete", path: "/admin/keys/{id}", summary: "Revoke an API key", auth: Auth::Admin, body: None, answer: (200, Some(MESSAGE)), query: false },
+    Op { method: "post", path: "/admin/tickets", summary: "A one-time ticket for an admin WebSocket (/ws?ticket=…), good for 30 s", auth: Auth::Admin, body: None, answer: (201, Some(Content::Json(schema::<TicketMade>))), query: false },
     Op { method: "post", path: "/uploads", summary: "Upload a file", auth: Auth::Session, body: Some(Content::Form(&["bucket", "filename", "file"])), answer: (201, Some(Content::Json(schema::<FileRecord>))), query: false },
     Op { method: "get", path: "/uploads/{userId}", summary: "A user's files (another user's: public buckets only)", auth: Auth::Key, body: None, answer: (200, Some(Content::Json(schema::<FileList>))), query: false },
     Op { method: "get", path: "/uploads/{userId}/{filename}", summary: "A file's bytes (Range and ETag honoured)", auth: Auth::Key, body: None, answer: (200, Some(Content::Bytes("application/octet-stream"))), query: false },

@@ -6,6 +6,51 @@ pub mod conn;
 use crate::realtime::{Full, open_slot};
 use std::sync::Arc;
 
+/// How long a ticket from `POST /admin/tickets` may wait to be used.
+pub const TICKET_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+/// The most tickets waiting at once (more are refused until some are used or expire).
+const MAX_TICKETS: usize = 1_000;
+
+/// One-time tickets that open an admin WebSocket: a browser cannot send headers
+/// on a WebSocket, and the admin key must not go into a URL. A ticket is 256
+/// random bits, good once, for [`TICKET_TTL`].
+#[derive(Default)]
+pub struct Tickets(std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>);
+
+impl Tickets {
+    /// A new ticket, or `None` when [`MAX_TICKETS`] are waiting.
+    pub fn issue(&self) -> Option<String> {
+        self.issue_at(std::time::Instant::now())
+    }
+
+    fn issue_at(&self, now: std::time::Instant) -> Option<String> {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.retain(|_, expires| *expires > now);
+        if map.len() >= MAX_TICKETS {
+            return None;
+        }
+        let ticket = crate::clock::hex(&crate::clock::random_bytes::<32>());
+        map.insert(ticket.clone(), now + TICKET_TTL);
+        Some(ticket)
+    }
+
+    /// Whether `ticket` was issued, unused and unexpired; it is used up either way.
+    pub fn redeem(&self, ticket: &str) -> bool {
+        self.redeem_at(ticket, std::time::Instant::now())
+    }
+
+    fn redeem_at(&self, ticket: &str, now: std::time::Instant) -> bool {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.remove(ticket).is_some_and(|expires| expires > now)
+    }
+}
+
 /// Largest accepted WebSocket message.
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
@@ -100,11 +145,25 @@ async fn upgrade(
         token: query.get(sdk_core::WS_TOKEN_PARAM).map(String::as_str),
         cookie: cookie.as_deref(),
     };
+    let principal = match query.get(sdk_core::WS_TICKET_PARAM) {
+        Some(ticket) if app.ws_tickets.redeem(ticket) => Principal {
+            admin: true,
+            ..Principal::default()
+        },
+        Some(_) => {
+            return Err(ApiError::new(
+                ErrorCode::Unauthenticated,
+                "the ticket is unknown, used or expired; ask for another",
+            )
+            .into());
+        }
+        None => authenticate(&app, creds, KeyRule::OrSession).await?,
+    };
     let Principal {
         caller: user,
         admin,
         revocable_key,
-    } = authenticate(&app, creds, KeyRule::OrSession).await?;
+    } = principal;
     let numbered = query.contains_key(sdk_core::realtime::WS_STREAM_PARAM);
     let resuming = query.contains_key(sdk_core::realtime::WS_RESUME_PARAM);
     let (user_id, session) = match user {
@@ -162,4 +221,31 @@ async fn upgrade(
         .map_err(|_| ApiError::new(ErrorCode::InvalidBody, "Sec-WebSocket-Key is not valid"))?;
     h.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_ticket_opens_one_socket_within_its_time() {
+        let tickets = Tickets::default();
+        let now = Instant::now();
+        let t = tickets.issue_at(now).expect("a ticket");
+        assert_eq!(t.len(), 64);
+        assert!(tickets.redeem_at(&t, now));
+        assert!(!tickets.redeem_at(&t, now), "used once");
+        let late = tickets.issue_at(now).expect("a ticket");
+        assert!(!tickets.redeem_at(&late, now + TICKET_TTL), "expired");
+        assert!(!tickets.redeem_at("guess", now));
+        for _ in 0..MAX_TICKETS {
+            assert!(tickets.issue_at(now).is_some());
+        }
+        assert!(tickets.issue_at(now).is_none(), "bounded");
+        assert!(
+            tickets.issue_at(now + TICKET_TTL).is_some(),
+            "expired ones make room"
+        );
+    }
 }

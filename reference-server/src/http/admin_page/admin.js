@@ -44,8 +44,9 @@ function button(text, onClick, attrs = {}) {
 }
 
 function show(section) {
-  for (const id of ['sign-in', 'collections', 'collection', 'keys']) $(id).hidden = id !== section;
+  for (const id of ['sign-in', 'collections', 'collection', 'keys', 'live']) $(id).hidden = id !== section;
   $('nav').hidden = section === 'sign-in';
+  if (section !== 'live') stopLive();
 }
 
 async function loadSdk() {
@@ -73,6 +74,7 @@ $('sign-in-form').addEventListener('submit', async (ev) => {
 });
 
 $('sign-out').addEventListener('click', () => {
+  stopLive();
   sessionStorage.removeItem(KEY);
   sdk = null;
   location.hash = '';
@@ -328,6 +330,58 @@ $('new-key').addEventListener('submit', async (ev) => {
   }
 });
 
+// --- live events -------------------------------------------------------------------
+
+let live = null;
+
+function stopLive() {
+  if (live) {
+    live.onclose = null;
+    live.close();
+    live = null;
+  }
+}
+
+/** Opens an admin WebSocket with a one-time ticket (the key stays out of the URL). */
+async function showLive() {
+  show('live');
+  if (live) return;
+  $('live-error').textContent = '';
+  try {
+    const { ticket } = await api('POST', '/admin/tickets');
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const socket = new WebSocket(`${scheme}//${location.host}/ws?ticket=${encodeURIComponent(ticket)}`);
+    live = socket;
+    socket.onopen = () => { $('live-state').textContent = 'Connected.'; };
+    socket.onclose = (e) => {
+      $('live-state').textContent = `Disconnected${e.reason ? `: ${e.reason}` : ''}.`;
+      if (live === socket) live = null;
+    };
+    socket.onmessage = (e) => {
+      let m;
+      try { m = JSON.parse(e.data); } catch { return; }
+      if (m.action === 'connection') {
+        $('live-state').textContent = 'Connected.';
+        return;
+      }
+      const record = m.response && typeof m.response === 'object' ? m.response : {};
+      const tr = el('tr');
+      tr.append(
+        el('td', new Date().toISOString().slice(11, 23)),
+        el('td', String(m.action ?? '')),
+        el('td', String(m.collection ?? m.channel ?? '')),
+        el('td', String(record._id ?? ''), { title: JSON.stringify(record) }),
+        el('td', String(record.userId ?? '')),
+      );
+      const rows = $('live-rows');
+      rows.prepend(tr);
+      while (rows.children.length > 200) rows.lastChild.remove();
+    };
+  } catch (e) {
+    $('live-error').textContent = describe(e);
+  }
+}
+
 // --- routing -------------------------------------------------------------------------
 
 async function route() {
@@ -338,6 +392,7 @@ async function route() {
   $('key-made').hidden = true;
   const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   if (parts[0] === 'keys') return showKeys();
+  if (parts[0] === 'live') return showLive();
   if (parts[0] === 'c' && parts[1]) return showCollection(parts[1], parts[2] === 'config' ? 'config' : 'records');
   return showCollections();
 }
