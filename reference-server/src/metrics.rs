@@ -190,6 +190,8 @@ pub fn route_of(path: &str) -> Cow<'static, str> {
         sdk_core::routes::SEGMENTS.contains(&s)
             || s == sdk_core::routes::PASSWORD
             || s == sdk_core::routes::KEYS
+            || s == sdk_core::routes::USERS
+            || s == sdk_core::routes::TICKETS
     };
     if !own(first) {
         return match (segments.next(), segments.next()) {

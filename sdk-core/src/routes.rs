@@ -22,6 +22,8 @@ pub const UPLOADS: &str = "uploads";
 pub const ADMIN: &str = "admin";
 /// The API keys, under [`ADMIN`].
 pub const KEYS: &str = "keys";
+/// The users, under [`ADMIN`].
+pub const USERS: &str = "users";
 /// One-time WebSocket tickets for the admin, under [`ADMIN`].
 pub const TICKETS: &str = "tickets";
 /// The WebSocket upgrade, `/ws` (the server also accepts it at `/`).

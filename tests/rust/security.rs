@@ -693,3 +693,59 @@ async fn an_admin_ticket_opens_one_socket_once() {
         }
     }
 }
+
+/// The admin key lists the users (never a hash) and reads any user's private
+/// files; the app's key does neither.
+#[tokio::test]
+async fn the_admin_key_lists_users_and_reads_every_file() {
+    let server = Server::start();
+    let (owner, id) = server.signed_in("private-files").await;
+    owner
+        .storage()
+        .upload_file(
+            rucksack::Upload::bytes(b"secret plans".to_vec()),
+            "plans.txt",
+            "private",
+        )
+        .await
+        .expect("upload");
+    let users = json(admin(&server, reqwest::Method::GET, "/admin/users")).await;
+    let listed = users
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["id"] == id.as_str()))
+        .unwrap_or_else(|| panic!("{users}"));
+    assert!(
+        listed["email"]
+            .as_str()
+            .is_some_and(|e| e.contains("private-files"))
+    );
+    assert!(!users.to_string().contains("argon2"), "{users}");
+    let as_app = call(&server, reqwest::Method::GET, "/admin/users")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(as_app.status(), 403);
+
+    let path = format!("/uploads/{id}/plans.txt");
+    let by_app = call(&server, reqwest::Method::GET, &path)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(by_app.status(), 404, "another user's private file");
+    let by_admin = admin(&server, reqwest::Method::GET, &path)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(by_admin.status(), 200);
+    assert_eq!(
+        by_admin.bytes().await.expect("bytes").as_ref(),
+        b"secret plans"
+    );
+    let list = json(admin(
+        &server,
+        reqwest::Method::GET,
+        &format!("/uploads/{id}"),
+    ))
+    .await;
+    assert_eq!(list["records"][0]["filename"], "plans.txt", "{list}");
+}

@@ -35,6 +35,12 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .and(warp::delete())
         .and(ctx(app.clone()))
         .then(|id, c| async move { finish(revoke(id, c).await) });
+    let users = warp::path(routes::ADMIN)
+        .and(warp::path(routes::USERS))
+        .and(warp::path::end())
+        .and(warp::get())
+        .and(ctx(app.clone()))
+        .then(|c| async move { finish(users(c).await) });
     let ticket = warp::path(routes::ADMIN)
         .and(warp::path(routes::TICKETS))
         .and(warp::path::end())
@@ -47,7 +53,24 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .unify()
         .or(ticket)
         .unify()
+        .or(users)
+        .unify()
         .boxed()
+}
+
+/// `GET /admin/users`: every user, as `users list` shows them (never a hash).
+async fn users(c: Result<Ctx, ApiError>) -> Outcome {
+    let c = admin(c)?;
+    let users = c.app.store.users().await.map_err(store_error)?;
+    let listed: Vec<sdk_core::api::Me> = users
+        .into_iter()
+        .map(|u| sdk_core::api::Me {
+            id: u.id,
+            email: u.email,
+            created_at: crate::clock::iso_from_unix(u.created_at),
+        })
+        .collect();
+    Ok(json_reply(&listed, 200))
 }
 
 /// `POST /admin/tickets`: a one-time ticket that opens an admin WebSocket

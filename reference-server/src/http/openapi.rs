@@ -111,6 +111,7 @@ const OPS: &[Op] = &[
     Op { method: "get", path: "/admin/keys", summary: "The API keys made with keys create", auth: Auth::Admin, body: None, answer: (200, Some(Content::Json(schema::<Vec<crate::store::KeyRow>>))), query: false },
     Op { method: "post", path: "/admin/keys", summary: "Make an API key (shown once)", auth: Auth::Admin, body: Some(Content::Json(schema::<NewKey>)), answer: (201, Some(Content::Json(schema::<KeyMade>))), query: false },
     Op { method: "delete", path: "/admin/keys/{id}", summary: "Revoke an API key", auth: Auth::Admin, body: None, answer: (200, Some(MESSAGE)), query: false },
+    Op { method: "get", path: "/admin/users", summary: "Every user (id, email, registration time)", auth: Auth::Admin, body: None, answer: (200, Some(Content::Json(schema::<Vec<Me>>))), query: false },
     Op { method: "post", path: "/admin/tickets", summary: "A one-time ticket for an admin WebSocket (/ws?ticket=…), good for 30 s", auth: Auth::Admin, body: None, answer: (201, Some(Content::Json(schema::<TicketMade>))), query: false },
     Op { method: "post", path: "/uploads", summary: "Upload a file", auth: Auth::Session, body: Some(Content::Form(&["bucket", "filename", "file"])), answer: (201, Some(Content::Json(schema::<FileRecord>))), query: false },
     Op { method: "get", path: "/uploads/{userId}", summary: "A user's files (another user's: public buckets only)", auth: Auth::Key, body: None, answer: (200, Some(Content::Json(schema::<FileList>))), query: false },

@@ -44,7 +44,7 @@ function button(text, onClick, attrs = {}) {
 }
 
 function show(section) {
-  for (const id of ['sign-in', 'collections', 'collection', 'keys', 'live']) $(id).hidden = id !== section;
+  for (const id of ['sign-in', 'collections', 'collection', 'keys', 'live', 'files']) $(id).hidden = id !== section;
   $('nav').hidden = section === 'sign-in';
   if (section !== 'live') stopLive();
 }
@@ -330,6 +330,83 @@ $('new-key').addEventListener('submit', async (ev) => {
   }
 });
 
+// --- files ---------------------------------------------------------------------------
+
+let previews = [];
+
+/** A file's bytes, fetched with the admin key (a link could not carry it). */
+async function fileBlob(userId, filename) {
+  const res = await fetch(`/uploads/${encodeURIComponent(userId)}/${encodeURIComponent(filename)}`, {
+    headers: { authorization: `key ${sessionStorage.getItem(KEY)}` },
+  });
+  if (!res.ok) throw new Error(`${res.status} ${res.statusText}`);
+  return res.blob();
+}
+
+async function showFiles() {
+  show('files');
+  $('files-error').textContent = '';
+  try {
+    const users = await api('GET', '/admin/users');
+    const select = $('file-user');
+    const chosen = select.value;
+    select.replaceChildren(...users.map((u) => el('option', u.email, { value: u.id })));
+    if (users.some((u) => u.id === chosen)) select.value = chosen;
+    await listFiles();
+  } catch (e) {
+    $('files-error').textContent = describe(e);
+  }
+}
+
+async function listFiles() {
+  for (const url of previews) URL.revokeObjectURL(url);
+  previews = [];
+  const rows = $('file-rows');
+  rows.replaceChildren();
+  const userId = $('file-user').value;
+  if (!userId) return;
+  try {
+    const { records } = await api('GET', `/uploads/${encodeURIComponent(userId)}`);
+    const buckets = [...new Set(records.map((r) => r.bucket))].sort();
+    const bucketSelect = $('file-bucket');
+    const bucket = buckets.includes(bucketSelect.value) ? bucketSelect.value : '';
+    bucketSelect.replaceChildren(el('option', 'every bucket', { value: '' }),
+      ...buckets.map((b) => el('option', b, { value: b })));
+    bucketSelect.value = bucket;
+    for (const f of records.filter((r) => !bucket || r.bucket === bucket)) {
+      const tr = el('tr', undefined, { 'data-file': f.filename });
+      const preview = el('td');
+      if (/^image\/(png|jpeg|gif|webp|avif)$/.test(f.contentType) && f.size <= 10 * 1024 * 1024) {
+        fileBlob(userId, f.filename).then((blob) => {
+          const url = URL.createObjectURL(blob);
+          previews.push(url);
+          preview.append(el('img', undefined, { src: url, alt: f.filename, class: 'preview' }));
+        }).catch((e) => { preview.textContent = describe(e); });
+      }
+      const save = button('Download', async () => {
+        try {
+          const url = URL.createObjectURL(await fileBlob(userId, f.filename));
+          const a = el('a', undefined, { href: url, download: f.filename });
+          a.click();
+          setTimeout(() => URL.revokeObjectURL(url), 10_000);
+        } catch (e) {
+          $('files-error').textContent = describe(e);
+        }
+      });
+      const actions = el('td');
+      actions.append(save);
+      tr.append(preview, el('td', f.filename), el('td', f.bucket), el('td', String(f.size)),
+        el('td', f.contentType), el('td', f.createdAt), actions);
+      rows.append(tr);
+    }
+  } catch (e) {
+    $('files-error').textContent = describe(e);
+  }
+}
+
+$('file-user').addEventListener('change', listFiles);
+$('file-bucket').addEventListener('change', listFiles);
+
 // --- live events -------------------------------------------------------------------
 
 let live = null;
@@ -393,6 +470,7 @@ async function route() {
   const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   if (parts[0] === 'keys') return showKeys();
   if (parts[0] === 'live') return showLive();
+  if (parts[0] === 'files') return showFiles();
   if (parts[0] === 'c' && parts[1]) return showCollection(parts[1], parts[2] === 'config' ? 'config' : 'records');
   return showCollections();
 }
