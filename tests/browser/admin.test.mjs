@@ -1,8 +1,8 @@
 // The admin page at /_/ in headless Chromium against the real server: sign in
 // with the admin key, create a collection, set its rules and a script (and see
 // the compile error first), create, edit and delete records through the table,
-// query them, make and revoke an API key, preview a user's uploaded image and
-// watch a write arrive live. RUCKSACK_SCREENSHOTS=<dir> saves a
+// query them, make and revoke an API key, upload an image for a user and see it
+// previewed, and watch a write arrive live. RUCKSACK_SCREENSHOTS=<dir> saves a
 // screenshot of each view there (the README's come from this test).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -147,29 +147,30 @@ test('the admin page manages collections, records, configuration and keys', asyn
   await page.waitForSelector('#key-rows tr:has-text("mobile app") >> text=/\\d{4}-\\d\\d-\\d\\d .*\\d{4}-/');
   assert.equal((await withKey()).status, 401);
 
-  // Files: a user's upload is listed by user and bucket and previewed, though
-  // its bucket is private (the admin key sees every file).
+  // Files: a user's upload is listed by user and bucket; an image the admin
+  // uploads for the user is theirs and previewed, though its bucket is private.
   const reg = await (await fetch(`${server.url}/register`, {
     method: 'POST',
     headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' },
     body: JSON.stringify({ email: email('photographer'), password: PASSWORD }),
   })).json();
   const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
-  for (const [bucket, filename] of [['photos', 'dot.png'], ['notes', 'todo.txt']]) {
-    const form = new FormData();
-    form.append('bucket', bucket);
-    form.append('filename', filename);
-    form.append('file', new Blob([filename.endsWith('.png') ? png : 'buy milk'],
-      { type: filename.endsWith('.png') ? 'image/png' : 'text/plain' }), filename);
-    const up = await fetch(`${server.url}/uploads`, {
-      method: 'POST', headers: { 'x-api-key': API_KEY, 'x-authorization': reg.token }, body: form,
-    });
-    assert.equal(up.status, 201, await up.text());
-  }
+  const form = new FormData();
+  form.append('bucket', 'notes');
+  form.append('filename', 'todo.txt');
+  form.append('file', new Blob(['buy milk'], { type: 'text/plain' }), 'todo.txt');
+  const up = await fetch(`${server.url}/uploads`, {
+    method: 'POST', headers: { 'x-api-key': API_KEY, 'x-authorization': reg.token }, body: form,
+  });
+  assert.equal(up.status, 201, await up.text());
   await page.click('#nav-files');
   await page.waitForSelector(`#file-user option[value="${reg.id}"]`, { state: 'attached' });
   await page.selectOption('#file-user', reg.id);
   await page.waitForSelector('#file-rows tr[data-file="todo.txt"]');
+  // The admin uploads an image for the user from the page.
+  await page.setInputFiles('#upload-file', { name: 'dot.png', mimeType: 'image/png', buffer: png });
+  await page.fill('#upload-bucket', 'photos');
+  await page.click('#upload-form button');
   await page.waitForFunction(() => {
     const img = document.querySelector('#file-rows tr[data-file="dot.png"] img');
     return img && img.complete && img.naturalWidth === 1;
@@ -178,6 +179,11 @@ test('the admin page manages collections, records, configuration and keys', asyn
   await page.waitForFunction(() => document.querySelectorAll('#file-rows tr').length === 1);
   assert.equal(await page.getAttribute('#file-rows tr', 'data-file'), 'dot.png');
   await shot(page, 'files');
+  const theirs = await (await fetch(`${server.url}/uploads/${reg.id}`, {
+    headers: { 'x-api-key': API_KEY, 'x-authorization': reg.token },
+  })).json();
+  assert.deepEqual(theirs.records.map((r) => [r.filename, r.userId]).sort(),
+    [['dot.png', reg.id], ['todo.txt', reg.id]]);
 
   // Live: an admin socket opened with a one-time ticket shows each write as it
   // happens, whoever makes it, and the key is in no URL it opened.

@@ -749,3 +749,63 @@ async fn the_admin_key_lists_users_and_reads_every_file() {
     .await;
     assert_eq!(list["records"][0]["filename"], "plans.txt", "{list}");
 }
+
+/// An upload names its owner with `userId` only under the admin key: the admin
+/// page uploads for a user; a user cannot upload into another's files.
+#[tokio::test]
+async fn only_the_admin_key_uploads_for_another_user() {
+    let server = Server::start();
+    let (owner, id) = server.signed_in("gets-a-file").await;
+    let (_, token) = user(&server, "tries-to-plant").await;
+    let form = |user_id: &str| {
+        reqwest::multipart::Form::new()
+            .text("bucket", "docs")
+            .text("filename", "planted.txt")
+            .text("userId", user_id.to_owned())
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(b"hello".to_vec()).file_name("planted.txt"),
+            )
+    };
+    let by_user = call(&server, reqwest::Method::POST, "/uploads")
+        .header("x-authorization", &token)
+        .multipart(form(&id))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(by_user.status(), 403);
+    let unknown = admin(&server, reqwest::Method::POST, "/uploads")
+        .multipart(form("000000000000000000000000"))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(unknown.status(), 404);
+    let by_admin = admin(&server, reqwest::Method::POST, "/uploads")
+        .multipart(form(&id))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(by_admin.status(), 201);
+    let record: Value = by_admin.json().await.expect("json");
+    assert_eq!(record["userId"], id.as_str());
+    let mine = owner
+        .storage()
+        .get_list_of_user_files(&id)
+        .await
+        .expect("list");
+    assert_eq!(mine.records.len(), 1, "the owner sees it as theirs");
+    let no_owner = admin(&server, reqwest::Method::POST, "/uploads")
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("bucket", "docs")
+                .text("filename", "x.txt")
+                .part(
+                    "file",
+                    reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("x.txt"),
+                ),
+        )
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(no_owner.status(), 400, "the admin key names the owner");
+}

@@ -187,6 +187,8 @@ async fn read_text(mut part: Field) -> Result<String, ApiError> {
 struct Upload {
     filename: Option<String>,
     bucket: Option<String>,
+    /// The owner an upload with the admin key names (`userId`).
+    user_id: Option<String>,
     file: Option<(Blob, String)>,
 }
 
@@ -195,7 +197,7 @@ struct Upload {
 /// before anything is written. On any error, a stored blob is removed again.
 async fn read_upload<F, Fut>(app: &App, mut form: Form, before_file: F) -> Result<Upload, ApiError>
 where
-    F: Fn(Option<String>, Option<String>) -> Fut,
+    F: Fn(Option<String>, Option<String>, Option<String>) -> Fut,
     Fut: std::future::Future<Output = Result<(), ApiError>>,
 {
     let mut up = Upload::default();
@@ -211,7 +213,7 @@ where
             }
             match part.name().unwrap_or_default() {
                 "file" if up.file.is_none() => {
-                    before_file(up.filename.clone(), up.bucket.clone()).await?;
+                    before_file(up.filename.clone(), up.bucket.clone(), up.user_id.clone()).await?;
                     let content_type = part
                         .content_type()
                         .map_or_else(|| "application/octet-stream".to_owned(), |m| m.to_string());
@@ -232,6 +234,7 @@ where
                 }
                 "filename" => up.filename = Some(read_text(part).await?),
                 "bucket" => up.bucket = Some(read_text(part).await?),
+                "userId" => up.user_id = Some(read_text(part).await?),
                 _ => {
                     // Unknown parts are read and dropped, within the field limit.
                     read_text(part).await?;
@@ -308,15 +311,50 @@ async fn refuse(app: &App, body: FormResult, e: ApiError) -> Outcome {
 }
 
 async fn upload(c: CtxResult, form: FormResult, app: Arc<App>) -> Outcome {
-    let (c, caller) = match signed_in(c) {
-        Ok(v) => v,
+    // A signed-in user uploads their own file; the admin key may instead name
+    // the owner in a `userId` field before the file (the admin page does).
+    let c = match c {
+        Ok(c) => c,
         Err(e) => return refuse(&app, form, e).await,
     };
+    let caller = c.caller.as_ref().map(|k| k.user_id.clone());
+    if caller.is_none()
+        && !c.admin
+        && let Err(e) = c.require_user()
+    {
+        return refuse(&app, form, e).await;
+    }
+    let admin = c.admin;
     let app = c.app.clone();
-    let check = |filename: Option<String>, bucket: Option<String>| {
+    let owner_of = move |named: Option<String>| -> Result<String, ApiError> {
+        match (named, &caller) {
+            (Some(id), _) if admin => Ok(id),
+            (Some(_), _) => Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "only the admin key may upload for another user (userId)",
+            )),
+            (None, Some(me)) => Ok(me.clone()),
+            (None, None) => Err(missing(ErrorCode::ValidationFailed, "userId")),
+        }
+    };
+    let owner_of = Arc::new(owner_of);
+    let check = |filename: Option<String>, bucket: Option<String>, named: Option<String>| {
         let app = app.clone();
-        let caller = caller.clone();
+        let owner_of = owner_of.clone();
         async move {
+            let caller = owner_of(named)?;
+            if app
+                .store
+                .user_by_id(&caller)
+                .await
+                .map_err(store_error)?
+                .is_none()
+            {
+                return Err(ApiError::new(
+                    ErrorCode::NotFound,
+                    "no user with that userId",
+                ));
+            }
             if let Some(b) = &bucket {
                 check_bucket(b).map_err(ApiError::from)?;
             }
@@ -339,6 +377,7 @@ async fn upload(c: CtxResult, form: FormResult, app: Arc<App>) -> Outcome {
     let mut up = read_upload(&app, form, check).await?;
     let stored = up.file.as_ref().map(|(b, _)| b.name.clone());
     let result = async {
+        let caller = owner_of(up.user_id.clone())?;
         let filename = up
             .filename
             .clone()
@@ -554,7 +593,7 @@ async fn rename(raw_name: String, c: CtxResult, body: RawBody) -> Outcome {
         }
         true => {
             let form = open_form(&c.app, body)?;
-            let up = read_upload(&c.app, form, |_, _| async {
+            let up = read_upload(&c.app, form, |_, _, _| async {
                 Err(ApiError::new(
                     ErrorCode::ValidationFailed,
                     "a rename carries no file",
@@ -593,7 +632,7 @@ async fn overwrite(raw_name: String, c: CtxResult, form: FormResult, app: Arc<Ap
     };
     let app = c.app.clone();
     let not_found = || ApiError::new(ErrorCode::NotFound, "no such file; upload it first");
-    let check = |_: Option<String>, _: Option<String>| {
+    let check = |_: Option<String>, _: Option<String>, _: Option<String>| {
         let (app, caller, filename) = (app.clone(), caller.clone(), filename.clone());
         async move {
             match app

@@ -404,6 +404,35 @@ async function listFiles() {
   }
 }
 
+/** Uploads a file owned by the chosen user (the admin key names the owner). */
+$('upload-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const file = $('upload-file').files[0];
+  const userId = $('file-user').value;
+  if (!file || !userId) return;
+  const form = new FormData();
+  form.append('bucket', $('upload-bucket').value.trim());
+  form.append('filename', file.name);
+  form.append('userId', userId);
+  form.append('file', file, file.name);
+  try {
+    const res = await fetch('/uploads', {
+      method: 'POST',
+      headers: { authorization: `key ${sessionStorage.getItem(KEY)}` },
+      body: form,
+    });
+    if (!res.ok) {
+      const body = await res.json().catch(() => ({}));
+      throw Object.assign(new Error(body.message ?? res.statusText), body);
+    }
+    $('upload-file').value = '';
+    $('files-error').textContent = '';
+    await listFiles();
+  } catch (e) {
+    $('files-error').textContent = describe(e);
+  }
+});
+
 $('file-user').addEventListener('change', listFiles);
 $('file-bucket').addEventListener('change', listFiles);
 
