@@ -10,11 +10,12 @@ const $ = (id) => document.getElementById(id);
 let sdk = null;
 const state = { collection: null, offset: 0, editing: null, total: 0 };
 
-/** A call to an admin route with the admin key; rejects with the server's error body. */
+/** A call with the admin key (a JSON body, or a form as is); rejects with the server's error body. */
 async function api(method, path, body) {
   const headers = { authorization: `key ${sessionStorage.getItem(KEY)}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const form = body instanceof FormData;
+  if (body !== undefined && !form) headers['content-type'] = 'application/json';
+  const res = await fetch(path, { method, headers, body: body === undefined || form ? body : JSON.stringify(body) });
   const text = await res.text();
   const data = text ? JSON.parse(text) : null;
   if (!res.ok) throw Object.assign(new Error(data?.message ?? res.statusText), { status: res.status, ...data });
@@ -416,15 +417,7 @@ $('upload-form').addEventListener('submit', async (ev) => {
   form.append('userId', userId);
   form.append('file', file, file.name);
   try {
-    const res = await fetch('/uploads', {
-      method: 'POST',
-      headers: { authorization: `key ${sessionStorage.getItem(KEY)}` },
-      body: form,
-    });
-    if (!res.ok) {
-      const body = await res.json().catch(() => ({}));
-      throw Object.assign(new Error(body.message ?? res.statusText), body);
-    }
+    await api('POST', '/uploads', form);
     $('upload-file').value = '';
     $('files-error').textContent = '';
     await listFiles();
