@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 /// How many written bytes start a background flush to disk during an upload.
 const SYNC_EVERY: u64 = 2 * 1024 * 1024;
@@ -105,12 +105,17 @@ impl FileStore for LocalFiles {
         }
     }
 
-    async fn open(&self, name: &str) -> Result<tokio::fs::File, FileError> {
-        match tokio::fs::File::open(self.path(name)?).await {
-            Ok(f) => Ok(f),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(FileError::NotFound),
-            Err(e) => Err(e.into()),
+    async fn read(&self, name: &str, start: u64, len: u64) -> Result<ByteStream, FileError> {
+        let mut file = match tokio::fs::File::open(self.path(name)?).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(FileError::NotFound),
+            Err(e) => return Err(e.into()),
+        };
+        if start > 0 {
+            file.seek(std::io::SeekFrom::Start(start)).await?;
         }
+        let chunks = tokio_util::io::ReaderStream::with_capacity(file.take(len), 64 * 1024);
+        Ok(Box::pin(chunks))
     }
 
     async fn remove(&self, name: &str) -> Result<(), FileError> {
@@ -163,12 +168,20 @@ mod tests {
             blob.sha256,
             "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
         );
-        let mut f = store.open(&blob.name).await.expect("open");
-        let mut s = String::new();
-        tokio::io::AsyncReadExt::read_to_string(&mut f, &mut s)
-            .await
-            .expect("read");
-        assert_eq!(s, "hello world");
+        let read = |start, len| {
+            let store = &store;
+            let name = blob.name.clone();
+            async move {
+                let chunks: Vec<bytes::Bytes> = futures_util::TryStreamExt::try_collect(
+                    store.read(&name, start, len).await.expect("read"),
+                )
+                .await
+                .expect("chunks");
+                String::from_utf8(chunks.concat()).expect("text")
+            }
+        };
+        assert_eq!(read(0, 11).await, "hello world");
+        assert_eq!(read(6, 3).await, "wor");
 
         let e = store
             .put(stream(vec![b"0123456789", b"0123456789"]), 15)
@@ -183,14 +196,14 @@ mod tests {
         );
 
         assert!(matches!(
-            store.open("../etc").await,
+            store.read("../etc", 0, 1).await,
             Err(FileError::NotFound)
         ));
         let keep = std::collections::HashSet::from([blob.name.clone()]);
         assert_eq!(store.sweep(&keep).await.expect("sweep"), 0);
         assert_eq!(store.sweep(&Default::default()).await.expect("sweep"), 1);
         assert!(matches!(
-            store.open(&blob.name).await,
+            store.read(&blob.name, 0, 1).await,
             Err(FileError::NotFound)
         ));
     }

@@ -62,8 +62,10 @@ pub struct Blob {
 pub trait FileStore: Send + Sync + 'static {
     /// Streams `body` into a new blob, at most `max` bytes; durable when it returns.
     async fn put(&self, body: ByteStream, max: u64) -> Result<Blob, FileError>;
-    /// Opens a blob for reading.
-    async fn open(&self, name: &str) -> Result<tokio::fs::File, FileError>;
+    /// Streams `len` bytes of a blob from byte `start` (the caller knows the
+    /// blob's size from its metadata). A reader that has started finishes
+    /// reading even if the blob is removed meanwhile.
+    async fn read(&self, name: &str, start: u64, len: u64) -> Result<ByteStream, FileError>;
     /// Removes a blob (readers that already opened it finish reading it).
     async fn remove(&self, name: &str) -> Result<(), FileError>;
     /// Removes every blob not named in `keep`, and unfinished uploads; returns how many.

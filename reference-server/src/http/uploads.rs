@@ -8,7 +8,6 @@ use crate::clock::{new_id, now_iso};
 use crate::error::ApiError;
 use crate::files::{Blob, FileError};
 use crate::store::FileBytes;
-use bytes::Bytes;
 use futures_util::TryStreamExt;
 use sdk_core::api::MessageResponse;
 use sdk_core::files::{
@@ -20,7 +19,6 @@ use sdk_core::{ErrorBody, ErrorCode};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use warp::filters::BoxedFilter;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::{Filter, Reply};
@@ -492,7 +490,7 @@ async fn download(
     // An overwrite may remove the bytes between reading the metadata and opening
     // them; the metadata then names the new bytes, so look again.
     let mut attempt = 0;
-    let (record, mut file) = loop {
+    let (record, etag_value, span, len, stream) = loop {
         let (record, blob) = c
             .app
             .store
@@ -504,46 +502,44 @@ async fn download(
         if !mine && !c.app.config.public_buckets.contains(&record.bucket) {
             return Err(not_found());
         }
-        match c.app.files.open(&blob).await {
-            Ok(file) => break (record, file),
+        let etag = format!("\"{}\"", record.sha256);
+        let etag_value = HeaderValue::from_str(&etag).map_err(ApiError::internal)?;
+        if if_none_match
+            .as_deref()
+            .is_some_and(|m| m.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+        {
+            let mut r = warp::reply::Response::default();
+            *r.status_mut() = StatusCode::NOT_MODIFIED;
+            r.headers_mut().insert(header::ETAG, etag_value);
+            return Ok(r);
+        }
+        let size = record.size;
+        let span = match parse_range(range.as_deref(), size) {
+            Ok(s) => s,
+            Err(()) => {
+                let mut r = ApiError::new(
+                    ErrorCode::RangeNotSatisfiable,
+                    format!("the file has {size} bytes"),
+                )
+                .into_response();
+                let v = HeaderValue::from_str(&format!("bytes */{size}"))
+                    .map_err(ApiError::internal)?;
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+                return Ok(r);
+            }
+        };
+        let (start, len) = match span {
+            Some((a, b)) => (a, b - a + 1),
+            None => (0, size),
+        };
+        match c.app.files.read(&blob, start, len).await {
+            Ok(stream) => break (record, etag_value, span, len, stream),
             Err(FileError::NotFound) if attempt < 5 => attempt += 1,
             Err(e) => return Err(file_error(e)),
         }
     };
-    let etag = format!("\"{}\"", record.sha256);
-    let etag_value = HeaderValue::from_str(&etag).map_err(ApiError::internal)?;
-    if if_none_match.is_some_and(|m| m.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
-        let mut r = warp::reply::Response::default();
-        *r.status_mut() = StatusCode::NOT_MODIFIED;
-        r.headers_mut().insert(header::ETAG, etag_value);
-        return Ok(r);
-    }
     let size = record.size;
-    let span = match parse_range(range.as_deref(), size) {
-        Ok(s) => s,
-        Err(()) => {
-            let mut r = ApiError::new(
-                ErrorCode::RangeNotSatisfiable,
-                format!("the file has {size} bytes"),
-            )
-            .into_response();
-            let v =
-                HeaderValue::from_str(&format!("bytes */{size}")).map_err(ApiError::internal)?;
-            r.headers_mut().insert(header::CONTENT_RANGE, v);
-            return Ok(r);
-        }
-    };
-    let (start, len) = match span {
-        Some((a, b)) => (a, b - a + 1),
-        None => (0, size),
-    };
-    if start > 0 {
-        file.seek(std::io::SeekFrom::Start(start))
-            .await
-            .map_err(ApiError::internal)?;
-    }
-    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 64 * 1024);
-    let mut r = warp::reply::stream(stream.map_ok(Bytes::from)).into_response();
+    let mut r = warp::reply::stream(sync_wrapper::SyncStream::new(stream)).into_response();
     let h = r.headers_mut();
     let content_type = HeaderValue::from_str(&record.content_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
