@@ -2,7 +2,7 @@
 # The tools the tests and the benchmarks need, installed idempotently on a fresh
 # Debian machine: Debian's chromium, wrk and jq, the wasm32 target, wasm-pack, the
 # wasm-bindgen CLI matching Cargo.lock, a nightly toolchain and cargo-fuzz (for
-# the fuzz targets), and the npm packages. Sourced by
+# the fuzz targets), s3s-fs (an S3 server for the tests), and the npm packages. Sourced by
 # scripts/test.sh and bench/run.sh; `bash scripts/setup.sh` runs it alone.
 step() { printf '\n==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -47,6 +47,8 @@ setup() {
     rustup toolchain install nightly --profile minimal
   fi
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
+  # A real S3-protocol server for the tests of `--files s3://…` (file system backed).
+  command -v s3s-fs >/dev/null || cargo install s3s-fs --version 0.14.1 --features binary --locked
   (cd npm && npm ci --no-audit --no-fund --loglevel=error)
   (cd tests && npm ci --no-audit --no-fund --loglevel=error)
 }

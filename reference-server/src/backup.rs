@@ -57,8 +57,10 @@ fn io(what: &str, path: &Path) -> impl Fn(std::io::Error) -> String {
 }
 
 /// Writes the archive of `data_dir` to `out` (through a temporary file renamed
-/// at the end, so `out` is never half-written); returns a summary.
-pub fn backup(data_dir: &Path, out: &Path) -> Outcome<String> {
+/// at the end, so `out` is never half-written); returns a summary. With
+/// `bytes_elsewhere` (file bytes in an S3 bucket, `--files s3://…`) it holds
+/// the database and keys only: the bucket's own versioning backs up the bytes.
+pub fn backup(data_dir: &Path, out: &Path, bytes_elsewhere: Option<&str>) -> Outcome<String> {
     let db = data_dir.join(DATABASE);
     if !db.is_file() {
         return Err(format!("no database at {}", db.display()));
@@ -92,7 +94,7 @@ pub fn backup(data_dir: &Path, out: &Path) -> Outcome<String> {
                 |r| r.get(0),
             )
             .map_err(|e| e.to_string())?;
-        if has_files {
+        if has_files && bytes_elsewhere.is_none() {
             let mut st = c
                 .prepare("SELECT DISTINCT blob FROM files ORDER BY blob")
                 .map_err(|e| e.to_string())?;
@@ -147,6 +149,14 @@ pub fn backup(data_dir: &Path, out: &Path) -> Outcome<String> {
         .map_err(io("cannot sync", &partial))?;
     drop(w);
     std::fs::rename(&partial, out).map_err(io("cannot write", out))?;
+    if let Some(store) = bytes_elsewhere {
+        return Ok(format!(
+            "backed up {} to {}: the database; the file bytes stay in {store} \
+             (back the bucket up with its own versioning or replication)",
+            data_dir.display(),
+            out.display(),
+        ));
+    }
     Ok(format!(
         "backed up {} to {}: the database and {} file blob(s), {bytes} bytes of files",
         data_dir.display(),
@@ -386,7 +396,7 @@ mod tests {
             .expect("database");
         std::fs::write(data.join("api_key"), "k").expect("key");
         let archive = tmp.path().join("b.tar");
-        backup(&data, &archive).expect("backup");
+        backup(&data, &archive, None).expect("backup");
         let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode(&archive), 0o600);
         let fresh = tmp.path().join("fresh");
@@ -394,7 +404,35 @@ mod tests {
         assert_eq!(mode(&fresh), 0o700);
         assert_eq!(mode(&fresh.join(DATABASE)), 0o600);
         assert_eq!(mode(&fresh.join("api_key")), 0o600);
-        let err = backup(&data, tmp.path()).expect_err("a directory");
+        let err = backup(&data, tmp.path(), None).expect_err("a directory");
         assert!(err.contains("is a directory"), "{err}");
+    }
+
+    #[test]
+    fn with_file_bytes_in_a_bucket_the_archive_holds_the_database_only() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let data = tmp.path().join("data");
+        std::fs::create_dir_all(data.join(BLOBS)).expect("mkdir");
+        rusqlite::Connection::open(data.join(DATABASE))
+            .and_then(|c| {
+                c.execute_batch(
+                    "CREATE TABLE files (blob TEXT); INSERT INTO files VALUES ('ab12');",
+                )
+            })
+            .expect("database");
+        let archive = tmp.path().join("b.tar");
+        // The blob is not in the data directory: a local backup must fail...
+        let err = backup(&data, &archive, None).expect_err("missing blob");
+        assert!(err.contains("is gone"), "{err}");
+        // ...and one whose bytes live in S3 leaves them there.
+        let said = backup(&data, &archive, Some("s3://b/p")).expect("backup");
+        assert!(said.contains("the file bytes stay in s3://b/p"), "{said}");
+        let mut names = Vec::new();
+        let mut tar = tar::Archive::new(File::open(&archive).expect("archive"));
+        for e in tar.entries().expect("entries") {
+            let e = e.expect("entry");
+            names.push(e.path().expect("path").to_string_lossy().into_owned());
+        }
+        assert_eq!(names, vec![DATABASE.to_owned()]);
     }
 }

@@ -39,6 +39,13 @@ pub struct Config {
     )]
     pub data_dir: PathBuf,
 
+    /// Where file bytes live: `<data-dir>/files` when not given, or an
+    /// S3-compatible bucket, `s3://bucket[/prefix]?endpoint=http://host:9000&region=…`
+    /// (credentials from `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`). Servers
+    /// sharing one bucket may each upload and serve every file.
+    #[arg(long, global = true, env = "RUCKSACK_FILES", value_name = "URL")]
+    pub files: Option<String>,
+
     /// The app's API key. When none is given, one is generated on first start,
     /// kept in `<data-dir>/api_key` and printed.
     #[arg(long, env = "RUCKSACK_API_KEY", hide_env_values = true)]

@@ -114,6 +114,24 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// Opens the file store `--files` names (the data directory's `files/` when none).
+pub async fn open_files(config: &Config) -> Result<Arc<dyn files::FileStore>, String> {
+    match config.files.as_deref() {
+        None => Ok(Arc::new(
+            files::local::LocalFiles::open(&config.data_dir.join("files"))
+                .map_err(|e| format!("cannot open the file store: {e}"))?,
+        )),
+        Some(url) if url.starts_with("s3://") => {
+            let s3 = files::s3::S3Files::open(url)?;
+            s3.check().await?;
+            Ok(Arc::new(s3))
+        }
+        Some(url) => Err(format!(
+            "no file store for '{url}' (leave --files out for the data directory, or give s3://bucket?endpoint=…)"
+        )),
+    }
+}
+
 /// Makes the data directory readable by its owner only (0700) and the database
 /// file too (0600; SQLite gives its journal files the database file's mode),
 /// creating the file when it is not there yet. Users' emails, password hashes
@@ -162,10 +180,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
     keep_private(&config.data_dir, &db)
         .map_err(|e| format!("cannot make the data directory private: {e}"))?;
     let store = store::open(&db.to_string_lossy()).map_err(|e| e.to_string())?;
-    let files: Arc<dyn files::FileStore> = Arc::new(
-        files::local::LocalFiles::open(&config.data_dir.join("files"))
-            .map_err(|e| format!("cannot open the file store: {e}"))?,
-    );
+    let files = open_files(&config).await?;
     // Blobs no file names (an upload cut short by a crash) are removed at start.
     let referenced = store.file_blobs().await.map_err(|e| e.to_string())?;
     let swept = files.sweep(&referenced).await.map_err(|e| e.to_string())?;
@@ -365,7 +380,9 @@ pub async fn make_key(
 pub async fn run_command(config: &Config, command: &config::Command) -> Result<String, String> {
     // These two must not open (and so create) the database first.
     match command {
-        config::Command::Backup { file } => return backup::backup(&config.data_dir, file),
+        config::Command::Backup { file } => {
+            return backup::backup(&config.data_dir, file, config.files.as_deref());
+        }
         config::Command::Restore { file } => return backup::restore(&config.data_dir, file),
         _ => {}
     }

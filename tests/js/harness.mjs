@@ -1,7 +1,10 @@
 // Starts the real rucksack-server binary on a free port with its own data
-// directory, for the JavaScript end-to-end tests.
+// directory, for the JavaScript end-to-end tests. With RUCKSACK_TEST_FILES=s3
+// each server keeps its file bytes in an S3 bucket of a real S3-protocol server
+// (s3s-fs, installed by scripts/setup.sh) started beside it.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +23,38 @@ export function serverBin() {
   return process.env.RUCKSACK_SERVER_BIN ?? join(root, 'target', 'debug', 'rucksack-server');
 }
 
+const S3_KEYS = ['rucksack-test', 'rucksack-test-secret'];
+
+/** A free TCP port on 127.0.0.1. */
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Starts s3s-fs storing under `dir` with the bucket `rucksack`; resolves to { url, child }. */
+async function startS3(dir) {
+  mkdirSync(join(dir, 'rucksack'), { recursive: true });
+  const port = await freePort();
+  const child = spawn('s3s-fs', ['--host', '127.0.0.1', '--port', String(port),
+    '--access-key', S3_KEYS[0], '--secret-key', S3_KEYS[1], dir], { stdio: 'ignore' });
+  for (let i = 0; i < 200; i++) {
+    const up = await new Promise((r) => {
+      const sock = connect(port, '127.0.0.1', () => { sock.destroy(); r(true); });
+      sock.once('error', () => r(false));
+    });
+    if (up) return { url: `s3://rucksack?endpoint=http://127.0.0.1:${port}`, child };
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  child.kill();
+  throw new Error(`s3s-fs did not listen on port ${port}`);
+}
+
 /**
  * Starts a server (with `extraArgs` added to its command line); resolves to
  * { url, softuni, stop() }, `softuni` the SoftUni mount's URL when `--softuni` is given.
@@ -28,10 +63,18 @@ export async function startServer(extraArgs = []) {
   const bin = serverBin();
   if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: run cargo build -p reference-server`);
   const dataDir = mkdtempSync(join(tmpdir(), 'rucksack-js-'));
+  const s3 = process.env.RUCKSACK_TEST_FILES === 's3' ? await startS3(join(dataDir, '.s3')) : null;
+  const files = s3 ? ['--files', s3.url] : [];
   const child = spawn(bin, [
     '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--api-key', API_KEY, '--admin-key', ADMIN_KEY,
-    '--hash-memory-kib', '64', '--hash-iterations', '1', '--shutdown-grace', '2', ...extraArgs,
-  ], { env: { ...process.env, RUCKSACK_LOG: 'warn', RUCKSACK_AUTH_RATE_PER_IP: '100000', RUCKSACK_AUTH_RATE_PER_EMAIL: '100000' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    '--hash-memory-kib', '64', '--hash-iterations', '1', '--shutdown-grace', '2', ...files, ...extraArgs,
+  ], {
+    env: {
+      ...process.env, RUCKSACK_LOG: 'warn', RUCKSACK_AUTH_RATE_PER_IP: '100000', RUCKSACK_AUTH_RATE_PER_EMAIL: '100000',
+      AWS_ACCESS_KEY_ID: S3_KEYS[0], AWS_SECRET_ACCESS_KEY: S3_KEYS[1],
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const mounted = extraArgs.includes('--softuni');
   const { url, softuni } = await new Promise((resolveUrls, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not start in 30 s')), 30_000);
@@ -53,6 +96,11 @@ export async function startServer(extraArgs = []) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         await exited;
+      }
+      if (s3) {
+        const gone = new Promise((r) => s3.child.once('exit', r));
+        s3.child.kill();
+        await gone;
       }
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -88,7 +88,7 @@ fn tmp_files(data: &Path) -> Vec<PathBuf> {
 async fn a_full_disk_refuses_writes_with_507_and_recovers_without_a_restart() {
     let fs = Tmpfs::mount();
     let data = fs.path().join("data");
-    let mut server = Server::start_in(&data);
+    let mut server = Server::start_in_local(&data);
     let sdk = server.sdk();
     let who = email("diskfull");
     let me = sdk
@@ -214,7 +214,7 @@ async fn a_full_disk_refuses_writes_with_507_and_recovers_without_a_restart() {
 
     // After a restart, every acknowledged write is there and whole.
     assert!(server.stop(), "the server stopped cleanly");
-    let server = Server::start_in(&data);
+    let server = Server::start_in_local(&data);
     let sdk = server.sdk();
     sdk.auth().login(&who, PASSWORD).await.expect("login");
     let stored: Vec<Record<Value>> = sdk.db().get_collection("notes").await.expect("notes");

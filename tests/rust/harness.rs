@@ -3,6 +3,11 @@
 //! The binary is found through `RUCKSACK_SERVER_BIN`, else next to the test
 //! executable's directory (`target/<profile>/rucksack-server`); build it first with
 //! `cargo build -p reference-server`.
+//!
+//! `RUCKSACK_TEST_FILES=s3` keeps every server's file bytes in an S3 bucket: the
+//! harness starts a real S3-protocol server (`s3s-fs`, which `scripts/setup.sh`
+//! installs) beside each server, storing under `<data-dir>/.s3`, and points the
+//! server at it with `--files s3://…`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -37,7 +42,63 @@ pub struct Server {
     pub data_dir: PathBuf,
     /// The server's log lines so far, for a server started with [`Server::start_logging`].
     pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// The S3 server holding the file bytes, with `RUCKSACK_TEST_FILES=s3`.
+    s3: Option<S3>,
     _tmp: Option<tempfile::TempDir>,
+}
+
+/// A real S3-protocol server (`s3s-fs`) on a free port: its bucket `rucksack`
+/// lives under a directory of the caller's.
+pub struct S3 {
+    child: Child,
+    /// The `--files` URL that reaches its bucket.
+    pub files_url: String,
+}
+
+/// The access key and secret the harness's S3 servers take.
+pub const S3_KEYS: (&str, &str) = ("rucksack-test", "rucksack-test-secret");
+
+impl S3 {
+    /// Starts `s3s-fs` storing under `root` (created, with the bucket, if missing).
+    pub fn start(root: &Path) -> Self {
+        std::fs::create_dir_all(root.join("rucksack")).expect("S3 root");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut child = Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", S3_KEYS.0, "--secret-key", S3_KEYS.1])
+            .arg(root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start s3s-fs (install it with `bash scripts/setup.sh`)");
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Self {
+                    child,
+                    files_url: format!("s3://rucksack?endpoint=http://127.0.0.1:{port}"),
+                };
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("s3s-fs did not listen on port {port}");
+    }
+
+    /// Whether the tests keep file bytes in S3 (`RUCKSACK_TEST_FILES=s3`).
+    pub fn wanted() -> bool {
+        std::env::var("RUCKSACK_TEST_FILES").is_ok_and(|v| v == "s3")
+    }
+}
+
+impl Drop for S3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// A process's resident memory in KiB, from `/proc/<pid>/status` (0 if unknown).
@@ -128,6 +189,36 @@ impl Server {
         Self::launch(data_dir, &[], None)
     }
 
+    /// As [`Server::start_in`], with extra flags.
+    pub fn start_in_with(data_dir: &Path, extra: &[&str]) -> Self {
+        Self::launch(data_dir, extra, None)
+    }
+
+    /// As [`Server::start_in`], with the file bytes in the data directory
+    /// whatever `RUCKSACK_TEST_FILES` says: for tests of the local file engine
+    /// (its temporary files, its disk, its backups).
+    pub fn start_in_local(data_dir: &Path) -> Self {
+        Self::launch_with(data_dir, &[], None, false)
+    }
+
+    /// As [`Server::start`], with the file bytes in the data directory (see
+    /// [`Server::start_in_local`]).
+    pub fn start_local() -> Self {
+        let tmp = tempfile::tempdir().expect("temporary data directory");
+        let mut s = Self::start_in_local(tmp.path());
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// The directory that holds the file blobs, one file each: the data
+    /// directory's, or the S3 bucket's folder when the bytes are in S3.
+    pub fn blob_dir(&self) -> PathBuf {
+        match self.s3 {
+            Some(_) => self.data_dir.join(".s3/rucksack/blobs"),
+            None => self.data_dir.join("files/blobs"),
+        }
+    }
+
     /// A server whose log (at `filter`, as `RUCKSACK_LOG` takes it) is kept in
     /// [`Server::log`], started with the `extra` flags.
     pub fn start_logging(filter: &str, extra: &[&str]) -> Self {
@@ -138,13 +229,27 @@ impl Server {
     }
 
     fn launch(data_dir: &Path, extra: &[&str], log: Option<&str>) -> Self {
+        Self::launch_with(data_dir, extra, log, S3::wanted())
+    }
+
+    fn launch_with(data_dir: &Path, extra: &[&str], log: Option<&str>, in_s3: bool) -> Self {
         let bin = server_bin();
         assert!(
             bin.exists(),
             "no server binary at {}: run `cargo build -p reference-server`",
             bin.display()
         );
-        let mut child = Command::new(&bin)
+        // A test that names its own file store (`--files`) gets no S3 server of ours.
+        let own_files = extra.contains(&"--files");
+        let s3 = (in_s3 && !own_files).then(|| S3::start(&data_dir.join(".s3")));
+        let mut command = Command::new(&bin);
+        if let Some(s3) = &s3 {
+            command.args(["--files", &s3.files_url]);
+        }
+        command
+            .env("AWS_ACCESS_KEY_ID", S3_KEYS.0)
+            .env("AWS_SECRET_ACCESS_KEY", S3_KEYS.1);
+        let mut child = command
             .args(["--listen", "127.0.0.1:0", "--api-key", API_KEY])
             .args(["--admin-key", ADMIN_KEY])
             .arg("--data-dir")
@@ -204,6 +309,7 @@ impl Server {
             url,
             data_dir: data_dir.to_owned(),
             log: lines,
+            s3,
             _tmp: None,
         }
     }

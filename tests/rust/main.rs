@@ -10,6 +10,7 @@ mod crash_loop;
 mod disk_full;
 mod durability;
 mod files;
+mod files_s3;
 mod hardening;
 mod limits;
 mod metrics;

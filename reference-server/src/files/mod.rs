@@ -1,4 +1,5 @@
-//! File bytes: the `FileStore` trait and its local-disk engine.
+//! File bytes: the `FileStore` trait, its local-disk engine (the default) and
+//! its S3 engine.
 //!
 //! Every upload becomes a new blob with a name of its own; the metadata record
 //! (in the `Store`) names the blob. Replacing a file writes a new blob, commits
@@ -6,6 +7,7 @@
 //! complete blob, the old or the new, and metadata never names a partial file.
 
 pub mod local;
+pub mod s3;
 
 use async_trait::async_trait;
 use bytes::Bytes;
