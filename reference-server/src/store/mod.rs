@@ -4,6 +4,7 @@
 //! version) are whole operations of the trait, so each engine does the check and
 //! the write atomically.
 
+pub mod postgres;
 pub mod sql;
 pub mod sqlite;
 

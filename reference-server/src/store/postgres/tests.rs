@@ -1,0 +1,270 @@
+//! The PostgreSQL engine against a real PostgreSQL (`RUCKSACK_TEST_POSTGRES`,
+//! by default `postgres://postgres@127.0.0.1:5432/test`), each test in a schema
+//! of its own that it drops at the end.
+
+use super::*;
+use crate::store::{Accounts, FileBytes, FileRecords};
+use sdk_core::files::FileRecord;
+
+/// The database the tests use.
+pub(crate) fn test_url() -> String {
+    std::env::var("RUCKSACK_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A schema of its own for one test: its URL, and a guard that drops it.
+pub(crate) struct Scratch {
+    pub url: String,
+    schema: String,
+}
+
+impl Scratch {
+    pub(crate) async fn new() -> Self {
+        let schema = format!(
+            "rk_test_{}",
+            crate::clock::hex(&crate::clock::random_bytes::<6>())
+        );
+        let (client, conn) = tokio_postgres::connect(&test_url(), tokio_postgres::NoTls)
+            .await
+            .expect("PostgreSQL at RUCKSACK_TEST_POSTGRES");
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .expect("schema");
+        let sep = if test_url().contains('?') { '&' } else { '?' };
+        let url = format!("{}{sep}options=-c%20search_path%3D{schema}", test_url());
+        Self { url, schema }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let schema = self.schema.clone();
+        // Dropped from a plain thread: a test's runtime may be shutting down.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok((client, conn)) =
+                    tokio_postgres::connect(&test_url(), tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(conn);
+                    let _ = client
+                        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn file(id: &str, user: &str, name: &str) -> FileRecord {
+    FileRecord {
+        id: id.into(),
+        user_id: user.into(),
+        filename: name.into(),
+        bucket: "b".into(),
+        size: 3,
+        content_type: "text/plain".into(),
+        sha256: "00".into(),
+        created_at: "t0".into(),
+        updated_at: "t0".into(),
+        version: 0,
+    }
+}
+
+#[tokio::test]
+async fn accounts_sessions_and_keys_keep_their_rules() {
+    let scratch = Scratch::new().await;
+    let s = PgStore::open(&scratch.url).await.expect("open");
+    s.create_user("u1", "a@x.io", "h1").await.expect("user");
+    assert!(matches!(
+        s.create_user("u2", "a@x.io", "h2").await,
+        Err(StoreError::EmailTaken)
+    ));
+    let u = s
+        .user_by_email("a@x.io")
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!((u.id.as_str(), u.password_hash.as_str()), ("u1", "h1"));
+    assert_eq!(
+        s.user_by_id("u1").await.expect("read").map(|u| u.email),
+        Some("a@x.io".into())
+    );
+    s.create_user("u2", "b@x.io", "h2")
+        .await
+        .expect("second user");
+    let ids: Vec<String> = s
+        .users()
+        .await
+        .expect("users")
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(ids.len(), 2);
+
+    s.create_session("t1", "u1", 100).await.expect("session");
+    s.create_session("t2", "u1", 100).await.expect("session");
+    assert_eq!(
+        s.session_user("t1", 50).await.expect("read"),
+        Some(("u1".into(), 100))
+    );
+    assert_eq!(
+        s.session_user("t1", 100).await.expect("read"),
+        None,
+        "expired"
+    );
+    s.renew_session("t1", 200).await.expect("renew");
+    assert_eq!(
+        s.session_user("t1", 150).await.expect("read"),
+        Some(("u1".into(), 200))
+    );
+    // A password change ends every other session.
+    s.set_password("u1", "h1b", Some("t1"))
+        .await
+        .expect("password");
+    assert!(s.session_user("t1", 50).await.expect("read").is_some());
+    assert!(s.session_user("t2", 50).await.expect("read").is_none());
+    assert!(matches!(
+        s.set_password("nobody", "h", None).await,
+        Err(StoreError::NotFound)
+    ));
+    s.delete_session("t1").await.expect("logout");
+    assert!(s.session_user("t1", 50).await.expect("read").is_none());
+
+    s.create_key("k1", "web", "kh1").await.expect("key");
+    assert!(s.key_live("kh1").await.expect("live"));
+    assert_eq!(s.revoke_key("k1", 5).await.expect("revoke"), "kh1");
+    assert!(!s.key_live("kh1").await.expect("live"));
+    assert!(matches!(
+        s.revoke_key("k1", 6).await,
+        Err(StoreError::NotFound)
+    ));
+    let keys = s.list_keys().await.expect("keys");
+    assert_eq!((keys.len(), keys[0].revoked_at), (1, Some(5)));
+
+    s.create_session("t3", "u2", 100).await.expect("session");
+    s.delete_user("u2").await.expect("delete");
+    assert!(s.user_by_id("u2").await.expect("read").is_none());
+    assert!(s.session_user("t3", 50).await.expect("read").is_none());
+}
+
+#[tokio::test]
+async fn servers_racing_on_one_email_or_one_file_name_never_both_win() {
+    let scratch = Scratch::new().await;
+    // Two stores, as two server processes: both create the tables at once.
+    let (a, b) = tokio::join!(PgStore::open(&scratch.url), PgStore::open(&scratch.url));
+    let (a, b) = (a.expect("open a"), b.expect("open b"));
+    for round in 0..20 {
+        let email = format!("race{round}@x.io");
+        let (ida, idb) = (format!("a{round}"), format!("b{round}"));
+        let (ra, rb) = tokio::join!(
+            a.create_user(&ida, &email, "h"),
+            b.create_user(&idb, &email, "h")
+        );
+        assert!(
+            ra.is_ok() != rb.is_ok(),
+            "exactly one registers: {ra:?} {rb:?}"
+        );
+        let name = format!("f{round}.txt");
+        let (fa, fb) = tokio::join!(
+            a.file_insert(file(&format!("fa{round}"), "u", &name), "blob-a".into()),
+            b.file_insert(file(&format!("fb{round}"), "u", &name), "blob-b".into())
+        );
+        assert!(
+            fa.is_ok() != fb.is_ok(),
+            "one file of that name: {fa:?} {fb:?}"
+        );
+        assert!(matches!(
+            fa.err().or(fb.err()),
+            Some(StoreError::FileExists)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn file_metadata_changes_whole_and_names_stay_unique() {
+    let scratch = Scratch::new().await;
+    let s = PgStore::open(&scratch.url).await.expect("open");
+    s.file_insert(file("f1", "u", "a.txt"), "blob1".into())
+        .await
+        .expect("insert");
+    s.file_insert(file("f2", "u", "b.txt"), "blob2".into())
+        .await
+        .expect("insert");
+    s.file_insert(file("f3", "v", "a.txt"), "blob3".into())
+        .await
+        .expect("another user's file of the same name");
+    let (rec, old) = s
+        .file_replace(
+            "u",
+            "a.txt",
+            FileBytes {
+                blob: "blob4".into(),
+                size: 9,
+                sha256: "11".into(),
+                content_type: "image/png".into(),
+            },
+            "t1".into(),
+        )
+        .await
+        .expect("replace");
+    assert_eq!((old.as_str(), rec.version, rec.size), ("blob1", 1, 9));
+    assert_eq!(
+        s.file_get("u", "a.txt").await.expect("get").map(|(_, b)| b),
+        Some("blob4".into())
+    );
+    assert!(matches!(
+        s.file_rename("u", "a.txt", "b.txt", "b", "t2".into()).await,
+        Err(StoreError::FileExists)
+    ));
+    let moved = s
+        .file_rename("u", "a.txt", "c.txt", "pics", "t2".into())
+        .await
+        .expect("rename");
+    assert_eq!((moved.bucket.as_str(), moved.version), ("pics", 2));
+    let names: Vec<String> = s
+        .file_list("u")
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|f| f.filename)
+        .collect();
+    assert_eq!(names, vec!["b.txt".to_owned(), "c.txt".to_owned()]);
+    let (gone, blob) = s.file_delete("u", "b.txt").await.expect("delete");
+    assert_eq!((gone.id.as_str(), blob.as_str()), ("f2", "blob2"));
+    assert!(matches!(
+        s.file_delete("u", "b.txt").await,
+        Err(StoreError::NotFound)
+    ));
+    let blobs = s.file_blobs().await.expect("blobs");
+    assert_eq!(
+        blobs,
+        ["blob3", "blob4"].into_iter().map(String::from).collect()
+    );
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_server_is_refused() {
+    let scratch = Scratch::new().await;
+    let s = PgStore::open(&scratch.url).await.expect("open");
+    let c = s.conn().await.expect("conn");
+    c.execute(
+        "UPDATE rucksack_meta SET value = '999' WHERE key = 'schema_version'",
+        &[],
+    )
+    .await
+    .expect("bump");
+    drop(c);
+    let err = PgStore::open(&scratch.url).await.expect_err("refused");
+    assert!(err.to_string().contains("newer server"), "{err}");
+    assert!(matches!(
+        PgStore::open("postgres://nobody@127.0.0.1:1/none").await,
+        Err(StoreError::Engine(_))
+    ));
+}
