@@ -79,24 +79,32 @@ step "Chromium: end-to-end tests of the npm package in a real browser"
 browser_pass=$(count "$LOGS/browser.log" pass); browser_fail=$(count "$LOGS/browser.log" fail)
 require_ran "Chromium tests" "$browser_pass" "$browser_fail" "$(count "$LOGS/browser.log" skipped)"
 
-step "file bytes in S3: the Rust end-to-end suite, Node.js storage and Chromium, on s3s-fs"
-# RUCKSACK_TEST_FILES=s3 starts a real S3-protocol server beside every test
-# server and gives it --files s3://…; tests of the local disk engine pin it.
+step "PostgreSQL and S3: the Rust, Node.js and Chromium end-to-end suites again"
+# RUCKSACK_TEST_DATABASE=postgres gives every test server a PostgreSQL schema of
+# its own (--database postgres://…, the machine's PostgreSQL); RUCKSACK_TEST_FILES=s3
+# starts a real S3-protocol server (s3s-fs) beside it (--files s3://…). Tests of
+# the embedded engines' own files pin them.
+export RUCKSACK_TEST_DATABASE=postgres RUCKSACK_TEST_FILES=s3
 if cargo nextest --version >/dev/null 2>&1; then
-  RUCKSACK_TEST_FILES=s3 cargo nextest run -p e2e --no-fail-fast 2>&1 | tee "$LOGS/rust-s3.log"
-  s3_rust=$(grep -E '^ +Summary' "$LOGS/rust-s3.log" | tail -1)
-  require_ran "Rust tests on S3" "$(grep -oE '[0-9]+ passed' <<<"$s3_rust" | awk '{print $1}')" \
-    "$(grep -oE '[0-9]+ failed' <<<"$s3_rust" | awk '{print $1}')" "$(grep -oE '[0-9]+ skipped' <<<"$s3_rust" | awk '{print $1}')"
-  s3_rust_pass=$(grep -oE '[0-9]+ passed' <<<"$s3_rust" | awk '{print $1}')
+  cargo nextest run -p e2e --no-fail-fast 2>&1 | tee "$LOGS/rust-pg.log"
+  pg_rust=$(grep -E '^ +Summary' "$LOGS/rust-pg.log" | tail -1)
+  pg_rust_pass=$(grep -oE '[0-9]+ passed' <<<"$pg_rust" | awk '{print $1}')
+  require_ran "Rust tests on PostgreSQL and S3" "$pg_rust_pass" \
+    "$(grep -oE '[0-9]+ failed' <<<"$pg_rust" | awk '{print $1}')" "$(grep -oE '[0-9]+ skipped' <<<"$pg_rust" | awk '{print $1}')"
 else
-  RUCKSACK_TEST_FILES=s3 cargo test -p e2e --no-fail-fast 2>&1 | tee "$LOGS/rust-s3.log"
-  s3_rust_pass=$(grep -E '^test result' "$LOGS/rust-s3.log" | awk '{p+=$4} END {print p}')
-  require_ran "Rust tests on S3" "$s3_rust_pass" \
-    "$(grep -E '^test result' "$LOGS/rust-s3.log" | awk '{f+=$6} END {print f}')" 0
+  cargo test -p e2e --no-fail-fast 2>&1 | tee "$LOGS/rust-pg.log"
+  pg_rust_pass=$(grep -E '^test result' "$LOGS/rust-pg.log" | awk '{p+=$4} END {print p}')
+  require_ran "Rust tests on PostgreSQL and S3" "$pg_rust_pass" \
+    "$(grep -E '^test result' "$LOGS/rust-pg.log" | awk '{f+=$6} END {print f}')" 0
 fi
-RUCKSACK_TEST_FILES=s3 "${NODE_TEST[@]}" tests/node/storage.test.mjs tests/browser/*.test.mjs 2>&1 | tee "$LOGS/js-s3.log"
-s3_js_pass=$(count "$LOGS/js-s3.log" pass)
-require_ran "Node.js and Chromium tests on S3" "$s3_js_pass" "$(count "$LOGS/js-s3.log" fail)" "$(count "$LOGS/js-s3.log" skipped)"
+"${NODE_TEST[@]}" tests/node/*.test.mjs tests/browser/*.test.mjs 2>&1 | tee "$LOGS/js-pg.log"
+pg_js_pass=$(count "$LOGS/js-pg.log" pass)
+require_ran "Node.js and Chromium tests on PostgreSQL and S3" "$pg_js_pass" "$(count "$LOGS/js-pg.log" fail)" "$(count "$LOGS/js-pg.log" skipped)"
+unset RUCKSACK_TEST_DATABASE RUCKSACK_TEST_FILES
+# Schemas of data directories the tests made themselves (restarted servers).
+psql "${RUCKSACK_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}" -qAt -c \
+  "SELECT format('DROP SCHEMA %I CASCADE;', nspname) FROM pg_namespace WHERE nspname LIKE 'rk\_e2e\_%' OR nspname LIKE 'rk\_js\_%'" \
+  | PGOPTIONS="-c client_min_messages=warning" psql "${RUCKSACK_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}" -q >/dev/null || true
 
 step "benchmark harnesses: smoke runs (tiny sizes, debug build, PocketBase beside)"
 SMOKE=1 SKIP_SETUP=1 OUT="$LOGS/bench" bash bench/run.sh >"$LOGS/bench.log" 2>&1 \
@@ -109,7 +117,7 @@ step "summary"
 echo "rust e2e and unit (native SDK): ${rust_pass:-0} passed, ${rust_fail:-0} failed"
 echo "node e2e (npm package):         $node_pass passed, $node_fail failed"
 echo "chromium e2e (npm package):     $browser_pass passed, $browser_fail failed"
-echo "on S3 (s3s-fs):                 Rust $s3_rust_pass passed, Node.js + Chromium $s3_js_pass passed"
+echo "on PostgreSQL + S3 (s3s-fs):    Rust $pg_rust_pass passed, Node.js + Chromium $pg_js_pass passed"
 echo "fuzz targets:                   $fuzz_targets run ${FUZZ_SECONDS:-20} s each, no crash"
 echo "benchmark harness smoke run:    passed"
 echo "total: $(( ${rust_pass:-0} + node_pass + browser_pass )) passed, $(( ${rust_fail:-0} + node_fail + browser_fail )) failed"

@@ -39,6 +39,20 @@ pub struct Config {
     )]
     pub data_dir: PathBuf,
 
+    /// The database: the data directory's SQLite file when not given, or a
+    /// PostgreSQL server, `postgres://user@host:5432/database` (libpq's URL form;
+    /// `?options=-c%20search_path%3Dschema` for a schema other than `public`).
+    /// Servers sharing one PostgreSQL database serve the same records, users and
+    /// files' metadata.
+    #[arg(
+        long,
+        global = true,
+        env = "RUCKSACK_DATABASE",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
+
     /// Where file bytes live: `<data-dir>/files` when not given, or an
     /// S3-compatible bucket, `s3://bucket[/prefix]?endpoint=http://host:9000&region=…`
     /// (credentials from `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`). Servers

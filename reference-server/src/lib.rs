@@ -136,11 +136,13 @@ pub async fn open_files(config: &Config) -> Result<Arc<dyn files::FileStore>, St
 /// file too (0600; SQLite gives its journal files the database file's mode),
 /// creating the file when it is not there yet. Users' emails, password hashes
 /// and records live there.
-fn keep_private(dir: &Path, db: &Path) -> std::io::Result<()> {
+fn keep_private(dir: &Path, db: Option<&Path>) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        // With PostgreSQL the directory holds the keys only.
+        let Some(db) = db else { return Ok(()) };
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -177,9 +179,12 @@ pub async fn start(config: Config) -> Result<Running, String> {
         return Err("the admin key must differ from the API key".into());
     }
     let db = config.data_dir.join("rucksack.sqlite3");
-    keep_private(&config.data_dir, &db)
+    let sqlite = config.database.is_none().then_some(db.as_path());
+    keep_private(&config.data_dir, sqlite)
         .map_err(|e| format!("cannot make the data directory private: {e}"))?;
-    let store = store::open(&db.to_string_lossy()).map_err(|e| e.to_string())?;
+    let store = store::open_configured(config.database.as_deref(), &db)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
     let files = open_files(&config).await?;
     // Blobs no file names (an upload cut short by a crash) are removed at start.
     let referenced = store.file_blobs().await.map_err(|e| e.to_string())?;
@@ -380,6 +385,15 @@ pub async fn make_key(
 pub async fn run_command(config: &Config, command: &config::Command) -> Result<String, String> {
     // These two must not open (and so create) the database first.
     match command {
+        config::Command::Backup { .. } | config::Command::Restore { .. }
+            if config.database.is_some() =>
+        {
+            return Err(
+                "backup and restore work on the SQLite database; with --database postgres://… \
+                 use PostgreSQL's own tools (pg_dump, pg_basebackup, point-in-time recovery)"
+                    .into(),
+            );
+        }
         config::Command::Backup { file } => {
             return backup::backup(&config.data_dir, file, config.files.as_deref());
         }
@@ -389,7 +403,9 @@ pub async fn run_command(config: &Config, command: &config::Command) -> Result<S
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
     let db = config.data_dir.join("rucksack.sqlite3");
-    let store = store::open(&db.to_string_lossy()).map_err(|e| e.to_string())?;
+    let store = store::open_configured(config.database.as_deref(), &db)
+        .await
+        .map_err(|e| e.to_string())?;
     match command {
         config::Command::Keys { action } => match action {
             config::KeysAction::Create { name } => {

@@ -1,8 +1,11 @@
 // Starts the real rucksack-server binary on a free port with its own data
 // directory, for the JavaScript end-to-end tests. With RUCKSACK_TEST_FILES=s3
 // each server keeps its file bytes in an S3 bucket of a real S3-protocol server
-// (s3s-fs, installed by scripts/setup.sh) started beside it.
-import { spawn } from 'node:child_process';
+// (s3s-fs, installed by scripts/setup.sh) started beside it. With
+// RUCKSACK_TEST_DATABASE=postgres each server keeps its data in a PostgreSQL
+// schema of its own (RUCKSACK_TEST_POSTGRES, by default the machine's `test`
+// database), dropped when the server stops.
+import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,6 +27,16 @@ export function serverBin() {
 }
 
 const S3_KEYS = ['rucksack-test', 'rucksack-test-secret'];
+const POSTGRES = process.env.RUCKSACK_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
+let schemas = 0;
+
+/** Makes a PostgreSQL schema of its own; returns its name and the --database URL. */
+function makeSchema() {
+  const name = `rk_js_${process.pid}_${Date.now()}_${schemas++}`;
+  execFileSync('psql', [POSTGRES, '-q', '-v', 'ON_ERROR_STOP=1', '-c', `CREATE SCHEMA ${name}`]);
+  const sep = POSTGRES.includes('?') ? '&' : '?';
+  return { name, url: `${POSTGRES}${sep}options=-c%20search_path%3D${name}` };
+}
 
 /** A free TCP port on 127.0.0.1. */
 function freePort() {
@@ -65,6 +78,8 @@ export async function startServer(extraArgs = []) {
   const dataDir = mkdtempSync(join(tmpdir(), 'rucksack-js-'));
   const s3 = process.env.RUCKSACK_TEST_FILES === 's3' ? await startS3(join(dataDir, '.s3')) : null;
   const files = s3 ? ['--files', s3.url] : [];
+  const pg = process.env.RUCKSACK_TEST_DATABASE === 'postgres' ? makeSchema() : null;
+  if (pg) files.push('--database', pg.url);
   const child = spawn(bin, [
     '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--api-key', API_KEY, '--admin-key', ADMIN_KEY,
     '--hash-memory-kib', '64', '--hash-iterations', '1', '--shutdown-grace', '2', ...files, ...extraArgs,
@@ -102,6 +117,7 @@ export async function startServer(extraArgs = []) {
         s3.child.kill();
         await gone;
       }
+      if (pg) execFileSync('psql', [POSTGRES, '-q', '-c', `DROP SCHEMA IF EXISTS ${pg.name} CASCADE`]);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

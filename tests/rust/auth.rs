@@ -294,9 +294,7 @@ async fn sessions_expire_and_renew_when_used() {
 }
 
 fn keys_cli(data_dir: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new(e2e::server_bin())
-        .arg("--data-dir")
-        .arg(data_dir)
+    let out = e2e::command_on(data_dir)
         .arg("keys")
         .args(args)
         .output()

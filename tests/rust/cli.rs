@@ -9,10 +9,20 @@ use serde_json::{Value, json};
 /// Runs `rucksack-server ARGS`, expecting `ok`; returns what it printed (to
 /// stdout when it succeeded, to stderr when it failed).
 fn run(args: &[&str], ok: bool) -> String {
-    let out = std::process::Command::new(e2e::server_bin())
-        .args(args)
-        .output()
-        .expect("run the command");
+    // A data directory whose server keeps its data in PostgreSQL: the command
+    // goes to the same database.
+    let database = args
+        .iter()
+        .position(|a| *a == "--data-dir")
+        .and_then(|i| args.get(i + 1))
+        .map(std::path::Path::new)
+        .filter(|d| d.join(".pg_schema").exists())
+        .map(e2e::postgres_schema);
+    let mut command = std::process::Command::new(e2e::server_bin());
+    if let Some(url) = &database {
+        command.args(["--database", url]);
+    }
+    let out = command.args(args).output().expect("run the command");
     assert_eq!(
         out.status.success(),
         ok,

@@ -261,7 +261,7 @@ async fn uploaded_pages_are_downloaded_not_rendered() {
 #[tokio::test]
 async fn the_data_files_are_private() {
     use std::os::unix::fs::PermissionsExt;
-    let server = Server::start();
+    let server = Server::start_local();
     user(&server, "private").await;
     let mode = |p: std::path::PathBuf| {
         std::fs::metadata(&p)

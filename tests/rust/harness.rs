@@ -8,6 +8,12 @@
 //! harness starts a real S3-protocol server (`s3s-fs`, which `scripts/setup.sh`
 //! installs) beside each server, storing under `<data-dir>/.s3`, and points the
 //! server at it with `--files s3://…`.
+//!
+//! `RUCKSACK_TEST_DATABASE=postgres` keeps every server's data in PostgreSQL
+//! (`RUCKSACK_TEST_POSTGRES`, by default `postgres://postgres@127.0.0.1:5432/test`):
+//! each data directory gets a schema of its own, made with `psql` and named
+//! in `<data-dir>/.pg_schema`, so a server started again on the directory finds
+//! its data.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -57,6 +63,72 @@ pub struct S3 {
 
 /// The access key and secret the harness's S3 servers take.
 pub const S3_KEYS: (&str, &str) = ("rucksack-test", "rucksack-test-secret");
+
+/// The PostgreSQL server the tests use.
+pub fn test_postgres() -> String {
+    std::env::var("RUCKSACK_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// Whether the tests keep their data in PostgreSQL (`RUCKSACK_TEST_DATABASE=postgres`).
+pub fn postgres_wanted() -> bool {
+    std::env::var("RUCKSACK_TEST_DATABASE").is_ok_and(|v| v == "postgres")
+}
+
+/// The `--database` URL of a data directory's own PostgreSQL schema, made on
+/// first use.
+pub fn postgres_schema(data_dir: &Path) -> String {
+    let marker = data_dir.join(".pg_schema");
+    let schema = match std::fs::read_to_string(&marker) {
+        Ok(s) => s.trim().to_owned(),
+        Err(_) => {
+            let name = format!(
+                "rk_e2e_{}_{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or_default()
+            );
+            let ok = Command::new("psql")
+                .args([&test_postgres(), "-q", "-v", "ON_ERROR_STOP=1", "-c"])
+                .arg(format!("CREATE SCHEMA {name}"))
+                .status()
+                .expect("psql (PostgreSQL's client)");
+            assert!(ok.success(), "cannot make the schema {name}");
+            std::fs::create_dir_all(data_dir).expect("data directory");
+            std::fs::write(&marker, &name).expect("schema marker");
+            name
+        }
+    };
+    let url = test_postgres();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
+}
+
+/// The server binary run as a command on `data_dir`: with the `--database` of
+/// the data directory's PostgreSQL schema when a server there keeps its data
+/// in PostgreSQL.
+pub fn command_on(data_dir: &Path) -> Command {
+    let mut c = Command::new(server_bin());
+    c.arg("--data-dir").arg(data_dir);
+    if data_dir.join(".pg_schema").exists() {
+        c.args(["--database", &postgres_schema(data_dir)]);
+    }
+    c
+}
+
+/// Drops the schema [`postgres_schema`] made for a data directory, if any.
+pub fn drop_postgres_schema(data_dir: &Path) {
+    if let Ok(schema) = std::fs::read_to_string(data_dir.join(".pg_schema")) {
+        let _ = Command::new("psql")
+            .args([&test_postgres(), "-q", "-c"])
+            .arg(format!("DROP SCHEMA IF EXISTS {} CASCADE", schema.trim()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
 
 impl S3 {
     /// Starts `s3s-fs` storing under `root` (created, with the bucket, if missing).
@@ -194,14 +266,15 @@ impl Server {
         Self::launch(data_dir, extra, None)
     }
 
-    /// As [`Server::start_in`], with the file bytes in the data directory
-    /// whatever `RUCKSACK_TEST_FILES` says: for tests of the local file engine
-    /// (its temporary files, its disk, its backups).
+    /// As [`Server::start_in`], with the database (SQLite) and the file bytes
+    /// in the data directory whatever `RUCKSACK_TEST_FILES` and
+    /// `RUCKSACK_TEST_DATABASE` say: for tests of the embedded engines (their
+    /// files, their disk, their backups, their checkpoints).
     pub fn start_in_local(data_dir: &Path) -> Self {
-        Self::launch_with(data_dir, &[], None, false)
+        Self::launch_with(data_dir, &[], None, true)
     }
 
-    /// As [`Server::start`], with the file bytes in the data directory (see
+    /// As [`Server::start`], with everything in the data directory (see
     /// [`Server::start_in_local`]).
     pub fn start_local() -> Self {
         let tmp = tempfile::tempdir().expect("temporary data directory");
@@ -229,10 +302,11 @@ impl Server {
     }
 
     fn launch(data_dir: &Path, extra: &[&str], log: Option<&str>) -> Self {
-        Self::launch_with(data_dir, extra, log, S3::wanted())
+        Self::launch_with(data_dir, extra, log, false)
     }
 
-    fn launch_with(data_dir: &Path, extra: &[&str], log: Option<&str>, in_s3: bool) -> Self {
+    fn launch_with(data_dir: &Path, extra: &[&str], log: Option<&str>, local: bool) -> Self {
+        let in_s3 = S3::wanted() && !local;
         let bin = server_bin();
         assert!(
             bin.exists(),
@@ -243,6 +317,9 @@ impl Server {
         let own_files = extra.contains(&"--files");
         let s3 = (in_s3 && !own_files).then(|| S3::start(&data_dir.join(".s3")));
         let mut command = Command::new(&bin);
+        if postgres_wanted() && !local && !extra.contains(&"--database") {
+            command.args(["--database", &postgres_schema(data_dir)]);
+        }
         if let Some(s3) = &s3 {
             command.args(["--files", &s3.files_url]);
         }
@@ -379,6 +456,10 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.crash();
+        // A temporary data directory goes with the server, and its schema too.
+        if self._tmp.is_some() {
+            drop_postgres_schema(&self.data_dir);
+        }
     }
 }
 

@@ -623,9 +623,7 @@ async fn a_key_revoked_from_the_command_line_ends_its_sockets_by_the_next_heartb
         .expect("connect with the key");
     next_text(&mut ws).await;
     // Another process, sharing only the database, revokes it.
-    let out = std::process::Command::new(e2e::server_bin())
-        .arg("--data-dir")
-        .arg(&server.data_dir)
+    let out = e2e::command_on(&server.data_dir)
         .args(["keys", "revoke", &id])
         .output()
         .expect("run the command");

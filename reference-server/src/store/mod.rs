@@ -361,6 +361,24 @@ pub trait Records: Send + Sync + 'static {
     ) -> Result<Value, StoreError>;
 }
 
+/// Opens the store `--database` names: PostgreSQL for a `postgres://` or
+/// `postgresql://` URL, else the SQLite file `default_sqlite`.
+pub async fn open_configured(
+    database: Option<&str>,
+    default_sqlite: &std::path::Path,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    match database {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(std::sync::Arc::new(postgres::PgStore::open(url).await?))
+        }
+        Some(other) => Err(StoreError::Engine(format!(
+            "no storage engine for --database '{}' (postgres://… or leave it out for SQLite)",
+            other.split('@').next_back().unwrap_or_default()
+        ))),
+        None => open(&default_sqlite.to_string_lossy()),
+    }
+}
+
 /// Opens the store a URL names. `sqlite:<path>` (or a bare path) is the embedded engine.
 pub fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     let path = url.strip_prefix("sqlite:").unwrap_or(url);

@@ -8,11 +8,14 @@
 //! see what is stored (an email taken, a file name in use) are unique
 //! constraints, so two servers racing cannot both pass them.
 //!
-//! Under construction: accounts and files' metadata are here; the records
-//! (`Records`) are not yet, so `--database postgres://…` is not offered.
+//! Reads are compiled to SQL where SQL decides them exactly (see `filter`);
+//! otherwise SQL narrows the rows down and the evaluator of `sdk_core::query`
+//! decides, so every read answers as on SQLite.
 
 mod accounts;
 mod files;
+mod filter;
+mod records;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -23,6 +26,13 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 /// The PostgreSQL store.
 pub struct PgStore {
     pool: Pool,
+    /// Each configured collection's layout (typed fields, declared indexes).
+    layouts: std::sync::RwLock<std::collections::HashMap<String, std::sync::Arc<super::Layout>>>,
+    /// Collections this process has seen written (so it notes each once).
+    written: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Transactions that wrote records, and the records they wrote.
+    groups: std::sync::atomic::AtomicU64,
+    writes: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -80,9 +90,39 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| StoreError::Engine(format!("cannot make the pool: {e}")))?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            layouts: Default::default(),
+            written: Default::default(),
+            groups: Default::default(),
+            writes: Default::default(),
+        };
         store.migrate().await?;
+        store.load_layouts().await?;
         Ok(store)
+    }
+
+    /// Reads the stored layouts.
+    async fn load_layouts(&self) -> Result<(), StoreError> {
+        let c = self.conn().await?;
+        let rows = c
+            .query(
+                "SELECT name, layout FROM collection_config WHERE layout IS NOT NULL",
+                &[],
+            )
+            .await
+            .map_err(engine)?;
+        let mut map = match self.layouts.write() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for r in rows {
+            let text: String = r.get(1);
+            let stored: super::sqlite::schema::StoredLayout = serde_json::from_str(&text)
+                .map_err(|e| StoreError::Engine(format!("a stored layout is unreadable: {e}")))?;
+            map.insert(r.get(0), std::sync::Arc::new(stored.into_layout()));
+        }
+        Ok(())
     }
 
     /// A pooled connection.

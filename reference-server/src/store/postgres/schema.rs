@@ -49,19 +49,23 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS collections (
     name TEXT PRIMARY KEY
 );
+CREATE TABLE IF NOT EXISTS collections_written (
+    name TEXT PRIMARY KEY
+);
 CREATE TABLE IF NOT EXISTS collection_config (
     name TEXT PRIMARY KEY,
     config TEXT NOT NULL,
     layout TEXT
 );
 CREATE TABLE IF NOT EXISTS records (
-    coll TEXT NOT NULL,
-    id TEXT NOT NULL,
-    owner TEXT,
+    coll TEXT COLLATE "C" NOT NULL,
+    id TEXT COLLATE "C" NOT NULL,
+    owner TEXT COLLATE "C",
     created TEXT COLLATE "C",
     updated TEXT COLLATE "C",
     v BIGINT NOT NULL DEFAULT 0,
     doc JSONB NOT NULL,
+    raw TEXT NOT NULL,
     PRIMARY KEY (coll, id)
 );
 CREATE INDEX IF NOT EXISTS records_created ON records(coll, created, id);

@@ -268,3 +268,166 @@ async fn a_database_from_a_newer_server_is_refused() {
         Err(StoreError::Engine(_))
     ));
 }
+
+/// A small xorshift generator: the same cases every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<T: Clone>(&mut self, items: &[T]) -> T {
+        items[(self.next() % items.len() as u64) as usize].clone()
+    }
+}
+
+fn value(r: &mut Rng) -> Option<serde_json::Value> {
+    use serde_json::json;
+    r.pick(&[
+        None,
+        Some(json!(null)),
+        Some(json!(0)),
+        Some(json!(1)),
+        Some(json!(2.5)),
+        Some(json!(-3)),
+        Some(json!(1e20)),
+        Some(json!("")),
+        Some(json!("a")),
+        Some(json!("B")),
+        Some(json!("abc")),
+        Some(json!("é")),
+        Some(json!("1")),
+        Some(json!(true)),
+        Some(json!(false)),
+        Some(json!([1, 2])),
+        Some(json!({"b": 1})),
+        Some(json!({"b": "a"})),
+    ])
+}
+
+fn scalar(r: &mut Rng) -> sdk_core::query::Scalar {
+    use sdk_core::query::Scalar;
+    r.pick(&[
+        Scalar::Null,
+        Scalar::Bool(true),
+        Scalar::Bool(false),
+        Scalar::Number(0.into()),
+        Scalar::Number(1.into()),
+        Scalar::Number(serde_json::Number::from_f64(2.5).expect("number")),
+        Scalar::Number((-3).into()),
+        Scalar::String(String::new()),
+        Scalar::String("a".into()),
+        Scalar::String("abc".into()),
+        Scalar::String("B".into()),
+        Scalar::String("1".into()),
+    ])
+}
+
+fn gen_filter(r: &mut Rng, depth: u32) -> sdk_core::query::Filter {
+    use sdk_core::query::{CmpOp, Filter, Path, Pattern};
+    let field = Path::parse(r.pick(&["a", "c", "a.b", "n.0", "_id", "createdAt"])).expect("path");
+    let kind = if depth == 0 {
+        r.next() % 6
+    } else {
+        r.next() % 9
+    };
+    match kind {
+        0 | 1 => Filter::Compare {
+            field,
+            op: r.pick(&[
+                CmpOp::Eq,
+                CmpOp::Ne,
+                CmpOp::Lt,
+                CmpOp::Lte,
+                CmpOp::Gt,
+                CmpOp::Gte,
+            ]),
+            value: scalar(r),
+        },
+        2 => Filter::In {
+            field,
+            values: (0..r.next() % 3).map(|_| scalar(r)).collect(),
+        },
+        3 => Filter::Exists {
+            field,
+            exists: r.next().is_multiple_of(2),
+        },
+        4 => Filter::Like {
+            field,
+            needle: r.pick(&["A", "b", "É", ""]).into(),
+        },
+        5 => Filter::Regex {
+            field,
+            pattern: Pattern::new(r.pick(&["^a", "c$", "[0-9]"]), "i").expect("pattern"),
+        },
+        6 => Filter::Not(Box::new(gen_filter(r, depth - 1))),
+        7 => Filter::And((0..3).map(|_| gen_filter(r, depth - 1)).collect()),
+        _ => Filter::Or((0..3).map(|_| gen_filter(r, depth - 1)).collect()),
+    }
+}
+
+#[tokio::test]
+async fn reads_answer_exactly_as_the_evaluator_does() {
+    use crate::store::{Found, Records};
+    use sdk_core::query::{FindQuery, FindResult};
+    let scratch = Scratch::new().await;
+    let s = PgStore::open(&scratch.url).await.expect("open");
+    let mut r = Rng(0x5eed_1234_abcd_0001);
+    let mut records = Vec::new();
+    for i in 0..120 {
+        let mut m = serde_json::Map::new();
+        m.insert("_id".into(), format!("id{:03}", (i * 37) % 120).into());
+        m.insert("userId".into(), "u".into());
+        m.insert(
+            "createdAt".into(),
+            format!("2026-01-{:02}", 1 + i % 28).into(),
+        );
+        m.insert("updatedAt".into(), "2026-02-01".into());
+        m.insert("__v".into(), 0.into());
+        for f in ["a", "c", "n"] {
+            if let Some(v) = value(&mut r) {
+                m.insert(f.into(), v);
+            }
+        }
+        records.push(serde_json::Value::Object(m.clone()));
+        s.insert("things", m).await.expect("insert");
+    }
+    for case in 0..400 {
+        let f = gen_filter(&mut r, 2);
+        let mut q = FindQuery::new().filter(f);
+        match case % 4 {
+            1 => q = q.sort_desc("createdAt"),
+            2 => q.count = true,
+            3 => q = q.sort_asc("c"),
+            _ => {}
+        }
+        q.offset = r.next() % 3;
+        let want = q.apply(&records, 25);
+        let got = s.find("things", q.clone(), 25, vec![]).await.expect("find");
+        match (want, got) {
+            (FindResult::Count(a), Found::Count(b)) => assert_eq!(a, b, "case {case}: {q:?}"),
+            (FindResult::Records(a), Found::Records(b)) => {
+                let b: Vec<serde_json::Value> = serde_json::from_str(&b).expect("json");
+                assert_eq!(a, b, "case {case}: {q:?}");
+                // The next page resumes where this one ended.
+                if let Some(next) = q.next_page(&a) {
+                    let want = next.apply(&records, 25);
+                    let got = s
+                        .find("things", next.clone(), 25, vec![])
+                        .await
+                        .expect("page");
+                    let (FindResult::Records(a), Found::Records(b)) = (want, got) else {
+                        panic!("case {case}: a page");
+                    };
+                    let b: Vec<serde_json::Value> = serde_json::from_str(&b).expect("json");
+                    assert_eq!(a, b, "case {case}, next page: {next:?}");
+                }
+            }
+            (a, b) => panic!("case {case}: {a:?} against {b:?}"),
+        }
+    }
+}

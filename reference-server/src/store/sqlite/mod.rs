@@ -29,8 +29,8 @@ mod accounts;
 mod files;
 pub mod in_memory;
 mod pool;
-mod records;
-mod schema;
+pub(crate) mod records;
+pub(crate) mod schema;
 #[cfg(test)]
 mod tests;
 mod writer;

@@ -4,18 +4,23 @@
 use super::*;
 
 /// The typed columns of a record's system fields.
-pub(super) struct Columns {
-    id: String,
-    owner: Option<String>,
-    created: Option<String>,
-    updated: Option<String>,
-    v: i64,
+pub(crate) struct Columns {
+    /// `_id`.
+    pub(crate) id: String,
+    /// `userId`.
+    pub(crate) owner: Option<String>,
+    /// `createdAt`.
+    pub(crate) created: Option<String>,
+    /// `updatedAt`.
+    pub(crate) updated: Option<String>,
+    /// `__v`.
+    pub(crate) v: i64,
 }
 
 /// A record's system columns, checking that its system fields and typed fields
 /// hold values of their types (the server sets the former; the schema check
 /// before the write, the latter).
-pub(super) fn columns(rec: &Map<String, Value>, layout: &Layout) -> Result<Columns, StoreError> {
+pub(crate) fn columns(rec: &Map<String, Value>, layout: &Layout) -> Result<Columns, StoreError> {
     use sdk_core::record::{ID, OWNER};
     let bad = |field: &str, problem: &str| {
         StoreError::Rejected(

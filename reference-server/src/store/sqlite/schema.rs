@@ -259,7 +259,7 @@ pub(super) fn load_layouts(conn: &Connection) -> Result<(LayoutMap, Vec<String>)
 
 /// A [`Layout`] as stored: fields by name, indexes as lists of field names.
 #[derive(serde::Serialize, serde::Deserialize, Default)]
-pub(super) struct StoredLayout {
+pub(crate) struct StoredLayout {
     types: std::collections::BTreeMap<String, FieldType>,
     /// Missing in layouts stored before property columns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -268,7 +268,8 @@ pub(super) struct StoredLayout {
 }
 
 impl StoredLayout {
-    pub(super) fn of(layout: &Layout) -> Self {
+    /// The stored form of a layout.
+    pub(crate) fn of(layout: &Layout) -> Self {
         Self {
             types: layout.types.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             columns: Some(layout.columns.clone()),
@@ -280,7 +281,8 @@ impl StoredLayout {
         }
     }
 
-    fn into_layout(self) -> Layout {
+    /// The layout it stores.
+    pub(crate) fn into_layout(self) -> Layout {
         Layout {
             types: self.types.into_iter().collect(),
             columns: self.columns.unwrap_or_default(),
