@@ -17,6 +17,7 @@ HTTP_OPS = ["get by id", "create (durable)", "page of 20, index", "page of 20, n
 KEPT = [
     ("<!-- realtime-bursts: measured by bench/realtime.sh -->", "<!-- /realtime-bursts -->"),
     ("<!-- storage: written by bench/storage.sh -->", "<!-- /storage -->"),
+    ("<!-- postgres: measured by bench/postgres.sh -->", "<!-- /postgres -->"),
 ]
 FIVE_X = {"get by id", "create (durable)", "page of 20, index"}
 

@@ -66,6 +66,13 @@ impl Accounts for PgStore {
         )
         .await
         .map_err(engine)?;
+        self.sessions.put(
+            token_hash.to_owned(),
+            user_id.to_owned(),
+            expires_at,
+            None,
+            std::time::Instant::now(),
+        );
         Ok(())
     }
 
@@ -74,33 +81,67 @@ impl Accounts for PgStore {
         token_hash: &str,
         now: u64,
     ) -> Result<Option<(String, u64)>, StoreError> {
+        if let Some(found) = self.sessions.get(token_hash, now) {
+            return Ok(Some(found));
+        }
+        let epoch = self.sessions.epoch();
+        let read_at = std::time::Instant::now();
         let c = self.conn().await?;
-        let row = c
-            .query_opt(
+        let st = c
+            .prepare_cached(
                 "SELECT user_id, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2",
-                &[&token_hash, &signed(now)],
             )
             .await
             .map_err(engine)?;
-        Ok(row.map(|r| (r.get(0), unix(r.get(1)))))
+        let row = c
+            .query_opt(&st, &[&token_hash, &signed(now)])
+            .await
+            .map_err(engine)?;
+        Ok(row.map(|r| {
+            let (user, expires): (String, u64) = (r.get(0), unix(r.get(1)));
+            self.sessions.put(
+                token_hash.to_owned(),
+                user.clone(),
+                expires,
+                Some(epoch),
+                read_at,
+            );
+            (user, expires)
+        }))
     }
 
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        self.sessions.evict(token_hash);
         let c = self.conn().await?;
-        c.execute("DELETE FROM sessions WHERE token_hash = $1", &[&token_hash])
+        let r = c
+            .execute("DELETE FROM sessions WHERE token_hash = $1", &[&token_hash])
             .await
-            .map_err(engine)?;
-        Ok(())
+            .map_err(engine);
+        self.sessions.evict(token_hash);
+        r.map(|_| ())
     }
 
     async fn renew_session(&self, token_hash: &str, expires_at: u64) -> Result<(), StoreError> {
+        // A logout racing the renewal must not leave the session cached.
+        let epoch = self.sessions.epoch();
+        let read_at = std::time::Instant::now();
         let c = self.conn().await?;
-        c.execute(
-            "UPDATE sessions SET expires_at = $2 WHERE token_hash = $1",
-            &[&token_hash, &signed(expires_at)],
-        )
-        .await
-        .map_err(engine)?;
+        let user = c
+            .query_opt(
+                "UPDATE sessions SET expires_at = $2 WHERE token_hash = $1 RETURNING user_id",
+                &[&token_hash, &signed(expires_at)],
+            )
+            .await
+            .map_err(engine)?;
+        if let Some(u) = user {
+            self.sessions.put(
+                token_hash.to_owned(),
+                u.get(0),
+                expires_at,
+                Some(epoch),
+                read_at,
+            );
+        }
         Ok(())
     }
 
@@ -150,13 +191,11 @@ impl Accounts for PgStore {
 
     async fn key_live(&self, key_hash: &str) -> Result<bool, StoreError> {
         let c = self.conn().await?;
-        let row = c
-            .query_opt(
-                "SELECT 1 FROM api_keys WHERE hash = $1 AND revoked_at IS NULL",
-                &[&key_hash],
-            )
+        let st = c
+            .prepare_cached("SELECT 1 FROM api_keys WHERE hash = $1 AND revoked_at IS NULL")
             .await
             .map_err(engine)?;
+        let row = c.query_opt(&st, &[&key_hash]).await.map_err(engine)?;
         Ok(row.is_some())
     }
 
@@ -180,6 +219,7 @@ impl Accounts for PgStore {
         password_hash: &str,
         keep: Option<&str>,
     ) -> Result<(), StoreError> {
+        self.sessions.evict_user(user_id, keep);
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(engine)?;
         let n = tx
@@ -198,10 +238,13 @@ impl Accounts for PgStore {
         )
         .await
         .map_err(engine)?;
-        tx.commit().await.map_err(engine)
+        tx.commit().await.map_err(engine)?;
+        self.sessions.evict_user(user_id, keep);
+        Ok(())
     }
 
     async fn delete_user(&self, user_id: &str) -> Result<(), StoreError> {
+        self.sessions.evict_user(user_id, None);
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(engine)?;
         tx.execute("DELETE FROM sessions WHERE user_id = $1", &[&user_id])
@@ -217,6 +260,8 @@ impl Accounts for PgStore {
         )
         .await
         .map_err(engine)?;
-        tx.commit().await.map_err(engine)
+        tx.commit().await.map_err(engine)?;
+        self.sessions.evict_user(user_id, None);
+        Ok(())
     }
 }

@@ -30,6 +30,9 @@ pub struct PgStore {
     layouts: std::sync::RwLock<std::collections::HashMap<String, std::sync::Arc<super::Layout>>>,
     /// Collections this process has seen written (so it notes each once).
     written: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Live sessions, trusted for a second (the SQLite engine's cache: a session
+    /// another server ends is refused here within that second).
+    sessions: super::sqlite::accounts::SessionCache,
     /// Transactions that wrote records, and the records they wrote.
     groups: std::sync::atomic::AtomicU64,
     writes: std::sync::atomic::AtomicU64,
@@ -94,6 +97,7 @@ impl PgStore {
             pool,
             layouts: Default::default(),
             written: Default::default(),
+            sessions: Default::default(),
             groups: Default::default(),
             writes: Default::default(),
         };

@@ -62,9 +62,10 @@ async fn put(
         "UPDATE records SET owner = $3, created = $4, updated = $5, v = $6, doc = $7, raw = $8 \
          WHERE coll = $1 AND id = $2"
     };
+    let st = c.prepare_cached(sql).await.map_err(engine)?;
     match c
         .execute(
-            sql,
+            &st,
             &[
                 &coll,
                 &cols.id,
@@ -100,11 +101,12 @@ async fn load_owned(
     guard: Option<&Filter>,
     expected: Option<u64>,
 ) -> Result<Map<String, Value>, StoreError> {
+    let st = tx
+        .prepare_cached("SELECT raw FROM records WHERE coll = $1 AND id = $2 FOR UPDATE")
+        .await
+        .map_err(engine)?;
     let row = tx
-        .query_opt(
-            "SELECT raw FROM records WHERE coll = $1 AND id = $2 FOR UPDATE",
-            &[&coll, &id],
-        )
+        .query_opt(&st, &[&coll, &id])
         .await
         .map_err(engine)?
         .ok_or(StoreError::NotFound)?;
@@ -221,45 +223,12 @@ impl PgStore {
 
     /// Whether SQL gives the read's whole answer: an exact filter, an order the
     /// system columns give, and no `distinct`.
-    async fn served(
-        &self,
-        c: &impl GenericClient,
-        coll: &str,
-        q: &FindQuery,
-    ) -> Result<bool, StoreError> {
-        if q.distinct.is_some() {
-            return Ok(false);
-        }
-        let mut cols = Vec::new();
-        for k in &q.sort {
-            match sort_column(&k.field) {
-                Some(col) => cols.push(col),
-                None => return Ok(false),
-            }
-        }
-        if let Some(c) = &q.after
-            && !c.values.iter().all(Value::is_string)
-        {
-            return Ok(false);
-        }
-        // The time stamps are set by the server on every record; a collection
-        // where one is missing gets the evaluator's order.
-        for col in cols.iter().filter(|c| **c != "id") {
-            let missing: bool = c
-                .query_one(
-                    &format!(
-                        "SELECT EXISTS (SELECT 1 FROM records WHERE coll = $1 AND {col} IS NULL)"
-                    ),
-                    &[&coll],
-                )
-                .await
-                .map_err(engine)?
-                .get(0);
-            if missing {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+    fn served(q: &FindQuery) -> bool {
+        q.distinct.is_none()
+            && q.sort.iter().all(|k| sort_column(&k.field).is_some())
+            && q.after
+                .as_ref()
+                .is_none_or(|c| c.values.iter().all(Value::is_string))
     }
 
     async fn find_in(
@@ -289,7 +258,7 @@ impl PgStore {
             sql.push(" AND ");
             filter(&mut sql, f, false);
         }
-        let whole = sql.exact && self.served(c, coll, q).await?;
+        let whole = sql.exact && Self::served(q);
         let docs: Vec<Value> = if whole {
             if q.count {
                 let n: i64 = c
@@ -414,11 +383,17 @@ fn keyset(sql: &mut Compiled, q: &FindQuery) {
                 sql.bind(Box::new(values[j].clone()));
                 sql.push(" AND ");
             }
+            // A missing value (NULL) sorts first: after the cursor in a
+            // descending order, before it in an ascending one.
             let (col, desc) = keys[i];
             let op = if desc { "<" } else { ">" };
-            let _ = std::fmt::Write::write_fmt(&mut sql.text, format_args!("{col} {op} "));
+            let _ = std::fmt::Write::write_fmt(&mut sql.text, format_args!("({col} {op} "));
             sql.bind(Box::new(values[i].clone()));
-            sql.push(")");
+            if desc {
+                let _ =
+                    std::fmt::Write::write_fmt(&mut sql.text, format_args!(" OR {col} IS NULL"));
+            }
+            sql.push("))");
         }
         sql.push(")");
     }
@@ -428,7 +403,11 @@ fn keyset(sql: &mut Compiled, q: &FindQuery) {
             sql.push(", ");
         }
         sql.push(col);
-        sql.push(if *desc { " DESC" } else { " ASC" });
+        sql.push(if *desc {
+            " DESC NULLS LAST"
+        } else {
+            " ASC NULLS FIRST"
+        });
     }
 }
 
@@ -619,11 +598,12 @@ impl Records for PgStore {
 
     async fn get(&self, collection: &str, id: &str) -> Result<Option<String>, StoreError> {
         let c = self.conn().await?;
+        let st = c
+            .prepare_cached("SELECT raw FROM records WHERE coll = $1 AND id = $2")
+            .await
+            .map_err(engine)?;
         let row = c
-            .query_opt(
-                "SELECT raw FROM records WHERE coll = $1 AND id = $2",
-                &[&collection, &id],
-            )
+            .query_opt(&st, &[&collection, &id])
             .await
             .map_err(engine)?;
         Ok(row.map(|r| r.get(0)))

@@ -68,8 +68,12 @@ CREATE TABLE IF NOT EXISTS records (
     raw TEXT NOT NULL,
     PRIMARY KEY (coll, id)
 );
-CREATE INDEX IF NOT EXISTS records_created ON records(coll, created, id);
-CREATE INDEX IF NOT EXISTS records_owner_created ON records(coll, owner, created, id);
+-- Missing values sort first, as the evaluator's order has it: reads order by
+-- `ASC NULLS FIRST` or `DESC NULLS LAST`, which these indexes give read forwards
+-- or backwards.
+CREATE INDEX IF NOT EXISTS records_created ON records(coll, created NULLS FIRST, id NULLS FIRST);
+CREATE INDEX IF NOT EXISTS records_updated ON records(coll, updated NULLS FIRST, id NULLS FIRST);
+CREATE INDEX IF NOT EXISTS records_owner_created ON records(coll, owner, created NULLS FIRST, id NULLS FIRST);
 "#;
 
 impl PgStore {

@@ -12,7 +12,7 @@ use super::*;
 /// same database (the command line's `users delete`) are seen within
 /// [`SESSION_RECHECK`]: an entry older than that is read again.
 #[derive(Default)]
-pub(super) struct SessionCache {
+pub(crate) struct SessionCache {
     map: Mutex<std::collections::HashMap<String, (String, u64, std::time::Instant)>>,
     epoch: std::sync::atomic::AtomicU64,
 }
@@ -24,14 +24,14 @@ pub(super) const SESSION_RECHECK: std::time::Duration = std::time::Duration::fro
 pub(super) const MAX_CACHED_SESSIONS: usize = 100_000;
 
 impl SessionCache {
-    pub(super) fn get(&self, token_hash: &str, now: u64) -> Option<(String, u64)> {
+    pub(crate) fn get(&self, token_hash: &str, now: u64) -> Option<(String, u64)> {
         let map = self.map.lock().ok()?;
         map.get(token_hash)
             .filter(|(_, expires, at)| *expires > now && at.elapsed() < SESSION_RECHECK)
             .map(|(user, expires, _)| (user.clone(), *expires))
     }
 
-    pub(super) fn put(
+    pub(crate) fn put(
         &self,
         token_hash: String,
         user: String,
@@ -50,21 +50,21 @@ impl SessionCache {
     }
 
     /// Drops every cached session of a user but `keep`.
-    pub(super) fn evict_user(&self, user: &str, keep: Option<&str>) {
+    pub(crate) fn evict_user(&self, user: &str, keep: Option<&str>) {
         self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if let Ok(mut map) = self.map.lock() {
             map.retain(|t, (u, ..)| u != user || Some(t.as_str()) == keep);
         }
     }
 
-    pub(super) fn evict(&self, token_hash: &str) {
+    pub(crate) fn evict(&self, token_hash: &str) {
         self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if let Ok(mut map) = self.map.lock() {
             map.remove(token_hash);
         }
     }
 
-    pub(super) fn epoch(&self) -> u64 {
+    pub(crate) fn epoch(&self) -> u64 {
         self.epoch.load(std::sync::atomic::Ordering::SeqCst)
     }
 }

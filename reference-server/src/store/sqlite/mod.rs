@@ -25,7 +25,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
-mod accounts;
+pub(crate) mod accounts;
 mod files;
 pub mod in_memory;
 mod pool;
