@@ -13,6 +13,7 @@
 //! decides, so every read answers as on SQLite.
 
 mod accounts;
+mod batch;
 mod files;
 mod filter;
 mod records;
@@ -26,6 +27,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 /// The PostgreSQL store.
 pub struct PgStore {
     pool: Pool,
+    /// Single creates, written in shared transactions.
+    batcher: batch::Batcher,
     /// Each configured collection's layout (typed fields, declared indexes).
     layouts: std::sync::RwLock<std::collections::HashMap<String, std::sync::Arc<super::Layout>>>,
     /// Collections this process has seen written (so it notes each once).
@@ -34,7 +37,7 @@ pub struct PgStore {
     /// another server ends is refused here within that second).
     sessions: super::sqlite::accounts::SessionCache,
     /// Transactions that wrote records, and the records they wrote.
-    groups: std::sync::atomic::AtomicU64,
+    groups: std::sync::Arc<std::sync::atomic::AtomicU64>,
     writes: std::sync::atomic::AtomicU64,
 }
 
@@ -93,12 +96,14 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| StoreError::Engine(format!("cannot make the pool: {e}")))?;
+        let groups = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let store = Self {
+            batcher: batch::start(pool.clone(), groups.clone()),
             pool,
             layouts: Default::default(),
             written: Default::default(),
             sessions: Default::default(),
-            groups: Default::default(),
+            groups,
             writes: Default::default(),
         };
         store.migrate().await?;

@@ -32,7 +32,16 @@ fn parse_doc(text: &str) -> Result<Map<String, Value>, StoreError> {
     }
 }
 
-fn id_taken(id: &str) -> StoreError {
+/// The answer to a record holding U+0000.
+pub(super) fn nul_refused() -> StoreError {
+    StoreError::Rejected(sdk_core::ErrorBody::new(
+        sdk_core::ErrorCode::ValidationFailed,
+        "the record holds the character U+0000, which this server's database \
+         (PostgreSQL) cannot store",
+    ))
+}
+
+pub(super) fn id_taken(id: &str) -> StoreError {
     StoreError::Rejected(
         sdk_core::ErrorBody::new(
             sdk_core::ErrorCode::IdTaken,
@@ -43,7 +52,7 @@ fn id_taken(id: &str) -> StoreError {
 }
 
 /// Writes a record's row (a new one, or the existing one of its id).
-async fn put(
+pub(super) async fn put(
     c: &impl GenericClient,
     insert: bool,
     coll: &str,
@@ -614,18 +623,35 @@ impl Records for PgStore {
         collection: &str,
         record: Map<String, Value>,
     ) -> Result<Value, StoreError> {
-        let c = self.conn().await?;
-        self.written(&c, collection).await?;
-        let out = put(&c, true, collection, record, &self.layout_of(collection)).await?;
-        self.committed(1);
+        let known = self
+            .written
+            .lock()
+            .map(|w| w.contains(collection))
+            .unwrap_or(false);
+        if !known {
+            let c = self.conn().await?;
+            self.written(&c, collection).await?;
+        }
+        let layout = self.layout_of(collection);
+        let out = super::batch::insert(&self.batcher, collection, record, layout).await?;
+        // The batcher counts its transactions.
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(out)
     }
 
     async fn insert_many(
         &self,
         collection: &str,
-        records: Vec<Map<String, Value>>,
+        mut records: Vec<Map<String, Value>>,
     ) -> Result<Vec<Value>, StoreError> {
+        // One record (a single create over HTTP or the socket) joins others
+        // arriving together in one transaction.
+        if records.len() == 1
+            && let Some(one) = records.pop()
+        {
+            return Ok(vec![self.insert(collection, one).await?]);
+        }
         let mut c = self.conn().await?;
         self.written(&c, collection).await?;
         let layout = self.layout_of(collection);

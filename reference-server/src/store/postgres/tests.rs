@@ -440,3 +440,73 @@ async fn reads_answer_exactly_as_the_evaluator_does() {
         }
     }
 }
+
+#[tokio::test]
+async fn creates_sent_together_share_a_transaction_yet_each_gets_its_own_answer() {
+    use crate::store::Records;
+    let scratch = Scratch::new().await;
+    let s = std::sync::Arc::new(PgStore::open(&scratch.url).await.expect("open"));
+    let rec = |id: &str, text: &str| {
+        serde_json::json!({"_id": id, "userId": "u", "createdAt": "t", "updatedAt": "t", "__v": 0, "text": text})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    };
+    s.insert("notes", rec("old", "first")).await.expect("first");
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        let s = s.clone();
+        // Every 50th repeats an id of this burst, every 70th the stored one, and
+        // one holds a character PostgreSQL cannot store.
+        let id = match i {
+            i if i % 70 == 69 => "old".to_owned(),
+            i if i % 50 == 49 => format!("n{}", i - 1),
+            i => format!("n{i}"),
+        };
+        let text = if i == 123 {
+            "bad\u{0}".to_owned()
+        } else {
+            format!("note {i}")
+        };
+        tasks.push(tokio::spawn(async move {
+            (id.clone(), s.insert("notes", rec(&id, &text)).await)
+        }));
+    }
+    let mut ok = std::collections::HashSet::new();
+    let (mut taken, mut refused) = (0, 0);
+    for t in tasks {
+        let (id, r) = t.await.expect("task");
+        match r {
+            Ok(v) => {
+                assert_eq!(v["_id"], id.as_str());
+                assert!(ok.insert(id), "one create per id succeeds");
+            }
+            Err(StoreError::Rejected(b)) if b.code == sdk_core::ErrorCode::IdTaken => taken += 1,
+            Err(StoreError::Rejected(b)) if b.code == sdk_core::ErrorCode::ValidationFailed => {
+                refused += 1
+            }
+            Err(e) => panic!("{id}: {e}"),
+        }
+    }
+    // 4 "old" and 6 repeats are taken, n123 is refused; the rest are written.
+    assert_eq!((taken, refused, ok.len()), (10, 1, 289));
+    let stored = s
+        .find(
+            "notes",
+            sdk_core::query::FindQuery::new().page_size(1000),
+            1000,
+            vec![],
+        )
+        .await
+        .expect("read");
+    let crate::store::Found::Records(text) = stored else {
+        panic!("records")
+    };
+    let all: Vec<serde_json::Value> = serde_json::from_str(&text).expect("json");
+    assert_eq!(all.len(), 290, "the 289 and the first");
+    assert!(
+        s.write_stats().groups < 200,
+        "creates shared transactions: {:?}",
+        s.write_stats()
+    );
+}
