@@ -196,19 +196,60 @@ pub trait Bus: Send + Sync + 'static {
     fn since(&self, since: u64) -> Option<Vec<Arc<Event>>>;
 }
 
-/// The in-process bus. Events reach subscribers through a ring of `capacity`
-/// weak references; the events themselves live only in the bus's own bounded
-/// store (by count and by bytes), so the memory events hold is bounded however
-/// large they are. A subscriber that falls more than `capacity` events behind, or
-/// behind the bytes the store keeps, is disconnected (it can resume).
+/// The in-process bus: numbers events in publishing order and hands them to a
+/// [`Fanout`].
 pub struct LocalBus {
-    tx: broadcast::Sender<Weak<Event>>,
+    fanout: Fanout,
     stream: String,
+}
+
+impl LocalBus {
+    /// A bus that buffers up to `capacity` events per slow subscriber and keeps
+    /// the last `history` events, at most `history_bytes` of them, for clients
+    /// that reconnect.
+    pub fn new(capacity: usize, history: usize, history_bytes: usize) -> Self {
+        Self {
+            fanout: Fanout::new(capacity, history, history_bytes, 0),
+            stream: crate::clock::new_id(),
+        }
+    }
+}
+
+impl Bus for LocalBus {
+    fn publish(&self, mut event: Event) {
+        let mut h = self.fanout.lock();
+        event.seq = h.next;
+        self.fanout.send_locked(&mut h, event);
+    }
+
+    fn subscribe(&self) -> (broadcast::Receiver<Weak<Event>>, u64) {
+        self.fanout.subscribe()
+    }
+
+    fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    fn since(&self, since: u64) -> Option<Vec<Arc<Event>>> {
+        self.fanout.since(since)
+    }
+}
+
+/// Hands numbered events to this process's subscribers. Events reach them
+/// through a ring of `capacity` weak references; the events themselves live only
+/// in the fan-out's own bounded store (by count and by bytes), so the memory
+/// events hold is bounded however large they are. A subscriber that falls more
+/// than `capacity` events behind, or behind the bytes the store keeps, is
+/// disconnected (it can resume).
+pub struct Fanout {
+    tx: broadcast::Sender<Weak<Event>>,
     history: Mutex<History>,
 }
 
-struct History {
-    next: u64,
+/// The events a [`Fanout`] keeps.
+pub struct History {
+    /// The number after the newest event's last.
+    pub next: u64,
     /// The last number of the newest event evicted from the store.
     evicted: u64,
     /// The events kept, each with its size: the newest `keep` at most.
@@ -224,17 +265,16 @@ struct History {
     max_bytes: usize,
 }
 
-impl LocalBus {
-    /// A bus that buffers up to `capacity` events per slow subscriber and keeps
-    /// the last `history` events, at most `history_bytes` of them, for clients
-    /// that reconnect.
-    pub fn new(capacity: usize, history: usize, history_bytes: usize) -> Self {
+impl Fanout {
+    /// A fan-out whose first event is numbered after `floor`, buffering up to
+    /// `capacity` events per slow subscriber and keeping the last `history`
+    /// events, at most `history_bytes` of them, for clients that reconnect.
+    pub fn new(capacity: usize, history: usize, history_bytes: usize, floor: u64) -> Self {
         Self {
             tx: broadcast::channel(capacity.max(1)).0,
-            stream: crate::clock::new_id(),
             history: Mutex::new(History {
-                next: 1,
-                evicted: 0,
+                next: floor + 1,
+                evicted: floor,
                 events: VecDeque::with_capacity(history.max(capacity).min(65_536)),
                 cap: history,
                 keep: history.max(capacity).max(1),
@@ -244,19 +284,18 @@ impl LocalBus {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, History> {
+    /// The store, locked: events are numbered and sent under this lock.
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, History> {
         match self.history.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         }
     }
-}
 
-impl Bus for LocalBus {
-    fn publish(&self, mut event: Event) {
-        let mut h = self.lock();
-        event.seq = h.next;
-        h.next += event.width();
+    /// Keeps a numbered event (numbered after every event kept before) and
+    /// sends it to the subscribers.
+    pub fn send_locked(&self, h: &mut History, event: Event) {
+        h.next = event.last_seq() + 1;
         let event = Arc::new(event);
         let size = event.bytes();
         let weak = Arc::downgrade(&event);
@@ -274,16 +313,14 @@ impl Bus for LocalBus {
         let _ = self.tx.send(weak);
     }
 
-    fn subscribe(&self) -> (broadcast::Receiver<Weak<Event>>, u64) {
+    /// A new subscription and the last number sent before it.
+    pub fn subscribe(&self) -> (broadcast::Receiver<Weak<Event>>, u64) {
         let h = self.lock();
         (self.tx.subscribe(), h.next - 1)
     }
 
-    fn stream(&self) -> &str {
-        &self.stream
-    }
-
-    fn since(&self, since: u64) -> Option<Vec<Arc<Event>>> {
+    /// The events after `since`, or `None` when the history no longer reaches back that far.
+    pub fn since(&self, since: u64) -> Option<Vec<Arc<Event>>> {
         let h = self.lock();
         // Replays come from the newest `cap` events the store holds.
         let start = h.events.len().saturating_sub(h.cap);
@@ -451,7 +488,7 @@ mod tests {
         for _ in 0..5 {
             bus.publish(message(&big));
         }
-        let held: usize = bus.lock().events.iter().map(|(_, n)| n).sum();
+        let held: usize = bus.fanout.lock().events.iter().map(|(_, n)| n).sum();
         assert!(held <= 10_000, "{held} bytes held");
         let first = rx.try_recv().expect("an event").upgrade();
         assert!(
