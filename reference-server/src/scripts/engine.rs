@@ -178,13 +178,36 @@ pub(super) struct Engine {
     pub(super) names: Vec<Persistent<rquickjs::Atom<'static>>>,
     pub(super) context: Context,
     pub(super) runtime: Runtime,
-    pub(super) deadline: Rc<Cell<Option<Instant>>>,
+    pub(super) deadline: Deadline,
     /// The `dpd` requests a run made and the host has not taken yet.
     pub(super) requests: Rc<RefCell<Vec<Request>>>,
     pub(super) memory: usize,
     /// Set by a run that leaves the engine unfit for the next (it ran out of
     /// memory, or could not be handed a record): the next run starts afresh.
     pub(super) spoiled: Cell<bool>,
+}
+
+/// When the running script must stop, read by the engine's interrupt handler
+/// (which the engine requires to be `Send`).
+#[derive(Clone, Default)]
+pub(super) struct Deadline(std::sync::Arc<std::sync::Mutex<Option<Instant>>>);
+
+impl Deadline {
+    /// Sets or clears the moment.
+    pub(super) fn set(&self, at: Option<Instant>) {
+        match self.0.lock() {
+            Ok(mut g) => *g = at,
+            Err(poisoned) => *poisoned.into_inner() = at,
+        }
+    }
+
+    /// The moment, if one is set.
+    pub(super) fn get(&self) -> Option<Instant> {
+        match self.0.lock() {
+            Ok(g) => *g,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
+    }
 }
 
 /// How a failure to hand a record to the engine is described.
@@ -225,7 +248,7 @@ impl Engine {
         let runtime = Runtime::new().map_err(|e| e.to_string())?;
         runtime.set_memory_limit(memory);
         runtime.set_max_stack_size(256 * 1024);
-        let deadline: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
+        let deadline = Deadline::default();
         let d = deadline.clone();
         runtime.set_interrupt_handler(Some(Box::new(move || {
             d.get().is_some_and(|t| Instant::now() > t)

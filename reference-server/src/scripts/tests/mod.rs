@@ -690,3 +690,27 @@ fn property_names_with_nul_survive_a_script_whole() {
 
 /// `dpd` in scripts: where it cannot run, and its calls through a fake host.
 mod dpd;
+
+#[test]
+fn a_script_runs_however_deep_down_the_stack_it_is_called() {
+    // The thread's engine is made near the top of its stack, then called from
+    // half a megabyte further down, as a request with a large future does.
+    fn deep(frames: usize, call: &dyn Fn() -> bool) -> bool {
+        let pad = std::hint::black_box([1u8; 64 * 1024]);
+        if frames == 0 {
+            call()
+        } else {
+            deep(frames - 1, call) && pad[0] == 1
+        }
+    }
+    let ran = std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(|| {
+            let call = || run_on("this.n = 1;", json!({}), None).is_ok();
+            call() && deep(8, &call)
+        })
+        .expect("a thread")
+        .join()
+        .expect("no panic");
+    assert!(ran, "a shallow script failed when called from deeper down");
+}
