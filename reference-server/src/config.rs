@@ -60,6 +60,20 @@ pub struct Config {
     #[arg(long, global = true, env = "RUCKSACK_FILES", value_name = "URL")]
     pub files: Option<String>,
 
+    /// How realtime events reach connections: within this process when not
+    /// given, or through NATS JetStream, `nats://host:4222[?stream=NAME]`, so that
+    /// a write on any server process reaches every connection on every process
+    /// and a client resumes on any of them. Servers sharing one database must
+    /// share one bus.
+    #[arg(
+        long,
+        global = true,
+        env = "RUCKSACK_BUS",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub bus: Option<String>,
+
     /// The app's API key. When none is given, one is generated on first start,
     /// kept in `<data-dir>/api_key` and printed.
     #[arg(long, env = "RUCKSACK_API_KEY", hide_env_values = true)]

@@ -132,6 +132,26 @@ pub async fn open_files(config: &Config) -> Result<Arc<dyn files::FileStore>, St
     }
 }
 
+/// Opens the realtime bus `--bus` names: in-process when none is named.
+pub async fn open_bus(config: &Config) -> Result<Arc<dyn realtime::Bus>, String> {
+    match config.bus.as_deref() {
+        None => Ok(Arc::new(realtime::LocalBus::new(
+            config.ws_queue,
+            config.ws_history,
+            config.ws_history_bytes,
+        ))),
+        Some(url) => Ok(Arc::new(
+            realtime::NatsBus::open(
+                url,
+                config.ws_queue,
+                config.ws_history,
+                config.ws_history_bytes,
+            )
+            .await?,
+        )),
+    }
+}
+
 /// Makes the data directory readable by its owner only (0700) and the database
 /// file too (0600; SQLite gives its journal files the database file's mode),
 /// creating the file when it is not there yet. Users' emails, password hashes
@@ -241,15 +261,12 @@ pub async fn start(config: Config) -> Result<Running, String> {
     let softuni_addr = softuni.as_ref().map(|(_, a)| *a);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let grace = Duration::from_secs(config.shutdown_grace);
+    let bus = open_bus(&config).await?;
     let auth_limits = limits::AuthLimits::new(config.auth_rate_per_ip, config.auth_rate_per_email);
     let app = Arc::new(App {
         store,
         files,
-        bus: Arc::new(realtime::LocalBus::new(
-            config.ws_queue,
-            config.ws_history,
-            config.ws_history_bytes,
-        )),
+        bus,
         api_key: api_key.clone(),
         admin_key: admin_key.clone(),
         hasher,

@@ -120,6 +120,7 @@ pub fn command_on(data_dir: &Path) -> Command {
 
 /// Drops the schema [`postgres_schema`] made for a data directory, if any.
 pub fn drop_postgres_schema(data_dir: &Path) {
+    drop_nats_stream(data_dir);
     if let Ok(schema) = std::fs::read_to_string(data_dir.join(".pg_schema")) {
         let _ = Command::new("psql")
             .args([&test_postgres(), "-q", "-c"])
@@ -127,6 +128,66 @@ pub fn drop_postgres_schema(data_dir: &Path) {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+    }
+}
+
+/// Whether test servers share realtime through NATS (`RUCKSACK_TEST_BUS=nats`):
+/// each data directory gets its own JetStream stream.
+pub fn nats_wanted() -> bool {
+    std::env::var("RUCKSACK_TEST_BUS").is_ok_and(|v| v == "nats")
+}
+
+/// The `--bus` URL of a data directory's own stream (named on first use, so a
+/// restarted server finds its events again).
+pub fn nats_bus(data_dir: &Path) -> String {
+    let marker = data_dir.join(".nats_stream");
+    let stream = match std::fs::read_to_string(&marker) {
+        Ok(s) => s.trim().to_owned(),
+        Err(_) => {
+            let name = format!(
+                "rk_e2e_{}_{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or_default()
+            );
+            std::fs::create_dir_all(data_dir).expect("data directory");
+            std::fs::write(&marker, &name).expect("stream marker");
+            name
+        }
+    };
+    format!("nats://127.0.0.1:4222?stream={stream}")
+}
+
+/// Deletes a data directory's stream and its rate-limit bucket, speaking NATS's
+/// text protocol (a request to the JetStream API, waiting for each answer).
+fn drop_nats_stream(data_dir: &Path) {
+    use std::io::{Read, Write};
+    let Ok(name) = std::fs::read_to_string(data_dir.join(".nats_stream")) else {
+        return;
+    };
+    let name = name.trim();
+    let Ok(mut s) = std::net::TcpStream::connect("127.0.0.1:4222") else {
+        return;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut asks = String::from("CONNECT {\"verbose\":false}\r\nSUB _INBOX.rk_drop 1\r\n");
+    for stream in [name.to_owned(), format!("KV_{name}_limits")] {
+        asks.push_str(&format!(
+            "PUB $JS.API.STREAM.DELETE.{stream} _INBOX.rk_drop 0\r\n\r\n"
+        ));
+    }
+    if s.write_all(asks.as_bytes()).is_err() {
+        return;
+    }
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while seen.matches("MSG _INBOX.rk_drop").count() < 2 {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
     }
 }
 
@@ -322,6 +383,9 @@ impl Server {
         }
         if let Some(s3) = &s3 {
             command.args(["--files", &s3.files_url]);
+        }
+        if nats_wanted() && !extra.contains(&"--bus") {
+            command.args(["--bus", &nats_bus(data_dir)]);
         }
         command
             .env("AWS_ACCESS_KEY_ID", S3_KEYS.0)

@@ -1,7 +1,10 @@
 //! Realtime: the fan-out bus that carries writes and messages to every
 //! connected client, its numbered history, and the counts of open connections.
 
+mod nats;
 mod sockets;
+
+pub use nats::NatsBus;
 
 pub use sockets::{Full, Slot, Sockets, open_slot};
 
@@ -181,7 +184,8 @@ fn json_size(v: &Value) -> usize {
 
 /// Fans events out to every connection of every server process that shares the
 /// database, numbering them and keeping a bounded history for clients that
-/// reconnect. In-process now; Redis or NATS when several processes share one database.
+/// reconnect: [`LocalBus`] in one process, [`NatsBus`] across processes.
+#[async_trait::async_trait]
 pub trait Bus: Send + Sync + 'static {
     /// Numbers an event and sends it to all subscribers.
     fn publish(&self, event: Event);
@@ -192,8 +196,9 @@ pub trait Bus: Send + Sync + 'static {
     fn subscribe(&self) -> (broadcast::Receiver<Weak<Event>>, u64);
     /// This stream's id: numbers are only comparable within one stream.
     fn stream(&self) -> &str;
-    /// The events after `since`, or `None` when the history no longer reaches back that far.
-    fn since(&self, since: u64) -> Option<Vec<Arc<Event>>>;
+    /// The events after `since`, or `None` when the history no longer reaches
+    /// back that far (or `since` is a number this stream has not reached).
+    async fn since(&self, since: u64) -> Option<Vec<Arc<Event>>>;
 }
 
 /// The in-process bus: numbers events in publishing order and hands them to a
@@ -215,6 +220,7 @@ impl LocalBus {
     }
 }
 
+#[async_trait::async_trait]
 impl Bus for LocalBus {
     fn publish(&self, mut event: Event) {
         let mut h = self.fanout.lock();
@@ -230,7 +236,7 @@ impl Bus for LocalBus {
         &self.stream
     }
 
-    fn since(&self, since: u64) -> Option<Vec<Arc<Event>>> {
+    async fn since(&self, since: u64) -> Option<Vec<Arc<Event>>> {
         self.fanout.since(since)
     }
 }
@@ -480,8 +486,8 @@ mod tests {
             assert!(ev.is_some(), "a subscriber within reach reads every event");
         }
         // Resuming replays from the last two only.
-        assert!(bus.since(0).is_none(), "beyond the resume history");
-        assert_eq!(bus.since(1).map(|v| v.len()), Some(2));
+        assert!(bus.fanout.since(0).is_none(), "beyond the resume history");
+        assert_eq!(bus.fanout.since(1).map(|v| v.len()), Some(2));
         // Five 4 kB events while the subscriber reads none: only the newest two
         // fit in 10 kB; the ones it has not read are gone when it gets to them.
         let big = "x".repeat(4_000);

@@ -526,8 +526,10 @@ pub async fn resume(
             accepted.push(ch);
         }
     }
-    let replay = if stream == app.bus.stream() && since <= conn.last_seq {
-        app.bus.since(since)
+    // A number past this connection's start is fine: the client may have seen
+    // it on another connection, or on another process sharing the bus.
+    let replay = if stream == app.bus.stream() {
+        app.bus.since(since).await
     } else {
         None
     };
