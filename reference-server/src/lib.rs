@@ -132,23 +132,31 @@ pub async fn open_files(config: &Config) -> Result<Arc<dyn files::FileStore>, St
     }
 }
 
-/// Opens the realtime bus `--bus` names: in-process when none is named.
-pub async fn open_bus(config: &Config) -> Result<Arc<dyn realtime::Bus>, String> {
+/// Opens the realtime bus `--bus` names (in-process when none is named) and,
+/// with NATS, the rate-limit counters every server on it shares.
+pub async fn open_bus(
+    config: &Config,
+) -> Result<(Arc<dyn realtime::Bus>, Option<limits::Shared>), String> {
     match config.bus.as_deref() {
-        None => Ok(Arc::new(realtime::LocalBus::new(
-            config.ws_queue,
-            config.ws_history,
-            config.ws_history_bytes,
-        ))),
-        Some(url) => Ok(Arc::new(
-            realtime::NatsBus::open(
+        None => Ok((
+            Arc::new(realtime::LocalBus::new(
+                config.ws_queue,
+                config.ws_history,
+                config.ws_history_bytes,
+            )),
+            None,
+        )),
+        Some(url) => {
+            let bus = realtime::NatsBus::open(
                 url,
                 config.ws_queue,
                 config.ws_history,
                 config.ws_history_bytes,
             )
-            .await?,
-        )),
+            .await?;
+            let shared = limits::Shared::open(bus.client.clone(), &bus.target.stream).await?;
+            Ok((Arc::new(bus), Some(shared)))
+        }
     }
 }
 
@@ -261,8 +269,12 @@ pub async fn start(config: Config) -> Result<Running, String> {
     let softuni_addr = softuni.as_ref().map(|(_, a)| *a);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let grace = Duration::from_secs(config.shutdown_grace);
-    let bus = open_bus(&config).await?;
-    let auth_limits = limits::AuthLimits::new(config.auth_rate_per_ip, config.auth_rate_per_email);
+    let (bus, shared) = open_bus(&config).await?;
+    let mut auth_limits =
+        limits::AuthLimits::new(config.auth_rate_per_ip, config.auth_rate_per_email);
+    if let Some(shared) = shared {
+        auth_limits = auth_limits.shared(shared);
+    }
     let app = Arc::new(App {
         store,
         files,

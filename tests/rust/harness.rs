@@ -160,7 +160,7 @@ pub fn nats_bus(data_dir: &Path) -> String {
     format!("nats://127.0.0.1:4222?stream={stream}")
 }
 
-/// Deletes a data directory's stream and its rate-limit bucket, speaking NATS's
+/// Deletes a data directory's stream and its rate-limit stream, speaking NATS's
 /// text protocol (a request to the JetStream API, waiting for each answer).
 fn drop_nats_stream(data_dir: &Path) {
     use std::io::{Read, Write};
@@ -173,7 +173,7 @@ fn drop_nats_stream(data_dir: &Path) {
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
     let mut asks = String::from("CONNECT {\"verbose\":false}\r\nSUB _INBOX.rk_drop 1\r\n");
-    for stream in [name.to_owned(), format!("KV_{name}_limits")] {
+    for stream in [name.to_owned(), format!("{name}_limits")] {
         asks.push_str(&format!(
             "PUB $JS.API.STREAM.DELETE.{stream} _INBOX.rk_drop 0\r\n\r\n"
         ));

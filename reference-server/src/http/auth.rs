@@ -137,7 +137,7 @@ async fn register(
     body: Result<Value, ApiError>,
 ) -> Outcome {
     let (c, body) = (c?, body?);
-    if let Err(wait) = c.app.auth_limits.check_ip(ip) {
+    if let Err(wait) = c.app.auth_limits.check_ip(ip).await {
         return Ok(too_many(wait));
     }
     let (email, password) = credentials(&body).map_err(ApiError::from)?;
@@ -152,7 +152,7 @@ async fn login(
     body: Result<Value, ApiError>,
 ) -> Outcome {
     let (c, body) = (c?, body?);
-    if let Err(wait) = c.app.auth_limits.check_ip(ip) {
+    if let Err(wait) = c.app.auth_limits.check_ip(ip).await {
         return Ok(too_many(wait));
     }
     let (email, password) = credentials(&body).map_err(ApiError::from)?;
@@ -191,7 +191,7 @@ pub(crate) async fn check_credentials(
     password: String,
 ) -> Result<Result<UserRow, u64>, ApiError> {
     let key = normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
-    if let Err(wait) = app.auth_limits.check_email(&key) {
+    if let Err(wait) = app.auth_limits.check_email(&key).await {
         return Ok(Err(wait));
     }
     // An invalid email cannot be registered; treat it as unknown so the answer
@@ -293,10 +293,11 @@ async fn verify_current(
     password: String,
 ) -> Result<Result<(), warp::reply::Response>, ApiError> {
     let limits = &c.app.auth_limits;
-    if let Err(wait) = limits
-        .check_ip(ip)
-        .and_then(|()| limits.check_email(&format!("user:{user_id}")))
-    {
+    let checked = match limits.check_ip(ip).await {
+        Ok(()) => limits.check_email(&format!("user:{user_id}")).await,
+        over => over,
+    };
+    if let Err(wait) = checked {
         return Ok(Err(too_many(wait)));
     }
     let user = c.app.store.user_by_id(user_id).await.map_err(store_error)?;

@@ -279,7 +279,7 @@ async fn register(app: Arc<App>, ip: Option<IpAddr>, body: Result<Value, ApiErro
     let (Some(email), Some(password)) = (text(&fields, "email"), text(&fields, "password")) else {
         return Err(missing_fields());
     };
-    app.auth_limits.check_ip(ip).map_err(rate_limited)?;
+    app.auth_limits.check_ip(ip).await.map_err(rate_limited)?;
     let fields = profile_fields(fields, &password);
     // The profile is checked before the account exists: a body the profile
     // cannot hold is refused whole, not left as an account without a profile.
@@ -327,7 +327,7 @@ async fn login(app: Arc<App>, ip: Option<IpAddr>, body: Result<Value, ApiError>)
             "no credentials",
         ));
     };
-    app.auth_limits.check_ip(ip).map_err(rate_limited)?;
+    app.auth_limits.check_ip(ip).await.map_err(rate_limited)?;
     let user = check_credentials(&app, &email, password)
         .await?
         .map_err(rate_limited)?;
