@@ -309,6 +309,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         )
     });
     tokio::spawn(follow_configs(app.clone()));
+    tokio::spawn(realtime::forget_revoked(app.clone()));
     let main = serve(
         listener,
         routes::routes(app.clone()),

@@ -548,15 +548,21 @@ pub struct Proxy {
     pub url: String,
     cut: tokio::sync::watch::Sender<u64>,
     down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    target: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+/// A base URL's `host:port`.
+fn host_port(url: &str) -> String {
+    url.trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned()
 }
 
 impl Proxy {
     /// Listens on a free port and forwards every connection to `target` (a base URL).
     pub async fn start(target: &str) -> Self {
-        let addr = target
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_owned();
+        let target = std::sync::Arc::new(std::sync::Mutex::new(host_port(target)));
+        let to = target.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("proxy port");
@@ -570,6 +576,7 @@ impl Proxy {
                 if is_down.load(std::sync::atomic::Ordering::SeqCst) {
                     continue;
                 }
+                let addr = to.lock().map(|a| a.clone()).unwrap_or_default();
                 let Ok(mut server) = tokio::net::TcpStream::connect(&addr).await else {
                     continue;
                 };
@@ -582,7 +589,20 @@ impl Proxy {
                 });
             }
         });
-        Self { url, cut, down }
+        Self {
+            url,
+            cut,
+            down,
+            target,
+        }
+    }
+
+    /// Sends new connections to another server (a load balancer's choice);
+    /// those open stay where they are until cut.
+    pub fn retarget(&self, url: &str) {
+        if let Ok(mut t) = self.target.lock() {
+            *t = host_port(url);
+        }
     }
 
     /// Drops every connection open through the proxy right now.

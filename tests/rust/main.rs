@@ -23,6 +23,7 @@ mod records;
 mod resume;
 mod retries;
 mod rules;
+mod scale_out;
 mod scripts;
 mod security;
 mod socket_actions;

@@ -123,6 +123,31 @@ pub fn publish_revoked(app: &crate::app::App, what: Revoked) {
     });
 }
 
+/// Keeps this process's remembered sessions in step with credentials ended
+/// anywhere on the bus (a logout on another server), so none outlives its end
+/// here by the session cache's second. Runs until the bus closes.
+pub async fn forget_revoked(app: Arc<crate::app::App>) {
+    let (mut events, _) = app.bus.subscribe();
+    loop {
+        let ev = match events.recv().await {
+            Ok(ev) => ev,
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let Some(ev) = ev.upgrade() else { continue };
+        match &ev.kind {
+            EventKind::Revoked(Revoked::Session(hash)) => {
+                app.store.forget_sessions(Some(hash), None, None);
+            }
+            EventKind::Revoked(Revoked::User { user, except }) => {
+                app.store
+                    .forget_sessions(None, Some(user), except.as_deref());
+            }
+            _ => {}
+        }
+    }
+}
+
 /// One record of a write event.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct WriteItem {
@@ -464,7 +489,18 @@ mod tests {
                 except: Some("h".into()),
             }),
         };
-        for ev in [write, gone, message("hello")] {
+        let ended = |what: Revoked| Event {
+            seq: 9,
+            except: None,
+            kind: EventKind::Revoked(what),
+        };
+        for ev in [
+            write,
+            gone,
+            message("hello"),
+            ended(Revoked::Session("h".into())),
+            ended(Revoked::Key("k".into())),
+        ] {
             let text = serde_json::to_string(&ev).expect("serializable");
             let back: Event = serde_json::from_str(&text).expect("deserializable");
             assert_eq!(format!("{back:?}"), format!("{ev:?}"), "{text}");

@@ -215,6 +215,10 @@ pub trait Accounts: Send + Sync + 'static {
     ) -> Result<Option<(String, u64)>, StoreError>;
     /// Ends a session.
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+    /// Forgets what this process remembers of sessions another process ended:
+    /// the session `token_hash`, or (with `user`) every session of `user` but
+    /// `keep`. The next use asks the database.
+    fn forget_sessions(&self, token_hash: Option<&str>, user: Option<&str>, keep: Option<&str>);
     /// Moves a live session's end to `expires_at` (sliding renewal).
     async fn renew_session(&self, token_hash: &str, expires_at: u64) -> Result<(), StoreError>;
     /// Stores an API key (its SHA-256 hash) under an id and a name.

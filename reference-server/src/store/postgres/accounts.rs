@@ -121,6 +121,15 @@ impl Accounts for PgStore {
         r.map(|_| ())
     }
 
+    fn forget_sessions(&self, token_hash: Option<&str>, user: Option<&str>, keep: Option<&str>) {
+        if let Some(h) = token_hash {
+            self.sessions.evict(h);
+        }
+        if let Some(u) = user {
+            self.sessions.evict_user(u, keep);
+        }
+    }
+
     async fn renew_session(&self, token_hash: &str, expires_at: u64) -> Result<(), StoreError> {
         // A logout racing the renewal must not leave the session cached.
         let epoch = self.sessions.epoch();

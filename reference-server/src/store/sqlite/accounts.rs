@@ -188,6 +188,15 @@ impl Accounts for SqliteStore {
         r
     }
 
+    fn forget_sessions(&self, token_hash: Option<&str>, user: Option<&str>, keep: Option<&str>) {
+        if let Some(h) = token_hash {
+            self.sessions.evict(h);
+        }
+        if let Some(u) = user {
+            self.sessions.evict_user(u, keep);
+        }
+    }
+
     async fn create_key(&self, id: &str, name: &str, key_hash: &str) -> Result<(), StoreError> {
         let (id, name, hash) = (id.to_owned(), name.to_owned(), key_hash.to_owned());
         self.write(move |c| {
