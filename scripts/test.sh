@@ -79,28 +79,29 @@ step "Chromium: end-to-end tests of the npm package in a real browser"
 browser_pass=$(count "$LOGS/browser.log" pass); browser_fail=$(count "$LOGS/browser.log" fail)
 require_ran "Chromium tests" "$browser_pass" "$browser_fail" "$(count "$LOGS/browser.log" skipped)"
 
-step "PostgreSQL and S3: the Rust, Node.js and Chromium end-to-end suites again"
+step "PostgreSQL, NATS and S3: the Rust, Node.js and Chromium end-to-end suites again"
 # RUCKSACK_TEST_DATABASE=postgres gives every test server a PostgreSQL schema of
 # its own (--database postgres://…, the machine's PostgreSQL); RUCKSACK_TEST_FILES=s3
-# starts a real S3-protocol server (s3s-fs) beside it (--files s3://…). Tests of
-# the embedded engines' own files pin them.
-export RUCKSACK_TEST_DATABASE=postgres RUCKSACK_TEST_FILES=s3
+# starts a real S3-protocol server (s3s-fs) beside it (--files s3://…);
+# RUCKSACK_TEST_BUS=nats gives it a JetStream stream of its own on the machine's
+# NATS (--bus nats://…). Tests of the embedded engines' own files pin them.
+export RUCKSACK_TEST_DATABASE=postgres RUCKSACK_TEST_FILES=s3 RUCKSACK_TEST_BUS=nats
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run -p e2e --no-fail-fast 2>&1 | tee "$LOGS/rust-pg.log"
   pg_rust=$(grep -E '^ +Summary' "$LOGS/rust-pg.log" | tail -1)
   pg_rust_pass=$(grep -oE '[0-9]+ passed' <<<"$pg_rust" | awk '{print $1}')
-  require_ran "Rust tests on PostgreSQL and S3" "$pg_rust_pass" \
+  require_ran "Rust tests on PostgreSQL, NATS and S3" "$pg_rust_pass" \
     "$(grep -oE '[0-9]+ failed' <<<"$pg_rust" | awk '{print $1}')" "$(grep -oE '[0-9]+ skipped' <<<"$pg_rust" | awk '{print $1}')"
 else
   cargo test -p e2e --no-fail-fast 2>&1 | tee "$LOGS/rust-pg.log"
   pg_rust_pass=$(grep -E '^test result' "$LOGS/rust-pg.log" | awk '{p+=$4} END {print p}')
-  require_ran "Rust tests on PostgreSQL and S3" "$pg_rust_pass" \
+  require_ran "Rust tests on PostgreSQL, NATS and S3" "$pg_rust_pass" \
     "$(grep -E '^test result' "$LOGS/rust-pg.log" | awk '{f+=$6} END {print f}')" 0
 fi
 "${NODE_TEST[@]}" tests/node/*.test.mjs tests/browser/*.test.mjs 2>&1 | tee "$LOGS/js-pg.log"
 pg_js_pass=$(count "$LOGS/js-pg.log" pass)
-require_ran "Node.js and Chromium tests on PostgreSQL and S3" "$pg_js_pass" "$(count "$LOGS/js-pg.log" fail)" "$(count "$LOGS/js-pg.log" skipped)"
-unset RUCKSACK_TEST_DATABASE RUCKSACK_TEST_FILES
+require_ran "Node.js and Chromium tests on PostgreSQL, NATS and S3" "$pg_js_pass" "$(count "$LOGS/js-pg.log" fail)" "$(count "$LOGS/js-pg.log" skipped)"
+unset RUCKSACK_TEST_DATABASE RUCKSACK_TEST_FILES RUCKSACK_TEST_BUS
 # Schemas of data directories the tests made themselves (restarted servers).
 psql "${RUCKSACK_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}" -qAt -c \
   "SELECT format('DROP SCHEMA %I CASCADE;', nspname) FROM pg_namespace WHERE nspname LIKE 'rk\_e2e\_%' OR nspname LIKE 'rk\_js\_%'" \

@@ -4,7 +4,9 @@
 // (s3s-fs, installed by scripts/setup.sh) started beside it. With
 // RUCKSACK_TEST_DATABASE=postgres each server keeps its data in a PostgreSQL
 // schema of its own (RUCKSACK_TEST_POSTGRES, by default the machine's `test`
-// database), dropped when the server stops.
+// database), dropped when the server stops. With RUCKSACK_TEST_BUS=nats each
+// server shares realtime through a NATS JetStream stream of its own (the
+// machine's NATS), deleted when the server stops.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
@@ -36,6 +38,31 @@ function makeSchema() {
   execFileSync('psql', [POSTGRES, '-q', '-v', 'ON_ERROR_STOP=1', '-c', `CREATE SCHEMA ${name}`]);
   const sep = POSTGRES.includes('?') ? '&' : '?';
   return { name, url: `${POSTGRES}${sep}options=-c%20search_path%3D${name}` };
+}
+
+let streams = 0;
+
+/**
+ * Deletes JetStream streams by name, speaking NATS's text protocol to the
+ * JetStream API and waiting for each answer (2 s at most).
+ */
+export function dropStreams(names) {
+  return new Promise((done) => {
+    const sock = connect(4222, '127.0.0.1');
+    let seen = '';
+    const finish = () => { clearTimeout(timer); sock.destroy(); done(); };
+    const timer = setTimeout(finish, 2000);
+    sock.on('error', finish);
+    sock.on('connect', () => {
+      let out = 'CONNECT {"verbose":false}\r\nSUB _INBOX.rk_drop 1\r\n';
+      for (const n of names) out += `PUB $JS.API.STREAM.DELETE.${n} _INBOX.rk_drop 0\r\n\r\n`;
+      sock.write(out);
+    });
+    sock.on('data', (d) => {
+      seen += d;
+      if ((seen.match(/MSG _INBOX\.rk_drop/g) ?? []).length >= names.length) finish();
+    });
+  });
 }
 
 /** A free TCP port on 127.0.0.1. */
@@ -80,6 +107,8 @@ export async function startServer(extraArgs = []) {
   const files = s3 ? ['--files', s3.url] : [];
   const pg = process.env.RUCKSACK_TEST_DATABASE === 'postgres' ? makeSchema() : null;
   if (pg) files.push('--database', pg.url);
+  const stream = process.env.RUCKSACK_TEST_BUS === 'nats' ? `rk_js_${process.pid}_${Date.now()}_${streams++}` : null;
+  if (stream) files.push('--bus', `nats://127.0.0.1:4222?stream=${stream}`);
   const child = spawn(bin, [
     '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--api-key', API_KEY, '--admin-key', ADMIN_KEY,
     '--hash-memory-kib', '64', '--hash-iterations', '1', '--shutdown-grace', '2', ...files, ...extraArgs,
@@ -118,6 +147,7 @@ export async function startServer(extraArgs = []) {
         await gone;
       }
       if (pg) execFileSync('psql', [POSTGRES, '-q', '-c', `DROP SCHEMA IF EXISTS ${pg.name} CASCADE`]);
+      if (stream) await dropStreams([stream, `${stream}_limits`]);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
