@@ -106,6 +106,8 @@ unset RUCKSACK_TEST_DATABASE RUCKSACK_TEST_FILES RUCKSACK_TEST_BUS
 psql "${RUCKSACK_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}" -qAt -c \
   "SELECT format('DROP SCHEMA %I CASCADE;', nspname) FROM pg_namespace WHERE nspname LIKE 'rk\_e2e\_%' OR nspname LIKE 'rk\_js\_%'" \
   | PGOPTIONS="-c client_min_messages=warning" psql "${RUCKSACK_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}" -q >/dev/null || true
+# Streams of those data directories too.
+python3 scripts/drop_streams.py rk_e2e_ rk_js_ || true
 
 step "benchmark harnesses: smoke runs (tiny sizes, debug build, PocketBase beside)"
 SMOKE=1 SKIP_SETUP=1 OUT="$LOGS/bench" bash bench/run.sh >"$LOGS/bench.log" 2>&1 \

@@ -8,8 +8,11 @@
 //! ```
 //! Prints one JSON line: subscribers, memory per idle socket, p50/p99/max latency,
 //! deliveries per second. `--batch B` makes each write a bulk create of B records
-//! (a burst of B events at every subscriber). The writer runs on its own thread,
-//! so the subscribers' work in this process does not hold back its requests.
+//! (a burst of B events at every subscriber). `--spread URL,URL` also connects
+//! subscribers to those servers, round robin with `--url` (servers sharing one
+//! bus), while every write goes through `--url`. The writer runs on its own
+//! thread, so the subscribers' work in this process does not hold back its
+//! requests.
 
 use e2e::{arg, cpu_us, register_writer, rss_kib};
 use futures_util::StreamExt;
@@ -40,7 +43,11 @@ async fn main() {
     let writes: usize = arg("--writes", "100").parse().unwrap_or(100);
     let rate: f64 = arg("--rate", "20").parse().unwrap_or(20.0);
     let batch: usize = arg("--batch", "1").parse().unwrap_or(1).max(1);
-    let ws_url = format!("{}/ws?apiKey={key}", url.replacen("http", "ws", 1));
+    let spread = arg("--spread", "");
+    let ws_urls: Vec<String> = std::iter::once(url.as_str())
+        .chain(spread.split(',').filter(|u| !u.is_empty()))
+        .map(|u| format!("{}/ws?apiKey={key}", u.replacen("http", "ws", 1)))
+        .collect();
     let peer = arg("--peer", "rucksack");
     if peer == "pocketbase" {
         return pocketbase(&url, &pid, n, writes, rate).await;
@@ -51,7 +58,7 @@ async fn main() {
     let mut sockets = Vec::with_capacity(n);
     for i in 0..n {
         let (ws, _) = loop {
-            match tokio_tungstenite::connect_async(&ws_url).await {
+            match tokio_tungstenite::connect_async(&ws_urls[i % ws_urls.len()]).await {
                 Ok(ok) => break ok,
                 Err(e) => {
                     eprintln!("connect {i}: {e}; retrying");
