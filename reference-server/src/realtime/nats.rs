@@ -3,7 +3,9 @@
 //! connections. The stream's sequence numbers the events, so every process
 //! numbers them alike and a client that drops from one process resumes on
 //! another; each process keeps the newest events (taken from the stream at
-//! start) for those resumes.
+//! start) for those resumes. Events published together by one process share
+//! one stream message, so a busy server sends NATS a message per burst rather
+//! than per event.
 
 use super::{Bus, Event, EventKind, Fanout, WriteItem};
 use async_nats::jetstream::{self, consumer, stream};
@@ -13,10 +15,13 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 
-/// Numbers per stream message: the event in stream message `n` takes the
-/// numbers from `n * WIDTH`, one per record of a write. A write of more records
-/// goes out as several messages.
+/// Numbers per stream message: the events in stream message `n` take the
+/// numbers from `n * WIDTH` on, one per record of a write. A write of more
+/// records goes out as several messages.
 const WIDTH: u64 = 1024;
+
+/// Most events one stream message carries.
+const MOST_PER_MESSAGE: usize = 256;
 
 /// Events waiting to be sent to NATS; past this a publish is dropped (and
 /// logged) rather than holding memory while NATS is unreachable.
@@ -97,18 +102,18 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// What travels in a stream message: the event and the process that sent it,
-/// whose connection ids `except` refers to.
+/// What travels in a stream message: events in order, and the process that
+/// sent them, whose connection ids `except` refers to.
 #[derive(Serialize)]
 struct Outgoing<'a> {
     origin: &'a str,
-    event: &'a Event,
+    events: &'a [Event],
 }
 
 #[derive(Deserialize)]
 struct Incoming {
     origin: String,
-    event: Event,
+    events: Vec<Event>,
 }
 
 /// The bus through NATS JetStream.
@@ -116,8 +121,7 @@ pub struct NatsBus {
     fanout: Arc<Fanout>,
     /// The stream's name and creation time: a stream made anew numbers anew.
     stream: String,
-    origin: String,
-    out: mpsc::Sender<Vec<u8>>,
+    out: mpsc::Sender<Event>,
     /// The newest number received, for resumes that wait to catch up.
     newest: watch::Receiver<u64>,
     /// The largest message NATS takes.
@@ -208,41 +212,25 @@ impl NatsBus {
         }
         tokio::spawn(receiver.run(messages));
         let (out, queue) = mpsc::channel(PUBLISH_QUEUE);
-        tokio::spawn(publisher(js, subject, queue));
+        let max_payload = client.server_info().max_payload;
+        tokio::spawn(
+            Publisher {
+                js,
+                subject,
+                origin,
+                max_payload,
+            }
+            .run(queue),
+        );
         Ok(Self {
             fanout,
             stream: id,
-            origin,
             out,
             newest,
-            max_payload: client.server_info().max_payload,
+            max_payload,
             client,
             target,
         })
-    }
-
-    fn send(&self, event: &Event) {
-        let bytes = match serde_json::to_vec(&Outgoing {
-            origin: &self.origin,
-            event,
-        }) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!(e = %e, "an event could not be written for NATS");
-                return;
-            }
-        };
-        if bytes.len() > self.max_payload {
-            tracing::warn!(
-                bytes = bytes.len(),
-                max = self.max_payload,
-                "an event larger than NATS takes was not sent to other connections"
-            );
-            return;
-        }
-        if self.out.try_send(bytes).is_err() {
-            tracing::warn!("NATS is not taking events; one was dropped");
-        }
     }
 }
 
@@ -295,7 +283,9 @@ fn pieces(event: Event, max_payload: usize) -> Vec<Event> {
 impl Bus for NatsBus {
     fn publish(&self, event: Event) {
         for piece in pieces(event, self.max_payload) {
-            self.send(&piece);
+            if self.out.try_send(piece).is_err() {
+                tracing::warn!("NATS is not taking events; one was dropped");
+            }
         }
     }
 
@@ -316,35 +306,92 @@ impl Bus for NatsBus {
     }
 }
 
-/// Sends events to the stream in the order published, awaiting up to
-/// [`IN_FLIGHT`] acknowledgements at once.
-async fn publisher(js: jetstream::Context, subject: String, mut queue: mpsc::Receiver<Vec<u8>>) {
-    let mut acks = futures_util::stream::FuturesUnordered::new();
-    loop {
-        tokio::select! {
-            next = queue.recv() => {
-                let Some(bytes) = next else { break };
-                match js.publish(subject.clone(), bytes.into()).await {
+/// Sends events to the stream in the order published: what waits goes out
+/// together (within [`WIDTH`] numbers, [`MOST_PER_MESSAGE`] events and a
+/// quarter of NATS's largest message), awaiting up to [`IN_FLIGHT`]
+/// acknowledgements at once.
+struct Publisher {
+    js: jetstream::Context,
+    subject: String,
+    origin: String,
+    max_payload: usize,
+}
+
+impl Publisher {
+    async fn run(self, mut queue: mpsc::Receiver<Event>) {
+        let mut acks = futures_util::stream::FuturesUnordered::new();
+        let mut held: Option<Event> = None;
+        loop {
+            let first = match held.take() {
+                Some(ev) => ev,
+                None => tokio::select! {
+                    next = queue.recv() => match next {
+                        Some(ev) => ev,
+                        None => break,
+                    },
+                    Some(r) = acks.next(), if !acks.is_empty() => {
+                        if let Err(e) = r {
+                            tracing::warn!(e = %e, "NATS did not store an event");
+                        }
+                        continue;
+                    }
+                },
+            };
+            let (mut width, mut bytes) = (first.width(), first.bytes());
+            let mut batch = vec![first];
+            while batch.len() < MOST_PER_MESSAGE {
+                let Ok(ev) = queue.try_recv() else { break };
+                if width + ev.width() > WIDTH || bytes + ev.bytes() > self.max_payload / 4 {
+                    held = Some(ev);
+                    break;
+                }
+                width += ev.width();
+                bytes += ev.bytes();
+                batch.push(ev);
+            }
+            for payload in self.payloads(&batch) {
+                match self.js.publish(self.subject.clone(), payload.into()).await {
                     Ok(ack) => acks.push(ack.into_future()),
                     Err(e) => tracing::warn!(e = %e, "an event could not be sent to NATS"),
                 }
-                while acks.len() >= IN_FLIGHT {
-                    if let Some(Err(e)) = acks.next().await {
-                        tracing::warn!(e = %e, "NATS did not store an event");
-                    }
-                }
             }
-            Some(r) = acks.next(), if !acks.is_empty() => {
-                if let Err(e) = r {
+            while acks.len() >= IN_FLIGHT {
+                if let Some(Err(e)) = acks.next().await {
                     tracing::warn!(e = %e, "NATS did not store an event");
                 }
             }
         }
-    }
-    while let Some(r) = acks.next().await {
-        if let Err(e) = r {
-            tracing::warn!(e = %e, "NATS did not store an event");
+        while let Some(r) = acks.next().await {
+            if let Err(e) = r {
+                tracing::warn!(e = %e, "NATS did not store an event");
+            }
         }
+    }
+
+    /// The messages for a batch: one, or one per event when together they are
+    /// larger than NATS takes; an event larger on its own is dropped (logged).
+    fn payloads(&self, batch: &[Event]) -> Vec<Vec<u8>> {
+        let encode = |events: &[Event]| {
+            serde_json::to_vec(&Outgoing {
+                origin: &self.origin,
+                events,
+            })
+            .map_err(|e| tracing::error!(e = %e, "an event could not be written for NATS"))
+            .ok()
+        };
+        match encode(batch) {
+            Some(b) if b.len() <= self.max_payload => return vec![b],
+            None => return Vec::new(),
+            Some(_) if batch.len() == 1 => {}
+            Some(_) => {
+                return batch.chunks(1).flat_map(|one| self.payloads(one)).collect();
+            }
+        }
+        tracing::warn!(
+            max = self.max_payload,
+            "an event larger than NATS takes was not sent to other connections"
+        );
+        Vec::new()
     }
 }
 
@@ -384,7 +431,7 @@ impl Receiver {
             .map_err(|e| format!("cannot follow the event stream: {e}"))
     }
 
-    /// Numbers one message's event and hands it to the connections.
+    /// Numbers one message's events and hands them to the connections.
     fn take(&mut self, m: &jetstream::Message) {
         let Ok(info) = m.info() else { return };
         let n = info.stream_sequence;
@@ -392,28 +439,37 @@ impl Receiver {
             return;
         }
         self.next_message = n + 1;
-        let mut event = match serde_json::from_slice::<Incoming>(&m.payload) {
-            Ok(Incoming { origin, mut event }) => {
-                if origin != self.origin {
-                    // Connection ids are each process's own.
-                    event.except = None;
-                }
-                event
-            }
+        let Incoming { origin, events } = match serde_json::from_slice(&m.payload) {
+            Ok(incoming) => incoming,
             Err(e) => {
-                tracing::warn!(e = %e, n, "a message on the event stream is not an event");
+                tracing::warn!(e = %e, n, "a message on the event stream is not events");
                 return;
             }
         };
-        event.seq = n * WIDTH;
-        let last = event.last_seq();
+        let mut seq = n * WIDTH;
+        let mut last = None;
         let mut h = self.fanout.lock();
-        if event.seq < h.next {
-            return;
+        for mut event in events {
+            if seq + event.width() > (n + 1) * WIDTH {
+                tracing::warn!(n, "a message on the event stream holds too many records");
+                break;
+            }
+            if origin != self.origin {
+                // Connection ids are each process's own.
+                event.except = None;
+            }
+            event.seq = seq;
+            seq += event.width();
+            if event.seq < h.next {
+                continue;
+            }
+            last = Some(event.last_seq());
+            self.fanout.send_locked(&mut h, event);
         }
-        self.fanout.send_locked(&mut h, event);
         drop(h);
-        self.newest.send_replace(last);
+        if let Some(last) = last {
+            self.newest.send_replace(last);
+        }
     }
 
     /// Receives until the process ends, following the stream again from the
