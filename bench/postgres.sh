@@ -133,17 +133,17 @@ echo
 echo "| engine | get by id /s | create (durable) /s | latest 30 /s |"
 echo "|---|---:|---:|---:|"
 if [[ $PARTS == *" rucksack "* ]]; then
-serve "$WORK/sqlite"
-measure "SQLite, 1 process"
-stop_all
-for n in 1 2 3; do
-  PGOPTIONS="-c client_min_messages=warning" psql "$POSTGRES" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA"
-  URLS=()
-  drop_streams "$SCHEMA" "${SCHEMA}_limits"
-  for i in $(seq "$n"); do serve "$WORK/pg$n.$i" --database "$PG_URL" --bus "$BUS"; done
-  measure "PostgreSQL + NATS, $n process(es)"
+  serve "$WORK/sqlite"
+  measure "SQLite, 1 process"
   stop_all
-done
+  for n in 1 2 3; do
+    PGOPTIONS="-c client_min_messages=warning" psql "$POSTGRES" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA"
+    URLS=()
+    drop_streams "$SCHEMA" "${SCHEMA}_limits"
+    for i in $(seq "$n"); do serve "$WORK/pg$n.$i" --database "$PG_URL" --bus "$BUS"; done
+    measure "PostgreSQL + NATS, $n process(es)"
+    stop_all
+  done
 fi
 
 if [[ $PARSE != none && $PARTS == *" parse "* ]]; then
@@ -157,8 +157,9 @@ if [[ $PARSE != none && $PARTS == *" parse "* ]]; then
   PGOPTIONS="-c client_min_messages=warning" psql "$POSTGRES" -qc "DROP DATABASE IF EXISTS $PARSE_DB" -c "CREATE DATABASE $PARSE_DB"
   PARSE_URI="${POSTGRES%/*}/$PARSE_DB"
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$PARSE_DIR/node_modules/.bin/parse-server" --appId bench --masterKey bench-master-key \
-    --databaseURI "$PARSE_URI" --port "$PORT" --mountPath /parse --serverURL "http://127.0.0.1:$PORT/parse" \
+  # From the work directory: Parse writes its log files where it runs.
+  (cd "$WORK" && exec "$PARSE_DIR/node_modules/.bin/parse-server" --appId bench --masterKey bench-master-key \
+    --databaseURI "$PARSE_URI" --port "$PORT" --mountPath /parse --serverURL "http://127.0.0.1:$PORT/parse") \
     >"$WORK/parse.log" 2>&1 &
   PIDS+=("$!")
   P="http://127.0.0.1:$PORT/parse"
@@ -192,30 +193,30 @@ PY
 fi
 
 if [[ $PARTS == *" fanout "* ]]; then
-# Realtime fan-out: SUBSCRIBERS sockets, 100 writes at 20/s through the first process.
-echo
-echo "| realtime fan-out | subscribers | p50 | p99 | max | delivered |"
-echo "|---|---:|---:|---:|---:|---|"
-fan() { # LABEL
-  python3 -c '
+  # Realtime fan-out: SUBSCRIBERS sockets, 100 writes at 20/s through the first process.
+  echo
+  echo "| realtime fan-out | subscribers | p50 | p99 | max | delivered |"
+  echo "|---|---:|---:|---:|---:|---|"
+  fan() { # LABEL
+    python3 -c '
 import json, sys
 r = json.loads(sys.argv[2])
 print("| {} | {subscribers:,} | {p50_ms:.1f} ms | {p99_ms:.1f} ms | {max_ms:.1f} ms | {delivered:,}/{expected:,} |".format(sys.argv[1], **r))' "$1" "$2"
-}
-ulimit -n 65536 2>/dev/null || true
-URLS=()
-serve "$WORK/fan-sqlite" --max-ws $(( SUBSCRIBERS + 100 )) --max-ws-per-ip $(( SUBSCRIBERS + 100 ))
-fan "SQLite, 1 process" "$(target/release/fanout --url "${URLS[0]}" --key "$KEY" --pid "${PIDS[0]}" \
-  --subscribers "$SUBSCRIBERS" --writes 100 --rate 20)"
-stop_all
-PGOPTIONS="-c client_min_messages=warning" psql "$POSTGRES" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA"
-drop_streams "$SCHEMA" "${SCHEMA}_limits"
-URLS=()
-for i in 1 2 3; do
-  serve "$WORK/fan-pg.$i" --database "$PG_URL" --bus "$BUS" --max-ws $(( SUBSCRIBERS + 100 )) --max-ws-per-ip $(( SUBSCRIBERS + 100 ))
-done
-fan "PostgreSQL + NATS, 3 processes (sockets spread, writes through one)" \
-  "$(target/release/fanout --url "${URLS[0]}" --spread "${URLS[1]},${URLS[2]}" --key "$KEY" --pid "${PIDS[0]}" \
-  --subscribers "$SUBSCRIBERS" --writes 100 --rate 20)"
-stop_all
+  }
+  ulimit -n 65536 2>/dev/null || true
+  URLS=()
+  serve "$WORK/fan-sqlite" --max-ws $(( SUBSCRIBERS + 100 )) --max-ws-per-ip $(( SUBSCRIBERS + 100 ))
+  fan "SQLite, 1 process" "$(target/release/fanout --url "${URLS[0]}" --key "$KEY" --pid "${PIDS[0]}" \
+    --subscribers "$SUBSCRIBERS" --writes 100 --rate 20)"
+  stop_all
+  PGOPTIONS="-c client_min_messages=warning" psql "$POSTGRES" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA"
+  drop_streams "$SCHEMA" "${SCHEMA}_limits"
+  URLS=()
+  for i in 1 2 3; do
+    serve "$WORK/fan-pg.$i" --database "$PG_URL" --bus "$BUS" --max-ws $(( SUBSCRIBERS + 100 )) --max-ws-per-ip $(( SUBSCRIBERS + 100 ))
+  done
+  fan "PostgreSQL + NATS, 3 processes (sockets spread, writes through one)" \
+    "$(target/release/fanout --url "${URLS[0]}" --spread "${URLS[1]},${URLS[2]}" --key "$KEY" --pid "${PIDS[0]}" \
+    --subscribers "$SUBSCRIBERS" --writes 100 --rate 20)"
+  stop_all
 fi
