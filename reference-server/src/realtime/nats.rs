@@ -27,8 +27,12 @@ const MOST_PER_MESSAGE: usize = 256;
 /// logged) rather than holding memory while NATS is unreachable.
 const PUBLISH_QUEUE: usize = 65_536;
 
-/// Acknowledgements awaited at once.
-const IN_FLIGHT: usize = 1024;
+/// Stream messages awaiting NATS's acknowledgement at once. One: what is
+/// published meanwhile waits and goes out together in the next message, so
+/// under load the messages grow rather than multiply (NATS's cost is per
+/// message, and every process receives each). Measured on 2 cores, 3
+/// processes: 5.3 events per message instead of 1.9, and 10-25% more creates.
+const IN_FLIGHT: usize = 1;
 
 /// How long a resume waits for this process to receive the number a client
 /// saw on another process.
