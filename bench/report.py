@@ -18,6 +18,7 @@ KEPT = [
     ("<!-- realtime-bursts: measured by bench/realtime.sh -->", "<!-- /realtime-bursts -->"),
     ("<!-- storage: written by bench/storage.sh -->", "<!-- /storage -->"),
     ("<!-- postgres: measured by bench/postgres.sh -->", "<!-- /postgres -->"),
+    ("<!-- wasm-parts: measured by bench/wasm_size.sh -->", "<!-- /wasm-parts -->"),
 ]
 FIVE_X = {"get by id", "create (durable)", "page of 20, index"}
 

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# What the browser SDK's WebAssembly is made of: builds sdk-wasm as the npm
+# build does (opt-level z, LTO, wasm-bindgen, binaryen's wasm-opt -Oz) but keeps
+# the function names, and sums twiggy's shallow sizes per crate and per module of
+# our own crates. Prints a Markdown section for BENCHMARKS.md.
+#
+#   bash bench/wasm_size.sh            # about 2 minutes after a first build
+#
+# Needs the wasm32 target and npm/'s binaryen (bash scripts/setup.sh); installs
+# twiggy with cargo when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v twiggy >/dev/null || cargo install --quiet --locked twiggy
+WASM_OPT=npm/node_modules/.bin/wasm-opt
+[[ -x $WASM_OPT ]] || { echo "binaryen missing: npm install --prefix npm" >&2; exit 1; }
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=true \
+  CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_PANIC=abort \
+  cargo build --quiet --release --target wasm32-unknown-unknown -p sdk-wasm
+wasm-bindgen --target web --out-dir "$WORK" --out-name rucksack \
+  target/wasm32-unknown-unknown/release/sdk_wasm.wasm
+# -g keeps the names section (the shipped build strips it; the code is the same).
+"$WASM_OPT" -Oz -g --enable-bulk-memory --enable-nontrapping-float-to-int \
+  "$WORK/rucksack_bg.wasm" -o "$WORK/named.wasm"
+"$WASM_OPT" -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int \
+  "$WORK/rucksack_bg.wasm" -o "$WORK/shipped.wasm"
+twiggy top -n 1000000 --format csv "$WORK/named.wasm" >"$WORK/top.csv"
+python3 - "$WORK/top.csv" "$WORK/shipped.wasm" "$WORK/rucksack.js" <<'PY'
+import collections, csv, gzip, re, sys
+
+rows = list(csv.DictReader(open(sys.argv[1])))
+shipped = open(sys.argv[2], "rb").read()
+glue = open(sys.argv[3], "rb").read()
+# The first match names the part: our crates by module, then the libraries.
+PARTS = [
+    (r"sdk_core::query", "sdk-core: query parsers and evaluation (subscribe filters, find)"),
+    (r"sdk_core::api", "sdk-core: requests and answers (api)"),
+    (r"sdk_core::", "sdk-core: the rest (ws frames, errors, names)"),
+    (r"sdk_wasm::realtime", "sdk-wasm: the socket (realtime)"),
+    (r"sdk_wasm::", "sdk-wasm: the rest (fetch transport, db, auth, storage)"),
+    (r"regex_lite", "regex-lite (`$regex` in subscribe filters)"),
+    (r"serde_json|zmij", "serde_json (with its float printing)"),
+    (r"serde(_core)?::|indexmap|hashbrown", "serde, indexmap, hashbrown"),
+    (r"::fmt|flt2dec|escape_debug|bignum|core::num", "core::fmt and number formatting"),
+    (r"js_sys|wasm_bindgen|web_sys|externref|multivalue shim", "wasm-bindgen, js-sys, web-sys, futures"),
+    (r"dlmalloc|alloc::", "allocator and alloc"),
+    (r"^data segment", "data (strings, tables, constants)"),
+]
+sizes = collections.Counter()
+for r in rows:
+    name, size = r["Name"], int(r["ShallowSize"])
+    if "subsection" in name:
+        continue  # the names themselves, not shipped
+    part = next((label for pat, label in PARTS if re.search(pat, name)), "other (core: strings, sorting, iterators; the exported entry points)")
+    sizes[part] += size
+total = sum(sizes.values())
+gz = len(gzip.compress(shipped, 9))
+print("<!-- wasm-parts: measured by bench/wasm_size.sh -->")
+print("## What the browser SDK's WebAssembly is made of")
+print()
+print(f"`bash bench/wasm_size.sh`: the shipped wasm is {len(shipped):,} bytes, {gz:,} gzipped (gzip -9), plus the")
+print(f"wasm-bindgen glue ({len(glue):,} bytes, {len(gzip.compress(glue, 9)):,} gzipped). twiggy's shallow sizes of the")
+print("same build with its names kept, summed per part (bytes before gzip; gzip shrinks")
+print("the parts alike, roughly):")
+print()
+print("| part | bytes | share |")
+print("|---|---:|---:|")
+for part, size in sizes.most_common():
+    print(f"| {part} | {size:,} | {100 * size / total:.1f}% |")
+print(f"| all | {total:,} | 100% |")
+print()
+print("The goal is 40 KB gzipped for wasm and JS together; the parts that cannot stay")
+print("in the browser are the query parsers and regex-lite (the server can evaluate")
+print("subscribe filters, as it already enforces read rules), serde_json and serde")
+print("(the JS engine parses and builds JSON), and core::fmt (no formatting on browser")
+print("paths).")
+print("<!-- /wasm-parts -->")
+PY
