@@ -16,6 +16,7 @@ mod accounts;
 mod batch;
 mod files;
 mod filter;
+mod find;
 mod records;
 mod schema;
 #[cfg(test)]
