@@ -383,6 +383,29 @@ pub async fn open_configured(
     }
 }
 
+/// Puts each record's related record (`load`) into its shaped copy under the
+/// relation's property: the one `related` holds for its foreign key when
+/// `guard` (the related collection's read rule) lets it through, else `null`.
+/// Both engines load the related records their own way and share this.
+pub(crate) fn attach_related(
+    shaped: &mut [Value],
+    docs: &[Value],
+    rel: &sdk_core::query::Relation,
+    guard: Option<&Filter>,
+    related: &std::collections::HashMap<String, Value>,
+) {
+    for (out, d) in shaped.iter_mut().zip(docs) {
+        let v = sdk_core::query::get_path(d, &rel.foreign_key)
+            .and_then(Value::as_str)
+            .and_then(|k| related.get(k).cloned())
+            .filter(|r| guard.is_none_or(|g| g.matches(r)))
+            .unwrap_or(Value::Null);
+        if let Value::Object(m) = out {
+            m.insert(rel.property.clone(), v);
+        }
+    }
+}
+
 /// Opens the store a URL names. `sqlite:<path>` (or a bare path) is the embedded engine.
 pub fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     let path = url.strip_prefix("sqlite:").unwrap_or(url);

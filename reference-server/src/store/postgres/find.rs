@@ -135,16 +135,7 @@ impl PgStore {
             for r in &rows {
                 related.insert(r.get::<_, String>(0), Value::Object(parse_doc(r.get(1))?));
             }
-            for (out, d) in shaped.iter_mut().zip(&docs) {
-                let v = get_path(d, &rel.foreign_key)
-                    .and_then(Value::as_str)
-                    .and_then(|k| related.get(k).cloned())
-                    .filter(|r| guard.as_ref().is_none_or(|g| g.matches(r)))
-                    .unwrap_or(Value::Null);
-                if let Value::Object(m) = out {
-                    m.insert(rel.property.clone(), v);
-                }
-            }
+            crate::store::attach_related(&mut shaped, &docs, rel, guard.as_ref(), &related);
         }
         serde_json::to_string(&shaped)
             .map(Found::Records)

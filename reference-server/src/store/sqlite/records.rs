@@ -357,16 +357,7 @@ pub(super) fn find(
             .filter_map(|d| get_path(d, &rel.foreign_key).and_then(Value::as_str))
             .collect();
         let related = load_many(c, &rel.collection, &keys)?;
-        for (out, d) in shaped.iter_mut().zip(&full) {
-            let v = get_path(d, &rel.foreign_key)
-                .and_then(Value::as_str)
-                .and_then(|k| related.get(k).cloned())
-                .filter(|r| guard.as_ref().is_none_or(|g| g.matches(r)))
-                .unwrap_or(Value::Null);
-            if let Value::Object(m) = out {
-                m.insert(rel.property.clone(), v);
-            }
-        }
+        crate::store::attach_related(&mut shaped, &full, rel, guard.as_ref(), &related);
     }
     serde_json::to_string(&shaped)
         .map(Found::Records)
