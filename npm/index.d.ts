@@ -271,6 +271,13 @@ export interface Actions {
   subscribeNotifications(collections?: string[]): void;
 }
 
+/** What `subscribe` returns: call it to unsubscribe. */
+export interface Unsubscribe {
+  (): void;
+  /** Resolves once the server has the subscription in place; rejects with its refusal. */
+  readonly ready: Promise<void>;
+}
+
 /** The realtime connection `sdk.ws()` returns: WebSocket-like, and it stays connected. */
 export interface RealtimeSocket {
   readonly actions: Actions;
@@ -288,10 +295,14 @@ export interface RealtimeSocket {
   /**
    * Calls `callback` with each write message to `collection` whose record matches
    * `query` (a `where` string or a Mongo-style object), and with the write after
-   * which a matching record stops matching. Returns the function that unsubscribes.
+   * which a matching record stops matching. The server evaluates the query, after
+   * the collection's read rule, and keeps the subscription across reconnects.
+   * Returns the function that unsubscribes; its `ready` promise resolves once the
+   * server has the subscription in place (writes from then on are delivered), or
+   * rejects with an `SdkError` (`invalid_query`, `forbidden`, `rate_limited`).
    */
   subscribe(collection: string, query: string | MongoQuery | { [field: string]: unknown } | null | undefined,
-    callback: (message: WriteMessage) => void): () => void;
+    callback: (message: WriteMessage) => void): Unsubscribe;
   /**
    * Sends one text frame as a WebSocket's `send` does: the string as given, an
    * object as its JSON. Not kept for a reconnect (the `actions` are); throws an

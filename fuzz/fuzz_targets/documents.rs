@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = UpdateSpec::parse(&v);
     let _ = check_client_data(v.clone(), Some("me"));
     let _ = check_client_data(v.clone(), None);
-    let _ = subscription_filter(&v);
+    let _ = subscription_filter(&v, Some("u1"));
     if let Ok(config) = serde_json::from_value::<CollectionConfig>(v) {
         let _ = config.check();
     }

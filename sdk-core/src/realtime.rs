@@ -14,9 +14,9 @@
 //! (then the app should re-read what it shows).
 
 use crate::error::ErrorBody;
-use crate::ws::{Channel, ClientMessage};
+use crate::ws::{Channel, ClientMessage, WriteSubscription};
 use serde_json::Value;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Query parameter that asks the server for numbered events (`seq`) and a stream id.
 pub const WS_STREAM_PARAM: &str = "stream";
@@ -39,6 +39,22 @@ pub const MAX_OUTBOX: usize = 1_000;
 pub enum Incoming {
     /// Hand this frame (as JSON text, without the link's own fields) to the app.
     Deliver(String),
+    /// A write that concerns these write subscriptions (`subscribeWrites`):
+    /// hand the frame (without `seq` and `subs`) to the app, and to each.
+    Tagged {
+        /// The frame as JSON text.
+        text: String,
+        /// The subscriptions' ids, in the order they were made.
+        subs: Vec<u64>,
+    },
+    /// The server's answer to `subscribeWrites`: the subscription is in place,
+    /// or refused (it is then forgotten, and not restored after a reconnect).
+    Subscribed {
+        /// The subscription's id.
+        id: u64,
+        /// `Err` with the server's error when refused.
+        result: Result<(), ErrorBody>,
+    },
     /// The greeting: hand `greeting` to the app (on the first connect only) and
     /// send these frames now (a `resume` after a reconnect, then what was queued).
     Connected {
@@ -69,6 +85,8 @@ pub struct Link {
     last_seq: u64,
     channels: BTreeSet<Channel>,
     notify: Option<Option<Vec<String>>>,
+    /// The write subscriptions to restore after a reconnect, by id.
+    writes: BTreeMap<u64, WriteSubscription>,
     attempt: u32,
     connected: bool,
     greeted_once: bool,
@@ -128,8 +146,26 @@ impl Link {
     /// A message the app sends: the frame to send now, or `None` when it was
     /// queued until the connection is back. Fails when the queue is full.
     pub fn send(&mut self, msg: &ClientMessage, now_ms: u64) -> Result<Option<String>, ErrorBody> {
-        if let ClientMessage::SubscribeNotifications { collections } = msg {
-            self.notify = Some(collections.clone());
+        match msg {
+            ClientMessage::SubscribeNotifications { collections } => {
+                self.notify = Some(collections.clone());
+            }
+            ClientMessage::SubscribeWrites {
+                id,
+                collection,
+                query,
+            } => {
+                let sub = WriteSubscription {
+                    id: *id,
+                    collection: collection.clone(),
+                    query: query.clone(),
+                };
+                self.writes.insert(*id, sub);
+            }
+            ClientMessage::UnsubscribeWrites { id } => {
+                self.writes.remove(id);
+            }
+            _ => {}
         }
         self.send_text(msg.to_json(), now_ms)
     }
@@ -161,7 +197,32 @@ impl Link {
         let action = m.get("action").and_then(Value::as_str).unwrap_or_default();
         match action {
             "connection" => return self.greeted(&mut m),
-            "pong" => return Incoming::Nothing,
+            "pong" | "unsubscribeWrites" => return Incoming::Nothing,
+            "subscribeWrites" => {
+                return match m.get("id").and_then(Value::as_u64) {
+                    Some(id) => Incoming::Subscribed { id, result: Ok(()) },
+                    None => Incoming::Nothing,
+                };
+            }
+            "error" if m.get("request").and_then(Value::as_str) == Some("subscribeWrites") => {
+                if let Some(id) = m.get("id").and_then(Value::as_u64) {
+                    self.writes.remove(&id);
+                    m.shift_remove("action");
+                    m.shift_remove("request");
+                    m.shift_remove("id");
+                    let body = serde_json::from_value::<ErrorBody>(Value::Object(m))
+                        .unwrap_or_else(|_| {
+                            ErrorBody::new(
+                                crate::ErrorCode::Internal,
+                                "the subscription was refused",
+                            )
+                        });
+                    return Incoming::Subscribed {
+                        id,
+                        result: Err(body),
+                    };
+                }
+            }
             "resume" => {
                 // Each field the answer holds updates the link; one it lacks
                 // leaves the link's own.
@@ -190,8 +251,17 @@ impl Link {
             self.last_seq = seq;
             m.shift_remove("seq");
         }
+        let subs: Vec<u64> = match m.shift_remove("subs") {
+            Some(Value::Array(ids)) => ids.iter().filter_map(Value::as_u64).collect(),
+            _ => Vec::new(),
+        };
         self.track_channels(&m);
-        Incoming::Deliver(Value::Object(m).to_string())
+        let text = Value::Object(m).to_string();
+        if subs.is_empty() {
+            Incoming::Deliver(text)
+        } else {
+            Incoming::Tagged { text, subs }
+        }
     }
 
     fn greeted(&mut self, m: &mut serde_json::Map<String, Value>) -> Incoming {
@@ -212,6 +282,7 @@ impl Link {
                     channels: self.channels.iter().cloned().collect(),
                     notify: self.notify.is_some(),
                     notifications: self.notify.clone().flatten(),
+                    writes: self.writes.values().cloned().collect(),
                 }
                 .to_json(),
             ),
@@ -436,5 +507,68 @@ mod tests {
             l.send(&ClientMessage::Ping, 0).expect("fits");
         }
         assert!(l.send(&ClientMessage::Ping, 0).is_err());
+    }
+
+    #[test]
+    fn write_subscriptions_are_answered_tagged_and_restored_on_resume() {
+        let mut l = Link::new();
+        greet(&mut l, "s1", 0);
+        let sub = |id: u64, q: Value| ClientMessage::SubscribeWrites {
+            id,
+            collection: "tasks".into(),
+            query: q,
+        };
+        l.send(&sub(1, json!("done = true")), 0).expect("sent");
+        l.send(&sub(2, json!({"n": {"$gt": 1}})), 0).expect("sent");
+        l.send(&sub(3, Value::Null), 0).expect("sent");
+        assert_eq!(
+            l.on_frame(
+                r#"{"action":"subscribeWrites","id":1,"collection":"tasks"}"#,
+                0
+            ),
+            Incoming::Subscribed {
+                id: 1,
+                result: Ok(())
+            }
+        );
+        let refused = l.on_frame(
+            r#"{"code":"invalid_query","message":"no","action":"error","request":"subscribeWrites","id":2}"#,
+            0,
+        );
+        let Incoming::Subscribed {
+            id: 2,
+            result: Err(e),
+        } = refused
+        else {
+            panic!("expected the refusal of 2, got {refused:?}");
+        };
+        assert_eq!(e.code, crate::ErrorCode::InvalidQuery);
+        l.send(&ClientMessage::UnsubscribeWrites { id: 3 }, 0)
+            .expect("sent");
+        assert_eq!(
+            l.on_frame(r#"{"action":"unsubscribeWrites","id":3}"#, 0),
+            Incoming::Nothing
+        );
+        // A tagged write reaches the app without the link's fields.
+        assert_eq!(
+            l.on_frame(
+                r#"{"seq":1,"subs":[1],"action":"create","collection":"tasks","response":{}}"#,
+                0
+            ),
+            Incoming::Tagged {
+                text: r#"{"action":"create","collection":"tasks","response":{}}"#.into(),
+                subs: vec![1]
+            }
+        );
+        // After a drop, resume restores only the subscription still in place.
+        l.on_close();
+        let Incoming::Connected { send, .. } = greet(&mut l, "s1", 5) else {
+            panic!("expected to be connected");
+        };
+        let resume: Value = serde_json::from_str(&send[0]).expect("json");
+        assert_eq!(
+            resume["writes"],
+            json!([{"id": 1, "collection": "tasks", "query": "done = true"}])
+        );
     }
 }

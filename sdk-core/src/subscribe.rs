@@ -1,44 +1,141 @@
 //! `subscribe`: the writes to a collection whose record matches a query, sans IO.
 //!
-//! Both SDKs keep one [`Subscriptions`] and hand it every write broadcast they
-//! receive; it says which subscriptions the write concerns. A subscription sees
-//! each write whose record matches its filter, and also the write after which a
-//! record that matched no longer does (an update that moves it out, or its
-//! delete), so an app showing the matching records can drop it.
+//! The server holds each connection's subscriptions ([`WriteFilters`]) and tags
+//! every write frame it sends with the ids of the subscriptions it concerns
+//! (`"subs": [1, 3]`), after the collection's read rule and On GET script have
+//! decided what the connection sees. So a browser never needs the query parser,
+//! and a subscription can never show more than the reader may read. A
+//! subscription sees each write whose record matches its filter, and also the
+//! write after which a record that matched no longer does (an update that moves
+//! it out, or its delete), so an app showing the matching records can drop it.
+//!
+//! Both SDKs keep one [`Subscriptions`]: which callback or channel each id
+//! stands for.
 
-use crate::query::{Filter, QueryError, parse_mongo_value, parse_where};
-use crate::ws::{WriteAction, WriteEvent};
+use crate::query::{Filter, QueryError, parse_mongo_value, parse_where_as};
 use serde_json::Value;
 use std::collections::HashSet;
 
-/// The filter a `subscribe` query stands for: a `where` string, a Mongo-style
-/// object (its filter; options such as `$orderby` mean nothing here), or
-/// nothing (`null`: every record).
-pub fn subscription_filter(query: &Value) -> Result<Option<Filter>, QueryError> {
+/// How many write subscriptions one connection may hold.
+pub const MAX_WRITE_SUBSCRIPTIONS: usize = 64;
+
+/// How many matching record ids one subscription remembers, to report the
+/// write after which one stops matching. Past it, the subscription reports
+/// every update and delete of its collection that does not match (it can no
+/// longer tell which records it showed): more than needed, never less.
+pub const MAX_TRACKED_IDS: usize = 1_000;
+
+/// The filter a `subscribe` query stands for: a `where` string (`@me` standing
+/// for `me`), a Mongo-style object (its filter; options such as `$orderby`
+/// mean nothing here), or nothing (`null`: every record).
+pub fn subscription_filter(query: &Value, me: Option<&str>) -> Result<Option<Filter>, QueryError> {
     match query {
         Value::Null => Ok(None),
-        Value::String(w) => parse_where(w).map(Some),
+        Value::String(w) => parse_where_as(w, me).map(Some),
         other => Ok(parse_mongo_value(other.clone())?.filter),
     }
 }
 
-/// The subscriptions of one client. `T` is what the SDK notifies: a JavaScript
-/// function, a channel.
-#[derive(Debug)]
-pub struct Subscriptions<T> {
-    subs: Vec<Sub<T>>,
-    next: u64,
+/// One connection's write subscriptions, as the server keeps them.
+#[derive(Debug, Default)]
+pub struct WriteFilters {
+    subs: Vec<Filtered>,
 }
 
 #[derive(Debug)]
-struct Sub<T> {
+struct Filtered {
     id: u64,
     collection: String,
     filter: Option<Filter>,
     /// The ids of the records that matched, so the write after which one stops
     /// matching is reported too.
     ids: HashSet<String>,
-    target: T,
+    /// More records matched than [`MAX_TRACKED_IDS`]: report every write that
+    /// may move one out.
+    overflowed: bool,
+}
+
+impl WriteFilters {
+    /// No subscriptions yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds subscription `id` to the writes to `collection` whose record
+    /// matches `filter` (every record for `None`); a subscription with the same
+    /// id is replaced (a client re-sending it after a reconnect).
+    pub fn add(&mut self, id: u64, collection: impl Into<String>, filter: Option<Filter>) {
+        self.remove(id);
+        self.subs.push(Filtered {
+            id,
+            collection: collection.into(),
+            filter,
+            ids: HashSet::new(),
+            overflowed: false,
+        });
+    }
+
+    /// Ends a subscription; whether it existed.
+    pub fn remove(&mut self, id: u64) -> bool {
+        let before = self.subs.len();
+        self.subs.retain(|s| s.id != id);
+        self.subs.len() != before
+    }
+
+    /// Whether subscription `id` exists.
+    pub fn contains(&self, id: u64) -> bool {
+        self.subs.iter().any(|s| s.id == id)
+    }
+
+    /// How many subscriptions there are.
+    pub fn len(&self) -> usize {
+        self.subs.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.subs.is_empty()
+    }
+
+    /// Whether any subscription is to `collection`.
+    pub fn watches(&self, collection: &str) -> bool {
+        self.subs.iter().any(|s| s.collection == collection)
+    }
+
+    /// The ids of the subscriptions a write of `record` to `collection`
+    /// concerns, in the order they were made; notes which records now match.
+    pub fn on_write(&mut self, collection: &str, record: &Value, deleted: bool) -> Vec<u64> {
+        let id = record
+            .get("_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for sub in self.subs.iter_mut().filter(|s| s.collection == collection) {
+            let matches = sub.filter.as_ref().is_none_or(|f| f.matches(record));
+            let was = if matches && !deleted {
+                if sub.ids.len() < MAX_TRACKED_IDS {
+                    !sub.ids.insert(id.to_owned())
+                } else {
+                    sub.overflowed = true;
+                    sub.ids.contains(id)
+                }
+            } else {
+                sub.ids.remove(id) || sub.overflowed
+            };
+            if matches || was {
+                out.push(sub.id);
+            }
+        }
+        out
+    }
+}
+
+/// The subscriptions of one client: what each id the server tags writes with
+/// stands for. `T` is what the SDK notifies: a JavaScript function, a channel.
+#[derive(Debug)]
+pub struct Subscriptions<T> {
+    subs: Vec<(u64, T)>,
+    next: u64,
 }
 
 impl<T> Default for Subscriptions<T> {
@@ -56,31 +153,48 @@ impl<T> Subscriptions<T> {
         Self::default()
     }
 
-    /// Adds a subscription to the writes to `collection` whose record matches
-    /// `filter` (every record for `None`); returns its id for [`Self::remove`].
-    pub fn add(&mut self, collection: impl Into<String>, filter: Option<Filter>, target: T) -> u64 {
+    /// Adds a subscription; returns the id to send in `subscribeWrites`.
+    pub fn add(&mut self, target: T) -> u64 {
         let id = self.next;
         self.next += 1;
-        self.subs.push(Sub {
-            id,
-            collection: collection.into(),
-            filter,
-            ids: HashSet::new(),
-            target,
-        });
+        self.subs.push((id, target));
         id
     }
 
     /// Ends a subscription; returns its target, or `None` when it had ended.
     pub fn remove(&mut self, id: u64) -> Option<T> {
-        let at = self.subs.iter().position(|s| s.id == id)?;
-        Some(self.subs.remove(at).target)
+        let at = self.subs.iter().position(|(i, _)| *i == id)?;
+        Some(self.subs.remove(at).1)
+    }
+
+    /// The target of subscription `id`.
+    pub fn get(&self, id: u64) -> Option<&T> {
+        self.subs.iter().find(|(i, _)| *i == id).map(|(_, t)| t)
+    }
+
+    /// The target of subscription `id`, to change.
+    pub fn get_mut(&mut self, id: u64) -> Option<&mut T> {
+        self.subs.iter_mut().find(|(i, _)| *i == id).map(|(_, t)| t)
+    }
+
+    /// The targets of the subscriptions a write was tagged with, as (id,
+    /// target); ids that have ended are skipped.
+    pub fn tagged<'a>(&'a self, ids: &'a [u64]) -> impl Iterator<Item = (u64, &'a T)> + 'a {
+        ids.iter().filter_map(|id| self.get(*id).map(|t| (*id, t)))
     }
 
     /// Keeps the subscriptions whose target `keep` accepts and ends the rest
-    /// (those whose listener has gone).
-    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
-        self.subs.retain(|s| keep(&s.target));
+    /// (those whose listener has gone); returns the ids ended.
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) -> Vec<u64> {
+        let mut gone = Vec::new();
+        self.subs.retain(|(id, t)| {
+            let k = keep(t);
+            if !k {
+                gone.push(*id);
+            }
+            k
+        });
+        gone
     }
 
     /// How many subscriptions there are.
@@ -92,34 +206,6 @@ impl<T> Subscriptions<T> {
     pub fn is_empty(&self) -> bool {
         self.subs.is_empty()
     }
-
-    /// The subscriptions a write concerns, as (id, target), in the order they
-    /// were made; notes which records now match.
-    pub fn on_write(&mut self, ev: &WriteEvent) -> Vec<(u64, &T)> {
-        let id = ev
-            .response
-            .get("_id")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let deleted = ev.action == WriteAction::Delete;
-        let mut out = Vec::new();
-        for sub in self
-            .subs
-            .iter_mut()
-            .filter(|s| s.collection == ev.collection)
-        {
-            let matches = sub.filter.as_ref().is_none_or(|f| f.matches(&ev.response));
-            let was = if matches && !deleted {
-                !sub.ids.insert(id.to_owned())
-            } else {
-                sub.ids.remove(id)
-            };
-            if matches || was {
-                out.push((sub.id, &sub.target));
-            }
-        }
-        out
-    }
 }
 
 #[cfg(test)]
@@ -127,83 +213,89 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn write(action: WriteAction, collection: &str, record: Value) -> WriteEvent {
-        WriteEvent {
-            action,
-            collection: collection.into(),
-            http_request: false,
-            response: record,
-        }
-    }
-
-    fn hits(subs: &mut Subscriptions<&'static str>, ev: &WriteEvent) -> Vec<&'static str> {
-        subs.on_write(ev).into_iter().map(|(_, t)| *t).collect()
-    }
-
     #[test]
     fn a_subscription_sees_matching_writes_and_the_one_that_moves_a_record_out() {
-        let mut subs = Subscriptions::new();
-        let adults = subscription_filter(&json!("age >= 18")).expect("a where string");
-        subs.add("people", adults, "adults");
-        let all = subscription_filter(&Value::Null).expect("no query");
-        subs.add("people", all, "everyone");
-        let mongo = subscription_filter(&json!({"age": {"$lt": 18}, "$orderby": {"age": 1}}))
-            .expect("a query object");
-        subs.add("people", mongo, "minors");
+        let mut subs = WriteFilters::new();
+        subs.add(
+            1,
+            "people",
+            subscription_filter(&json!("age >= 18"), None).expect("where"),
+        );
+        subs.add(
+            2,
+            "people",
+            subscription_filter(&Value::Null, None).expect("none"),
+        );
+        let minors = json!({"age": {"$lt": 18}, "$orderby": {"age": 1}});
+        subs.add(
+            3,
+            "people",
+            subscription_filter(&minors, None).expect("object"),
+        );
 
         let ann = |age: i64| json!({"_id": "a", "age": age});
-        use WriteAction::*;
-        assert_eq!(
-            hits(&mut subs, &write(Create, "people", ann(20))),
-            ["adults", "everyone"]
-        );
-        assert_eq!(
-            hits(&mut subs, &write(Create, "pets", ann(20))),
-            Vec::<&str>::new()
-        );
+        assert_eq!(subs.on_write("people", &ann(20), false), [1, 2]);
+        assert!(subs.on_write("pets", &ann(20), false).is_empty());
         // Ann turns out to be 12: the adults' subscription hears she left.
-        assert_eq!(
-            hits(&mut subs, &write(Update, "people", ann(12))),
-            ["adults", "everyone", "minors"]
-        );
+        assert_eq!(subs.on_write("people", &ann(12), false), [1, 2, 3]);
         // A record that never matched is not the adults' concern.
-        assert_eq!(
-            hits(&mut subs, &write(Patch, "people", ann(13))),
-            ["everyone", "minors"]
-        );
-        assert_eq!(
-            hits(&mut subs, &write(Delete, "people", ann(13))),
-            ["everyone", "minors"]
-        );
+        assert_eq!(subs.on_write("people", &ann(13), false), [2, 3]);
+        assert_eq!(subs.on_write("people", &ann(13), true), [2, 3]);
         // After the delete, nothing is remembered: a create that does not match is silent.
-        assert_eq!(
-            hits(&mut subs, &write(Create, "people", ann(30))),
-            ["adults", "everyone"]
-        );
-        assert_eq!(
-            hits(&mut subs, &write(Delete, "people", ann(30))),
-            ["adults", "everyone"]
-        );
+        assert_eq!(subs.on_write("people", &ann(30), false), [1, 2]);
+        assert_eq!(subs.on_write("people", &ann(30), true), [1, 2]);
     }
 
     #[test]
-    fn removed_subscriptions_hear_nothing_and_bad_queries_are_errors() {
+    fn a_subscription_past_its_memory_reports_more_never_less() {
+        let mut subs = WriteFilters::new();
+        subs.add(
+            7,
+            "c",
+            subscription_filter(&json!("n > 0"), None).expect("where"),
+        );
+        for i in 0..=MAX_TRACKED_IDS {
+            assert_eq!(
+                subs.on_write("c", &json!({"_id": i.to_string(), "n": 1}), false),
+                [7]
+            );
+        }
+        // The last record was not remembered: its move out is still reported,
+        // and so is one of a record that never matched.
+        let last = MAX_TRACKED_IDS.to_string();
+        assert_eq!(
+            subs.on_write("c", &json!({"_id": last, "n": 0}), false),
+            [7]
+        );
+        assert_eq!(subs.on_write("c", &json!({"_id": "x", "n": 0}), true), [7]);
+    }
+
+    #[test]
+    fn ids_are_replaced_removed_and_bad_queries_are_errors() {
+        let mut subs = WriteFilters::new();
+        subs.add(1, "c", None);
+        subs.add(1, "d", None);
+        assert_eq!(subs.len(), 1);
+        assert!(subs.watches("d") && !subs.watches("c"));
+        assert!(subs.remove(1) && !subs.remove(1) && subs.is_empty());
+        assert!(subscription_filter(&json!("age >>> 3"), None).is_err());
+        assert!(subscription_filter(&json!({"age": {"$nope": 1}}), None).is_err());
+        assert!(subscription_filter(&json!(3), None).is_err());
+        let mine = subscription_filter(&json!("owner = @me"), Some("u1")).expect("@me");
+        assert!(mine.is_some_and(|f| f.matches(&json!({"owner": "u1"}))));
+    }
+
+    #[test]
+    fn a_client_finds_the_targets_a_write_was_tagged_with() {
         let mut subs = Subscriptions::new();
-        let a = subs.add("c", None, "a");
-        let b = subs.add("c", None, "b");
+        let a = subs.add("a");
+        let b = subs.add("b");
+        let c = subs.add("c");
         assert_eq!(subs.remove(a), Some("a"));
         assert_eq!(subs.remove(a), None);
-        assert_eq!(
-            hits(
-                &mut subs,
-                &write(WriteAction::Create, "c", json!({"_id": "x"}))
-            ),
-            ["b"]
-        );
-        subs.retain(|t| *t != "b");
-        assert!(subs.is_empty() && subs.remove(b).is_none());
-        assert!(subscription_filter(&json!("age >>> 3")).is_err());
-        assert!(subscription_filter(&json!({"age": {"$nope": 1}})).is_err());
-        assert!(subscription_filter(&json!(3)).is_err());
+        let hit: Vec<_> = subs.tagged(&[a, c, b, 99]).map(|(_, t)| *t).collect();
+        assert_eq!(hit, ["c", "b"]);
+        assert_eq!(subs.retain(|t| *t != "b"), [b]);
+        assert_eq!(subs.len(), 1);
     }
 }

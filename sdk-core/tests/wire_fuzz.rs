@@ -152,7 +152,7 @@ proptest! {
         let _ = UpdateSpec::parse(&v);
         let _ = check_client_data(v.clone(), Some("me"));
         let _ = check_client_data(v.clone(), None);
-        let _ = subscription_filter(&v);
+        let _ = subscription_filter(&v, Some("u1"));
         if let Ok(config) = serde_json::from_value::<CollectionConfig>(v) {
             let _ = config.check();
         }

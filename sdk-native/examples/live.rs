@@ -22,7 +22,7 @@ async fn main() -> Result<(), rucksack::Error> {
     let sdk = Sdk::new(&url, &key)?;
     // Reconnects, resumes and replays missed events by itself.
     let live = sdk.ws().await?;
-    let mut todos = live.subscribe("todos", &query)?;
+    let mut todos = live.subscribe("todos", &query).await?;
     println!("watching todos ({query}); Ctrl-C to stop");
     while let Some(write) = todos.next().await {
         println!("{:?}: {}", write.action, write.response);

@@ -134,6 +134,7 @@ test('subscribe filters writes by collection and query', async () => {
   const a = await user('subs');
   const hits = [];
   const stop = a.ws.subscribe('jsscores', 'score >= 10', (m) => hits.push([m.action, m.response.score]));
+  await stop.ready;
   const done = nextMessage(a.ws, (m) => m.collection === 'jsscores' && m.response.score === 99);
   const low = await a.sdk.db.createResource('jsscores', { score: 1 });
   const high = await a.sdk.db.createResource('jsscores', { score: 50 });
@@ -148,7 +149,11 @@ test('subscribe filters writes by collection and query', async () => {
   await a.sdk.db.createResource('jsscores', { score: 100 });
   await after;
   assert.equal(hits.length, 5, 'nothing after unsubscribing');
-  assert.throws(() => a.ws.subscribe('jsscores', 'score >>> 1', () => {}), (e) => e.code === 'invalid_query');
+  // The server parses the query; its refusal rejects `ready` with the stable code.
+  const bad = a.ws.subscribe('jsscores', 'score >>> 1', () => {});
+  await assert.rejects(bad.ready, (e) => e.code === 'invalid_query' && e.status === 400);
+  // A refusal nobody awaits is no unhandled rejection (it would end this process).
+  a.ws.subscribe('jsscores', { score: { $nope: 1 } }, () => {});
   a.ws.close();
 });
 
@@ -161,7 +166,7 @@ test('a dropped connection resumes: every event once, in order, channel included
   const w = createSdk(server.url, API_KEY);
   await w.auth.register(email('js-writer'), PASSWORD);
   const seen = [];
-  r.ws.subscribe('jsticks', null, (m) => seen.push(m.response.n));
+  await r.ws.subscribe('jsticks', null, (m) => seen.push(m.response.n)).ready;
   const total = 120;
   const writes = (async () => {
     for (let n = 0; n < total; n++) {

@@ -218,13 +218,16 @@ async fn a_native_subscription_hears_matching_writes_and_the_one_that_moves_a_re
     let live = watcher.ws().await.expect("connection");
     let mut urgent = live
         .subscribe("tasks", &json!("priority >= 3"))
+        .await
         .expect("a where string");
     let mut done = live
         .subscribe("tasks", &json!({"done": true}))
+        .await
         .expect("a query object");
-    let bad = live.subscribe("tasks", &json!("priority >>> 3"));
+    // The server parses the query: its refusal carries the stable code.
+    let bad = live.subscribe("tasks", &json!("priority >>> 3")).await;
     assert!(
-        matches!(bad, Err(rucksack::Error::Api { status: 400, .. })),
+        matches!(&bad, Err(e) if e.code() == Some(&rucksack::ErrorCode::InvalidQuery)),
         "{bad:?}"
     );
     // The app reads only its subscriptions, never `next`: the connection goes on.
@@ -334,4 +337,52 @@ async fn a_burst_of_events_reaches_every_socket_whole_and_in_order() {
             }
         }
     }
+}
+
+/// Subscriptions are evaluated on the server, after the read rule: a user's
+/// subscription to every record of an owner-only collection hears only the
+/// user's own writes, however broad the query; a collection nobody may read
+/// refuses the subscription.
+#[tokio::test]
+async fn a_subscription_never_shows_a_record_its_reader_may_not_read() {
+    use e2e::raw::configure;
+    let server = Server::start();
+    configure(&server, "diaries", json!({"rules": {"read": "owner"}})).await;
+    configure(&server, "vault", json!({"rules": {"read": "admin"}})).await;
+    let (ann, bob) = (server.sdk(), server.sdk());
+    ann.auth()
+        .register(&email("sub-ann"), PASSWORD)
+        .await
+        .expect("register");
+    bob.auth()
+        .register(&email("sub-bob"), PASSWORD)
+        .await
+        .expect("register");
+    let live = ann.ws().await.expect("connection");
+    let mut all = live
+        .subscribe("diaries", &Value::Null)
+        .await
+        .expect("every record ann may read");
+    let refused = live.subscribe("vault", &Value::Null).await;
+    assert!(
+        matches!(&refused, Err(e) if e.code() == Some(&rucksack::ErrorCode::Forbidden)),
+        "{refused:?}"
+    );
+    let _: Record<Value> = bob
+        .db()
+        .create_resource("diaries", &json!({"text": "bob's secret"}))
+        .await
+        .expect("create");
+    let _: Record<Value> = ann
+        .db()
+        .create_resource("diaries", &json!({"text": "ann's own"}))
+        .await
+        .expect("create");
+    let ev = tokio::time::timeout(Duration::from_secs(10), all.next())
+        .await
+        .expect("a write within 10 s")
+        .expect("connection open");
+    assert_eq!(ev.response["text"], "ann's own");
+    let more = tokio::time::timeout(Duration::from_millis(300), all.next()).await;
+    assert!(more.is_err(), "bob's record never reaches ann: {more:?}");
 }

@@ -56,6 +56,8 @@ ws.onmessage = (e) => JSON.parse(e.data);
 ws.actions.createResource('notes', { text: 'live' });
 ws.send(JSON.stringify({ action: 'getAll', collection: 'notes' }));
 const stop = ws.subscribe('notes', { likes: { $gte: 10 } }, (m: WriteMessage) => m.response._id);
+const ready: Promise<void> = stop.ready;
+void ready;
 stop();
 ws.close();
 

@@ -9,9 +9,11 @@ use crate::service::records::{self, Outcome, QueryInput};
 use crate::service::{Caller, Ctx, Origin};
 use futures_util::{SinkExt, StreamExt};
 use sdk_core::collection::Access;
+use sdk_core::subscribe::{MAX_WRITE_SUBSCRIPTIONS, WriteFilters, subscription_filter};
 use sdk_core::ws::{
-    ClientMessage, PONG_FRAME, WriteAction, channel_frame, connection_frame, error_frame,
-    notifications, notifications_frame, read_frame,
+    ClientMessage, PONG_FRAME, WriteAction, WriteSubscription, channel_frame, connection_frame,
+    error_frame, notifications, notifications_frame, read_frame, subscribed_frame,
+    subscription_error_frame, tagged_frame, unsubscribed_frame,
 };
 use sdk_core::{ErrorBody, ErrorCode};
 use serde_json::{Map, Value, json};
@@ -68,6 +70,9 @@ pub struct Conn {
     pub channels: HashSet<String>,
     /// SmartNgRX mode: `Some(None)` for every collection, `Some(Some(set))` for those.
     pub notify: Option<Option<HashSet<String>>>,
+    /// Write subscriptions (`subscribeWrites`): write frames carry the ids of
+    /// those they concern.
+    pub writes: WriteFilters,
     /// Whether frames carry `seq` (the client asked for a resumable stream).
     pub numbered: bool,
     /// The last event number handled, so a replay and live events never overlap.
@@ -118,6 +123,7 @@ pub async fn serve(socket: Socket, app: Arc<App>, who: Who, numbered: bool, resu
         admin: who.admin,
         channels: HashSet::new(),
         notify: None,
+        writes: WriteFilters::new(),
         numbered,
         last_seq: latest,
     };
@@ -377,6 +383,70 @@ fn numbered(conn: &Conn, seq: u64, text: &Utf8Bytes) -> Utf8Bytes {
     }
 }
 
+/// A write frame for this connection: numbered as [`numbered`] does, and
+/// tagged with the ids of the write subscriptions `record` (as this user sees
+/// it) concerns.
+fn write_for(
+    conn: &mut Conn,
+    seq: u64,
+    action: WriteAction,
+    collection: &str,
+    record: &Value,
+    text: &Utf8Bytes,
+) -> Utf8Bytes {
+    if conn.writes.is_empty() {
+        return numbered(conn, seq, text);
+    }
+    let subs = conn
+        .writes
+        .on_write(collection, record, action == WriteAction::Delete);
+    if subs.is_empty() {
+        return numbered(conn, seq, text);
+    }
+    tagged_frame(text.as_str(), conn.numbered.then_some(seq), &subs).into()
+}
+
+/// Puts a write subscription in place, or says why not: the collection must
+/// be one this user may read, the query must parse, and a connection holds
+/// [`MAX_WRITE_SUBSCRIPTIONS`] at most.
+fn subscribe_writes(app: &App, conn: &mut Conn, sub: WriteSubscription) -> Result<(), ErrorBody> {
+    sdk_core::names::check_collection_name(&sub.collection)?;
+    if !conn.writes.contains(sub.id) && conn.writes.len() >= MAX_WRITE_SUBSCRIPTIONS {
+        return Err(ErrorBody::new(
+            ErrorCode::RateLimited,
+            format!(
+                "a connection may hold {MAX_WRITE_SUBSCRIPTIONS} write subscriptions at most; \
+                 end one first"
+            ),
+        ));
+    }
+    let cfg = app.collection(&sub.collection);
+    match cfg
+        .config
+        .rules
+        .read
+        .access(conn.user.as_deref(), conn.admin)
+    {
+        Access::All | Access::Only(_) => {}
+        Access::SignIn => {
+            return Err(ErrorBody::new(
+                ErrorCode::Unauthenticated,
+                format!("sign in to read '{}'", sub.collection),
+            ));
+        }
+        Access::Refused => {
+            return Err(ErrorBody::new(
+                ErrorCode::Forbidden,
+                format!("'{}' may not be read by this user", sub.collection),
+            ));
+        }
+    }
+    let filter =
+        subscription_filter(&sub.query, conn.user.as_deref()).map_err(|e| e.to_error_body())?;
+    conn.writes.add(sub.id, sub.collection, filter);
+    Ok(())
+}
+
 /// Whether this connection's user may read `record` of `collection`.
 fn may_read(app: &App, conn: &Conn, collection: &str, record: &Value) -> bool {
     readable(&app.collection(collection), conn, record)
@@ -423,7 +493,7 @@ pub fn deliver(app: &App, conn: &mut Conn, ev: &Event, out: &mut Out) {
                     &looked_up
                 }
             };
-            let visible = |item: &&crate::realtime::WriteItem| {
+            let visible = |conn: &Conn, item: &crate::realtime::WriteItem| {
                 item.channel
                     .as_ref()
                     .is_none_or(|c| conn.channels.contains(c))
@@ -433,19 +503,27 @@ pub fn deliver(app: &App, conn: &mut Conn, ev: &Event, out: &mut Out) {
                 if filter.as_ref().is_some_and(|f| !f.contains(collection)) {
                     return;
                 }
-                let seen: Vec<&Value> = items.iter().filter(visible).map(|i| &i.record).collect();
+                let seen: Vec<&Value> = items
+                    .iter()
+                    .filter(|i| visible(conn, i))
+                    .map(|i| &i.record)
+                    .collect();
                 for n in notifications(*action, collection, config.config.parent.as_ref(), &seen) {
                     out.push(numbered(conn, ev.last_seq(), &json!(n).to_string().into()));
                 }
                 return;
             }
             for (i, item) in items.iter().enumerate() {
-                if !visible(&item) {
+                if !visible(conn, item) {
                     continue;
                 }
                 let seq = ev.seq + i as u64;
                 match &config.config.events.get {
-                    None => out.push(numbered(conn, seq, &item.frame)),
+                    None => {
+                        let text =
+                            write_for(conn, seq, *action, collection, &item.record, &item.frame);
+                        out.push(text);
+                    }
                     Some(src) => {
                         // The record as this user would read it: hidden fields go, a cancel skips it.
                         if let Ok(seen) = crate::scripts::read(
@@ -461,7 +539,9 @@ pub fn deliver(app: &App, conn: &mut Conn, ev: &Event, out: &mut Out) {
                         ) {
                             let http = item.frame.contains("\"httpRequest\":true");
                             let text = sdk_core::ws::write_frame(*action, collection, http, &seen);
-                            out.push(numbered(conn, seq, &text.into()));
+                            let text =
+                                write_for(conn, seq, *action, collection, &seen, &text.into());
+                            out.push(text);
                         }
                     }
                 }
@@ -544,6 +624,24 @@ async fn answer(app: &Arc<App>, conn: &mut Conn, m: Message, out: &mut Out) {
     }
 }
 
+/// The answer to the author's own record write, `{action, collection,
+/// response}`, tagged with the write subscriptions it concerns as the
+/// broadcast to everyone else is.
+fn own_write(conn: &mut Conn, action: WriteAction, collection: &str, text: &str) -> String {
+    let name = action.as_str();
+    let frame = read_frame(name, collection, text);
+    if !conn.writes.watches(collection) {
+        return frame;
+    }
+    let Ok(record) = serde_json::from_str::<Value>(text) else {
+        return frame;
+    };
+    let subs = conn
+        .writes
+        .on_write(collection, &record, action == WriteAction::Delete);
+    tagged_frame(&frame, None, &subs)
+}
+
 fn body(outcome: Outcome) -> Result<String, ErrorBody> {
     outcome.map(|a| a.into_text()).map_err(|ApiError(e, _)| e)
 }
@@ -588,7 +686,7 @@ async fn act(
         }
         ClientMessage::Create { collection, data } => {
             let text = body(records::create(collection.clone(), ctx(), Ok(data)).await)?;
-            out.push(read_frame("create", &collection, &text));
+            out.push(own_write(conn, WriteAction::Create, &collection, &text));
         }
         ClientMessage::Update {
             collection,
@@ -601,16 +699,12 @@ async fn act(
             data,
         } => {
             let outcome = records::write(collection.clone(), id, ctx(), None, Ok(data), write);
-            let action = if write == WriteAction::Patch {
-                "patch"
-            } else {
-                "update"
-            };
-            out.push(read_frame(action, &collection, &body(outcome.await)?));
+            let text = body(outcome.await)?;
+            out.push(own_write(conn, write, &collection, &text));
         }
         ClientMessage::Delete { collection, id } => {
             let text = body(records::delete(collection.clone(), id, ctx(), None).await)?;
-            out.push(read_frame("delete", &collection, &text));
+            out.push(own_write(conn, WriteAction::Delete, &collection, &text));
         }
         ClientMessage::Open(m) => broadcast_with_user(app, conn, "open", m, None),
         ClientMessage::Close(m) => broadcast_with_user(app, conn, "close", m, None),
@@ -635,6 +729,26 @@ async fn act(
             conn.notify = Some(collections.clone().map(|c| c.into_iter().collect()));
             out.push(notifications_frame(collections.as_deref()));
         }
+        ClientMessage::SubscribeWrites {
+            id,
+            collection,
+            query,
+        } => {
+            let sub = WriteSubscription {
+                id,
+                collection: collection.clone(),
+                query,
+            };
+            match subscribe_writes(app, conn, sub) {
+                Ok(()) => out.push(subscribed_frame(id, &collection)),
+                // The error names the subscription, so the client can tell which failed.
+                Err(e) => out.push(subscription_error_frame(&e, id)),
+            }
+        }
+        ClientMessage::UnsubscribeWrites { id } => {
+            conn.writes.remove(id);
+            out.push(unsubscribed_frame(id));
+        }
         ClientMessage::Ping => out.push(PONG_FRAME.to_owned()),
         ClientMessage::Resume {
             stream,
@@ -642,9 +756,15 @@ async fn act(
             channels,
             notifications,
             notify,
+            writes,
         } => {
             if notify {
                 conn.notify = Some(notifications.map(|c| c.into_iter().collect()));
+            }
+            // In place before the replay, so replayed writes are tagged as live
+            // ones are; one refused now (the rules changed) is dropped.
+            for sub in writes.into_iter().take(MAX_WRITE_SUBSCRIPTIONS) {
+                let _ = subscribe_writes(app, conn, sub);
             }
             super::channels::resume(app, conn, &stream, since, channels, out).await;
         }

@@ -22,6 +22,18 @@ pub enum WriteAction {
     Delete,
 }
 
+impl WriteAction {
+    /// The name on the wire: `create`, `update`, `patch` or `delete`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Patch => "patch",
+            Self::Delete => "delete",
+        }
+    }
+}
+
 /// A broadcast of a database write: `{action, collection, httpRequest?, response}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WriteEvent {
@@ -215,6 +227,26 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         collections: Option<Vec<String>>,
     },
+    /// From now on, write frames whose record matches `query` carry `id` in
+    /// their `subs` list (see [`crate::subscribe`]); answered
+    /// `{action: "subscribeWrites", id, collection}`, or an error frame with
+    /// this `id`. The same id again replaces the subscription.
+    #[serde(rename = "subscribeWrites")]
+    SubscribeWrites {
+        /// The client's number for it, echoed in `subs`.
+        id: u64,
+        /// The collection.
+        collection: String,
+        /// A `where` string, a Mongo-style object, or `null` for every record.
+        #[serde(default)]
+        query: Value,
+    },
+    /// Ends a write subscription; answered `{action: "unsubscribeWrites", id}`.
+    #[serde(rename = "unsubscribeWrites")]
+    UnsubscribeWrites {
+        /// The subscription's id.
+        id: u64,
+    },
     /// Sent after reconnecting: rejoin `channels` and replay the events after
     /// `since` in stream `stream`.
     #[serde(rename = "resume")]
@@ -232,6 +264,10 @@ pub enum ClientMessage {
         /// Whether notifications were on (for all collections when `notifications` is absent).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         notify: bool,
+        /// The write subscriptions to restore before the replay, so replayed
+        /// writes are tagged as live ones are.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        writes: Vec<WriteSubscription>,
     },
     /// A heartbeat; answered `{action: "pong"}`.
     #[serde(rename = "ping")]
@@ -240,6 +276,18 @@ pub enum ClientMessage {
     /// `userId`, to a channel's subscribers when it names `channelType` and `channelId`.
     #[serde(skip)]
     Message(Map<String, Value>),
+}
+
+/// A write subscription as `subscribeWrites` makes it and `resume` restores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WriteSubscription {
+    /// The client's number for it.
+    pub id: u64,
+    /// The collection.
+    pub collection: String,
+    /// A `where` string, a Mongo-style object, or `null`.
+    #[serde(default)]
+    pub query: Value,
 }
 
 /// Actions the protocol defines; an application message may not use these names
@@ -262,6 +310,8 @@ pub const PROTOCOL_ACTIONS: &[&str] = &[
     "open",
     "close",
     "subscribeNotifications",
+    "subscribeWrites",
+    "unsubscribeWrites",
     "resume",
     "ping",
     "pong",
@@ -369,6 +419,8 @@ impl ClientMessage {
             Self::Open(_) => "open",
             Self::Close(_) => "close",
             Self::SubscribeNotifications { .. } => "subscribeNotifications",
+            Self::SubscribeWrites { .. } => "subscribeWrites",
+            Self::UnsubscribeWrites { .. } => "unsubscribeWrites",
             Self::Resume { .. } => "resume",
             Self::Ping => "ping",
             Self::Message(m) => m.get("action").and_then(Value::as_str).unwrap_or_default(),

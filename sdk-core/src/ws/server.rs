@@ -216,6 +216,62 @@ pub fn read_frame(action: &str, collection: &str, response: &str) -> String {
     )
 }
 
+/// The answer to `subscribeWrites`: `{action: "subscribeWrites", id, collection}`.
+pub fn subscribed_frame(id: u64, collection: &str) -> String {
+    json!({"action": "subscribeWrites", "id": id, "collection": collection}).to_string()
+}
+
+/// The answer to `unsubscribeWrites`: `{action: "unsubscribeWrites", id}`.
+pub fn unsubscribed_frame(id: u64) -> String {
+    json!({"action": "unsubscribeWrites", "id": id}).to_string()
+}
+
+/// A `subscribeWrites` refused: the error frame, with the subscription's `id`.
+pub fn subscription_error_frame(body: &ErrorBody, id: u64) -> String {
+    let mut v = json!(body);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("action".into(), json!("error"));
+        o.insert("request".into(), json!("subscribeWrites"));
+        o.insert("id".into(), json!(id));
+    }
+    v.to_string()
+}
+
+/// A frame with `"seq": n` (when numbered) and `"subs": [ids]` (when a write
+/// concerns subscriptions) put in front of its fields; `frame` must be a JSON
+/// object's text. The one place these fields are spliced in, so every path
+/// (live, replayed, an answer to the author) spells them alike.
+pub fn tagged_frame(frame: &str, seq: Option<u64>, subs: &[u64]) -> String {
+    use std::fmt::Write as _;
+    let Some(rest) = frame.strip_prefix('{') else {
+        return frame.to_owned();
+    };
+    let mut out = String::with_capacity(frame.len() + 32);
+    out.push('{');
+    if let Some(n) = seq {
+        let _ = write!(out, "\"seq\":{n},");
+    }
+    if !subs.is_empty() {
+        out.push_str("\"subs\":[");
+        for (i, id) in subs.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "{id}");
+        }
+        out.push_str("],");
+    }
+    if rest.trim_start().starts_with('}') {
+        // An empty object: no comma after the last field put in.
+        out.pop();
+        if out.is_empty() {
+            out.push('{');
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The answer to a heartbeat (`ping`).
 pub const PONG_FRAME: &str = r#"{"action":"pong"}"#;
 

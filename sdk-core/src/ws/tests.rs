@@ -184,3 +184,21 @@ fn resume_answers_keep_their_shape_and_the_link_reads_them() {
         vec![Channel::new("rooms", "r1")]
     );
 }
+
+#[test]
+fn tagged_frames_put_seq_and_subs_in_front() {
+    let f = r#"{"action":"create","collection":"c","response":{}}"#;
+    assert_eq!(tagged_frame(f, None, &[]), f);
+    assert_eq!(
+        tagged_frame(f, Some(7), &[1, 3]),
+        r#"{"seq":7,"subs":[1,3],"action":"create","collection":"c","response":{}}"#
+    );
+    assert_eq!(
+        tagged_frame(f, None, &[2]),
+        r#"{"subs":[2],"action":"create","collection":"c","response":{}}"#
+    );
+    assert_eq!(tagged_frame("{}", Some(1), &[]), r#"{"seq":1}"#);
+    assert_eq!(tagged_frame("{}", None, &[]), "{}");
+    let v: Value = serde_json::from_str(&tagged_frame(f, Some(7), &[1, 3])).expect("still JSON");
+    assert_eq!(v["subs"], json!([1, 3]));
+}

@@ -6,12 +6,12 @@
 use futures_util::{SinkExt, StreamExt};
 use sdk_core::Error;
 use sdk_core::realtime::{Incoming, Link, Tick};
-use sdk_core::subscribe::{Subscriptions, subscription_filter};
+use sdk_core::subscribe::Subscriptions;
 use sdk_core::ws::{ClientMessage, ServerMessage, WriteEvent};
 use serde_json::{Map, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
@@ -47,8 +47,15 @@ impl std::fmt::Debug for Realtime {
     }
 }
 
+/// One subscription as the connection's task sees it: where its writes go, and
+/// who waits for the server's answer to `subscribeWrites`.
+struct Target {
+    writes: mpsc::Sender<WriteEvent>,
+    ready: Option<oneshot::Sender<Result<(), Error>>>,
+}
+
 /// The connection's subscriptions, shared with its background task.
-type Subs = Arc<Mutex<Subscriptions<mpsc::Sender<WriteEvent>>>>;
+type Subs = Arc<Mutex<Subscriptions<Target>>>;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -62,6 +69,7 @@ pub struct Subscription {
     id: u64,
     writes: mpsc::Receiver<WriteEvent>,
     subs: Subs,
+    commands: mpsc::UnboundedSender<Command>,
 }
 
 impl std::fmt::Debug for Subscription {
@@ -82,6 +90,11 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         lock(&self.subs).remove(self.id);
+        let _ = self
+            .commands
+            .send(Command::Send(ClientMessage::UnsubscribeWrites {
+                id: self.id,
+            }));
     }
 }
 
@@ -138,19 +151,37 @@ impl Realtime {
     }
 
     /// Subscribes to the writes to `collection` whose record matches `query`: a
-    /// `where` string, a Mongo-style object, or `Value::Null` for every record.
+    /// `where` string (`@me` is the signed-in user), a Mongo-style object, or
+    /// `Value::Null` for every record. The server evaluates it, after the
+    /// collection's read rule and On GET script, and tags the writes it
+    /// concerns; this resolves once the server has it in place (writes from then
+    /// on are delivered), or to its refusal (`invalid_query`, `forbidden`, ...).
     /// The same broadcasts still reach [`Realtime::next`]; while a subscription
     /// is open, those `next` has no room for (it holds 1,024 unread) are dropped
     /// for it rather than holding up the subscriptions.
-    pub fn subscribe(&self, collection: &str, query: &Value) -> Result<Subscription, Error> {
-        let filter = subscription_filter(query).map_err(|e| Error::from_body(e.to_error_body()))?;
+    pub async fn subscribe(&self, collection: &str, query: &Value) -> Result<Subscription, Error> {
         let (tx, writes) = mpsc::channel(EVENT_BUFFER);
-        let id = lock(&self.subs).add(collection, filter, tx);
-        Ok(Subscription {
+        let (ready, answer) = oneshot::channel();
+        let id = lock(&self.subs).add(Target {
+            writes: tx,
+            ready: Some(ready),
+        });
+        let sub = Subscription {
             id,
             writes,
             subs: self.subs.clone(),
-        })
+            commands: self.commands.clone(),
+        };
+        self.send(ClientMessage::SubscribeWrites {
+            id,
+            collection: collection.to_owned(),
+            query: query.clone(),
+        })?;
+        match answer.await {
+            Ok(Ok(())) => Ok(sub),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::Transport("the realtime connection is closed".into())),
+        }
     }
 
     /// The next message, or `None` once the connection has been closed (by
@@ -201,16 +232,30 @@ struct Feed {
 }
 
 impl Feed {
-    /// Hands a message on; `false` once the app has stopped listening.
-    async fn deliver(&self, msg: Result<ServerMessage, Error>) -> bool {
+    /// Settles the wait of `subscribe` for subscription `id`.
+    fn answered(&self, id: u64, result: Result<(), Error>) {
+        let mut subs = lock(&self.subs);
+        if result.is_err() {
+            // Refused: the subscription never existed.
+            if let Some(mut t) = subs.remove(id)
+                && let Some(r) = t.ready.take()
+            {
+                let _ = r.send(result);
+            }
+        } else if let Some(r) = subs.get_mut(id).and_then(|t| t.ready.take()) {
+            let _ = r.send(result);
+        }
+    }
+
+    /// Hands a message on, to the subscriptions among `tagged` too; `false`
+    /// once the app has stopped listening.
+    async fn deliver(&self, msg: Result<ServerMessage, Error>, tagged: &[u64]) -> bool {
         let (targets, subscribed) = {
-            let mut subs = lock(&self.subs);
+            let subs = lock(&self.subs);
             let targets: Vec<mpsc::Sender<WriteEvent>> = match &msg {
-                Ok(ServerMessage::Write(ev)) => subs
-                    .on_write(ev)
-                    .into_iter()
-                    .map(|(_, tx)| tx.clone())
-                    .collect(),
+                Ok(ServerMessage::Write(_)) => {
+                    subs.tagged(tagged).map(|(_, t)| t.writes.clone()).collect()
+                }
                 _ => Vec::new(),
             };
             (targets, !subs.is_empty())
@@ -265,7 +310,7 @@ async fn run(
                     cmd = commands.recv() => match cmd {
                         None | Some(Command::Close) => return,
                         Some(Command::Send(m)) => {
-                            if let Err(e) = link.send(&m, now_ms()) {
+                            if let Err(e) = send_message(&mut link, &feed, &m) {
                                 let _ = events.send(Err(Error::from_body(e))).await;
                             }
                         }
@@ -297,6 +342,20 @@ async fn run(
     }
 }
 
+/// Hands a message to the link; a `subscribeWrites` it cannot take (too many
+/// wait to be sent) fails that subscription's wait.
+fn send_message(
+    link: &mut Link,
+    feed: &Feed,
+    m: &ClientMessage,
+) -> Result<Option<String>, sdk_core::ErrorBody> {
+    let r = link.send(m, now_ms());
+    if let (Err(e), ClientMessage::SubscribeWrites { id, .. }) = (&r, m) {
+        feed.answered(*id, Err(Error::from_body(e.clone())));
+    }
+    r
+}
+
 /// Runs one socket until it ends.
 async fn serve(
     link: &mut Link,
@@ -322,13 +381,21 @@ async fn serve(
                 match link.on_frame(text.as_str(), now_ms()) {
                     Incoming::Nothing => {}
                     Incoming::Deliver(t) => {
-                        if !feed.deliver(ServerMessage::parse(&t)).await {
+                        if !feed.deliver(ServerMessage::parse(&t), &[]).await {
                             return End::Closed;
                         }
                     }
+                    Incoming::Tagged { text, subs } => {
+                        if !feed.deliver(ServerMessage::parse(&text), &subs).await {
+                            return End::Closed;
+                        }
+                    }
+                    Incoming::Subscribed { id, result } => {
+                        feed.answered(id, result.map_err(Error::from_body));
+                    }
                     Incoming::Connected { greeting, send } => {
                         if let Some(g) = greeting
-                            && !feed.deliver(ServerMessage::parse(&g)).await
+                            && !feed.deliver(ServerMessage::parse(&g), &[]).await
                         {
                             return End::Closed;
                         }
@@ -346,7 +413,7 @@ async fn serve(
                     return End::Closed;
                 }
                 Some(cmd @ (Command::Send(_) | Command::Raw(_))) => match match cmd {
-                    Command::Send(m) => link.send(&m, now_ms()),
+                    Command::Send(m) => send_message(link, feed, &m),
                     Command::Raw(t) => link.send_text(t, now_ms()),
                     Command::Close => Ok(None),
                 } {

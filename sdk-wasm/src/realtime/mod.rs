@@ -11,8 +11,8 @@
 
 use crate::{Error, Shared, js_error, to_js_error, to_json};
 use sdk_core::realtime::{Incoming, Link, Tick};
-use sdk_core::subscribe::{Subscriptions, subscription_filter};
-use sdk_core::ws::{ClientMessage, ServerMessage};
+use sdk_core::subscribe::Subscriptions;
+use sdk_core::ws::ClientMessage;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
@@ -42,7 +42,7 @@ struct State {
     onclose: JsValue,
     onerror: JsValue,
     listeners: Vec<(String, js_sys::Function)>,
-    subs: Subscriptions<js_sys::Function>,
+    subs: Subscriptions<Target>,
     opened_once: bool,
     closed: bool,
     ticker: Option<JsValue>,
@@ -54,9 +54,18 @@ struct State {
     /// The handlers of the current socket and the heartbeat timer, kept alive while in use.
     handlers: Vec<Closure<dyn FnMut(JsValue)>>,
     ticker_fn: Option<Closure<dyn FnMut()>>,
+    /// A handler that does nothing, attached to every `ready` promise.
+    ignore: Closure<dyn FnMut(JsValue)>,
 }
 
 type Rcs = Rc<RefCell<State>>;
+
+/// One subscription: the app's callback, and the `ready` promise's settlers
+/// until the server answers.
+struct Target {
+    callback: js_sys::Function,
+    ready: Option<(js_sys::Function, js_sys::Function)>,
+}
 
 /// How long a connection attempt may take before it counts as failed, in ms.
 const CONNECT_TIMEOUT_MS: f64 = 10_000.0;
@@ -101,6 +110,7 @@ pub(crate) fn open(core: Shared) -> Result<Socket, JsValue> {
         generation: 0,
         handlers: Vec::new(),
         ticker_fn: None,
+        ignore: Closure::new(|_: JsValue| {}),
     }));
     connect(&state)?;
     Ok(Socket { state })
@@ -217,7 +227,9 @@ fn on_frame(st: &Rcs, e: JsValue) {
     let incoming = st.borrow_mut().link.on_frame(&text, now());
     match incoming {
         Incoming::Nothing => {}
-        Incoming::Deliver(t) => deliver(st, &t),
+        Incoming::Deliver(t) => deliver(st, &t, &[]),
+        Incoming::Tagged { text, subs } => deliver(st, &text, &subs),
+        Incoming::Subscribed { id, result } => settle(st, id, result.map_err(Error::from_body)),
         Incoming::Connected { greeting, send } => {
             let ws = st.borrow().ws.clone();
             if let Some(ws) = ws {
@@ -226,27 +238,42 @@ fn on_frame(st: &Rcs, e: JsValue) {
                 }
             }
             if let Some(g) = greeting {
-                deliver(st, &g);
+                deliver(st, &g, &[]);
             }
         }
     }
 }
 
-fn deliver(st: &Rcs, text: &str) {
+/// Hands a frame to the app's handlers, and to the subscriptions the server
+/// tagged it with.
+fn deliver(st: &Rcs, text: &str, tagged: &[u64]) {
     call_all(callbacks(st, "message"), &event("message", Some(text)));
-    let matched: Vec<JsValue> = match ServerMessage::parse(text) {
-        Ok(ServerMessage::Write(ev)) => st
-            .borrow_mut()
-            .subs
-            .on_write(&ev)
-            .into_iter()
-            .map(|(_, f)| JsValue::from(f.clone()))
-            .collect(),
-        _ => Vec::new(),
-    };
+    let matched: Vec<JsValue> = st
+        .borrow()
+        .subs
+        .tagged(tagged)
+        .map(|(_, t)| JsValue::from(t.callback.clone()))
+        .collect();
     if !matched.is_empty() {
         let msg = js_sys::JSON::parse(text).unwrap_or(JsValue::NULL);
         call_all(matched, &msg);
+    }
+}
+
+/// Settles subscription `id`'s `ready` promise; a refused subscription is forgotten.
+fn settle(st: &Rcs, id: u64, result: Result<(), Error>) {
+    let ready = {
+        let mut s = st.borrow_mut();
+        match &result {
+            Ok(()) => s.subs.get_mut(id).and_then(|t| t.ready.take()),
+            Err(_) => s.subs.remove(id).and_then(|mut t| t.ready.take()),
+        }
+    };
+    if let Some((resolve, reject)) = ready {
+        let _ = match result {
+            Ok(()) => resolve.call0(&JsValue::NULL),
+            Err(e) => reject.call1(&JsValue::NULL, &to_js_error(e)),
+        };
     }
 }
 
@@ -460,7 +487,10 @@ impl Socket {
     /// Calls `callback(message)` for each write to `collection` whose record
     /// matches `query` (a `where` string or a Mongo-style object; all records when
     /// absent), and for the write after which a record that matched no longer
-    /// does (or is deleted). Returns a function that ends the subscription.
+    /// does (or is deleted). The server evaluates the query, after the
+    /// collection's read rule. Returns a function that ends the subscription;
+    /// its `ready` promise resolves once the server has it in place, or rejects
+    /// with the server's refusal (`invalid_query`, `forbidden`, ...).
     pub fn subscribe(
         &self,
         collection: String,
@@ -474,19 +504,34 @@ impl Socket {
         } else {
             to_json(&query)?
         };
-        let filter = subscription_filter(&query)
-            .map_err(|e| to_js_error(Error::from_body(e.to_error_body())))?;
-        let id = self
-            .state
-            .borrow_mut()
-            .subs
-            .add(collection, filter, callback);
+        let mut settlers = None;
+        let ready = js_sys::Promise::new(&mut |resolve, reject| settlers = Some((resolve, reject)));
+        // Nobody need await `ready`: a refusal nobody reads must not be an
+        // unhandled rejection (which ends a Node.js process).
+        let _ = ready.catch(&self.state.borrow().ignore);
+        let id = self.state.borrow_mut().subs.add(Target {
+            callback,
+            ready: settlers,
+        });
+        let msg = ClientMessage::SubscribeWrites {
+            id,
+            collection,
+            query,
+        };
+        if let Err(e) = send(&self.state, &msg) {
+            self.state.borrow_mut().subs.remove(id);
+            return Err(e);
+        }
         let weak = Rc::downgrade(&self.state);
         let stop = Closure::once_into_js(move || {
             if let Some(st) = weak.upgrade() {
-                st.borrow_mut().subs.remove(id);
+                let ended = st.borrow_mut().subs.remove(id).is_some();
+                if ended {
+                    let _ = send(&st, &ClientMessage::UnsubscribeWrites { id });
+                }
             }
         });
+        let _ = js_sys::Reflect::set(&stop, &"ready".into(), &ready);
         Ok(stop.unchecked_into())
     }
 
