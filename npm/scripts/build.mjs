@@ -38,7 +38,7 @@ if (existsSync(wasmOpt)) {
 // alone. The goal is 40 KB in all; until the SDK's design reaches it, the build
 // fails when the total grows past BUDGET, so it can only shrink.
 const GOAL = 40_000;
-const BUDGET = 178_000;
+const BUDGET = 137_000;
 const snippets = (dir) => readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
   e.isDirectory() ? snippets(join(dir, e.name)) : e.name.endsWith('.js') ? [join(dir, e.name)] : []);
 const files = ['sdk.js', 'index.js', join('pkg', 'rucksack.js'), join('pkg', 'rucksack_bg.wasm'),

@@ -72,6 +72,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
             "if-match",
             "if-none-match",
             "range",
+            sdk_core::PAGE_CURSOR_HEADER,
         ])
         .expose_headers([
             "etag",
@@ -79,6 +80,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
             "accept-ranges",
             "content-length",
             "retry-after",
+            sdk_core::NEXT_AFTER_HEADER,
         ])
         .max_age(600);
     health

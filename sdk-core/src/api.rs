@@ -176,6 +176,11 @@ pub enum Call {
     /// parameters (`where`, `q`, `sortBy`, `pageSize`, ... or `field=value`), sent
     /// as given. Answers an array of records, or a number with `count`.
     Find(String, Vec<(String, String)>),
+    /// `db.findPage(collection, query, options)` and each page of
+    /// `db.getCollection`: as [`Call::Find`], asking the server for the next
+    /// page's cursor ([`crate::PAGE_CURSOR_HEADER`]); read it from the answer
+    /// with [`next_after`].
+    FindPage(String, Vec<(String, String)>),
     /// `db.insertMany(collection, objects)`: `POST /<c>` with an array, all or nothing.
     InsertMany(String, Value),
     /// `db.updateMany(collection, filter, spec)`: `PATCH /<c>?<filter>` with an update spec.
@@ -232,6 +237,41 @@ impl Call {
     pub fn answer_is_bytes(&self) -> bool {
         matches!(self, Self::GetFile(..))
     }
+}
+
+/// The next page's `after` cursor from the [`crate::NEXT_AFTER_HEADER`] of an
+/// answer to [`Call::FindPage`] (form-urlencoded there); `None` after the last
+/// page.
+pub fn next_after(header: Option<&str>) -> Option<String> {
+    let h = header?.trim();
+    if h.is_empty() {
+        return None;
+    }
+    url_decode(h)
+}
+
+/// Decodes one form-urlencoded value (`+` is a space); `None` when it is not
+/// valid percent-encoded UTF-8.
+fn url_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = s.get(i + 1..i + 3)?;
+                if !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+                    return None;
+                }
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
 }
 
 /// What a request carries.
@@ -398,7 +438,9 @@ impl Client {
                 (Post, path(COLLECTIONS), json_body(body))
             }
             Call::GetCollection(c) => (Get, coll(c)?, Body::Empty),
-            Call::Find(c, params) => (Get, with_query(coll(c)?, params), Body::Empty),
+            Call::Find(c, params) | Call::FindPage(c, params) => {
+                (Get, with_query(coll(c)?, params), Body::Empty)
+            }
             Call::InsertMany(c, items) => {
                 if !items.is_array() {
                     return Err(Error::InvalidArgument("objects must be an array".into()));
@@ -462,10 +504,14 @@ impl Client {
             Call::DeleteFile(f) => (Delete, format!("/{UPLOADS}/{}", file(f)?), Body::Empty),
             Call::Health => (Get, path(HEALTH), Body::Empty),
         };
+        let mut headers = self.auth_headers();
+        if matches!(call, Call::FindPage(..)) {
+            headers.push((crate::PAGE_CURSOR_HEADER, "1".into()));
+        }
         Ok(HttpRequest {
             method,
             url: format!("{}{path}", self.base_url),
-            headers: self.auth_headers(),
+            headers,
             body,
         })
     }
@@ -561,6 +607,25 @@ pub fn encode_query(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
+
+    #[test]
+    fn the_next_pages_cursor_is_read_from_its_header() {
+        assert_eq!(
+            next_after(Some("%5B%22Zo%C3%AB+a%2Bb%22%2C%22id1%22%5D")).as_deref(),
+            Some(r#"["Zoë a+b","id1"]"#)
+        );
+        assert_eq!(next_after(None), None);
+        assert_eq!(next_after(Some(" ")), None);
+        // Not percent-encoding, or not UTF-8: no cursor rather than a wrong one.
+        for bad in ["%zz", "%+f", "%", "%C3"] {
+            assert_eq!(next_after(Some(bad)), None, "{bad}");
+        }
+        let c = Client::new("http://h", "k");
+        let r = c
+            .prepare(&Call::FindPage("notes".into(), vec![]))
+            .expect("prepare");
+        assert!(r.headers.contains(&(crate::PAGE_CURSOR_HEADER, "1".into())));
+    }
 
     fn client() -> Client {
         Client::new("http://127.0.0.1:8080/", "k&1")

@@ -47,6 +47,12 @@ pub const API_KEY_HEADER: &str = "x-api-key";
 pub const SESSION_HEADER: &str = "x-authorization";
 /// Name of the httpOnly cookie that login sets and browsers send back.
 pub const SESSION_COOKIE: &str = "rucksack_session";
+/// Request header of a collection read (`GET /<collection>`) asking for the
+/// next page's cursor: `X-Page-Cursor: 1`.
+pub const PAGE_CURSOR_HEADER: &str = "x-page-cursor";
+/// Response header that carries the `after` cursor of the page after this one,
+/// when the read asked with [`PAGE_CURSOR_HEADER`] and a next page may exist.
+pub const NEXT_AFTER_HEADER: &str = "x-next-after";
 /// Query parameter that carries the API key on a WebSocket upgrade (browsers cannot set headers there).
 pub const WS_API_KEY_PARAM: &str = "apiKey";
 /// Query parameter that carries the session token on a WebSocket upgrade.

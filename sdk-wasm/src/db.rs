@@ -30,29 +30,30 @@ impl Db {
     }
 
     /// Every record of a collection, oldest first: read page by page, each page
-    /// resuming after the last record of the one before (the `after` cursor).
+    /// resuming after the last record of the one before (the server gives the
+    /// `after` cursor).
     #[wasm_bindgen(js_name = getCollection)]
     pub async fn get_collection(&self, collection: String) -> Result<JsValue, JsValue> {
         let mut all = Vec::new();
-        let mut next = Some(sdk_core::query::FindQuery::new());
-        while let Some(q) = next {
-            let page = match run_value(
-                &self.core,
-                Call::Find(collection.clone(), q.to_pairs()),
-                None,
-            )
-            .await?
-            {
-                serde_json::Value::Array(page) => page,
-                _ => {
-                    return Err(to_js_error(Error::Decode(
-                        "the answer is not a list".into(),
-                    )));
-                }
+        let mut after: Option<String> = None;
+        loop {
+            let params: Vec<(String, String)> = after
+                .iter()
+                .map(|a| ("after".to_owned(), a.clone()))
+                .collect();
+            let (page, next) =
+                run_page(&self.core, Call::FindPage(collection.clone(), params)).await?;
+            let serde_json::Value::Array(page) = page else {
+                return Err(to_js_error(Error::Decode(
+                    "the answer is not a list".into(),
+                )));
             };
-            // A server that ignored the cursor would give the same page again.
-            next = q.next_page(&page).filter(|n| n.after != q.after);
             all.extend(page);
+            // A server that ignored the cursor would give the same one again.
+            if next.is_none() || next == after {
+                break;
+            }
+            after = next;
         }
         js_sys::JSON::parse(&serde_json::Value::Array(all).to_string())
             .map_err(|_| to_js_error(Error::Decode("the answer is not JSON".into())))
@@ -105,20 +106,12 @@ impl Db {
             to_json(&options)?
         };
         let params = find_params(&query, &options).map_err(to_js_error)?;
-        let q = sdk_core::query::FindQuery::from_pairs(params.iter().map(|(k, v)| (k, v)))
-            .map_err(|e| to_js_error(Error::InvalidArgument(e.to_string())))?;
-        let records = match run_value(&self.core, Call::Find(collection, params), None).await? {
-            serde_json::Value::Array(page) => page,
-            _ => {
-                return Err(to_js_error(Error::InvalidArgument(
-                    "findPage reads records, not a count".into(),
-                )));
-            }
-        };
-        let after = q
-            .next_page(&records)
-            .and_then(|n| n.after)
-            .map(|c| c.encode());
+        let (records, after) = run_page(&self.core, Call::FindPage(collection, params)).await?;
+        if !records.is_array() {
+            return Err(to_js_error(Error::InvalidArgument(
+                "findPage reads records, not a count".into(),
+            )));
+        }
         let out = serde_json::json!({ "records": records, "after": after });
         js_sys::JSON::parse(&out.to_string())
             .map_err(|_| to_js_error(Error::Decode("the answer is not JSON".into())))

@@ -60,6 +60,27 @@ pub(crate) async fn run_value(
         .map_err(to_js_error)
 }
 
+/// Runs a [`Call::FindPage`]: the page, and the next page's `after` cursor
+/// (`None` after the last page).
+pub(crate) async fn run_page(
+    core: &Shared,
+    call: Call,
+) -> Result<(serde_json::Value, Option<String>), JsValue> {
+    let req = core.borrow().prepare(&call).map_err(to_js_error)?;
+    let resp = fetch(req, None).await.map_err(to_js_error)?;
+    let header = resp
+        .headers()
+        .get(sdk_core::NEXT_AFTER_HEADER)
+        .ok()
+        .flatten();
+    let (status, body) = read(resp).await.map_err(to_js_error)?;
+    let page = core
+        .borrow_mut()
+        .complete(&call, status, body.as_bytes())
+        .map_err(to_js_error)?;
+    Ok((page, sdk_core::api::next_after(header.as_deref())))
+}
+
 /// Carries one request and reads its answer (see [`fetch`]).
 async fn send(req: HttpRequest, file: Option<Upload>) -> Result<(u16, String), Error> {
     read(fetch(req, file).await?).await

@@ -335,3 +335,60 @@ async fn keyset_pages_walk_every_record_once_while_others_write() {
         assert_eq!(e.code(), Some(&ErrorCode::InvalidQuery), "{params:?}");
     }
 }
+
+/// `X-Page-Cursor: 1` asks the server for the next page's cursor: it comes in
+/// `X-Next-After` (form-urlencoded: sort values with spaces, `+` and accents
+/// survive), goes back as `after`, and is absent after the last page; a read
+/// that does not ask gets none.
+#[tokio::test]
+async fn the_server_hands_over_the_next_pages_cursor_when_asked() {
+    use e2e::raw::call;
+    let server = Server::start();
+    let sdk = server.sdk();
+    sdk.auth()
+        .register(&email("cursor"), PASSWORD)
+        .await
+        .expect("register");
+    let names = ["Zoë a+b", "ab c", "a%20d", "Émile", "x&y=z"];
+    let seed: Vec<Value> = names.iter().map(|n| json!({ "name": n })).collect();
+    sdk.db()
+        .insert_many::<Value>("people", &seed)
+        .await
+        .expect("seed");
+    let page = |after: Option<String>| {
+        let mut params = vec![("sortBy", "name".to_owned()), ("pageSize", "2".into())];
+        params.extend(after.map(|a| ("after", a)));
+        call(&server, reqwest::Method::GET, "/people")
+            .query(&params)
+            .header(sdk_core::PAGE_CURSOR_HEADER, "1")
+    };
+    let (mut seen, mut after, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let resp = page(after.clone()).send().await.expect("read");
+        assert_eq!(resp.status().as_u16(), 200);
+        let header = resp
+            .headers()
+            .get(sdk_core::NEXT_AFTER_HEADER)
+            .map(|h| h.to_str().expect("visible ASCII").to_owned());
+        let rows: Vec<Value> = resp.json().await.expect("records");
+        seen.extend(
+            rows.iter()
+                .map(|r| r["name"].as_str().unwrap_or_default().to_owned()),
+        );
+        pages += 1;
+        match sdk_core::api::next_after(header.as_deref()) {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let mut sorted: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    sorted.sort();
+    assert_eq!(seen, sorted, "every record once, in order");
+    assert_eq!(pages, 3, "2 + 2 + 1: the short page is the last");
+    // Not asked: no header (the read costs nothing more).
+    let plain = call(&server, reqwest::Method::GET, "/people?pageSize=2")
+        .send()
+        .await
+        .expect("read");
+    assert!(plain.headers().get(sdk_core::NEXT_AFTER_HEADER).is_none());
+}

@@ -19,12 +19,22 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(warp::reply::Response,)> {
         .and(warp::get())
         .and(c())
         .and(raw_query())
-        .then(|coll, c, q| async move {
-            finish(
-                list(coll, c, QueryInput::Pairs(q))
-                    .await
-                    .map(Answer::into_response),
-            )
+        .and(warp::header::optional::<String>(
+            sdk_core::PAGE_CURSOR_HEADER,
+        ))
+        .then(|coll, c, q, cursor: Option<String>| async move {
+            let asked = cursor.is_some_and(|v| v == "1");
+            finish(list_page(coll, c, QueryInput::Pairs(q), asked).await.map(
+                |(answer, after): (Answer, Option<String>)| {
+                    let mut resp = answer.into_response();
+                    if let Some(after) = after
+                        && let Ok(v) = warp::http::HeaderValue::from_str(&after)
+                    {
+                        resp.headers_mut().insert(sdk_core::NEXT_AFTER_HEADER, v);
+                    }
+                    resp
+                },
+            ))
         });
     let create = warp::path!(String)
         .and(warp::post())

@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 mod read;
 mod write;
 
-pub(crate) use read::{get, list};
+pub(crate) use read::{get, list, list_page};
 pub(crate) use write::{create, delete, delete_many, save_all, update_many, write};
 
 /// Routes that belong to the server itself: other methods on them are 405, not a collection.

@@ -3,6 +3,18 @@
 use super::*;
 
 pub(crate) async fn list(coll: String, c: CtxResult, query: QueryInput) -> Outcome {
+    list_page(coll, c, query, false).await.map(|(a, _)| a)
+}
+
+/// A collection read, and with `cursor` the `after` cursor of the next page:
+/// `None` for a count, or when the page is shorter than the page size (nothing
+/// follows it) or its last record lacks the fields the cursor needs.
+pub(crate) async fn list_page(
+    coll: String,
+    c: CtxResult,
+    query: QueryInput,
+    cursor: bool,
+) -> Result<(Answer, Option<String>), ApiError> {
     let c = c?;
     check_collection(&coll)?;
     let cfg = c.app.collection(&coll);
@@ -43,7 +55,20 @@ pub(crate) async fn list(coll: String, c: CtxResult, query: QueryInput) -> Outco
     let page = q
         .page_size
         .unwrap_or(u64::from(c.app.config.default_page).min(u64::from(c.app.config.max_page)));
-    match c
+    // The cursor is of the stored record (before On GET shapes it), as the
+    // next read compares stored records with it.
+    let sort = cursor.then(|| q.sort.clone());
+    let next = |text: &str| -> Option<String> {
+        let sort = sort.as_ref()?;
+        let rows: Vec<Value> = serde_json::from_str(text).ok()?;
+        if (rows.len() as u64) < page {
+            return None;
+        }
+        let cursor = sdk_core::query::Cursor::after_record(rows.last()?, sort)?.encode();
+        // Percent-encoded: a header carries visible ASCII only.
+        Some(form_urlencoded::byte_serialize(cursor.as_bytes()).collect())
+    };
+    let answer = match c
         .app
         .store
         .find(&coll, q, page, load_guards)
@@ -51,9 +76,11 @@ pub(crate) async fn list(coll: String, c: CtxResult, query: QueryInput) -> Outco
         .map_err(store_error)?
     {
         Found::Records(text) if cfg.config.events.get.is_none() && load_scripts.is_empty() => {
-            Ok(Answer::Raw(text))
+            let after = next(&text);
+            return Ok((Answer::Raw(text), after));
         }
         Found::Records(text) => {
+            let after = next(&text);
             let rows: Vec<Value> = serde_json::from_str(&text).map_err(ApiError::internal)?;
             let mut out = Vec::with_capacity(rows.len());
             for mut row in rows {
@@ -80,10 +107,11 @@ pub(crate) async fn list(coll: String, c: CtxResult, query: QueryInput) -> Outco
                     },
                 }
             }
-            Ok(Answer::Json(Value::Array(out), 200))
+            return Ok((Answer::Json(Value::Array(out), 200), after));
         }
-        Found::Count(n) => Ok(Answer::Json(json!(n), 200)),
-    }
+        Found::Count(n) => Answer::Json(json!(n), 200),
+    };
+    Ok((answer, None))
 }
 
 pub(crate) async fn get(coll: String, id: String, c: CtxResult) -> Outcome {
