@@ -536,7 +536,12 @@ impl Client {
         }
         match call {
             Call::Register(_) | Call::Login(_) => {
-                let auth: AuthResponse = decode(body)?;
+                let v: Value = decode(body)?;
+                let field = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+                let (Some(id), Some(token)) = (field("id"), field("token")) else {
+                    return Err(Error::Decode("the answer lacks the id or the token".into()));
+                };
+                let auth = AuthResponse { id, token };
                 self.session.sign_in(auth.id.clone(), auth.token);
                 Ok(json!(UserId { id: auth.id }))
             }

@@ -230,6 +230,21 @@ impl ErrorBody {
         }
     }
 
+    /// The error body a JSON value holds: a string `code` and `message`, and
+    /// optionally an `errors` object (read by hand rather than by serde, so
+    /// the browser build carries no typed decoding).
+    pub fn from_json(v: &Value) -> Option<Self> {
+        Some(Self {
+            code: ErrorCode::parse(v.get("code")?.as_str()?),
+            message: v.get("message")?.as_str()?.to_owned(),
+            errors: match v.get("errors") {
+                None | Some(Value::Null) => None,
+                Some(Value::Object(m)) => Some(m.clone()),
+                Some(_) => return None,
+            },
+        })
+    }
+
     /// Adds one per-field error.
     #[must_use]
     pub fn with_field(mut self, field: &str, problem: impl Into<String>) -> Self {
@@ -297,17 +312,18 @@ impl Error {
     /// Builds the client error for a non-2xx answer. Bodies that are not our error
     /// shape (a proxy's HTML page, say) still give a usable error.
     pub fn from_response(status: u16, body: &[u8]) -> Self {
-        match serde_json::from_slice::<ErrorBody>(body) {
-            Ok(b) => Self::Api {
+        let json = serde_json::from_slice::<Value>(body).ok();
+        match json.as_ref().and_then(ErrorBody::from_json) {
+            Some(b) => Self::Api {
                 status,
                 code: b.code,
                 message: b.message,
                 errors: b.errors.map(Box::new),
             },
-            Err(_) => {
+            None => {
                 let text = String::from_utf8_lossy(body);
-                let message = serde_json::from_slice::<Value>(body)
-                    .ok()
+                let message = json
+                    .as_ref()
                     .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
                     .unwrap_or_else(|| text.chars().take(200).collect());
                 let code = match status {

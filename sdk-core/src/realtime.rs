@@ -207,16 +207,9 @@ impl Link {
             "error" if m.get("request").and_then(Value::as_str) == Some("subscribeWrites") => {
                 if let Some(id) = m.get("id").and_then(Value::as_u64) {
                     self.writes.remove(&id);
-                    m.shift_remove("action");
-                    m.shift_remove("request");
-                    m.shift_remove("id");
-                    let body = serde_json::from_value::<ErrorBody>(Value::Object(m))
-                        .unwrap_or_else(|_| {
-                            ErrorBody::new(
-                                crate::ErrorCode::Internal,
-                                "the subscription was refused",
-                            )
-                        });
+                    let body = ErrorBody::from_json(&Value::Object(m)).unwrap_or_else(|| {
+                        ErrorBody::new(crate::ErrorCode::Internal, "the subscription was refused")
+                    });
                     return Incoming::Subscribed {
                         id,
                         result: Err(body),
@@ -227,7 +220,12 @@ impl Link {
                 // Each field the answer holds updates the link; one it lacks
                 // leaves the link's own.
                 if let Some(Value::Array(chs)) = m.get("channels") {
-                    self.channels = chs.iter().filter_map(Channel::of).collect();
+                    // One by one: collecting would sort, and a sort is code the
+                    // browser build need not carry.
+                    self.channels.clear();
+                    for c in chs.iter().filter_map(Channel::of) {
+                        self.channels.insert(c);
+                    }
                 }
                 let gap = m.get("gap").and_then(Value::as_bool) == Some(true);
                 if let Some(seq) = m.get("seq").and_then(Value::as_u64) {

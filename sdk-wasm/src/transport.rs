@@ -164,10 +164,10 @@ async fn fetch_once(req: HttpRequest, file: Option<Upload>) -> Result<web_sys::R
                 progress = Some((form, file.blob.size(), f));
             }
         }
-        other => {
-            return Err(Error::InvalidArgument(format!(
-                "unsupported body {other:?}"
-            )));
+        _ => {
+            return Err(Error::InvalidArgument(
+                "this call's body cannot be sent from a browser".into(),
+            ));
         }
     }
     init.set_headers(&headers);

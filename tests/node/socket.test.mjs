@@ -203,6 +203,9 @@ test('SmartNgRX: the adapter maps tables and ids as the document does', async ()
     },
   });
   await nextMessage(socket, (m) => m.action === 'subscribeNotifications');
+  for (const bad of ['jsdocs', [1], { 0: 'jsdocs' }]) {
+    assert.throws(() => socket.actions.subscribeNotifications(bad), (e) => e.code === 'invalid_argument', String(bad));
+  }
   const doc = await sdk.db.createResource('jsdocs', { departmentId: 'd7', title: 't' });
   await sdk.db.updateResource('jsdocs', doc._id, { title: 'u' });
   await sdk.db.deleteResource('jsdocs', doc._id);

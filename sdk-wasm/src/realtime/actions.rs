@@ -215,11 +215,19 @@ impl Actions {
         let collections = if collections.is_undefined() || collections.is_null() {
             None
         } else {
-            Some(serde_json::from_value(to_json(&collections)?).map_err(|_| {
+            let bad = || {
                 to_js_error(Error::InvalidArgument(
                     "collections must be an array of names".into(),
                 ))
-            })?)
+            };
+            if !js_sys::Array::is_array(&collections) {
+                return Err(bad());
+            }
+            let names: Option<Vec<String>> = js_sys::Array::from(&collections)
+                .iter()
+                .map(|v| v.as_string())
+                .collect();
+            Some(names.ok_or_else(bad)?)
         };
         send(
             &self.state,
