@@ -11,43 +11,42 @@ pub struct Auth {
 #[wasm_bindgen]
 impl Auth {
     /// Registers a user and signs them in: `{ id }`.
-    pub async fn register(&self, email: String, password: String) -> Result<JsValue, JsValue> {
-        run(&self.core, Call::Register(Credentials { email, password })).await
+    pub fn register(&self, email: String, password: String) -> Promise {
+        call(
+            &self.core,
+            Ok(Call::Register(Credentials { email, password })),
+        )
     }
 
     /// Signs a user in: `{ id }`.
-    pub async fn login(&self, email: String, password: String) -> Result<JsValue, JsValue> {
-        run(&self.core, Call::Login(Credentials { email, password })).await
+    pub fn login(&self, email: String, password: String) -> Promise {
+        call(&self.core, Ok(Call::Login(Credentials { email, password })))
     }
 
     /// The signed-in user: `{ id, email, createdAt }`.
-    pub async fn me(&self) -> Result<JsValue, JsValue> {
-        run(&self.core, Call::Me).await
+    pub fn me(&self) -> Promise {
+        call(&self.core, Ok(Call::Me))
     }
 
     /// Changes the password; every other session ends: `{ message }`.
     #[wasm_bindgen(js_name = changePassword)]
-    pub async fn change_password(
-        &self,
-        current_password: String,
-        new_password: String,
-    ) -> Result<JsValue, JsValue> {
-        let call = Call::ChangePassword {
+    pub fn change_password(&self, current_password: String, new_password: String) -> Promise {
+        let c = Call::ChangePassword {
             current: current_password,
             new: new_password,
         };
-        run(&self.core, call).await
+        call(&self.core, Ok(c))
     }
 
     /// Deletes the account (the password confirms it) and signs out: `{ message }`.
     #[wasm_bindgen(js_name = deleteAccount)]
-    pub async fn delete_account(&self, password: String) -> Result<JsValue, JsValue> {
-        run(&self.core, Call::DeleteAccount(password)).await
+    pub fn delete_account(&self, password: String) -> Promise {
+        call(&self.core, Ok(Call::DeleteAccount(password)))
     }
 
     /// Signs the current user out: `{ message: "OK" }`.
-    pub async fn logout(&self) -> Result<JsValue, JsValue> {
-        run(&self.core, Call::Logout).await
+    pub fn logout(&self) -> Promise {
+        call(&self.core, Ok(Call::Logout))
     }
 
     /// The current session, `{ token, userId }` (`userId` `null` until known),

@@ -13,50 +13,53 @@ pub struct Db {
 impl Db {
     /// The names of the collections that hold records.
     #[wasm_bindgen(js_name = getCollectionList)]
-    pub async fn get_collection_list(&self) -> Result<JsValue, JsValue> {
-        run(&self.core, Call::GetCollectionList).await
+    pub fn get_collection_list(&self) -> Promise {
+        call(&self.core, Ok(Call::GetCollectionList))
     }
 
     /// The same as `getCollectionList` (the document uses both spellings).
     #[wasm_bindgen(js_name = getCollectionsList)]
-    pub async fn get_collections_list(&self) -> Result<JsValue, JsValue> {
-        run(&self.core, Call::GetCollectionList).await
+    pub fn get_collections_list(&self) -> Promise {
+        call(&self.core, Ok(Call::GetCollectionList))
     }
 
     /// Declares a collection; returns its name.
     #[wasm_bindgen(js_name = createNewCollection)]
-    pub async fn create_new_collection(&self, collection_name: String) -> Result<JsValue, JsValue> {
-        run(&self.core, Call::CreateNewCollection(collection_name)).await
+    pub fn create_new_collection(&self, collection_name: String) -> Promise {
+        call(&self.core, Ok(Call::CreateNewCollection(collection_name)))
     }
 
     /// Every record of a collection, oldest first: read page by page, each page
     /// resuming after the last record of the one before (the server gives the
     /// `after` cursor).
     #[wasm_bindgen(js_name = getCollection)]
-    pub async fn get_collection(&self, collection: String) -> Result<JsValue, JsValue> {
-        let mut all = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let params: Vec<(String, String)> = after
-                .iter()
-                .map(|a| ("after".to_owned(), a.clone()))
-                .collect();
-            let (page, next) =
-                run_page(&self.core, Call::FindPage(collection.clone(), params)).await?;
-            let serde_json::Value::Array(page) = page else {
-                return Err(to_js_error(Error::Decode(
-                    "the answer is not a list".into(),
-                )));
-            };
-            all.extend(page);
-            // A server that ignored the cursor would give the same one again.
-            if next.is_none() || next == after {
-                break;
+    pub fn get_collection(&self, collection: String) -> Promise {
+        let core = self.core.clone();
+        boxed(async move {
+            let mut all = Vec::new();
+            let mut after: Option<String> = None;
+            loop {
+                let params: Vec<(String, String)> = after
+                    .iter()
+                    .map(|a| ("after".to_owned(), a.clone()))
+                    .collect();
+                let (page, next) =
+                    run_page(&core, Call::FindPage(collection.clone(), params)).await?;
+                let serde_json::Value::Array(page) = page else {
+                    return Err(to_js_error(Error::Decode(
+                        "the answer is not a list".into(),
+                    )));
+                };
+                all.extend(page);
+                // A server that ignored the cursor would give the same one again.
+                if next.is_none() || next == after {
+                    break;
+                }
+                after = next;
             }
-            after = next;
-        }
-        js_sys::JSON::parse(&serde_json::Value::Array(all).to_string())
-            .map_err(|_| to_js_error(Error::Decode("the answer is not JSON".into())))
+            js_sys::JSON::parse(&serde_json::Value::Array(all).to_string())
+                .map_err(|_| to_js_error(Error::Decode("the answer is not JSON".into())))
+        })
     }
 
     /// A query: `find(collection, query?, options?)`. `query` is a `where` string
@@ -64,24 +67,9 @@ impl Db {
     /// `options` may hold `where`, `q`, `sortBy`, `offset`, `pageSize`, `select`,
     /// `distinct`, `load` (strings or arrays of strings), `count: true` (the answer is a
     /// number), and `params` (more `field: value` equalities).
-    pub async fn find(
-        &self,
-        collection: String,
-        query: JsValue,
-        options: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        let query = if query.is_undefined() || query.is_null() {
-            serde_json::Value::Null
-        } else {
-            to_json(&query)?
-        };
-        let options = if options.is_undefined() || options.is_null() {
-            serde_json::Value::Null
-        } else {
-            to_json(&options)?
-        };
-        let params = find_params(&query, &options).map_err(to_js_error)?;
-        run(&self.core, Call::Find(collection, params)).await
+    pub fn find(&self, collection: String, query: JsValue, options: JsValue) -> Promise {
+        let c = query_params(&query, &options).map(|params| Call::Find(collection, params));
+        call(&self.core, c)
     }
 
     /// One page of a query and where the next starts: `{ records, after }`, where
@@ -89,124 +77,91 @@ impl Db {
     /// options as `after`. Takes `find`'s arguments; each page costs what the
     /// first does, however deep.
     #[wasm_bindgen(js_name = findPage)]
-    pub async fn find_page(
-        &self,
-        collection: String,
-        query: JsValue,
-        options: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        let query = if query.is_undefined() || query.is_null() {
-            serde_json::Value::Null
-        } else {
-            to_json(&query)?
-        };
-        let options = if options.is_undefined() || options.is_null() {
-            serde_json::Value::Null
-        } else {
-            to_json(&options)?
-        };
-        let params = find_params(&query, &options).map_err(to_js_error)?;
-        let (records, after) = run_page(&self.core, Call::FindPage(collection, params)).await?;
-        if !records.is_array() {
-            return Err(to_js_error(Error::InvalidArgument(
-                "findPage reads records, not a count".into(),
-            )));
-        }
-        let out = serde_json::json!({ "records": records, "after": after });
-        js_sys::JSON::parse(&out.to_string())
-            .map_err(|_| to_js_error(Error::Decode("the answer is not JSON".into())))
+    pub fn find_page(&self, collection: String, query: JsValue, options: JsValue) -> Promise {
+        let core = self.core.clone();
+        let params = query_params(&query, &options);
+        boxed(async move {
+            let (records, after) = run_page(&core, Call::FindPage(collection, params?)).await?;
+            if !records.is_array() {
+                return Err(to_js_error(Error::InvalidArgument(
+                    "findPage reads records, not a count".into(),
+                )));
+            }
+            let out = serde_json::json!({ "records": records, "after": after });
+            js_sys::JSON::parse(&out.to_string())
+                .map_err(|_| to_js_error(Error::Decode("the answer is not JSON".into())))
+        })
     }
 
     /// Creates records from an array of objects, all or nothing; resolves to them.
     #[wasm_bindgen(js_name = insertMany)]
-    pub async fn insert_many(
-        &self,
-        collection: String,
-        objects: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        let items = to_json(&objects)?;
-        run(&self.core, Call::InsertMany(collection, items)).await
+    pub fn insert_many(&self, collection: String, objects: JsValue) -> Promise {
+        let c = to_json(&objects).map(|items| Call::InsertMany(collection, items));
+        call(&self.core, c)
     }
 
     /// Applies an update spec (`{ $set: {...}, $inc: {...} }`) to every matching
     /// record the caller owns, all or nothing; resolves to `{ n }`.
     #[wasm_bindgen(js_name = updateMany)]
-    pub async fn update_many(
-        &self,
-        collection: String,
-        query: JsValue,
-        spec: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        let params = filter_params(&query)?;
-        let spec = to_json(&spec)?;
-        run(&self.core, Call::UpdateMany(collection, params, spec)).await
+    pub fn update_many(&self, collection: String, query: JsValue, spec: JsValue) -> Promise {
+        let c = filter_params(&query)
+            .and_then(|params| Ok(Call::UpdateMany(collection, params, to_json(&spec)?)));
+        call(&self.core, c)
     }
 
     /// Deletes every matching record the caller owns, all or nothing; resolves to `{ n }`.
     #[wasm_bindgen(js_name = deleteMany)]
-    pub async fn delete_many(
-        &self,
-        collection: String,
-        query: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        let params = filter_params(&query)?;
-        run(&self.core, Call::DeleteMany(collection, params)).await
+    pub fn delete_many(&self, collection: String, query: JsValue) -> Promise {
+        let c = filter_params(&query).map(|params| Call::DeleteMany(collection, params));
+        call(&self.core, c)
     }
 
     /// One record.
     #[wasm_bindgen(js_name = getResource)]
-    pub async fn get_resource(&self, collection: String, id: String) -> Result<JsValue, JsValue> {
-        run(&self.core, Call::GetResource(collection, id)).await
+    pub fn get_resource(&self, collection: String, id: String) -> Promise {
+        call(&self.core, Ok(Call::GetResource(collection, id)))
     }
 
     /// Creates a record; returns it with `_id`, `createdAt`, `updatedAt`, `__v`.
     #[wasm_bindgen(js_name = createResource)]
-    pub async fn create_resource(
-        &self,
-        collection: String,
-        data: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        let data = to_json(&data)?;
-        run(&self.core, Call::CreateResource(collection, data)).await
+    pub fn create_resource(&self, collection: String, data: JsValue) -> Promise {
+        let c = to_json(&data).map(|data| Call::CreateResource(collection, data));
+        call(&self.core, c)
     }
 
     /// Merges `data` into a record (a `null` value removes the field); returns the record.
     #[wasm_bindgen(js_name = updateResource)]
-    pub async fn update_resource(
-        &self,
-        collection: String,
-        id: String,
-        data: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        let data = to_json(&data)?;
-        run(&self.core, Call::UpdateResource(collection, id, data)).await
+    pub fn update_resource(&self, collection: String, id: String, data: JsValue) -> Promise {
+        let c = to_json(&data).map(|data| Call::UpdateResource(collection, id, data));
+        call(&self.core, c)
     }
 
     /// Replaces a record's fields with `data`; returns the record.
     #[wasm_bindgen(js_name = overwriteResource)]
-    pub async fn overwrite_resource(
-        &self,
-        collection: String,
-        id: String,
-        data: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        let data = to_json(&data)?;
-        run(&self.core, Call::OverwriteResource(collection, id, data)).await
+    pub fn overwrite_resource(&self, collection: String, id: String, data: JsValue) -> Promise {
+        let c = to_json(&data).map(|data| Call::OverwriteResource(collection, id, data));
+        call(&self.core, c)
     }
 
     /// Deletes a record; returns it as it was.
     #[wasm_bindgen(js_name = deleteResource)]
-    pub async fn delete_resource(
-        &self,
-        collection: String,
-        id: String,
-    ) -> Result<JsValue, JsValue> {
-        run(&self.core, Call::DeleteResource(collection, id)).await
+    pub fn delete_resource(&self, collection: String, id: String) -> Promise {
+        call(&self.core, Ok(Call::DeleteResource(collection, id)))
     }
 }
 
-/// A JS value as JSON, through `JSON.stringify` (so `toJSON`, dates and the
-/// like behave exactly as in any JS client).
+/// `find`'s query and options as query-string parameters.
+fn query_params(query: &JsValue, options: &JsValue) -> Result<Vec<(String, String)>, JsValue> {
+    let json = |v: &JsValue| {
+        if v.is_undefined() || v.is_null() {
+            Ok(serde_json::Value::Null)
+        } else {
+            to_json(v)
+        }
+    };
+    find_params(&json(query)?, &json(options)?).map_err(to_js_error)
+}
+
 /// The filter parameters of a bulk write: a `where` string, a query object, or nothing.
 fn filter_params(query: &JsValue) -> Result<Vec<(String, String)>, JsValue> {
     let q = if query.is_undefined() || query.is_null() {

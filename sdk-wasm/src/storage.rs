@@ -15,113 +15,104 @@ impl Storage {
     /// `options.onProgress({loaded, total})` hears how far the upload is (in
     /// browsers as the bytes go; in Node.js once, when they are sent).
     #[wasm_bindgen(js_name = uploadFile)]
-    pub async fn upload_file(
+    pub fn upload_file(
         &self,
         file: JsValue,
         filename: String,
         bucket: String,
         options: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        let on_progress = if options.is_undefined() || options.is_null() {
-            None
-        } else {
-            let f = js_sys::Reflect::get(&options, &JsValue::from_str("onProgress"))
-                .unwrap_or(JsValue::UNDEFINED);
-            if f.is_undefined() {
+    ) -> Promise {
+        let upload = || -> Result<(Call, Option<Upload>), JsValue> {
+            let on_progress = if options.is_undefined() || options.is_null() {
                 None
             } else {
-                Some(f.dyn_into::<js_sys::Function>().map_err(|_| {
-                    to_js_error(Error::InvalidArgument(
-                        "options.onProgress must be a function".into(),
-                    ))
-                })?)
-            }
+                let f = js_sys::Reflect::get(&options, &JsValue::from_str("onProgress"))
+                    .unwrap_or(JsValue::UNDEFINED);
+                if f.is_undefined() {
+                    None
+                } else {
+                    Some(f.dyn_into::<js_sys::Function>().map_err(|_| {
+                        to_js_error(Error::InvalidArgument(
+                            "options.onProgress must be a function".into(),
+                        ))
+                    })?)
+                }
+            };
+            let upload = Upload {
+                blob: as_blob(file)?,
+                on_progress,
+            };
+            Ok((Call::UploadFile { filename, bucket }, Some(upload)))
         };
-        let upload = Upload {
-            blob: as_blob(file)?,
-            on_progress,
-        };
-        run_with(
-            &self.core,
-            Call::UploadFile { filename, bucket },
-            Some(upload),
-        )
-        .await
+        call_with(&self.core, upload())
     }
 
     /// Resolves to the `Response` carrying the file (call `.blob()` on it).
     #[wasm_bindgen(js_name = getFile)]
-    pub async fn get_file(&self, user_id: String, filename: String) -> Result<JsValue, JsValue> {
-        let call = Call::GetFile(user_id, filename);
-        let req = self.core.borrow().prepare(&call).map_err(to_js_error)?;
-        let resp = fetch(req, None).await.map_err(to_js_error)?;
-        if resp.ok() {
-            return Ok(resp.into());
-        }
-        let (status, body) = read(resp).await.map_err(to_js_error)?;
-        let err = self
-            .core
-            .borrow_mut()
-            .complete(&call, status, body.as_bytes())
-            .err();
-        Err(to_js_error(err.unwrap_or_else(|| {
-            Error::Decode(format!("unexpected status {status}"))
-        })))
+    pub fn get_file(&self, user_id: String, filename: String) -> Promise {
+        let core = self.core.clone();
+        boxed(async move {
+            let call = Call::GetFile(user_id, filename);
+            let req = core.borrow().prepare(&call).map_err(to_js_error)?;
+            let resp = fetch(req, None).await.map_err(to_js_error)?;
+            if resp.ok() {
+                return Ok(resp.into());
+            }
+            let (status, body) = read(resp).await.map_err(to_js_error)?;
+            let err = core
+                .borrow_mut()
+                .complete(&call, status, body.as_bytes())
+                .err();
+            Err(to_js_error(err.unwrap_or_else(|| {
+                Error::Decode(format!("unexpected status {status}"))
+            })))
+        })
     }
 
     /// Resolves to `{ records: [...] }`: all of a user's files for the user, the public ones for others.
     #[wasm_bindgen(js_name = getListOfUserFiles)]
-    pub async fn get_list_of_user_files(&self, user_id: String) -> Result<JsValue, JsValue> {
-        run(&self.core, Call::GetListOfUserFiles(user_id)).await
+    pub fn get_list_of_user_files(&self, user_id: String) -> Promise {
+        call(&self.core, Ok(Call::GetListOfUserFiles(user_id)))
     }
 
     /// Renames a file and files it under `bucket`; resolves to `{ record }`.
     #[wasm_bindgen(js_name = updateFile)]
-    pub async fn update_file(
+    pub fn update_file(
         &self,
         current_filename: String,
         new_filename: String,
         bucket: String,
-    ) -> Result<JsValue, JsValue> {
-        let call = Call::UpdateFile {
+    ) -> Promise {
+        let c = Call::UpdateFile {
             current: current_filename,
             new: new_filename,
             bucket,
         };
-        run(&self.core, call).await
+        call(&self.core, Ok(c))
     }
 
     /// The same as `updateFile`: the Backpack document's example spells it so.
     #[wasm_bindgen(js_name = updateFil)]
-    pub async fn update_fil(
+    pub fn update_fil(
         &self,
         current_filename: String,
         new_filename: String,
         bucket: String,
-    ) -> Result<JsValue, JsValue> {
+    ) -> Promise {
         self.update_file(current_filename, new_filename, bucket)
-            .await
     }
 
     /// Replaces a file's bytes; resolves to `{ message: "file overwritten" }`.
     #[wasm_bindgen(js_name = overwriteFile)]
-    pub async fn overwrite_file(
-        &self,
-        file: JsValue,
-        filename: String,
-    ) -> Result<JsValue, JsValue> {
-        run_with(
-            &self.core,
-            Call::OverwriteFile(filename),
-            Some(as_blob(file)?.into()),
-        )
-        .await
+    pub fn overwrite_file(&self, file: JsValue, filename: String) -> Promise {
+        let upload = as_blob(file).map(|b| (Call::OverwriteFile(filename), Some(b.into())));
+        call_with(&self.core, upload)
     }
 
     /// Deletes a file; resolves to `{ deletedRecord }`.
     #[wasm_bindgen(js_name = deleteFile)]
-    pub async fn delete_file(&self, filename: String) -> Result<JsValue, JsValue> {
-        run(&self.core, Call::DeleteFile(filename)).await
+    pub fn delete_file(&self, filename: String) -> Promise {
+        call(&self.core, Ok(Call::DeleteFile(filename)))
     }
 }
 

@@ -2,9 +2,30 @@
 //! handing back what it interprets.
 
 use super::*;
+use js_sys::Promise;
+use std::future::Future;
+use std::pin::Pin;
 
-pub(crate) async fn run(core: &Shared, call: Call) -> Result<JsValue, JsValue> {
-    run_with(core, call, None).await
+/// The promise of a call's result: `call` is the call, or why it could not be
+/// made (a rejection). Every method that sends one call goes through here, so
+/// the promise machinery exists once in the wasm rather than once per method.
+pub(crate) fn call(core: &Shared, call: Result<Call, JsValue>) -> Promise {
+    call_with(core, call.map(|c| (c, None)))
+}
+
+/// [`call`] with the file a call sends, if any.
+pub(crate) fn call_with(core: &Shared, call: Result<(Call, Option<Upload>), JsValue>) -> Promise {
+    let core = core.clone();
+    boxed(async move {
+        let (call, file) = call?;
+        run_with(&core, call, file).await
+    })
+}
+
+/// The promise of a method's own work (one promise type for all of them).
+pub(crate) fn boxed(work: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
+    let work: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(work);
+    wasm_bindgen_futures::future_to_promise(work)
 }
 
 #[wasm_bindgen(module = "/js/upload.js")]
