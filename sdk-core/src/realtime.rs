@@ -16,7 +16,7 @@
 use crate::error::ErrorBody;
 use crate::ws::{Channel, ClientMessage, WriteSubscription};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 /// Query parameter that asks the server for numbered events (`seq`) and a stream id.
 pub const WS_STREAM_PARAM: &str = "stream";
@@ -33,6 +33,9 @@ pub const BACKOFF_BASE_MS: u64 = 250;
 pub const BACKOFF_MAX_MS: u64 = 30_000;
 /// The most messages held while disconnected.
 pub const MAX_OUTBOX: usize = 1_000;
+
+/// The most channels a link remembers to rejoin (servers allow far fewer).
+pub const MAX_CHANNELS: usize = 4_096;
 
 /// What a frame from the server means for the app.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,10 +86,12 @@ pub enum Tick {
 pub struct Link {
     stream: Option<String>,
     last_seq: u64,
-    channels: BTreeSet<Channel>,
+    /// Kept in a list (a handful at most): a tree set is code the browser
+    /// build need not carry.
+    channels: Vec<Channel>,
     notify: Option<Option<Vec<String>>>,
     /// The write subscriptions to restore after a reconnect, by id.
-    writes: BTreeMap<u64, WriteSubscription>,
+    writes: Vec<WriteSubscription>,
     attempt: u32,
     connected: bool,
     greeted_once: bool,
@@ -160,10 +165,11 @@ impl Link {
                     collection: collection.clone(),
                     query: query.clone(),
                 };
-                self.writes.insert(*id, sub);
+                self.writes.retain(|w| w.id != *id);
+                self.writes.push(sub);
             }
             ClientMessage::UnsubscribeWrites { id } => {
-                self.writes.remove(id);
+                self.writes.retain(|w| w.id != *id);
             }
             _ => {}
         }
@@ -206,7 +212,7 @@ impl Link {
             }
             "error" if m.get("request").and_then(Value::as_str) == Some("subscribeWrites") => {
                 if let Some(id) = m.get("id").and_then(Value::as_u64) {
-                    self.writes.remove(&id);
+                    self.writes.retain(|w| w.id != id);
                     let body = ErrorBody::from_json(&Value::Object(m)).unwrap_or_else(|| {
                         ErrorBody::new(crate::ErrorCode::Internal, "the subscription was refused")
                     });
@@ -220,11 +226,9 @@ impl Link {
                 // Each field the answer holds updates the link; one it lacks
                 // leaves the link's own.
                 if let Some(Value::Array(chs)) = m.get("channels") {
-                    // One by one: collecting would sort, and a sort is code the
-                    // browser build need not carry.
                     self.channels.clear();
                     for c in chs.iter().filter_map(Channel::of) {
-                        self.channels.insert(c);
+                        self.join(c);
                     }
                 }
                 let gap = m.get("gap").and_then(Value::as_bool) == Some(true);
@@ -277,10 +281,10 @@ impl Link {
                 ClientMessage::Resume {
                     stream: old.clone(),
                     since: self.last_seq,
-                    channels: self.channels.iter().cloned().collect(),
+                    channels: self.channels.clone(),
                     notify: self.notify.is_some(),
                     notifications: self.notify.clone().flatten(),
-                    writes: self.writes.values().cloned().collect(),
+                    writes: self.writes.clone(),
                 }
                 .to_json(),
             ),
@@ -295,6 +299,14 @@ impl Link {
         Incoming::Connected { greeting, send }
     }
 
+    /// Notes a joined channel (once; at most [`MAX_CHANNELS`], whatever a
+    /// server says).
+    fn join(&mut self, c: Channel) {
+        if self.channels.len() < MAX_CHANNELS && !self.channels.contains(&c) {
+            self.channels.push(c);
+        }
+    }
+
     /// Keeps the set of joined channels from the server's answers.
     fn track_channels(&mut self, m: &serde_json::Map<String, Value>) {
         let action = m.get("action").and_then(Value::as_str).unwrap_or_default();
@@ -302,7 +314,9 @@ impl Link {
         match action {
             "joinUsersChannels" => {
                 if let Some(Value::Array(chs)) = m.get("usersChannels") {
-                    self.channels.extend(chs.iter().filter_map(Channel::of));
+                    for c in chs.iter().filter_map(Channel::of) {
+                        self.join(c);
+                    }
                 }
             }
             "createChannel" if m.get("usersChannels").is_some() => {
@@ -310,22 +324,22 @@ impl Link {
                     && let Some(id) = r.get("_id").and_then(Value::as_str)
                     && let Some(t) = r.get("channelType").and_then(Value::as_str)
                 {
-                    self.channels.insert(Channel::new(t, id));
+                    self.join(Channel::new(t, id));
                 }
             }
             "joinChannel" if mine => {
                 if let Some(c) = Channel::of(&Value::Object(m.clone())) {
-                    self.channels.insert(c);
+                    self.join(c);
                 }
             }
             "leaveChannel" if mine => {
                 if let Some(c) = Channel::of(&Value::Object(m.clone())) {
-                    self.channels.remove(&c);
+                    self.channels.retain(|k| *k != c);
                 }
             }
             "deleteChannel" => {
                 if let Some(c) = Channel::of(&Value::Object(m.clone())) {
-                    self.channels.remove(&c);
+                    self.channels.retain(|k| *k != c);
                 }
             }
             _ => {}
