@@ -274,6 +274,18 @@ fn url_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// What an answer gives the app, from [`Client::complete_answer`].
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// The body as the server sent it (JSON text), for the app as it is.
+    Body,
+    /// A value the SDK returns instead of the body (register and login give `{ id }`).
+    Value(Value),
+    /// The body is bytes (a file), not JSON.
+    Bytes,
+}
+
 /// What a request carries.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
@@ -520,6 +532,23 @@ impl Client {
     /// register, login and logout. The result is the JSON value the Backpack
     /// document shows for that method.
     pub fn complete(&mut self, call: &Call, status: u16, body: &[u8]) -> Result<Value, Error> {
+        match self.complete_answer(call, status, body)? {
+            Answer::Body => decode(body),
+            Answer::Value(v) => Ok(v),
+            Answer::Bytes => Ok(Value::Null),
+        }
+    }
+
+    /// [`Client::complete`], without decoding a body the app gets as it is:
+    /// [`Answer::Body`] says to hand the body over (a browser parses it with
+    /// its own `JSON.parse`, once). Errors, the session's changes and the
+    /// answers the SDK reshapes are handled here all the same.
+    pub fn complete_answer(
+        &mut self,
+        call: &Call,
+        status: u16,
+        body: &[u8],
+    ) -> Result<Answer, Error> {
         if matches!(call, Call::Logout) && matches!(status, 200..=299 | 401)
             || matches!(call, Call::DeleteAccount(_)) && (200..300).contains(&status)
         {
@@ -543,17 +572,17 @@ impl Client {
                 };
                 let auth = AuthResponse { id, token };
                 self.session.sign_in(auth.id.clone(), auth.token);
-                Ok(json!(UserId { id: auth.id }))
+                Ok(Answer::Value(json!(UserId { id: auth.id })))
             }
             Call::Me => {
                 let me: Value = decode(body)?;
                 if let Some(id) = me.get("id").and_then(Value::as_str) {
                     self.session.learn_user_id(id);
                 }
-                Ok(me)
+                Ok(Answer::Body)
             }
-            c if c.answer_is_bytes() => Ok(Value::Null),
-            _ => decode(body),
+            c if c.answer_is_bytes() => Ok(Answer::Bytes),
+            _ => Ok(Answer::Body),
         }
     }
 

@@ -36,7 +36,7 @@ impl Db {
     pub fn get_collection(&self, collection: String) -> Promise {
         let core = self.core.clone();
         boxed(async move {
-            let mut all = Vec::new();
+            let all = js_sys::Array::new();
             let mut after: Option<String> = None;
             loop {
                 let params: Vec<(String, String)> = after
@@ -45,20 +45,21 @@ impl Db {
                     .collect();
                 let (page, next) =
                     run_page(&core, Call::FindPage(collection.clone(), params)).await?;
-                let serde_json::Value::Array(page) = page else {
+                if !js_sys::Array::is_array(&page) {
                     return Err(to_js_error(Error::Decode(
                         "the answer is not a list".into(),
                     )));
-                };
-                all.extend(page);
+                }
+                for record in js_sys::Array::from(&page).iter() {
+                    all.push(&record);
+                }
                 // A server that ignored the cursor would give the same one again.
                 if next.is_none() || next == after {
                     break;
                 }
                 after = next;
             }
-            js_sys::JSON::parse(&serde_json::Value::Array(all).to_string())
-                .map_err(|_| to_js_error(Error::Decode("the answer is not JSON".into())))
+            Ok(all.into())
         })
     }
 
@@ -82,14 +83,16 @@ impl Db {
         let params = query_params(&query, &options);
         boxed(async move {
             let (records, after) = run_page(&core, Call::FindPage(collection, params?)).await?;
-            if !records.is_array() {
+            if !js_sys::Array::is_array(&records) {
                 return Err(to_js_error(Error::InvalidArgument(
                     "findPage reads records, not a count".into(),
                 )));
             }
-            let out = serde_json::json!({ "records": records, "after": after });
-            js_sys::JSON::parse(&out.to_string())
-                .map_err(|_| to_js_error(Error::Decode("the answer is not JSON".into())))
+            let out = js_sys::Object::new();
+            let after: JsValue = after.map_or(JsValue::NULL, Into::into);
+            let _ = js_sys::Reflect::set(&out, &"records".into(), &records);
+            let _ = js_sys::Reflect::set(&out, &"after".into(), &after);
+            Ok(out.into())
         })
     }
 

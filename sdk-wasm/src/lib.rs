@@ -13,7 +13,7 @@
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
 use js_sys::Promise;
-use sdk_core::api::{Body, Call, Client, Credentials, HttpRequest};
+use sdk_core::api::{Answer, Body, Call, Client, Credentials, HttpRequest};
 use sdk_core::{Error, ErrorCode};
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -63,22 +63,25 @@ pub(crate) async fn run_with(
     call: Call,
     file: Option<Upload>,
 ) -> Result<JsValue, JsValue> {
-    let value = run_value(core, call, file).await?;
-    js_sys::JSON::parse(&value.to_string())
-        .map_err(|_| to_js_error(Error::Decode("the answer is not JSON".into())))
-}
-
-/// Carries one call and checks its answer, as JSON.
-pub(crate) async fn run_value(
-    core: &Shared,
-    call: Call,
-    file: Option<Upload>,
-) -> Result<serde_json::Value, JsValue> {
     let req = core.borrow().prepare(&call).map_err(to_js_error)?;
     let (status, body) = send(req, file).await.map_err(to_js_error)?;
-    core.borrow_mut()
-        .complete(&call, status, body.as_bytes())
-        .map_err(to_js_error)
+    answer(core, &call, status, &body)
+}
+
+/// The app's result for an answer: the body through the JS engine's
+/// `JSON.parse` (once, with no copy through Rust's JSON), or what sdk-core
+/// made of it.
+fn answer(core: &Shared, call: &Call, status: u16, body: &str) -> Result<JsValue, JsValue> {
+    let made = core
+        .borrow_mut()
+        .complete_answer(call, status, body.as_bytes())
+        .map_err(to_js_error)?;
+    let not_json = |_| to_js_error(Error::Decode("the answer is not JSON".into()));
+    match made {
+        Answer::Value(v) => js_sys::JSON::parse(&v.to_string()).map_err(not_json),
+        Answer::Bytes => Ok(JsValue::NULL),
+        _ => js_sys::JSON::parse(body).map_err(not_json),
+    }
 }
 
 /// Runs a [`Call::FindPage`]: the page, and the next page's `after` cursor
@@ -86,7 +89,7 @@ pub(crate) async fn run_value(
 pub(crate) async fn run_page(
     core: &Shared,
     call: Call,
-) -> Result<(serde_json::Value, Option<String>), JsValue> {
+) -> Result<(JsValue, Option<String>), JsValue> {
     let req = core.borrow().prepare(&call).map_err(to_js_error)?;
     let resp = fetch(req, None).await.map_err(to_js_error)?;
     let header = resp
@@ -95,10 +98,7 @@ pub(crate) async fn run_page(
         .ok()
         .flatten();
     let (status, body) = read(resp).await.map_err(to_js_error)?;
-    let page = core
-        .borrow_mut()
-        .complete(&call, status, body.as_bytes())
-        .map_err(to_js_error)?;
+    let page = answer(core, &call, status, &body)?;
     Ok((page, sdk_core::api::next_after(header.as_deref())))
 }
 
