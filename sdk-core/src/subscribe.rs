@@ -19,11 +19,13 @@ use std::collections::HashSet;
 /// How many write subscriptions one connection may hold.
 pub const MAX_WRITE_SUBSCRIPTIONS: usize = 64;
 
-/// How many matching record ids one subscription remembers, to report the
-/// write after which one stops matching. Past it, the subscription reports
-/// every update and delete of its collection that does not match (it can no
-/// longer tell which records it showed): more than needed, never less.
-pub const MAX_TRACKED_IDS: usize = 1_000;
+/// How many matching record ids one connection's subscriptions remember in
+/// all, to report the write after which one stops matching (a bound on the
+/// memory a connection can make the server hold: about 200 KB). A subscription
+/// that finds no room reports every update and delete of its collection that
+/// does not match (it can no longer tell which records it showed): more than
+/// needed, never less.
+pub const MAX_TRACKED_IDS: usize = 4_096;
 
 /// The filter a `subscribe` query stands for: a `where` string (`@me` standing
 /// for `me`), a Mongo-style object (its filter; options such as `$orderby`
@@ -40,6 +42,8 @@ pub fn subscription_filter(query: &Value, me: Option<&str>) -> Result<Option<Fil
 #[derive(Debug, Default)]
 pub struct WriteFilters {
     subs: Vec<Filtered>,
+    /// How many ids the subscriptions remember in all.
+    tracked: usize,
 }
 
 #[derive(Debug)]
@@ -77,9 +81,11 @@ impl WriteFilters {
 
     /// Ends a subscription; whether it existed.
     pub fn remove(&mut self, id: u64) -> bool {
-        let before = self.subs.len();
-        self.subs.retain(|s| s.id != id);
-        self.subs.len() != before
+        let Some(at) = self.subs.iter().position(|s| s.id == id) else {
+            return false;
+        };
+        self.tracked -= self.subs.remove(at).ids.len();
+        true
     }
 
     /// Whether subscription `id` exists.
@@ -110,17 +116,25 @@ impl WriteFilters {
             .and_then(Value::as_str)
             .unwrap_or_default();
         let mut out = Vec::new();
+        let tracked = &mut self.tracked;
         for sub in self.subs.iter_mut().filter(|s| s.collection == collection) {
             let matches = sub.filter.as_ref().is_none_or(|f| f.matches(record));
             let was = if matches && !deleted {
-                if sub.ids.len() < MAX_TRACKED_IDS {
-                    !sub.ids.insert(id.to_owned())
+                if sub.ids.contains(id) {
+                    true
+                } else if *tracked < MAX_TRACKED_IDS {
+                    sub.ids.insert(id.to_owned());
+                    *tracked += 1;
+                    false
                 } else {
                     sub.overflowed = true;
-                    sub.ids.contains(id)
+                    false
                 }
+            } else if sub.ids.remove(id) {
+                *tracked -= 1;
+                true
             } else {
-                sub.ids.remove(id) || sub.overflowed
+                sub.overflowed
             };
             if matches || was {
                 out.push(sub.id);
@@ -247,27 +261,40 @@ mod tests {
     }
 
     #[test]
-    fn a_subscription_past_its_memory_reports_more_never_less() {
+    fn a_subscription_past_the_connections_memory_reports_more_never_less() {
         let mut subs = WriteFilters::new();
-        subs.add(
-            7,
-            "c",
-            subscription_filter(&json!("n > 0"), None).expect("where"),
-        );
-        for i in 0..=MAX_TRACKED_IDS {
-            assert_eq!(
-                subs.on_write("c", &json!({"_id": i.to_string(), "n": 1}), false),
-                [7]
-            );
+        let positive = || subscription_filter(&json!("n > 0"), None).expect("where");
+        subs.add(7, "c", positive());
+        subs.add(8, "d", positive());
+        // 7 fills the connection's memory; 8 then has none.
+        for i in 0..MAX_TRACKED_IDS {
+            let r = json!({"_id": i.to_string(), "n": 1});
+            assert_eq!(subs.on_write("c", &r, false), [7]);
         }
-        // The last record was not remembered: its move out is still reported,
-        // and so is one of a record that never matched.
-        let last = MAX_TRACKED_IDS.to_string();
         assert_eq!(
-            subs.on_write("c", &json!({"_id": last, "n": 0}), false),
-            [7]
+            subs.on_write("d", &json!({"_id": "d1", "n": 1}), false),
+            [8]
         );
-        assert_eq!(subs.on_write("c", &json!({"_id": "x", "n": 0}), true), [7]);
+        // 8 could not remember d1: its move out is still reported, and so is
+        // one of a record that never matched.
+        assert_eq!(
+            subs.on_write("d", &json!({"_id": "d1", "n": 0}), false),
+            [8]
+        );
+        assert_eq!(subs.on_write("d", &json!({"_id": "x", "n": 0}), true), [8]);
+        // 7 remembered all of its own: a record it never showed stays silent.
+        assert!(
+            subs.on_write("c", &json!({"_id": "x", "n": 0}), false)
+                .is_empty()
+        );
+        // Ending 7 frees its memory for the others.
+        assert!(subs.remove(7));
+        subs.add(9, "c", positive());
+        assert_eq!(subs.on_write("c", &json!({"_id": "y", "n": 1}), false), [9]);
+        assert!(
+            subs.on_write("c", &json!({"_id": "z", "n": 0}), false)
+                .is_empty()
+        );
     }
 
     #[test]
