@@ -40,8 +40,8 @@ pub(crate) type Batcher = mpsc::Sender<Job>;
 /// `groups` counts the transactions it commits.
 pub(crate) fn start(pool: deadpool_postgres::Pool, groups: Arc<AtomicU64>) -> Batcher {
     let (tx, rx) = mpsc::channel::<Job>(QUEUE);
-    // The writers take turns at the queue, so batches are gathered while
-    // others are being written (each on its own connection and backend).
+    // Each writer takes what has queued up when it is free; with more than one
+    // (WRITERS), they take turns at the queue, each on its own connection.
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     for _ in 0..WRITERS {
         let (rx, pool, groups) = (rx.clone(), pool.clone(), groups.clone());
