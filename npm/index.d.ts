@@ -297,9 +297,10 @@ export interface RealtimeSocket {
    * `query` (a `where` string or a Mongo-style object), and with the write after
    * which a matching record stops matching. The server evaluates the query, after
    * the collection's read rule, and keeps the subscription across reconnects.
-   * Returns the function that unsubscribes; its `ready` promise resolves once the
-   * server has the subscription in place (writes from then on are delivered), or
-   * rejects with an `SdkError` (`invalid_query`, `forbidden`, `rate_limited`).
+   * Every matching write from the call on is delivered. Returns the function that
+   * unsubscribes; its `ready` promise resolves once the server has the
+   * subscription in place, or rejects with an `SdkError` (`invalid_query`,
+   * `forbidden`, `rate_limited`).
    */
   subscribe(collection: string, query: string | MongoQuery | { [field: string]: unknown } | null | undefined,
     callback: (message: WriteMessage) => void): Unsubscribe;

@@ -34,6 +34,8 @@ pub const BACKOFF_MAX_MS: u64 = 30_000;
 /// The most messages held while disconnected.
 pub const MAX_OUTBOX: usize = 1_000;
 
+/// The most write frames kept while a subscription waits for its answer.
+pub const MAX_RECENT: usize = 1_024;
 /// The most channels a link remembers to rejoin (servers allow far fewer).
 pub const MAX_CHANNELS: usize = 4_096;
 
@@ -57,6 +59,10 @@ pub enum Incoming {
         id: u64,
         /// `Err` with the server's error when refused.
         result: Result<(), ErrorBody>,
+        /// The write frames (as delivered) that reached the app after the
+        /// subscription was asked for and before it was in place, and that it
+        /// concerns: hand them to it first.
+        missed: Vec<String>,
     },
     /// The greeting: hand `greeting` to the app (on the first connect only) and
     /// send these frames now (a `resume` after a reconnect, then what was queued).
@@ -92,6 +98,11 @@ pub struct Link {
     notify: Option<Option<Vec<String>>>,
     /// The write subscriptions to restore after a reconnect, by id.
     writes: Vec<WriteSubscription>,
+    /// Write subscriptions asked for and not answered yet.
+    pending: Vec<u64>,
+    /// While some are pending, the untagged write frames received, by number:
+    /// the answer says which of them the subscription concerns.
+    recent: VecDeque<(u64, String)>,
     attempt: u32,
     connected: bool,
     greeted_once: bool,
@@ -159,6 +170,7 @@ impl Link {
                 id,
                 collection,
                 query,
+                since,
             } => {
                 let sub = WriteSubscription {
                     id: *id,
@@ -167,6 +179,18 @@ impl Link {
                 };
                 self.writes.retain(|w| w.id != *id);
                 self.writes.push(sub);
+                if !self.pending.contains(id) {
+                    self.pending.push(*id);
+                }
+                // Numbered from what was received so far, so the answer can
+                // name the writes that arrive before the server has it.
+                let frame = ClientMessage::SubscribeWrites {
+                    id: *id,
+                    collection: collection.clone(),
+                    query: query.clone(),
+                    since: since.or(Some(self.last_seq)),
+                };
+                return self.send_text(frame.to_json(), now_ms);
             }
             ClientMessage::UnsubscribeWrites { id } => {
                 self.writes.retain(|w| w.id != *id);
@@ -205,20 +229,37 @@ impl Link {
             "connection" => return self.greeted(&mut m),
             "pong" | "unsubscribeWrites" => return Incoming::Nothing,
             "subscribeWrites" => {
-                return match m.get("id").and_then(Value::as_u64) {
-                    Some(id) => Incoming::Subscribed { id, result: Ok(()) },
-                    None => Incoming::Nothing,
+                let Some(id) = m.get("id").and_then(Value::as_u64) else {
+                    return Incoming::Nothing;
+                };
+                let matched: Vec<u64> = match m.get("matched") {
+                    Some(Value::Array(a)) => a.iter().filter_map(Value::as_u64).collect(),
+                    _ => Vec::new(),
+                };
+                let missed = self
+                    .recent
+                    .iter()
+                    .filter(|(seq, _)| matched.contains(seq))
+                    .map(|(_, text)| text.clone())
+                    .collect();
+                self.answered(id);
+                return Incoming::Subscribed {
+                    id,
+                    result: Ok(()),
+                    missed,
                 };
             }
             "error" if m.get("request").and_then(Value::as_str) == Some("subscribeWrites") => {
                 if let Some(id) = m.get("id").and_then(Value::as_u64) {
                     self.writes.retain(|w| w.id != id);
+                    self.answered(id);
                     let body = ErrorBody::from_json(&Value::Object(m)).unwrap_or_else(|| {
                         ErrorBody::new(crate::ErrorCode::Internal, "the subscription was refused")
                     });
                     return Incoming::Subscribed {
                         id,
                         result: Err(body),
+                        missed: Vec::new(),
                     };
                 }
             }
@@ -246,12 +287,14 @@ impl Link {
             }
             _ => {}
         }
+        let mut numbered = None;
         if let Some(seq) = m.get("seq").and_then(Value::as_u64) {
             if seq <= self.last_seq {
                 return Incoming::Nothing;
             }
             self.last_seq = seq;
             m.shift_remove("seq");
+            numbered = Some(seq);
         }
         let subs: Vec<u64> = match m.shift_remove("subs") {
             Some(Value::Array(ids)) => ids.iter().filter_map(Value::as_u64).collect(),
@@ -259,11 +302,18 @@ impl Link {
         };
         self.track_channels(&m);
         let text = Value::Object(m).to_string();
-        if subs.is_empty() {
-            Incoming::Deliver(text)
-        } else {
-            Incoming::Tagged { text, subs }
+        if !subs.is_empty() {
+            return Incoming::Tagged { text, subs };
         }
+        if let Some(seq) = numbered
+            && !self.pending.is_empty()
+        {
+            if self.recent.len() >= MAX_RECENT {
+                self.recent.pop_front();
+            }
+            self.recent.push_back((seq, text.clone()));
+        }
+        Incoming::Deliver(text)
     }
 
     fn greeted(&mut self, m: &mut serde_json::Map<String, Value>) -> Incoming {
@@ -297,6 +347,15 @@ impl Link {
         // The app sees the greeting once, as the Backpack server sends it.
         let greeting = first.then(|| Value::Object(m.clone()).to_string());
         Incoming::Connected { greeting, send }
+    }
+
+    /// Subscription `id` has its answer: once none waits, the frames kept
+    /// for them go.
+    fn answered(&mut self, id: u64) {
+        self.pending.retain(|p| *p != id);
+        if self.pending.is_empty() {
+            self.recent.clear();
+        }
     }
 
     /// Notes a joined channel (once; at most [`MAX_CHANNELS`], whatever a
@@ -529,6 +588,7 @@ mod tests {
             id,
             collection: "tasks".into(),
             query: q,
+            since: None,
         };
         l.send(&sub(1, json!("done = true")), 0).expect("sent");
         l.send(&sub(2, json!({"n": {"$gt": 1}})), 0).expect("sent");
@@ -540,7 +600,8 @@ mod tests {
             ),
             Incoming::Subscribed {
                 id: 1,
-                result: Ok(())
+                result: Ok(()),
+                missed: vec![]
             }
         );
         let refused = l.on_frame(
@@ -550,6 +611,7 @@ mod tests {
         let Incoming::Subscribed {
             id: 2,
             result: Err(e),
+            ..
         } = refused
         else {
             panic!("expected the refusal of 2, got {refused:?}");
@@ -582,5 +644,49 @@ mod tests {
             resume["writes"],
             json!([{"id": 1, "collection": "tasks", "query": "done = true"}])
         );
+    }
+
+    #[test]
+    fn writes_received_while_a_subscription_is_made_are_handed_to_it() {
+        let mut l = Link::new();
+        greet(&mut l, "s1", 5);
+        let frame = l
+            .send(
+                &ClientMessage::SubscribeWrites {
+                    id: 4,
+                    collection: "tasks".into(),
+                    query: json!("n > 1"),
+                    since: None,
+                },
+                0,
+            )
+            .expect("sent")
+            .expect("connected");
+        // It says how far the client had read.
+        let sent: Value = serde_json::from_str(&frame).expect("json");
+        assert_eq!(sent["since"], 5);
+        let w = |seq: u64, n: u64| {
+            json!({"seq": seq, "action": "create", "collection": "tasks", "response": {"n": n}})
+                .to_string()
+        };
+        assert!(matches!(l.on_frame(&w(6, 1), 0), Incoming::Deliver(_)));
+        assert!(matches!(l.on_frame(&w(7, 2), 0), Incoming::Deliver(_)));
+        let answer = l.on_frame(
+            r#"{"action":"subscribeWrites","id":4,"collection":"tasks","matched":[7]}"#,
+            0,
+        );
+        assert_eq!(
+            answer,
+            Incoming::Subscribed {
+                id: 4,
+                result: Ok(()),
+                missed: vec![
+                    r#"{"action":"create","collection":"tasks","response":{"n":2}}"#.into()
+                ]
+            }
+        );
+        // Nothing waits any more: nothing is kept.
+        l.on_frame(&w(8, 3), 0);
+        assert!(l.recent.is_empty());
     }
 }

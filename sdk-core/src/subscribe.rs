@@ -108,39 +108,72 @@ impl WriteFilters {
         self.subs.iter().any(|s| s.collection == collection)
     }
 
+    /// Whether a write of `record` to `collection` concerns subscription `id`
+    /// (as [`WriteFilters::on_write`] would say of it), noting whether the
+    /// record now matches.
+    pub fn on_write_one(
+        &mut self,
+        id: u64,
+        collection: &str,
+        record: &Value,
+        deleted: bool,
+    ) -> bool {
+        let key = record_id(record);
+        let tracked = &mut self.tracked;
+        self.subs
+            .iter_mut()
+            .find(|s| s.id == id && s.collection == collection)
+            .is_some_and(|sub| sub.concerns(tracked, key, record, deleted))
+    }
+
     /// The ids of the subscriptions a write of `record` to `collection`
     /// concerns, in the order they were made; notes which records now match.
     pub fn on_write(&mut self, collection: &str, record: &Value, deleted: bool) -> Vec<u64> {
-        let id = record
-            .get("_id")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let mut out = Vec::new();
+        let key = record_id(record);
         let tracked = &mut self.tracked;
-        for sub in self.subs.iter_mut().filter(|s| s.collection == collection) {
-            let matches = sub.filter.as_ref().is_none_or(|f| f.matches(record));
-            let was = if matches && !deleted {
-                if sub.ids.contains(id) {
-                    true
-                } else if *tracked < MAX_TRACKED_IDS {
-                    sub.ids.insert(id.to_owned());
-                    *tracked += 1;
-                    false
-                } else {
-                    sub.overflowed = true;
-                    false
-                }
-            } else if sub.ids.remove(id) {
-                *tracked -= 1;
+        self.subs
+            .iter_mut()
+            .filter(|s| s.collection == collection)
+            .filter_map(|sub| {
+                sub.concerns(tracked, key, record, deleted)
+                    .then_some(sub.id)
+            })
+            .collect()
+    }
+}
+
+/// A record's `_id` ("" when it has none).
+fn record_id(record: &Value) -> &str {
+    record
+        .get("_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+impl Filtered {
+    /// Whether a write of `record` (its id `key`) concerns this subscription:
+    /// it matches, or it matched before. Notes whether it matches now, within
+    /// the connection's budget `tracked`.
+    fn concerns(&mut self, tracked: &mut usize, key: &str, record: &Value, deleted: bool) -> bool {
+        let matches = self.filter.as_ref().is_none_or(|f| f.matches(record));
+        let was = if matches && !deleted {
+            if self.ids.contains(key) {
                 true
+            } else if *tracked < MAX_TRACKED_IDS {
+                self.ids.insert(key.to_owned());
+                *tracked += 1;
+                false
             } else {
-                sub.overflowed
-            };
-            if matches || was {
-                out.push(sub.id);
+                self.overflowed = true;
+                false
             }
-        }
-        out
+        } else if self.ids.remove(key) {
+            *tracked -= 1;
+            true
+        } else {
+            self.overflowed
+        };
+        matches || was
     }
 }
 

@@ -386,3 +386,72 @@ async fn a_subscription_never_shows_a_record_its_reader_may_not_read() {
     let more = tokio::time::timeout(Duration::from_millis(300), all.next()).await;
     assert!(more.is_err(), "bob's record never reaches ann: {more:?}");
 }
+
+/// The next text frame of a raw socket, as JSON, within 5 s.
+async fn text_frame<S, E>(ws: &mut S) -> Value
+where
+    S: futures_util::Stream<Item = Result<tokio_tungstenite::tungstenite::Message, E>> + Unpin,
+    E: std::fmt::Debug,
+{
+    use futures_util::StreamExt;
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a frame within 5 s")
+            .expect("open")
+            .expect("a frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+            return serde_json::from_str(t.as_str()).expect("json");
+        }
+    }
+}
+
+/// The protocol under the SDKs' `subscribe`: a subscription asked for with
+/// `since` (the last number the client had) is answered with the numbers of
+/// the writes sent to it after that, before the subscription was in place,
+/// that it concerns; later writes arrive tagged with its id.
+#[tokio::test]
+async fn a_subscription_names_the_writes_its_client_received_while_it_was_made() {
+    use e2e::raw::{create, user};
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let server = Server::start();
+    let (_, token) = user(&server, "since").await;
+    // A record from before the connection: never named.
+    create(&server, &token, "scores", json!({"score": 90})).await;
+    let url = format!(
+        "{}/ws?apiKey={}&token={token}&stream=1",
+        server.url.replacen("http://", "ws://", 1),
+        e2e::API_KEY
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
+    let greeting = text_frame(&mut ws).await;
+    let since = greeting["seq"].as_u64().expect("a numbered greeting");
+    let mut matching = Vec::new();
+    for score in [50, 5, 70] {
+        create(&server, &token, "scores", json!({ "score": score })).await;
+        let w = text_frame(&mut ws).await;
+        assert!(w.get("subs").is_none(), "no subscription yet: {w}");
+        if score >= 10 {
+            matching.push(w["seq"].as_u64().expect("numbered"));
+        }
+    }
+    for (id, since) in [(1, since), (2, 0)] {
+        let ask = json!({"action": "subscribeWrites", "id": id, "collection": "scores",
+                         "query": "score >= 10", "since": since});
+        ws.send(Message::text(ask.to_string())).await.expect("send");
+    }
+    let first = text_frame(&mut ws).await;
+    assert_eq!(first["action"], "subscribeWrites");
+    assert_eq!(first["matched"], json!(matching), "{first}");
+    // `since` 0 reaches no further back than the connection: the record from
+    // before it is not named.
+    let second = text_frame(&mut ws).await;
+    assert_eq!(second["matched"], json!(matching), "{second}");
+    create(&server, &token, "scores", json!({"score": 99})).await;
+    let live = text_frame(&mut ws).await;
+    assert_eq!(live["subs"], json!([1, 2]), "{live}");
+    assert_eq!(live["response"]["score"], 99);
+}

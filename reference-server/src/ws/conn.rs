@@ -4,7 +4,7 @@
 use super::Socket;
 use crate::app::App;
 use crate::error::ApiError;
-use crate::realtime::{Event, EventKind};
+use crate::realtime::{Event, EventKind, WriteItem};
 use crate::service::records::{self, Outcome, QueryInput};
 use crate::service::{Caller, Ctx, Origin};
 use futures_util::{SinkExt, StreamExt};
@@ -77,6 +77,9 @@ pub struct Conn {
     pub numbered: bool,
     /// The last event number handled, so a replay and live events never overlap.
     pub last_seq: u64,
+    /// The number after which events were sent to this connection (the
+    /// greeting's, or a resume's `since`): nothing before it was.
+    pub first_seq: u64,
 }
 
 impl Conn {
@@ -126,6 +129,7 @@ pub async fn serve(socket: Socket, app: Arc<App>, who: Who, numbered: bool, resu
         writes: WriteFilters::new(),
         numbered,
         last_seq: latest,
+        first_seq: latest,
     };
     tracing::debug!(user = ?conn.user, id = conn.id, "websocket connected");
     // Scripts run for this user on every broadcast it gets: `me` is read once.
@@ -447,6 +451,100 @@ fn subscribe_writes(app: &App, conn: &mut Conn, sub: WriteSubscription) -> Resul
     Ok(())
 }
 
+/// Whether this connection is sent `item` of a write: it names no channel or
+/// one the connection is in, and the read rule lets its user read it.
+fn sees(config: &crate::app::Collection, conn: &Conn, item: &WriteItem) -> bool {
+    item.channel
+        .as_ref()
+        .is_none_or(|c| conn.channels.contains(c))
+        && readable(config, conn, &item.record)
+}
+
+/// A record as this connection's user reads it through the On GET script
+/// `src`: hidden fields go; `None` when the script cancels it.
+fn as_read(app: &App, conn: &Conn, collection: &str, src: &str, record: &Value) -> Option<Value> {
+    let me = conn.user.as_deref().map(|id| crate::scripts::Me {
+        id,
+        user: conn.me.get(),
+    });
+    crate::scripts::read(app, collection, src, record.clone(), me, None).ok()
+}
+
+/// Most recent records looked at for a new subscription's `since` (a bound
+/// on the work one `subscribeWrites` can ask of the server).
+const SUBSCRIBE_LOOKBACK: usize = 1_024;
+
+/// The numbers of the writes this connection was sent after `since` (among
+/// the last [`SUBSCRIBE_LOOKBACK`] records) that the new subscription `id`
+/// concerns: the ones its subscriber received between asking for it and the
+/// server having it in place, untagged. In ascending order.
+async fn matched_since(app: &Arc<App>, conn: &mut Conn, id: u64, since: u64) -> Vec<u64> {
+    let since = since.max(conn.first_seq);
+    if since >= conn.last_seq || conn.notify.is_some() {
+        return Vec::new();
+    }
+    let Some(events) = app.bus.since(since).await else {
+        return Vec::new();
+    };
+    // The newest events whose records fit the budget, looked at in order.
+    let mut start = events.len();
+    let mut records = 0;
+    while start > 0 {
+        let n = match &events[start - 1].kind {
+            EventKind::Write { items, .. } => items.len(),
+            _ => 0,
+        };
+        if records + n > SUBSCRIBE_LOOKBACK {
+            break;
+        }
+        records += n;
+        start -= 1;
+    }
+    let mut matched = Vec::new();
+    for ev in &events[start..] {
+        if ev.seq <= since || ev.last_seq() > conn.last_seq || ev.except == Some(conn.id) {
+            continue;
+        }
+        let EventKind::Write {
+            action,
+            collection,
+            config,
+            items,
+        } = &ev.kind
+        else {
+            continue;
+        };
+        if !conn.writes.watches(collection) {
+            continue;
+        }
+        let looked_up;
+        let config: &crate::app::Collection = match config {
+            Some(c) => c,
+            None => {
+                looked_up = app.collection(collection);
+                &looked_up
+            }
+        };
+        let deleted = *action == WriteAction::Delete;
+        for (i, item) in items.iter().enumerate() {
+            if !sees(config, conn, item) {
+                continue;
+            }
+            let hit = match &config.config.events.get {
+                None => conn
+                    .writes
+                    .on_write_one(id, collection, &item.record, deleted),
+                Some(src) => as_read(app, conn, collection, src, &item.record)
+                    .is_some_and(|seen| conn.writes.on_write_one(id, collection, &seen, deleted)),
+            };
+            if hit {
+                matched.push(ev.seq + i as u64);
+            }
+        }
+    }
+    matched
+}
+
 /// Whether this connection's user may read `record` of `collection`.
 fn may_read(app: &App, conn: &Conn, collection: &str, record: &Value) -> bool {
     readable(&app.collection(collection), conn, record)
@@ -493,12 +591,7 @@ pub fn deliver(app: &App, conn: &mut Conn, ev: &Event, out: &mut Out) {
                     &looked_up
                 }
             };
-            let visible = |conn: &Conn, item: &crate::realtime::WriteItem| {
-                item.channel
-                    .as_ref()
-                    .is_none_or(|c| conn.channels.contains(c))
-                    && readable(config, conn, &item.record)
-            };
+            let visible = |conn: &Conn, item: &WriteItem| sees(config, conn, item);
             if let Some(filter) = &conn.notify {
                 if filter.as_ref().is_some_and(|f| !f.contains(collection)) {
                     return;
@@ -525,18 +618,7 @@ pub fn deliver(app: &App, conn: &mut Conn, ev: &Event, out: &mut Out) {
                         out.push(text);
                     }
                     Some(src) => {
-                        // The record as this user would read it: hidden fields go, a cancel skips it.
-                        if let Ok(seen) = crate::scripts::read(
-                            app,
-                            collection,
-                            src,
-                            item.record.clone(),
-                            conn.user.as_deref().map(|id| crate::scripts::Me {
-                                id,
-                                user: conn.me.get(),
-                            }),
-                            None,
-                        ) {
+                        if let Some(seen) = as_read(app, conn, collection, src, &item.record) {
                             let http = item.frame.contains("\"httpRequest\":true");
                             let text = sdk_core::ws::write_frame(*action, collection, http, &seen);
                             let text =
@@ -733,14 +815,26 @@ async fn act(
             id,
             collection,
             query,
+            since,
         } => {
+            // The same id again is the client restoring it (resume has it in
+            // place already): nothing it received is looked at twice.
+            let again = conn.writes.contains(id);
             let sub = WriteSubscription {
                 id,
                 collection: collection.clone(),
                 query,
             };
             match subscribe_writes(app, conn, sub) {
-                Ok(()) => out.push(subscribed_frame(id, &collection)),
+                Ok(()) => {
+                    let matched = match since {
+                        Some(since) if conn.numbered && !again => {
+                            matched_since(app, conn, id, since).await
+                        }
+                        _ => Vec::new(),
+                    };
+                    out.push(subscribed_frame(id, &collection, &matched));
+                }
                 // The error names the subscription, so the client can tell which failed.
                 Err(e) => out.push(subscription_error_frame(&e, id)),
             }
@@ -761,6 +855,7 @@ async fn act(
             if notify {
                 conn.notify = Some(notifications.map(|c| c.into_iter().collect()));
             }
+            conn.first_seq = conn.first_seq.min(since);
             // In place before the replay, so replayed writes are tagged as live
             // ones are; one refused now (the rules changed) is dropped.
             for sub in writes.into_iter().take(MAX_WRITE_SUBSCRIPTIONS) {

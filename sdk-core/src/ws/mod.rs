@@ -229,8 +229,8 @@ pub enum ClientMessage {
     },
     /// From now on, write frames whose record matches `query` carry `id` in
     /// their `subs` list (see [`crate::subscribe`]); answered
-    /// `{action: "subscribeWrites", id, collection}`, or an error frame with
-    /// this `id`. The same id again replaces the subscription.
+    /// `{action: "subscribeWrites", id, collection, matched?}`, or an error
+    /// frame with this `id`. The same id again replaces the subscription.
     #[serde(rename = "subscribeWrites")]
     SubscribeWrites {
         /// The client's number for it, echoed in `subs`.
@@ -240,6 +240,11 @@ pub enum ClientMessage {
         /// A `where` string, a Mongo-style object, or `null` for every record.
         #[serde(default)]
         query: Value,
+        /// The last event number the client had received when it subscribed:
+        /// the answer names the writes numbered after it (and already sent)
+        /// that the subscription concerns, so none is missed while it is made.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<u64>,
     },
     /// Ends a write subscription; answered `{action: "unsubscribeWrites", id}`.
     #[serde(rename = "unsubscribeWrites")]

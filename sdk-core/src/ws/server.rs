@@ -216,9 +216,15 @@ pub fn read_frame(action: &str, collection: &str, response: &str) -> String {
     )
 }
 
-/// The answer to `subscribeWrites`: `{action: "subscribeWrites", id, collection}`.
-pub fn subscribed_frame(id: u64, collection: &str) -> String {
-    json!({"action": "subscribeWrites", "id": id, "collection": collection}).to_string()
+/// The answer to `subscribeWrites`: `{action: "subscribeWrites", id,
+/// collection, matched?}`, `matched` naming the writes after the request's
+/// `since`, sent before the subscription was in place, that it concerns.
+pub fn subscribed_frame(id: u64, collection: &str, matched: &[u64]) -> String {
+    let mut v = json!({"action": "subscribeWrites", "id": id, "collection": collection});
+    if !matched.is_empty() {
+        v["matched"] = json!(matched);
+    }
+    v.to_string()
 }
 
 /// The answer to `unsubscribeWrites`: `{action: "unsubscribeWrites", id}`.

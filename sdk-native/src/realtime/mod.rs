@@ -154,8 +154,9 @@ impl Realtime {
     /// `where` string (`@me` is the signed-in user), a Mongo-style object, or
     /// `Value::Null` for every record. The server evaluates it, after the
     /// collection's read rule and On GET script, and tags the writes it
-    /// concerns; this resolves once the server has it in place (writes from then
-    /// on are delivered), or to its refusal (`invalid_query`, `forbidden`, ...).
+    /// concerns; this resolves once the server has it in place, or to its
+    /// refusal (`invalid_query`, `forbidden`, ...). Every matching write from
+    /// the call on is delivered, those that arrived meanwhile first.
     /// The same broadcasts still reach [`Realtime::next`]; while a subscription
     /// is open, those `next` has no room for (it holds 1,024 unread) are dropped
     /// for it rather than holding up the subscriptions.
@@ -176,6 +177,7 @@ impl Realtime {
             id,
             collection: collection.to_owned(),
             query: query.clone(),
+            since: None,
         })?;
         match answer.await {
             Ok(Ok(())) => Ok(sub),
@@ -244,6 +246,17 @@ impl Feed {
             }
         } else if let Some(r) = subs.get_mut(id).and_then(|t| t.ready.take()) {
             let _ = r.send(result);
+        }
+    }
+
+    /// Hands subscription `id` the writes it missed while being made.
+    async fn caught_up(&self, id: u64, missed: &[String]) {
+        let tx = lock(&self.subs).get(id).map(|t| t.writes.clone());
+        let Some(tx) = tx else { return };
+        for text in missed {
+            if let Ok(ServerMessage::Write(ev)) = ServerMessage::parse(text) {
+                let _ = tx.send(ev).await;
+            }
         }
     }
 
@@ -390,7 +403,8 @@ async fn serve(
                             return End::Closed;
                         }
                     }
-                    Incoming::Subscribed { id, result } => {
+                    Incoming::Subscribed { id, result, missed } => {
+                        feed.caught_up(id, &missed).await;
                         feed.answered(id, result.map_err(Error::from_body));
                     }
                     Incoming::Connected { greeting, send } => {

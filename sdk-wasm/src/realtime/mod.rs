@@ -229,7 +229,16 @@ fn on_frame(st: &Rcs, e: JsValue) {
         Incoming::Nothing => {}
         Incoming::Deliver(t) => deliver(st, &t, &[]),
         Incoming::Tagged { text, subs } => deliver(st, &text, &subs),
-        Incoming::Subscribed { id, result } => settle(st, id, result.map_err(Error::from_body)),
+        Incoming::Subscribed { id, result, missed } => {
+            let callback = st.borrow().subs.get(id).map(|t| t.callback.clone());
+            if let Some(f) = callback {
+                for text in &missed {
+                    let msg = js_sys::JSON::parse(text).unwrap_or(JsValue::NULL);
+                    call_all(vec![f.clone().into()], &msg);
+                }
+            }
+            settle(st, id, result.map_err(Error::from_body));
+        }
         Incoming::Connected { greeting, send } => {
             let ws = st.borrow().ws.clone();
             if let Some(ws) = ws {
@@ -488,9 +497,10 @@ impl Socket {
     /// matches `query` (a `where` string or a Mongo-style object; all records when
     /// absent), and for the write after which a record that matched no longer
     /// does (or is deleted). The server evaluates the query, after the
-    /// collection's read rule. Returns a function that ends the subscription;
-    /// its `ready` promise resolves once the server has it in place, or rejects
-    /// with the server's refusal (`invalid_query`, `forbidden`, ...).
+    /// collection's read rule; every matching write from the call on is
+    /// delivered. Returns a function that ends the subscription; its `ready`
+    /// promise resolves once the server has it in place, or rejects with the
+    /// server's refusal (`invalid_query`, `forbidden`, ...).
     pub fn subscribe(
         &self,
         collection: String,
@@ -517,6 +527,7 @@ impl Socket {
             id,
             collection,
             query,
+            since: None,
         };
         if let Err(e) = send(&self.state, &msg) {
             self.state.borrow_mut().subs.remove(id);
