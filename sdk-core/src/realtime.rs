@@ -177,11 +177,6 @@ impl Link {
                     collection: collection.clone(),
                     query: query.clone(),
                 };
-                self.writes.retain(|w| w.id != *id);
-                self.writes.push(sub);
-                if !self.pending.contains(id) {
-                    self.pending.push(*id);
-                }
                 // Numbered from what was received so far, so the answer can
                 // name the writes that arrive before the server has it.
                 let frame = ClientMessage::SubscribeWrites {
@@ -190,7 +185,14 @@ impl Link {
                     query: query.clone(),
                     since: since.or(Some(self.last_seq)),
                 };
-                return self.send_text(frame.to_json(), now_ms);
+                let sent = self.send_text(frame.to_json(), now_ms)?;
+                // Kept only once it is sent or queued.
+                self.writes.retain(|w| w.id != *id);
+                self.writes.push(sub);
+                if !self.pending.contains(id) {
+                    self.pending.push(*id);
+                }
+                return Ok(sent);
             }
             ClientMessage::UnsubscribeWrites { id } => {
                 self.writes.retain(|w| w.id != *id);
@@ -287,6 +289,9 @@ impl Link {
             }
             _ => {}
         }
+        // Only a write frame can concern a subscription.
+        let write = matches!(action, "create" | "update" | "patch" | "delete")
+            && m.get("collection").is_some();
         let mut numbered = None;
         if let Some(seq) = m.get("seq").and_then(Value::as_u64) {
             if seq <= self.last_seq {
@@ -296,16 +301,16 @@ impl Link {
             m.shift_remove("seq");
             numbered = Some(seq);
         }
-        let subs: Vec<u64> = match m.shift_remove("subs") {
+        let subs: Vec<u64> = match write.then(|| m.shift_remove("subs")).flatten() {
             Some(Value::Array(ids)) => ids.iter().filter_map(Value::as_u64).collect(),
             _ => Vec::new(),
         };
         self.track_channels(&m);
         let text = Value::Object(m).to_string();
-        if !subs.is_empty() {
-            return Incoming::Tagged { text, subs };
-        }
+        // Tagged or not: a write that concerned other subscriptions may
+        // concern the one being made too.
         if let Some(seq) = numbered
+            && write
             && !self.pending.is_empty()
         {
             if self.recent.len() >= MAX_RECENT {
@@ -313,7 +318,11 @@ impl Link {
             }
             self.recent.push_back((seq, text.clone()));
         }
-        Incoming::Deliver(text)
+        if subs.is_empty() {
+            Incoming::Deliver(text)
+        } else {
+            Incoming::Tagged { text, subs }
+        }
     }
 
     fn greeted(&mut self, m: &mut serde_json::Map<String, Value>) -> Incoming {
@@ -671,22 +680,33 @@ mod tests {
         };
         assert!(matches!(l.on_frame(&w(6, 1), 0), Incoming::Deliver(_)));
         assert!(matches!(l.on_frame(&w(7, 2), 0), Incoming::Deliver(_)));
+        // One already tagged for another subscription may concern this one too.
+        let tagged =
+            r#"{"seq":8,"subs":[1],"action":"create","collection":"tasks","response":{"n":3}}"#;
+        assert!(matches!(l.on_frame(tagged, 0), Incoming::Tagged { .. }));
+        // Only a write frame can be tagged: an app message's "subs" stays its own.
+        let message = r#"{"seq":9,"action":"typing","subs":[4],"userId":"u"}"#;
+        assert_eq!(
+            l.on_frame(message, 0),
+            Incoming::Deliver(r#"{"action":"typing","subs":[4],"userId":"u"}"#.into())
+        );
         let answer = l.on_frame(
-            r#"{"action":"subscribeWrites","id":4,"collection":"tasks","matched":[7]}"#,
+            r#"{"action":"subscribeWrites","id":4,"collection":"tasks","matched":[7,8]}"#,
             0,
         );
+        let create = |n: u64| {
+            format!(r#"{{"action":"create","collection":"tasks","response":{{"n":{n}}}}}"#)
+        };
         assert_eq!(
             answer,
             Incoming::Subscribed {
                 id: 4,
                 result: Ok(()),
-                missed: vec![
-                    r#"{"action":"create","collection":"tasks","response":{"n":2}}"#.into()
-                ]
+                missed: vec![create(2), create(3)]
             }
         );
         // Nothing waits any more: nothing is kept.
-        l.on_frame(&w(8, 3), 0);
+        l.on_frame(&w(10, 3), 0);
         assert!(l.recent.is_empty());
     }
 }

@@ -50,6 +50,8 @@ pub struct WriteFilters {
 struct Filtered {
     id: u64,
     collection: String,
+    /// The query as asked, to know the same subscription asked again.
+    query: Value,
     filter: Option<Filter>,
     /// The ids of the records that matched, so the write after which one stops
     /// matching is reported too.
@@ -66,17 +68,34 @@ impl WriteFilters {
     }
 
     /// Adds subscription `id` to the writes to `collection` whose record
-    /// matches `filter` (every record for `None`); a subscription with the same
-    /// id is replaced (a client re-sending it after a reconnect).
-    pub fn add(&mut self, id: u64, collection: impl Into<String>, filter: Option<Filter>) {
+    /// matches `filter` (every record for `None`), parsed from `query`; a
+    /// subscription with the same id is replaced (see [`WriteFilters::has`]
+    /// for the same one asked again).
+    pub fn add(
+        &mut self,
+        id: u64,
+        collection: impl Into<String>,
+        query: Value,
+        filter: Option<Filter>,
+    ) {
         self.remove(id);
         self.subs.push(Filtered {
             id,
             collection: collection.into(),
+            query,
             filter,
             ids: HashSet::new(),
             overflowed: false,
         });
+    }
+
+    /// Whether subscription `id` is in place for exactly this collection and
+    /// query (a client restoring it after a reconnect): it is kept as it is,
+    /// with the records it remembers.
+    pub fn has(&self, id: u64, collection: &str, query: &Value) -> bool {
+        self.subs
+            .iter()
+            .any(|s| s.id == id && s.collection == collection && s.query == *query)
     }
 
     /// Ends a subscription; whether it existed.
@@ -224,6 +243,11 @@ impl<T> Subscriptions<T> {
         self.subs.iter_mut().find(|(i, _)| *i == id).map(|(_, t)| t)
     }
 
+    /// Every subscription, to change.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (u64, &mut T)> {
+        self.subs.iter_mut().map(|(id, t)| (*id, t))
+    }
+
     /// The targets of the subscriptions a write was tagged with, as (id,
     /// target); ids that have ended are skipped.
     pub fn tagged<'a>(&'a self, ids: &'a [u64]) -> impl Iterator<Item = (u64, &'a T)> + 'a {
@@ -266,17 +290,20 @@ mod tests {
         subs.add(
             1,
             "people",
+            Value::Null,
             subscription_filter(&json!("age >= 18"), None).expect("where"),
         );
         subs.add(
             2,
             "people",
+            Value::Null,
             subscription_filter(&Value::Null, None).expect("none"),
         );
         let minors = json!({"age": {"$lt": 18}, "$orderby": {"age": 1}});
         subs.add(
             3,
             "people",
+            Value::Null,
             subscription_filter(&minors, None).expect("object"),
         );
 
@@ -297,8 +324,8 @@ mod tests {
     fn a_subscription_past_the_connections_memory_reports_more_never_less() {
         let mut subs = WriteFilters::new();
         let positive = || subscription_filter(&json!("n > 0"), None).expect("where");
-        subs.add(7, "c", positive());
-        subs.add(8, "d", positive());
+        subs.add(7, "c", Value::Null, positive());
+        subs.add(8, "d", Value::Null, positive());
         // 7 fills the connection's memory; 8 then has none.
         for i in 0..MAX_TRACKED_IDS {
             let r = json!({"_id": i.to_string(), "n": 1});
@@ -322,7 +349,7 @@ mod tests {
         );
         // Ending 7 frees its memory for the others.
         assert!(subs.remove(7));
-        subs.add(9, "c", positive());
+        subs.add(9, "c", Value::Null, positive());
         assert_eq!(subs.on_write("c", &json!({"_id": "y", "n": 1}), false), [9]);
         assert!(
             subs.on_write("c", &json!({"_id": "z", "n": 0}), false)
@@ -333,8 +360,9 @@ mod tests {
     #[test]
     fn ids_are_replaced_removed_and_bad_queries_are_errors() {
         let mut subs = WriteFilters::new();
-        subs.add(1, "c", None);
-        subs.add(1, "d", None);
+        subs.add(1, "c", Value::Null, None);
+        subs.add(1, "d", Value::Null, None);
+        assert!(subs.has(1, "d", &Value::Null) && !subs.has(1, "d", &json!("n > 1")));
         assert_eq!(subs.len(), 1);
         assert!(subs.watches("d") && !subs.watches("c"));
         assert!(subs.remove(1) && !subs.remove(1) && subs.is_empty());

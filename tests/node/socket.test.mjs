@@ -156,6 +156,16 @@ test('subscribe filters writes by collection and query', async () => {
   a.ws.close();
 });
 
+test('a subscription stopped or closed before the server answers settles ready', async () => {
+  const a = await user('subs-settle');
+  const stopped = a.ws.subscribe('jsscores', null, () => {});
+  stopped();
+  await stopped.ready;
+  const cut = a.ws.subscribe('jsscores', null, () => {});
+  a.ws.close();
+  await assert.rejects(cut.ready, (e) => e.code === 'unavailable');
+});
+
 test('a dropped connection resumes: every event once, in order, channel included', async () => {
   const proxy = await startProxy(server.url);
   const r = await user('js-resume', proxy.url);

@@ -391,4 +391,39 @@ async fn the_server_hands_over_the_next_pages_cursor_when_asked() {
         .await
         .expect("read");
     assert!(plain.headers().get(sdk_core::NEXT_AFTER_HEADER).is_none());
+    // No cursor that would page wrongly or tell what the reader may not see:
+    // none with distinct, none when select drops a sort field, none when the
+    // On GET script hides one.
+    let cursor_of = |query: &'static str| {
+        let server = &server;
+        async move {
+            let resp = call(server, reqwest::Method::GET, &format!("/people?{query}"))
+                .header(sdk_core::PAGE_CURSOR_HEADER, "1")
+                .send()
+                .await
+                .expect("read");
+            assert_eq!(resp.status().as_u16(), 200, "{query}");
+            resp.headers().get(sdk_core::NEXT_AFTER_HEADER).cloned()
+        }
+    };
+    assert!(cursor_of("sortBy=name&pageSize=2").await.is_some());
+    assert!(
+        cursor_of("sortBy=name&pageSize=2&distinct=name")
+            .await
+            .is_none()
+    );
+    assert!(
+        cursor_of("sortBy=name&pageSize=2&select=_id")
+            .await
+            .is_none()
+    );
+    e2e::raw::configure(
+        &server,
+        "people",
+        json!({"events": {"get": "hide('name')"}}),
+    )
+    .await;
+    assert!(cursor_of("sortBy=name&pageSize=2").await.is_none());
+    // Sorted by _id alone, the shown record still has all it needs.
+    assert!(cursor_of("pageSize=2").await.is_some());
 }

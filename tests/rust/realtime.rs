@@ -454,4 +454,16 @@ async fn a_subscription_names_the_writes_its_client_received_while_it_was_made()
     let live = text_frame(&mut ws).await;
     assert_eq!(live["subs"], json!([1, 2]), "{live}");
     assert_eq!(live["response"]["score"], 99);
+    // An application message may not carry the server's fields: it could pass
+    // for another event's number or fire another client's subscriptions.
+    for forged in [
+        json!({"action": "typing", "subs": [1]}),
+        json!({"action": "typing", "seq": 1}),
+    ] {
+        ws.send(Message::text(forged.to_string()))
+            .await
+            .expect("send");
+        let refused = text_frame(&mut ws).await;
+        assert_eq!(refused["code"], "invalid_body", "{refused}");
+    }
 }

@@ -414,6 +414,11 @@ fn write_for(
 /// be one this user may read, the query must parse, and a connection holds
 /// [`MAX_WRITE_SUBSCRIPTIONS`] at most.
 fn subscribe_writes(app: &App, conn: &mut Conn, sub: WriteSubscription) -> Result<(), ErrorBody> {
+    if conn.writes.has(sub.id, &sub.collection, &sub.query) {
+        // The same one again (restored by resume, then sent from the
+        // client's queue): kept with the records it remembers.
+        return Ok(());
+    }
     sdk_core::names::check_collection_name(&sub.collection)?;
     if !conn.writes.contains(sub.id) && conn.writes.len() >= MAX_WRITE_SUBSCRIPTIONS {
         return Err(ErrorBody::new(
@@ -447,7 +452,7 @@ fn subscribe_writes(app: &App, conn: &mut Conn, sub: WriteSubscription) -> Resul
     }
     let filter =
         subscription_filter(&sub.query, conn.user.as_deref()).map_err(|e| e.to_error_body())?;
-    conn.writes.add(sub.id, sub.collection, filter);
+    conn.writes.add(sub.id, sub.collection, sub.query, filter);
     Ok(())
 }
 
@@ -788,8 +793,8 @@ async fn act(
             let text = body(records::delete(collection.clone(), id, ctx(), None).await)?;
             out.push(own_write(conn, WriteAction::Delete, &collection, &text));
         }
-        ClientMessage::Open(m) => broadcast_with_user(app, conn, "open", m, None),
-        ClientMessage::Close(m) => broadcast_with_user(app, conn, "close", m, None),
+        ClientMessage::Open(m) => broadcast_with_user(app, conn, "open", m, None)?,
+        ClientMessage::Close(m) => broadcast_with_user(app, conn, "close", m, None)?,
         ClientMessage::Message(m) => {
             let channel = sdk_core::ws::Channel::of(&Value::Object(m.clone())).map(|c| c.key());
             if let Some(c) = &channel
@@ -805,7 +810,7 @@ async fn act(
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
-            broadcast_with_user(app, conn, &action, m, channel);
+            broadcast_with_user(app, conn, &action, m, channel)?;
         }
         ClientMessage::SubscribeNotifications { collections } => {
             conn.notify = Some(collections.clone().map(|c| c.into_iter().collect()));
@@ -857,9 +862,15 @@ async fn act(
             }
             conn.first_seq = conn.first_seq.min(since);
             // In place before the replay, so replayed writes are tagged as live
-            // ones are; one refused now (the rules changed) is dropped.
+            // ones are. Each is answered, as when it was first asked for: one
+            // whose answer the drop lost is settled, one refused now (the rules
+            // changed) is dropped by the client.
             for sub in writes.into_iter().take(MAX_WRITE_SUBSCRIPTIONS) {
-                let _ = subscribe_writes(app, conn, sub);
+                let (id, collection) = (sub.id, sub.collection.clone());
+                out.push(match subscribe_writes(app, conn, sub) {
+                    Ok(()) => subscribed_frame(id, &collection, &[]),
+                    Err(e) => subscription_error_frame(&e, id),
+                });
             }
             super::channels::resume(app, conn, &stream, since, channels, out).await;
         }
@@ -876,7 +887,15 @@ fn broadcast_with_user(
     action: &str,
     mut m: Map<String, Value>,
     channel: Option<String>,
-) {
+) -> Result<(), ErrorBody> {
+    // The server's own fields of a frame: a message carrying them could pass
+    // for another event's number or another client's subscription.
+    if let Some(k) = ["seq", "subs"].into_iter().find(|k| m.contains_key(*k)) {
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidBody,
+            format!("'{k}' is a field the server puts in frames; name the message's own otherwise"),
+        ));
+    }
     m.insert("action".into(), json!(action));
     match &conn.user {
         Some(u) => {
@@ -887,4 +906,5 @@ fn broadcast_with_user(
         }
     }
     crate::realtime::publish_message(app, channel, Value::Object(m).to_string(), None, None);
+    Ok(())
 }

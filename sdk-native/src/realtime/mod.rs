@@ -142,7 +142,15 @@ impl Realtime {
             events: events_tx,
             subs: subs.clone(),
         };
-        tokio::spawn(run(link, socket, url, feed, commands_rx));
+        let ended = subs.clone();
+        tokio::spawn(async move {
+            run(link, socket, url, feed, commands_rx).await;
+            // Whoever still waits for a subscription's answer hears the
+            // connection is gone.
+            for (_, t) in lock(&ended).iter_mut() {
+                t.ready.take();
+            }
+        });
         Ok(Self {
             events,
             commands,

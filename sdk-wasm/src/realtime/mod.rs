@@ -269,6 +269,25 @@ fn deliver(st: &Rcs, text: &str, tagged: &[u64]) {
     }
 }
 
+/// Rejects the `ready` promises still waiting: the connection has ended.
+fn fail_pending(st: &Rcs) {
+    let waiting: Vec<js_sys::Function> = st
+        .borrow_mut()
+        .subs
+        .iter_mut()
+        .filter_map(|(_, t)| t.ready.take().map(|(_, reject)| reject))
+        .collect();
+    for reject in waiting {
+        let e = js_error(
+            0,
+            "unavailable",
+            "the connection ended before the subscription was in place",
+            JsValue::UNDEFINED,
+        );
+        let _ = reject.call1(&JsValue::NULL, &e);
+    }
+}
+
 /// Settles subscription `id`'s `ready` promise; a refused subscription is forgotten.
 fn settle(st: &Rcs, id: u64, result: Result<(), Error>) {
     let ready = {
@@ -322,6 +341,7 @@ fn lost(st: &Rcs) {
     let _ = old.close();
     if terminal {
         st.borrow_mut().closed = true;
+        fail_pending(st);
         call_all(callbacks(st, "close"), &event("close", None));
         return;
     }
@@ -536,8 +556,12 @@ impl Socket {
         let weak = Rc::downgrade(&self.state);
         let stop = Closure::once_into_js(move || {
             if let Some(st) = weak.upgrade() {
-                let ended = st.borrow_mut().subs.remove(id).is_some();
-                if ended {
+                let ended = st.borrow_mut().subs.remove(id);
+                if let Some(target) = ended {
+                    // Stopped before the server answered: nothing to wait for.
+                    if let Some((resolve, _)) = target.ready {
+                        let _ = resolve.call0(&JsValue::NULL);
+                    }
                     let _ = send(&st, &ClientMessage::UnsubscribeWrites { id });
                 }
             }
@@ -590,6 +614,7 @@ impl Socket {
             }
             s.ws.clone()
         };
+        fail_pending(&self.state);
         match ws {
             Some(ws) => {
                 let _ = ws.close();

@@ -55,16 +55,23 @@ pub(crate) async fn list_page(
     let page = q
         .page_size
         .unwrap_or(u64::from(c.app.config.default_page).min(u64::from(c.app.config.max_page)));
-    // The cursor is of the stored record (before On GET shapes it), as the
-    // next read compares stored records with it.
-    let sort = cursor.then(|| q.sort.clone());
-    let next = |text: &str| -> Option<String> {
+    // The cursor is built from the last record as the caller sees it (after
+    // On GET, so it carries nothing the script hides), when a full page says
+    // more may follow. None with `distinct` (`after` does not combine with
+    // it), nor when a sort field is missing from the record (`select` dropped
+    // it, or the script hid it): a cursor without it would skip or repeat.
+    let sort = (cursor && q.distinct.is_none()).then(|| q.sort.clone());
+    let next = |stored: usize, last: Option<&Value>| -> Option<String> {
         let sort = sort.as_ref()?;
-        let rows: Vec<Value> = serde_json::from_str(text).ok()?;
-        if (rows.len() as u64) < page {
+        let last = last?;
+        if (stored as u64) < page
+            || sort
+                .iter()
+                .any(|k| sdk_core::query::get_path(last, &k.field).is_none())
+        {
             return None;
         }
-        let cursor = sdk_core::query::Cursor::after_record(rows.last()?, sort)?.encode();
+        let cursor = sdk_core::query::Cursor::after_record(last, sort)?.encode();
         // Percent-encoded: a header carries visible ASCII only.
         Some(form_urlencoded::byte_serialize(cursor.as_bytes()).collect())
     };
@@ -76,12 +83,19 @@ pub(crate) async fn list_page(
         .map_err(store_error)?
     {
         Found::Records(text) if cfg.config.events.get.is_none() && load_scripts.is_empty() => {
-            let after = next(&text);
+            let after = match &sort {
+                Some(_) => {
+                    let rows: Vec<Value> =
+                        serde_json::from_str(&text).map_err(ApiError::internal)?;
+                    next(rows.len(), rows.last())
+                }
+                None => None,
+            };
             return Ok((Answer::Raw(text), after));
         }
         Found::Records(text) => {
-            let after = next(&text);
             let rows: Vec<Value> = serde_json::from_str(&text).map_err(ApiError::internal)?;
+            let stored = rows.len();
             let mut out = Vec::with_capacity(rows.len());
             for mut row in rows {
                 for (property, related, rcfg) in &load_scripts {
@@ -107,6 +121,7 @@ pub(crate) async fn list_page(
                     },
                 }
             }
+            let after = next(stored, out.last());
             return Ok((Answer::Json(Value::Array(out), 200), after));
         }
         Found::Count(n) => Answer::Json(json!(n), 200),
