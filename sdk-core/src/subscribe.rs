@@ -19,6 +19,10 @@ use std::collections::HashSet;
 /// How many write subscriptions one connection may hold.
 pub const MAX_WRITE_SUBSCRIPTIONS: usize = 64;
 
+/// How many regular expressions one connection's subscriptions may hold in
+/// all (each is compiled, up to 1 MiB, and kept while the subscription lives).
+pub const MAX_SUBSCRIPTION_REGEXES: usize = 8;
+
 /// How many matching record ids one connection's subscriptions remember in
 /// all, to report the write after which one stops matching (a bound on the
 /// memory a connection can make the server hold: about 200 KB). A subscription
@@ -120,6 +124,16 @@ impl WriteFilters {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.subs.is_empty()
+    }
+
+    /// How many regular expressions the subscriptions other than `id` hold.
+    pub fn regexes_besides(&self, id: u64) -> usize {
+        self.subs
+            .iter()
+            .filter(|s| s.id != id)
+            .filter_map(|s| s.filter.as_ref())
+            .map(Filter::regexes)
+            .sum()
     }
 
     /// Whether any subscription is to `collection`.
@@ -369,6 +383,13 @@ mod tests {
         assert!(subscription_filter(&json!("age >>> 3"), None).is_err());
         assert!(subscription_filter(&json!({"age": {"$nope": 1}}), None).is_err());
         assert!(subscription_filter(&json!(3), None).is_err());
+        // Regular expressions are counted, for the connection's budget.
+        let two = json!({"$or": [{"a": {"$regex": "x"}}, {"b": {"$not": {"$regex": "y"}}}]});
+        let two = subscription_filter(&two, None).expect("object");
+        assert_eq!(two.as_ref().map(|f| f.regexes()), Some(2));
+        subs.add(1, "d", Value::Null, None);
+        subs.add(2, "d", Value::Null, two);
+        assert_eq!((subs.regexes_besides(1), subs.regexes_besides(2)), (2, 0));
         let mine = subscription_filter(&json!("owner = @me"), Some("u1")).expect("@me");
         assert!(mine.is_some_and(|f| f.matches(&json!({"owner": "u1"}))));
     }

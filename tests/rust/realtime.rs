@@ -466,4 +466,17 @@ async fn a_subscription_names_the_writes_its_client_received_while_it_was_made()
         let refused = text_frame(&mut ws).await;
         assert_eq!(refused["code"], "invalid_body", "{refused}");
     }
+    // A connection's subscriptions hold 8 regular expressions at most.
+    for id in 10..=18 {
+        let ask = json!({"action": "subscribeWrites", "id": id, "collection": "scores",
+                         "query": {"name": {"$regex": format!("^a{id}")}}});
+        ws.send(Message::text(ask.to_string())).await.expect("send");
+        let answer = text_frame(&mut ws).await;
+        if id < 18 {
+            assert_eq!(answer["action"], "subscribeWrites", "{answer}");
+        } else {
+            assert_eq!(answer["code"], "rate_limited", "{answer}");
+            assert_eq!(answer["id"], 18);
+        }
+    }
 }

@@ -9,7 +9,9 @@ use crate::service::records::{self, Outcome, QueryInput};
 use crate::service::{Caller, Ctx, Origin};
 use futures_util::{SinkExt, StreamExt};
 use sdk_core::collection::Access;
-use sdk_core::subscribe::{MAX_WRITE_SUBSCRIPTIONS, WriteFilters, subscription_filter};
+use sdk_core::subscribe::{
+    MAX_SUBSCRIPTION_REGEXES, MAX_WRITE_SUBSCRIPTIONS, WriteFilters, subscription_filter,
+};
 use sdk_core::ws::{
     ClientMessage, PONG_FRAME, WriteAction, WriteSubscription, channel_frame, connection_frame,
     error_frame, notifications, notifications_frame, read_frame, subscribed_frame,
@@ -452,6 +454,16 @@ fn subscribe_writes(app: &App, conn: &mut Conn, sub: WriteSubscription) -> Resul
     }
     let filter =
         subscription_filter(&sub.query, conn.user.as_deref()).map_err(|e| e.to_error_body())?;
+    let regexes = filter.as_ref().map_or(0, |f| f.regexes());
+    if regexes > 0 && conn.writes.regexes_besides(sub.id) + regexes > MAX_SUBSCRIPTION_REGEXES {
+        return Err(ErrorBody::new(
+            ErrorCode::RateLimited,
+            format!(
+                "a connection's subscriptions may hold {MAX_SUBSCRIPTION_REGEXES} regular \
+                 expressions at most; end one first"
+            ),
+        ));
+    }
     conn.writes.add(sub.id, sub.collection, sub.query, filter);
     Ok(())
 }

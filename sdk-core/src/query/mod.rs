@@ -592,6 +592,17 @@ impl Filter {
         out
     }
 
+    /// How many regular expressions (`$regex`) the filter holds:
+    /// each is compiled and kept while the filter lives.
+    pub fn regexes(&self) -> usize {
+        match self {
+            Self::And(v) | Self::Or(v) => v.iter().map(Self::regexes).sum(),
+            Self::Not(f) => f.regexes(),
+            Self::Regex { .. } => 1,
+            _ => 0,
+        }
+    }
+
     fn collect_fields<'a>(&'a self, out: &mut Vec<&'a Path>) {
         match self {
             Self::All => {}
