@@ -661,6 +661,25 @@ pub async fn connect(sdk: &rucksack::Sdk) -> rucksack::Realtime {
     }
 }
 
+/// The next text frame of a raw socket, as JSON, within 5 s.
+pub async fn text_frame<S, E>(ws: &mut S) -> serde_json::Value
+where
+    S: futures_util::Stream<Item = Result<tokio_tungstenite::tungstenite::Message, E>> + Unpin,
+    E: std::fmt::Debug,
+{
+    use futures_util::StreamExt;
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a frame within 5 s")
+            .expect("open")
+            .expect("a frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+            return serde_json::from_str(t.as_str()).expect("json");
+        }
+    }
+}
+
 /// Raw HTTP, for requests the SDK would not send as an attacker does.
 pub mod raw {
     use super::{ADMIN_KEY, API_KEY, PASSWORD, Server, email};

@@ -387,25 +387,6 @@ async fn a_subscription_never_shows_a_record_its_reader_may_not_read() {
     assert!(more.is_err(), "bob's record never reaches ann: {more:?}");
 }
 
-/// The next text frame of a raw socket, as JSON, within 5 s.
-async fn text_frame<S, E>(ws: &mut S) -> Value
-where
-    S: futures_util::Stream<Item = Result<tokio_tungstenite::tungstenite::Message, E>> + Unpin,
-    E: std::fmt::Debug,
-{
-    use futures_util::StreamExt;
-    loop {
-        let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("a frame within 5 s")
-            .expect("open")
-            .expect("a frame");
-        if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
-            return serde_json::from_str(t.as_str()).expect("json");
-        }
-    }
-}
-
 /// The protocol under the SDKs' `subscribe`: a subscription asked for with
 /// `since` (the last number the client had) is answered with the numbers of
 /// the writes sent to it after that, before the subscription was in place,
@@ -413,6 +394,7 @@ where
 #[tokio::test]
 async fn a_subscription_names_the_writes_its_client_received_while_it_was_made() {
     use e2e::raw::{create, user};
+    use e2e::text_frame;
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
     let server = Server::start();

@@ -3,7 +3,7 @@
 //! such a thing. See SECURITY.md for the threat model and the table of findings.
 
 use e2e::raw::{admin, call, configure, create, json, make_key, user};
-use e2e::{API_KEY, PASSWORD, Server};
+use e2e::{API_KEY, PASSWORD, Server, text_frame};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -206,28 +206,14 @@ async fn relations_load_records_as_a_direct_read_shows_them() {
     let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
         .await
         .expect("connect");
-    next_text(&mut ws).await;
+    text_frame(&mut ws).await;
     ws.send(Message::text(
         json!({"action": "find", "collection": "cards", "query": {}}).to_string(),
     ))
     .await
     .expect("send");
-    let found = next_text(&mut ws).await;
+    let found = text_frame(&mut ws).await;
     assert!(found["response"][0].get("secret").is_none(), "{found}");
-}
-
-/// The next text frame as JSON, within 5 s.
-async fn next_text(ws: &mut Ws) -> Value {
-    loop {
-        let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("a frame within 5 s")
-            .expect("open")
-            .expect("a frame");
-        if let Message::Text(t) = m {
-            return serde_json::from_str(t.as_str()).expect("json");
-        }
-    }
 }
 
 #[tokio::test]
@@ -320,13 +306,13 @@ async fn a_page_of_another_origin_cannot_use_the_cookie_on_a_websocket() {
     )
     .await
     .expect("anonymous connection");
-    next_text(&mut ws).await;
+    text_frame(&mut ws).await;
     ws.send(Message::text(
         json!({"action": "create", "collection": "posts", "data": {"t": 1}}).to_string(),
     ))
     .await
     .expect("send");
-    let answer = next_text(&mut ws).await;
+    let answer = text_frame(&mut ws).await;
     assert_eq!(answer["code"], "unauthenticated", "{answer}");
     assert_eq!(count(&server, "posts").await, 0);
     // The server's own origin, and a client that is no browser page, keep working.
@@ -334,7 +320,7 @@ async fn a_page_of_another_origin_cannot_use_the_cookie_on_a_websocket() {
     let mut ws = raw_ws(&server, "", &[cookie.clone(), own])
         .await
         .expect("same origin");
-    next_text(&mut ws).await;
+    text_frame(&mut ws).await;
     raw_ws(&server, "", &[cookie]).await.expect("no origin");
     // A listed origin may use the cookie.
     let listed = Server::start_with(&["--cors-origins", "https://app.example.com"]);
@@ -367,7 +353,7 @@ async fn signed_in_ws(server: &Server, token: &str) -> Ws {
     let mut ws = raw_ws(server, &format!("ws?apiKey={API_KEY}&token={token}"), &[])
         .await
         .expect("connect");
-    next_text(&mut ws).await;
+    text_frame(&mut ws).await;
     ws
 }
 
@@ -420,7 +406,7 @@ async fn sockets_end_with_their_session_or_key() {
     kept.send(Message::text(json!({"action": "ping"}).to_string()))
         .await
         .expect("send");
-    assert_eq!(next_text(&mut kept).await["action"], "pong");
+    assert_eq!(text_frame(&mut kept).await["action"], "pong");
 
     // Account deletion.
     let (_, token) = user(&server, "delete-ws").await;
@@ -439,7 +425,7 @@ async fn sockets_end_with_their_session_or_key() {
     let mut ws = raw_ws(&server, &format!("ws?apiKey={key}"), &[])
         .await
         .expect("connect with the key");
-    next_text(&mut ws).await;
+    text_frame(&mut ws).await;
     let r = admin(
         &server,
         reqwest::Method::DELETE,
@@ -457,7 +443,7 @@ async fn act(ws: &mut Ws, action: Value) -> Value {
     ws.send(Message::text(action.to_string()))
         .await
         .expect("send");
-    next_text(ws).await
+    text_frame(ws).await
 }
 
 #[tokio::test]
@@ -544,7 +530,7 @@ async fn channel_actions_follow_the_named_collections_rules_switches_and_scripts
         .await
         .expect("message");
     assert_eq!(r.status(), 201);
-    let told = next_text(&mut ws).await;
+    let told = text_frame(&mut ws).await;
     assert_eq!(
         told["action"], "create",
         "the member hears of the message: {told}"
@@ -568,7 +554,7 @@ async fn the_realtime_history_is_bounded_in_bytes() {
     let mut first = raw_ws(&server, &format!("ws?apiKey={API_KEY}&stream=1"), &[])
         .await
         .expect("connect");
-    let hello = next_text(&mut first).await;
+    let hello = text_frame(&mut first).await;
     let stream = hello["stream"].as_str().expect("stream").to_owned();
     let start = hello["seq"].as_u64().expect("seq");
     let big = "x".repeat(200_000);
@@ -591,14 +577,14 @@ async fn the_realtime_history_is_bounded_in_bytes() {
             )
             .await
             .expect("connect");
-            next_text(&mut ws).await;
+            text_frame(&mut ws).await;
             ws.send(Message::text(
                 json!({"action": "resume", "stream": stream, "since": since}).to_string(),
             ))
             .await
             .expect("send");
             loop {
-                let m = next_text(&mut ws).await;
+                let m = text_frame(&mut ws).await;
                 if m["action"] == "resume" {
                     return m;
                 }
@@ -612,7 +598,7 @@ async fn the_realtime_history_is_bounded_in_bytes() {
     // need not be consecutive; a bus shared by processes spaces them).
     let mut newest = 0;
     for _ in 0..8 {
-        newest = next_text(&mut first).await["seq"]
+        newest = text_frame(&mut first).await["seq"]
             .as_u64()
             .expect("numbered");
     }
@@ -628,7 +614,7 @@ async fn a_key_revoked_from_the_command_line_ends_its_sockets_by_the_next_heartb
     let mut ws = raw_ws(&server, &format!("ws?apiKey={key}"), &[])
         .await
         .expect("connect with the key");
-    next_text(&mut ws).await;
+    text_frame(&mut ws).await;
     // Another process, sharing only the database, revokes it.
     let out = e2e::command_on(&server.data_dir)
         .args(["keys", "revoke", &id])

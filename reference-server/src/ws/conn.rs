@@ -468,6 +468,20 @@ fn subscribe_writes(app: &App, conn: &mut Conn, sub: WriteSubscription) -> Resul
     Ok(())
 }
 
+/// A write event's collection configuration: the one it carries, else the
+/// current one (kept in `slot`), borrowed so fan-out clones nothing.
+fn config_of<'a>(
+    app: &App,
+    carried: &'a Option<Arc<crate::app::Collection>>,
+    collection: &str,
+    slot: &'a mut Option<Arc<crate::app::Collection>>,
+) -> &'a crate::app::Collection {
+    match carried {
+        Some(c) => c,
+        None => slot.insert(app.collection(collection)),
+    }
+}
+
 /// Whether this connection is sent `item` of a write: it names no channel or
 /// one the connection is in, and the read rule lets its user read it.
 fn sees(config: &crate::app::Collection, conn: &Conn, item: &WriteItem) -> bool {
@@ -534,14 +548,8 @@ async fn matched_since(app: &Arc<App>, conn: &mut Conn, id: u64, since: u64) -> 
         if !conn.writes.watches(collection) {
             continue;
         }
-        let looked_up;
-        let config: &crate::app::Collection = match config {
-            Some(c) => c,
-            None => {
-                looked_up = app.collection(collection);
-                &looked_up
-            }
-        };
+        let mut looked_up = None;
+        let config = config_of(app, config, collection, &mut looked_up);
         let deleted = *action == WriteAction::Delete;
         for (i, item) in items.iter().enumerate() {
             if !sees(config, conn, item) {
@@ -600,14 +608,8 @@ pub fn deliver(app: &App, conn: &mut Conn, ev: &Event, out: &mut Out) {
             config,
             items,
         } => {
-            let looked_up;
-            let config: &crate::app::Collection = match config {
-                Some(c) => c,
-                None => {
-                    looked_up = app.collection(collection);
-                    &looked_up
-                }
-            };
+            let mut looked_up = None;
+            let config = config_of(app, config, collection, &mut looked_up);
             let visible = |conn: &Conn, item: &WriteItem| sees(config, conn, item);
             if let Some(filter) = &conn.notify {
                 if filter.as_ref().is_some_and(|f| !f.contains(collection)) {
