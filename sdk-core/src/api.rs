@@ -3,12 +3,13 @@
 //! answers into results.
 
 use crate::error::Error;
-use crate::files::{RenameFile, check_bucket, check_filename};
+use crate::files::{check_bucket, check_filename};
+use crate::json::{JsonView, ObjectWriter};
 use crate::names::{check_collection_name, check_id};
 use crate::routes::{COLLECTIONS, HEALTH, LOGIN, LOGOUT, ME, PASSWORD, REGISTER, UPLOADS, path};
 use crate::session::Session;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Body of `POST /register` and `POST /login`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,6 +118,40 @@ pub struct KeyMade {
     pub key: String,
 }
 
+/// A JSON value as the text a call sends: the native SDK's `serde_json`
+/// values become text once, and a browser's `JSON.stringify` gives it as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonText(String);
+
+impl JsonText {
+    /// Wraps text that is JSON (a browser's `JSON.stringify`, say); the
+    /// server checks it all the same.
+    pub fn new(text: String) -> Self {
+        Self(text)
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn starts_with(&self, c: char) -> bool {
+        self.0.trim_start().starts_with(c)
+    }
+}
+
+impl From<&Value> for JsonText {
+    fn from(v: &Value) -> Self {
+        Self(v.to_string())
+    }
+}
+
+impl From<Value> for JsonText {
+    fn from(v: Value) -> Self {
+        Self(v.to_string())
+    }
+}
+
 /// An HTTP method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -182,25 +217,25 @@ pub enum Call {
     /// with [`next_after`].
     FindPage(String, Vec<(String, String)>),
     /// `db.insertMany(collection, objects)`: `POST /<c>` with an array, all or nothing.
-    InsertMany(String, Value),
+    InsertMany(String, JsonText),
     /// `db.updateMany(collection, filter, spec)`: `PATCH /<c>?<filter>` with an update spec.
-    UpdateMany(String, Vec<(String, String)>, Value),
+    UpdateMany(String, Vec<(String, String)>, JsonText),
     /// `db.deleteMany(collection, filter)`: `DELETE /<c>?<filter>`.
     DeleteMany(String, Vec<(String, String)>),
     /// `db.saveCollection(collection, objects)`: `PUT /<c>`, replacing every record (admin key).
-    SaveCollection(String, Value),
+    SaveCollection(String, JsonText),
     /// The admin's `GET /collections/<name>`: the collection's configuration.
     GetCollectionConfig(String),
     /// The admin's `PUT /collections/<name>`: sets the collection's configuration.
-    SetCollectionConfig(String, Value),
+    SetCollectionConfig(String, JsonText),
     /// `db.getResource(collection, id)`
     GetResource(String, String),
     /// `db.createResource(collection, data)`
-    CreateResource(String, Value),
+    CreateResource(String, JsonText),
     /// `db.updateResource(collection, id, data)`: merge; a `null` value removes the field.
-    UpdateResource(String, String, Value),
+    UpdateResource(String, String, JsonText),
     /// `db.overwriteResource(collection, id, data)`: replace.
-    OverwriteResource(String, String, Value),
+    OverwriteResource(String, String, JsonText),
     /// `db.deleteResource(collection, id)`
     DeleteResource(String, String),
     /// `storage.uploadFile(file, filename, bucket)`: the transport adds the file as the
@@ -274,14 +309,14 @@ fn url_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// What an answer gives the app, from [`Client::complete_answer`].
+/// What an answer gives the app, from [`Client::complete_view`].
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
     /// The body as the server sent it (JSON text), for the app as it is.
     Body,
-    /// A value the SDK returns instead of the body (register and login give `{ id }`).
-    Value(Value),
+    /// JSON text the SDK returns instead of the body (register and login give `{ id }`).
+    Json(String),
     /// The body is bytes (a file), not JSON.
     Bytes,
 }
@@ -420,55 +455,59 @@ impl Client {
             check_id(u).map_err(|e| Error::InvalidArgument(format!("user {}", e.message)))?;
             Ok(u.to_owned())
         };
-        let json_body = |v: Value| Body::Json(v.to_string());
-        let object = |v: &Value| -> Result<Body, Error> {
-            if v.is_object() {
-                Ok(Body::Json(v.to_string()))
+        let object = |v: &JsonText| -> Result<Body, Error> {
+            if v.starts_with('{') {
+                Ok(Body::Json(v.0.clone()))
             } else {
                 Err(Error::InvalidArgument("data must be an object".into()))
             }
         };
+        let array = |v: &JsonText| -> Result<Body, Error> {
+            if v.starts_with('[') {
+                Ok(Body::Json(v.0.clone()))
+            } else {
+                Err(Error::InvalidArgument("objects must be an array".into()))
+            }
+        };
+        let credentials = |c: &Credentials| {
+            let w = ObjectWriter::new().str("email", &c.email);
+            Body::Json(w.str("password", &c.password).finish())
+        };
         let (method, path, body) = match call {
-            Call::Register(c) => (Post, path(REGISTER), json_body(json!(c))),
-            Call::Login(c) => (Post, path(LOGIN), json_body(json!(c))),
+            Call::Register(c) => (Post, path(REGISTER), credentials(c)),
+            Call::Login(c) => (Post, path(LOGIN), credentials(c)),
             Call::Logout => (Post, path(LOGOUT), Body::Empty),
             Call::Me => (Get, path(ME), Body::Empty),
             Call::ChangePassword { current, new } => (
                 Post,
                 format!("/{ME}/{PASSWORD}"),
-                json_body(json!({"currentPassword": current, "newPassword": new})),
+                Body::Json(
+                    ObjectWriter::new()
+                        .str("currentPassword", current)
+                        .str("newPassword", new)
+                        .finish(),
+                ),
             ),
             Call::DeleteAccount(password) => {
-                (Delete, path(ME), json_body(json!({ "password": password })))
+                let body = ObjectWriter::new().str("password", password).finish();
+                (Delete, path(ME), Body::Json(body))
             }
             Call::GetCollectionList => (Get, path(COLLECTIONS), Body::Empty),
             Call::CreateNewCollection(name) => {
                 check_collection_name(name).map_err(|e| Error::InvalidArgument(e.message))?;
-                let body = json!(CreateCollectionRequest {
-                    collection_name: name.clone()
-                });
-                (Post, path(COLLECTIONS), json_body(body))
+                let body = ObjectWriter::new().str("collectionName", name).finish();
+                (Post, path(COLLECTIONS), Body::Json(body))
             }
             Call::GetCollection(c) => (Get, coll(c)?, Body::Empty),
             Call::Find(c, params) | Call::FindPage(c, params) => {
                 (Get, with_query(coll(c)?, params), Body::Empty)
             }
-            Call::InsertMany(c, items) => {
-                if !items.is_array() {
-                    return Err(Error::InvalidArgument("objects must be an array".into()));
-                }
-                (Post, coll(c)?, json_body(items.clone()))
-            }
+            Call::InsertMany(c, items) => (Post, coll(c)?, array(items)?),
             Call::UpdateMany(c, params, spec) => {
                 (Patch, with_query(coll(c)?, params), object(spec)?)
             }
             Call::DeleteMany(c, params) => (Delete, with_query(coll(c)?, params), Body::Empty),
-            Call::SaveCollection(c, items) => {
-                if !items.is_array() {
-                    return Err(Error::InvalidArgument("objects must be an array".into()));
-                }
-                (Put, coll(c)?, json_body(items.clone()))
-            }
+            Call::SaveCollection(c, items) => (Put, coll(c)?, array(items)?),
             Call::GetCollectionConfig(c) => {
                 (Get, format!("/{COLLECTIONS}{}", coll(c)?), Body::Empty)
             }
@@ -503,11 +542,8 @@ impl Client {
                 let path = format!("/{UPLOADS}/{}", file(current)?);
                 file(new)?;
                 bucket(b)?;
-                let body = json!(RenameFile {
-                    filename: new.clone(),
-                    bucket: b.clone()
-                });
-                (Patch, path, json_body(body))
+                let body = ObjectWriter::new().str("filename", new).str("bucket", b);
+                (Patch, path, Body::Json(body.finish()))
             }
             Call::OverwriteFile(f) => {
                 let path = format!("/{UPLOADS}/{}", file(f)?);
@@ -532,22 +568,32 @@ impl Client {
     /// register, login and logout. The result is the JSON value the Backpack
     /// document shows for that method.
     pub fn complete(&mut self, call: &Call, status: u16, body: &[u8]) -> Result<Value, Error> {
-        match self.complete_answer(call, status, body)? {
-            Answer::Body => decode(body),
-            Answer::Value(v) => Ok(v),
-            Answer::Bytes => Ok(Value::Null),
+        let json = serde_json::from_slice::<Value>(body).ok();
+        match self.complete_view(call, status, json.as_ref().as_ref(), "") {
+            // Rebuilt with the per-field errors and the text of a body that is not JSON.
+            Err(Error::Api { .. }) => Err(Error::from_response(status, body)),
+            Err(e) => Err(e),
+            Ok(Answer::Body) => match json {
+                Some(v) => Ok(v),
+                None => decode(body),
+            },
+            Ok(Answer::Json(text)) => decode(text.as_bytes()),
+            Ok(Answer::Bytes) => Ok(Value::Null),
         }
     }
 
-    /// [`Client::complete`], without decoding a body the app gets as it is:
-    /// [`Answer::Body`] says to hand the body over (a browser parses it with
-    /// its own `JSON.parse`, once). Errors, the session's changes and the
-    /// answers the SDK reshapes are handled here all the same.
-    pub fn complete_answer(
+    /// [`Client::complete`] for an answer already parsed (`json`, `None` when
+    /// the body is not JSON; `text` is the body, for an error that is not
+    /// JSON), whoever parsed it: a browser parses with its own `JSON.parse`,
+    /// once. [`Answer::Body`] says to hand the body over as it is. Errors, the
+    /// session's changes and the answers the SDK reshapes are handled here;
+    /// an error's per-field `errors` are the caller's to add from its `json`.
+    pub fn complete_view<J: JsonView>(
         &mut self,
         call: &Call,
         status: u16,
-        body: &[u8],
+        json: Option<&J>,
+        text: &str,
     ) -> Result<Answer, Error> {
         if matches!(call, Call::Logout) && matches!(status, 200..=299 | 401)
             || matches!(call, Call::DeleteAccount(_)) && (200..300).contains(&status)
@@ -555,7 +601,7 @@ impl Client {
             self.session.clear();
         }
         if !(200..300).contains(&status) {
-            let e = Error::from_response(status, body);
+            let e = Error::from_answer(status, json, text);
             // The server no longer knows the session (it expired, or ended
             // elsewhere): the client is signed out.
             if status == 401 && e.code() == Some(&crate::ErrorCode::Unauthenticated) {
@@ -563,21 +609,20 @@ impl Client {
             }
             return Err(e);
         }
+        let not_json = || Error::Decode("the answer is not JSON".into());
         match call {
             Call::Register(_) | Call::Login(_) => {
-                let v: Value = decode(body)?;
-                let field = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-                let (Some(id), Some(token)) = (field("id"), field("token")) else {
+                let v = json.ok_or_else(not_json)?;
+                let (Some(id), Some(token)) = (v.str_at("id"), v.str_at("token")) else {
                     return Err(Error::Decode("the answer lacks the id or the token".into()));
                 };
-                let auth = AuthResponse { id, token };
-                self.session.sign_in(auth.id.clone(), auth.token);
-                Ok(Answer::Value(json!(UserId { id: auth.id })))
+                let answer = ObjectWriter::new().str("id", &id).finish();
+                self.session.sign_in(id, token);
+                Ok(Answer::Json(answer))
             }
             Call::Me => {
-                let me: Value = decode(body)?;
-                if let Some(id) = me.get("id").and_then(Value::as_str) {
-                    self.session.learn_user_id(id);
+                if let Some(id) = json.ok_or_else(not_json)?.str_at("id") {
+                    self.session.learn_user_id(&id);
                 }
                 Ok(Answer::Body)
             }
@@ -641,6 +686,7 @@ pub fn encode_query(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
+    use serde_json::json;
 
     #[test]
     fn the_next_pages_cursor_is_read_from_its_header() {
@@ -681,17 +727,17 @@ mod tests {
                 "/messages/a1",
             ),
             (
-                Call::CreateResource("m".into(), json!({})),
+                Call::CreateResource("m".into(), json!({}).into()),
                 Method::Post,
                 "/m",
             ),
             (
-                Call::UpdateResource("m".into(), "a".into(), json!({})),
+                Call::UpdateResource("m".into(), "a".into(), json!({}).into()),
                 Method::Patch,
                 "/m/a",
             ),
             (
-                Call::OverwriteResource("m".into(), "a".into(), json!({})),
+                Call::OverwriteResource("m".into(), "a".into(), json!({}).into()),
                 Method::Put,
                 "/m/a",
             ),
@@ -717,7 +763,7 @@ mod tests {
             .prepare(&Call::GetResource("t".into(), "a".into()))
             .expect("get");
         let create = c
-            .prepare(&Call::CreateResource("t".into(), json!({})))
+            .prepare(&Call::CreateResource("t".into(), json!({}).into()))
             .expect("create");
         let delete = c
             .prepare(&Call::DeleteResource("t".into(), "a".into()))
@@ -818,7 +864,7 @@ mod tests {
         for call in [
             Call::GetCollection("../users".into()),
             Call::GetResource("m".into(), "a/b".into()),
-            Call::CreateResource("m".into(), json!([1, 2])),
+            Call::CreateResource("m".into(), json!([1, 2]).into()),
             Call::CreateNewCollection("users".into()),
         ] {
             assert!(

@@ -1,5 +1,6 @@
 //! Errors: the JSON body the server sends, its stable codes, and the client error.
 
+use crate::json::JsonView;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -234,9 +235,10 @@ impl ErrorBody {
     /// optionally an `errors` object (read by hand rather than by serde, so
     /// the browser build carries no typed decoding).
     pub fn from_json(v: &Value) -> Option<Self> {
+        let (code, message) = error_parts(&v)?;
         Some(Self {
-            code: ErrorCode::parse(v.get("code")?.as_str()?),
-            message: v.get("message")?.as_str()?.to_owned(),
+            code,
+            message,
             errors: match v.get("errors") {
                 None | Some(Value::Null) => None,
                 Some(Value::Object(m)) => Some(m.clone()),
@@ -313,37 +315,61 @@ impl Error {
     /// shape (a proxy's HTML page, say) still give a usable error.
     pub fn from_response(status: u16, body: &[u8]) -> Self {
         let json = serde_json::from_slice::<Value>(body).ok();
-        match json.as_ref().and_then(ErrorBody::from_json) {
-            Some(b) => Self::Api {
-                status,
-                code: b.code,
-                message: b.message,
-                errors: b.errors.map(Box::new),
-            },
-            None => {
-                let text = String::from_utf8_lossy(body);
-                let message = json
-                    .as_ref()
-                    .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
-                    .unwrap_or_else(|| text.chars().take(200).collect());
-                let code = match status {
-                    401 => ErrorCode::Unauthenticated,
-                    403 => ErrorCode::Forbidden,
-                    404 => ErrorCode::NotFound,
-                    405 => ErrorCode::MethodNotAllowed,
-                    413 => ErrorCode::PayloadTooLarge,
-                    503 => ErrorCode::Unavailable,
-                    507 => ErrorCode::StorageFull,
-                    _ => ErrorCode::Other(format!("http_{status}")),
-                };
-                Self::Api {
-                    status,
-                    code,
-                    message,
-                    errors: None,
-                }
-            }
+        let mut e = Self::from_answer(
+            status,
+            json.as_ref().as_ref(),
+            &String::from_utf8_lossy(body),
+        );
+        if let (Self::Api { errors, .. }, Some(b)) =
+            (&mut e, json.as_ref().and_then(ErrorBody::from_json))
+        {
+            *errors = b.errors.map(Box::new);
         }
+        e
+    }
+
+    /// [`Error::from_response`] for a body already parsed (`json`, when it is
+    /// JSON) and its text, whoever parsed it; per-field `errors` are left to
+    /// the caller, who has them in its own JSON values.
+    pub fn from_answer<J: JsonView>(status: u16, json: Option<&J>, text: &str) -> Self {
+        if let Some((code, message)) = json.and_then(error_parts) {
+            return Self::Api {
+                status,
+                code,
+                message,
+                errors: None,
+            };
+        }
+        let message = json
+            .and_then(|v| v.str_at("message"))
+            .unwrap_or_else(|| text.chars().take(200).collect());
+        let code = match status {
+            401 => ErrorCode::Unauthenticated,
+            403 => ErrorCode::Forbidden,
+            404 => ErrorCode::NotFound,
+            405 => ErrorCode::MethodNotAllowed,
+            413 => ErrorCode::PayloadTooLarge,
+            503 => ErrorCode::Unavailable,
+            507 => ErrorCode::StorageFull,
+            _ => ErrorCode::Other(["http_", &crate::json::uint_text(status.into())].concat()),
+        };
+        Self::Api {
+            status,
+            code,
+            message,
+            errors: None,
+        }
+    }
+}
+
+/// The `code` and `message` of an error body (`{code, message, errors?}`,
+/// with `errors` an object or absent), however it was parsed.
+pub fn error_parts<J: JsonView>(v: &J) -> Option<(ErrorCode, String)> {
+    let code = ErrorCode::parse(&v.str_at("code")?);
+    let message = v.str_at("message")?;
+    match v.get("errors") {
+        Some(e) if !e.is_null() && !e.is_object() => None,
+        _ => Some((code, message)),
     }
 }
 

@@ -16,6 +16,8 @@
 //! * [`files`] — file names, buckets and file metadata records.
 //! * [`query`] — the query language: one filter tree, three spellings, an evaluator.
 //! * [`update`] — update specs (`$set`, `$inc`, ...) for writes to many records.
+//! * [`json`] — JSON read through a view and written by hand, so the browser
+//!   build uses the JavaScript engine's JSON.
 //! * [`error`] — the wire error body, the stable error codes, the client error.
 //!
 //! The native SDK and the WASM SDK only carry [`api::HttpRequest`]s to the server
@@ -25,6 +27,7 @@ pub mod api;
 pub mod collection;
 pub mod error;
 pub mod files;
+pub mod json;
 pub mod names;
 pub mod query;
 pub mod realtime;

@@ -13,8 +13,9 @@
 //! missed, or answers `gap: true` when the history no longer reaches back that far
 //! (then the app should re-read what it shows).
 
-use crate::error::ErrorBody;
-use crate::ws::{Channel, ClientMessage, WriteSubscription};
+use crate::error::{ErrorBody, error_parts};
+use crate::json::{JsonView, ObjectWriter, push_string, push_uint};
+use crate::ws::{Channel, ClientMessage};
 use serde_json::Value;
 use std::collections::VecDeque;
 
@@ -76,6 +77,60 @@ pub enum Incoming {
     Nothing,
 }
 
+/// A message the app sends through a [`Link`]. The frames are built as text,
+/// so a browser needs no JSON serializer: payloads (records, queries,
+/// application messages) are JSON text the caller already has.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outgoing {
+    /// A frame sent as it is: an action, an application message.
+    Frame(String),
+    /// `subscribeNotifications` (of these collections, or all), restored after a reconnect.
+    Notifications(Option<Vec<String>>),
+    /// `subscribeWrites`, answered by the server and restored after a reconnect.
+    SubscribeWrites {
+        /// The client's number for it.
+        id: u64,
+        /// The collection.
+        collection: String,
+        /// The query as JSON text: a `where` string, a Mongo-style object, or `null`.
+        query: String,
+    },
+    /// `unsubscribeWrites`.
+    UnsubscribeWrites(u64),
+}
+
+impl From<&ClientMessage> for Outgoing {
+    fn from(m: &ClientMessage) -> Self {
+        match m {
+            ClientMessage::SubscribeNotifications { collections } => {
+                Self::Notifications(collections.clone())
+            }
+            ClientMessage::SubscribeWrites {
+                id,
+                collection,
+                query,
+                ..
+            } => Self::SubscribeWrites {
+                id: *id,
+                collection: collection.clone(),
+                query: query.to_string(),
+            },
+            ClientMessage::UnsubscribeWrites { id } => Self::UnsubscribeWrites(*id),
+            other => Self::Frame(other.to_json()),
+        }
+    }
+}
+
+/// A write subscription the link restores after a reconnect.
+#[derive(Debug, Clone, PartialEq)]
+struct Restore {
+    id: u64,
+    collection: String,
+    /// JSON text.
+    query: String,
+}
+
 /// What the clock says to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tick {
@@ -97,7 +152,7 @@ pub struct Link {
     channels: Vec<Channel>,
     notify: Option<Option<Vec<String>>>,
     /// The write subscriptions to restore after a reconnect, by id.
-    writes: Vec<WriteSubscription>,
+    writes: Vec<Restore>,
     /// Write subscriptions asked for and not answered yet.
     pending: Vec<u64>,
     /// While some are pending, the untagged write frames received, by number:
@@ -161,45 +216,55 @@ impl Link {
 
     /// A message the app sends: the frame to send now, or `None` when it was
     /// queued until the connection is back. Fails when the queue is full.
-    pub fn send(&mut self, msg: &ClientMessage, now_ms: u64) -> Result<Option<String>, ErrorBody> {
-        match msg {
-            ClientMessage::SubscribeNotifications { collections } => {
-                self.notify = Some(collections.clone());
+    pub fn send(
+        &mut self,
+        msg: impl Into<Outgoing>,
+        now_ms: u64,
+    ) -> Result<Option<String>, ErrorBody> {
+        let frame = match msg.into() {
+            Outgoing::Frame(f) => f,
+            Outgoing::Notifications(collections) => {
+                let mut w = ObjectWriter::action("subscribeNotifications");
+                if let Some(c) = &collections {
+                    w = w.strings("collections", c.iter().map(String::as_str));
+                }
+                self.notify = Some(collections);
+                w.finish()
             }
-            ClientMessage::SubscribeWrites {
+            Outgoing::SubscribeWrites {
                 id,
                 collection,
                 query,
-                since,
             } => {
-                let sub = WriteSubscription {
-                    id: *id,
-                    collection: collection.clone(),
-                    query: query.clone(),
-                };
                 // Numbered from what was received so far, so the answer can
                 // name the writes that arrive before the server has it.
-                let frame = ClientMessage::SubscribeWrites {
-                    id: *id,
-                    collection: collection.clone(),
-                    query: query.clone(),
-                    since: since.or(Some(self.last_seq)),
-                };
-                let sent = self.send_text(frame.to_json(), now_ms)?;
+                let frame = ObjectWriter::action("subscribeWrites")
+                    .uint("id", id)
+                    .str("collection", &collection)
+                    .raw("query", &query)
+                    .uint("since", self.last_seq)
+                    .finish();
+                let sent = self.send_text(frame, now_ms)?;
                 // Kept only once it is sent or queued.
-                self.writes.retain(|w| w.id != *id);
-                self.writes.push(sub);
-                if !self.pending.contains(id) {
-                    self.pending.push(*id);
+                self.writes.retain(|w| w.id != id);
+                self.writes.push(Restore {
+                    id,
+                    collection,
+                    query,
+                });
+                if !self.pending.contains(&id) {
+                    self.pending.push(id);
                 }
                 return Ok(sent);
             }
-            ClientMessage::UnsubscribeWrites { id } => {
-                self.writes.retain(|w| w.id != *id);
+            Outgoing::UnsubscribeWrites(id) => {
+                self.writes.retain(|w| w.id != id);
+                ObjectWriter::action("unsubscribeWrites")
+                    .uint("id", id)
+                    .finish()
             }
-            _ => {}
-        }
-        self.send_text(msg.to_json(), now_ms)
+        };
+        self.send_text(frame, now_ms)
     }
 
     /// A frame the app sends as is: as [`Link::send`].
@@ -222,22 +287,36 @@ impl Link {
 
     /// A text frame from the server, received at `now_ms`.
     pub fn on_frame(&mut self, text: &str, now_ms: u64) -> Incoming {
+        let json = serde_json::from_str::<Value>(text).ok();
+        self.on_frame_view(text, json.as_ref().as_ref(), now_ms)
+    }
+
+    /// [`Link::on_frame`] for a frame already parsed (`json`, `None` when it
+    /// is not JSON), whoever parsed it (a browser's `JSON.parse`).
+    pub fn on_frame_view<J: JsonView>(
+        &mut self,
+        text: &str,
+        json: Option<&J>,
+        now_ms: u64,
+    ) -> Incoming {
         self.last_frame_ms = now_ms;
-        let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(text) else {
+        let Some(m) = json.filter(|m| m.is_object()) else {
             return Incoming::Deliver(text.to_owned());
         };
-        let action = m.get("action").and_then(Value::as_str).unwrap_or_default();
-        match action {
-            "connection" => return self.greeted(&mut m),
+        let action = m.str_at("action").unwrap_or_default();
+        let uint = |k: &str| m.get(k).and_then(|v| v.uint());
+        match action.as_str() {
+            "connection" => return self.greeted(m),
             "pong" | "unsubscribeWrites" => return Incoming::Nothing,
             "subscribeWrites" => {
-                let Some(id) = m.get("id").and_then(Value::as_u64) else {
+                let Some(id) = uint("id") else {
                     return Incoming::Nothing;
                 };
-                let matched: Vec<u64> = match m.get("matched") {
-                    Some(Value::Array(a)) => a.iter().filter_map(Value::as_u64).collect(),
-                    _ => Vec::new(),
-                };
+                let matched: Vec<u64> = m
+                    .get("matched")
+                    .and_then(|a| a.items())
+                    .map(|a| a.iter().filter_map(JsonView::uint).collect())
+                    .unwrap_or_default();
                 let missed = self
                     .recent
                     .iter()
@@ -251,13 +330,17 @@ impl Link {
                     missed,
                 };
             }
-            "error" if m.get("request").and_then(Value::as_str) == Some("subscribeWrites") => {
-                if let Some(id) = m.get("id").and_then(Value::as_u64) {
+            "error" if m.str_at("request").as_deref() == Some("subscribeWrites") => {
+                if let Some(id) = uint("id") {
                     self.writes.retain(|w| w.id != id);
                     self.answered(id);
-                    let body = ErrorBody::from_json(&Value::Object(m)).unwrap_or_else(|| {
-                        ErrorBody::new(crate::ErrorCode::Internal, "the subscription was refused")
-                    });
+                    let body = match error_parts(m) {
+                        Some((code, message)) => ErrorBody::new(code, message),
+                        None => ErrorBody::new(
+                            crate::ErrorCode::Internal,
+                            "the subscription was refused",
+                        ),
+                    };
                     return Incoming::Subscribed {
                         id,
                         result: Err(body),
@@ -268,19 +351,19 @@ impl Link {
             "resume" => {
                 // Each field the answer holds updates the link; one it lacks
                 // leaves the link's own.
-                if let Some(Value::Array(chs)) = m.get("channels") {
+                if let Some(chs) = m.get("channels").and_then(|c| c.items()) {
                     self.channels.clear();
-                    for c in chs.iter().filter_map(Channel::of) {
+                    for c in chs.iter().filter_map(Channel::from_view) {
                         self.join(c);
                     }
                 }
-                let gap = m.get("gap").and_then(Value::as_bool) == Some(true);
-                if let Some(seq) = m.get("seq").and_then(Value::as_u64) {
+                let gap = m.get("gap").and_then(|g| g.boolean()) == Some(true);
+                if let Some(seq) = uint("seq") {
                     // After a gap (a restarted server, say) numbering starts over.
                     self.last_seq = if gap { seq } else { self.last_seq.max(seq) };
                 }
-                if let Some(s) = m.get("stream").and_then(Value::as_str) {
-                    self.stream = Some(s.to_owned());
+                if let Some(s) = m.str_at("stream") {
+                    self.stream = Some(s);
                 }
                 if gap {
                     return Incoming::Deliver(text.to_owned());
@@ -290,23 +373,30 @@ impl Link {
             _ => {}
         }
         // Only a write frame can concern a subscription.
-        let write = matches!(action, "create" | "update" | "patch" | "delete")
+        let write = matches!(action.as_str(), "create" | "update" | "patch" | "delete")
             && m.get("collection").is_some();
-        let mut numbered = None;
-        if let Some(seq) = m.get("seq").and_then(Value::as_u64) {
+        let numbered = uint("seq");
+        if let Some(seq) = numbered {
             if seq <= self.last_seq {
                 return Incoming::Nothing;
             }
             self.last_seq = seq;
-            m.shift_remove("seq");
-            numbered = Some(seq);
         }
-        let subs: Vec<u64> = match write.then(|| m.shift_remove("subs")).flatten() {
-            Some(Value::Array(ids)) => ids.iter().filter_map(Value::as_u64).collect(),
-            _ => Vec::new(),
+        let subs: Vec<u64> = if write {
+            m.get("subs")
+                .and_then(|a| a.items())
+                .map(|a| a.iter().filter_map(JsonView::uint).collect())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
         };
-        self.track_channels(&m);
-        let text = Value::Object(m).to_string();
+        self.track_channels(m, &action);
+        let own: &[&str] = if write { &["seq", "subs"] } else { &["seq"] };
+        let text = if numbered.is_some() || (write && m.get("subs").is_some()) {
+            m.to_json_without(own)
+        } else {
+            text.to_owned()
+        };
         // Tagged or not: a write that concerned other subscriptions may
         // concern the one being made too.
         if let Some(seq) = numbered
@@ -325,28 +415,16 @@ impl Link {
         }
     }
 
-    fn greeted(&mut self, m: &mut serde_json::Map<String, Value>) -> Incoming {
+    fn greeted<J: JsonView>(&mut self, m: &J) -> Incoming {
         self.connected = true;
         self.attempt = 0;
-        let stream = m
-            .shift_remove("stream")
-            .and_then(|v| v.as_str().map(str::to_owned));
-        let seq = m.shift_remove("seq").and_then(|v| v.as_u64());
+        let stream = m.str_at("stream");
+        let seq = m.get("seq").and_then(|v| v.uint());
         let mut send = Vec::new();
         let first = !self.greeted_once;
         self.greeted_once = true;
         match &self.stream {
-            Some(old) if !first => send.push(
-                ClientMessage::Resume {
-                    stream: old.clone(),
-                    since: self.last_seq,
-                    channels: self.channels.clone(),
-                    notify: self.notify.is_some(),
-                    notifications: self.notify.clone().flatten(),
-                    writes: self.writes.clone(),
-                }
-                .to_json(),
-            ),
+            Some(old) if !first => send.push(self.resume_frame(old)),
             _ => {
                 self.stream = stream;
                 self.last_seq = seq.unwrap_or(0);
@@ -354,8 +432,54 @@ impl Link {
         }
         send.extend(self.outbox.drain(..));
         // The app sees the greeting once, as the Backpack server sends it.
-        let greeting = first.then(|| Value::Object(m.clone()).to_string());
+        let greeting = first.then(|| m.to_json_without(&["stream", "seq"]));
         Incoming::Connected { greeting, send }
+    }
+
+    /// The `resume` frame: the stream, the last event number, and what the
+    /// connection had (channels, notifications, write subscriptions).
+    fn resume_frame(&self, stream: &str) -> String {
+        let mut channels = String::from("[");
+        for (i, c) in self.channels.iter().enumerate() {
+            if i > 0 {
+                channels.push(',');
+            }
+            channels.push_str(
+                &ObjectWriter::new()
+                    .str("channelType", &c.channel_type)
+                    .str("channelId", &c.channel_id)
+                    .finish(),
+            );
+        }
+        channels.push(']');
+        let mut w = ObjectWriter::action("resume")
+            .str("stream", stream)
+            .uint("since", self.last_seq)
+            .raw("channels", &channels);
+        if let Some(notify) = &self.notify {
+            if let Some(c) = notify {
+                w = w.strings("notifications", c.iter().map(String::as_str));
+            }
+            w = w.bool("notify", true);
+        }
+        if !self.writes.is_empty() {
+            let mut writes = String::from("[");
+            for (i, r) in self.writes.iter().enumerate() {
+                if i > 0 {
+                    writes.push(',');
+                }
+                writes.push_str("{\"id\":");
+                push_uint(&mut writes, r.id);
+                writes.push_str(",\"collection\":");
+                push_string(&mut writes, &r.collection);
+                writes.push_str(",\"query\":");
+                writes.push_str(&r.query);
+                writes.push('}');
+            }
+            writes.push(']');
+            w = w.raw("writes", &writes);
+        }
+        w.finish()
     }
 
     /// Subscription `id` has its answer: once none waits, the frames kept
@@ -376,37 +500,31 @@ impl Link {
     }
 
     /// Keeps the set of joined channels from the server's answers.
-    fn track_channels(&mut self, m: &serde_json::Map<String, Value>) {
-        let action = m.get("action").and_then(Value::as_str).unwrap_or_default();
+    fn track_channels<J: JsonView>(&mut self, m: &J, action: &str) {
         let mine = m.get("response").is_some();
         match action {
             "joinUsersChannels" => {
-                if let Some(Value::Array(chs)) = m.get("usersChannels") {
-                    for c in chs.iter().filter_map(Channel::of) {
+                if let Some(chs) = m.get("usersChannels").and_then(|c| c.items()) {
+                    for c in chs.iter().filter_map(Channel::from_view) {
                         self.join(c);
                     }
                 }
             }
             "createChannel" if m.get("usersChannels").is_some() => {
                 if let Some(r) = m.get("response")
-                    && let Some(id) = r.get("_id").and_then(Value::as_str)
-                    && let Some(t) = r.get("channelType").and_then(Value::as_str)
+                    && let Some(id) = r.str_at("_id")
+                    && let Some(t) = r.str_at("channelType")
                 {
                     self.join(Channel::new(t, id));
                 }
             }
             "joinChannel" if mine => {
-                if let Some(c) = Channel::of(&Value::Object(m.clone())) {
+                if let Some(c) = Channel::from_view(m) {
                     self.join(c);
                 }
             }
-            "leaveChannel" if mine => {
-                if let Some(c) = Channel::of(&Value::Object(m.clone())) {
-                    self.channels.retain(|k| *k != c);
-                }
-            }
-            "deleteChannel" => {
-                if let Some(c) = Channel::of(&Value::Object(m.clone())) {
+            "leaveChannel" | "deleteChannel" if mine || action == "deleteChannel" => {
+                if let Some(c) = Channel::from_view(m) {
                     self.channels.retain(|k| *k != c);
                 }
             }
@@ -432,7 +550,7 @@ impl Link {
 
     /// The heartbeat frame.
     pub fn ping_frame() -> String {
-        ClientMessage::Ping.to_json()
+        ObjectWriter::action("ping").finish()
     }
 
     /// How long to wait before the next reconnect attempt: exponential from
@@ -708,5 +826,79 @@ mod tests {
         // Nothing waits any more: nothing is kept.
         l.on_frame(&w(10, 3), 0);
         assert!(l.recent.is_empty());
+    }
+
+    #[test]
+    fn frames_built_as_text_are_the_messages_the_server_parses() {
+        let mut l = Link::new();
+        greet(&mut l, "s1", 3);
+        let mut sent = |o: Outgoing| {
+            let frame = l.send(o, 0).expect("sent").expect("connected");
+            ClientMessage::parse(&frame).expect("the server reads it")
+        };
+        assert_eq!(
+            sent(Outgoing::Notifications(Some(vec!["a\"b".into()]))),
+            ClientMessage::SubscribeNotifications {
+                collections: Some(vec!["a\"b".into()])
+            }
+        );
+        assert_eq!(
+            sent(Outgoing::Notifications(None)),
+            ClientMessage::SubscribeNotifications { collections: None }
+        );
+        assert_eq!(
+            sent(Outgoing::SubscribeWrites {
+                id: 2,
+                collection: "tasks".into(),
+                query: r#"{"n":{"$gt":1}}"#.into()
+            }),
+            ClientMessage::SubscribeWrites {
+                id: 2,
+                collection: "tasks".into(),
+                query: json!({"n": {"$gt": 1}}),
+                since: Some(3)
+            }
+        );
+        assert_eq!(
+            sent(Outgoing::UnsubscribeWrites(2)),
+            ClientMessage::UnsubscribeWrites { id: 2 }
+        );
+        assert_eq!(
+            ClientMessage::parse(&Link::ping_frame()).expect("parsed"),
+            ClientMessage::Ping
+        );
+        // A resume with everything the link restores.
+        l.send(
+            Outgoing::SubscribeWrites {
+                id: 5,
+                collection: "c".into(),
+                query: "null".into(),
+            },
+            0,
+        )
+        .expect("sent");
+        l.on_frame(
+            r#"{"action":"joinChannel","channelType":"rooms","channelId":"r\"1","response":{}}"#,
+            0,
+        );
+        l.on_close();
+        let Incoming::Connected { send, .. } = greet(&mut l, "s1", 9) else {
+            panic!("expected to be connected");
+        };
+        assert_eq!(
+            ClientMessage::parse(&send[0]).expect("parsed"),
+            ClientMessage::Resume {
+                stream: "s1".into(),
+                since: 3,
+                channels: vec![Channel::new("rooms", "r\"1")],
+                notifications: None,
+                notify: true,
+                writes: vec![crate::ws::WriteSubscription {
+                    id: 5,
+                    collection: "c".into(),
+                    query: Value::Null
+                }],
+            }
+        );
     }
 }

@@ -128,7 +128,10 @@ impl Db<'_> {
     ) -> Result<Vec<Record<T>>> {
         let items = objects.iter().map(to_object).collect::<Result<Vec<_>>>()?;
         self.sdk
-            .call_as(Call::InsertMany(collection.into(), Value::Array(items)))
+            .call_as(Call::InsertMany(
+                collection.into(),
+                Value::Array(items).into(),
+            ))
             .await
     }
 
@@ -141,7 +144,7 @@ impl Db<'_> {
         filter: Option<Filter>,
         spec: &Value,
     ) -> Result<u64> {
-        let call = Call::UpdateMany(collection.into(), filter_pairs(filter), spec.clone());
+        let call = Call::UpdateMany(collection.into(), filter_pairs(filter), spec.into());
         self.count_of(call).await
     }
 
@@ -169,7 +172,10 @@ impl Db<'_> {
     ) -> Result<Vec<Record<T>>> {
         let items = objects.iter().map(to_object).collect::<Result<Vec<_>>>()?;
         self.sdk
-            .call_as(Call::SaveCollection(collection.into(), Value::Array(items)))
+            .call_as(Call::SaveCollection(
+                collection.into(),
+                Value::Array(items).into(),
+            ))
             .await
     }
 
@@ -190,7 +196,7 @@ impl Db<'_> {
         self.sdk
             .call_as(Call::SetCollectionConfig(
                 collection.into(),
-                to_object(config)?,
+                to_object(config)?.into(),
             ))
             .await
     }
@@ -213,7 +219,10 @@ impl Db<'_> {
         data: &impl Serialize,
     ) -> Result<Record<T>> {
         self.sdk
-            .call_as(Call::CreateResource(collection.into(), to_object(data)?))
+            .call_as(Call::CreateResource(
+                collection.into(),
+                to_object(data)?.into(),
+            ))
             .await
     }
 
@@ -228,7 +237,7 @@ impl Db<'_> {
             .call_as(Call::UpdateResource(
                 collection.into(),
                 id.into(),
-                to_object(data)?,
+                to_object(data)?.into(),
             ))
             .await
     }
@@ -244,7 +253,7 @@ impl Db<'_> {
             .call_as(Call::OverwriteResource(
                 collection.into(),
                 id.into(),
-                to_object(data)?,
+                to_object(data)?.into(),
             ))
             .await
     }

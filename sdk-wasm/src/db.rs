@@ -1,6 +1,7 @@
 //! `sdk.db`: collections and their records, and the mapping of `find`'s options.
 
 use super::*;
+use sdk_core::api::JsonText;
 use sdk_core::query::find_params;
 
 /// `sdk.db`.
@@ -99,7 +100,8 @@ impl Db {
     /// Creates records from an array of objects, all or nothing; resolves to them.
     #[wasm_bindgen(js_name = insertMany)]
     pub fn insert_many(&self, collection: String, objects: JsValue) -> Promise {
-        let c = to_json(&objects).map(|items| Call::InsertMany(collection, items));
+        let c = json_arg(&objects, "objects", true)
+            .map(|items| Call::InsertMany(collection, JsonText::new(items)));
         call(&self.core, c)
     }
 
@@ -107,8 +109,10 @@ impl Db {
     /// record the caller owns, all or nothing; resolves to `{ n }`.
     #[wasm_bindgen(js_name = updateMany)]
     pub fn update_many(&self, collection: String, query: JsValue, spec: JsValue) -> Promise {
-        let c = filter_params(&query)
-            .and_then(|params| Ok(Call::UpdateMany(collection, params, to_json(&spec)?)));
+        let c = filter_params(&query).and_then(|params| {
+            let spec = JsonText::new(json_arg(&spec, "the update", false)?);
+            Ok(Call::UpdateMany(collection, params, spec))
+        });
         call(&self.core, c)
     }
 
@@ -128,21 +132,21 @@ impl Db {
     /// Creates a record; returns it with `_id`, `createdAt`, `updatedAt`, `__v`.
     #[wasm_bindgen(js_name = createResource)]
     pub fn create_resource(&self, collection: String, data: JsValue) -> Promise {
-        let c = to_json(&data).map(|data| Call::CreateResource(collection, data));
+        let c = data_arg(&data).map(|data| Call::CreateResource(collection, data));
         call(&self.core, c)
     }
 
     /// Merges `data` into a record (a `null` value removes the field); returns the record.
     #[wasm_bindgen(js_name = updateResource)]
     pub fn update_resource(&self, collection: String, id: String, data: JsValue) -> Promise {
-        let c = to_json(&data).map(|data| Call::UpdateResource(collection, id, data));
+        let c = data_arg(&data).map(|data| Call::UpdateResource(collection, id, data));
         call(&self.core, c)
     }
 
     /// Replaces a record's fields with `data`; returns the record.
     #[wasm_bindgen(js_name = overwriteResource)]
     pub fn overwrite_resource(&self, collection: String, id: String, data: JsValue) -> Promise {
-        let c = to_json(&data).map(|data| Call::OverwriteResource(collection, id, data));
+        let c = data_arg(&data).map(|data| Call::OverwriteResource(collection, id, data));
         call(&self.core, c)
     }
 
@@ -153,24 +157,17 @@ impl Db {
     }
 }
 
+/// A record's fields, as JSON text.
+fn data_arg(data: &JsValue) -> Result<JsonText, JsValue> {
+    json_arg(data, "data", false).map(JsonText::new)
+}
+
 /// `find`'s query and options as query-string parameters.
 fn query_params(query: &JsValue, options: &JsValue) -> Result<Vec<(String, String)>, JsValue> {
-    let json = |v: &JsValue| {
-        if v.is_undefined() || v.is_null() {
-            Ok(serde_json::Value::Null)
-        } else {
-            to_json(v)
-        }
-    };
-    find_params(&json(query)?, &json(options)?).map_err(to_js_error)
+    find_params(&view(query), &view(options)).map_err(to_js_error)
 }
 
 /// The filter parameters of a bulk write: a `where` string, a query object, or nothing.
 fn filter_params(query: &JsValue) -> Result<Vec<(String, String)>, JsValue> {
-    let q = if query.is_undefined() || query.is_null() {
-        serde_json::Value::Null
-    } else {
-        to_json(query)?
-    };
-    find_params(&q, &serde_json::Value::Null).map_err(to_js_error)
+    find_params(&view(query), &view(&JsValue::NULL)).map_err(to_js_error)
 }

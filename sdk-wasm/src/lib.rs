@@ -23,6 +23,7 @@ use web_sys::RequestCredentials;
 
 mod auth;
 mod db;
+mod json;
 mod realtime;
 mod storage;
 mod transport;
@@ -111,18 +112,19 @@ fn js_error(status: u16, code: &str, message: &str, errors: JsValue) -> JsValue 
 }
 
 fn to_js_error(e: Error) -> JsValue {
+    to_js_error_with(e, JsValue::UNDEFINED)
+}
+
+/// The `SdkError` for `e`, with `errors` (the answer's per-field errors, as
+/// the JavaScript engine parsed them) for an error from the server.
+fn to_js_error_with(e: Error, errors: JsValue) -> JsValue {
     match e {
         Error::Api {
             status,
             code,
             message,
-            errors,
-        } => {
-            let errors = errors
-                .and_then(|m| js_sys::JSON::parse(&serde_json::Value::Object(*m).to_string()).ok())
-                .unwrap_or(JsValue::UNDEFINED);
-            js_error(status, code.as_str(), &message, errors)
-        }
+            ..
+        } => js_error(status, code.as_str(), &message, errors),
         Error::InvalidArgument(m) => js_error(0, "invalid_argument", &m, JsValue::UNDEFINED),
         Error::Transport(m) => js_error(0, "network_error", &m, JsValue::UNDEFINED),
         Error::Decode(m) => js_error(0, "invalid_response", &m, JsValue::UNDEFINED),
@@ -135,9 +137,24 @@ fn to_js_error(e: Error) -> JsValue {
     }
 }
 
-fn to_json(v: &JsValue) -> Result<serde_json::Value, JsValue> {
-    let invalid = || to_js_error(Error::InvalidArgument("data must be an object".into()));
-    let text = js_sys::JSON::stringify(v).map_err(|_| invalid())?;
-    let text = text.as_string().ok_or_else(invalid)?;
-    serde_json::from_str(&text).map_err(|_| invalid())
+/// `v` as JSON text (`JSON.stringify`), for an argument that must be an
+/// object (`what` says which), or an array when `array`.
+fn json_arg(v: &JsValue, what: &str, array: bool) -> Result<String, JsValue> {
+    let shape = if array {
+        js_sys::Array::is_array(v)
+    } else {
+        v.is_object() && !js_sys::Array::is_array(v)
+    };
+    let text = shape.then(|| json::stringify(v)).flatten();
+    let kind = if array {
+        " must be an array"
+    } else {
+        " must be an object"
+    };
+    text.ok_or_else(|| to_js_error(Error::InvalidArgument([what, kind].concat())))
+}
+
+/// `v` as a value read through sdk-core's JSON view; `undefined` reads as `null`.
+fn view(v: &JsValue) -> json::Js {
+    json::Js(v.clone())
 }

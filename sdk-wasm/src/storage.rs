@@ -59,13 +59,8 @@ impl Storage {
                 return Ok(resp.into());
             }
             let (status, body) = read(resp).await.map_err(to_js_error)?;
-            let err = core
-                .borrow_mut()
-                .complete(&call, status, body.as_bytes())
-                .err();
-            Err(to_js_error(err.unwrap_or_else(|| {
-                Error::Decode(format!("unexpected status {status}"))
-            })))
+            answer(&core, &call, status, &body)?;
+            Err(to_js_error(Error::Decode("unexpected status".into())))
         })
     }
 

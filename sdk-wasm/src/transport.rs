@@ -3,6 +3,7 @@
 
 use super::*;
 use js_sys::Promise;
+use sdk_core::json::JsonView;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -69,18 +70,34 @@ pub(crate) async fn run_with(
 }
 
 /// The app's result for an answer: the body through the JS engine's
-/// `JSON.parse` (once, with no copy through Rust's JSON), or what sdk-core
-/// made of it.
-fn answer(core: &Shared, call: &Call, status: u16, body: &str) -> Result<JsValue, JsValue> {
+/// `JSON.parse` (once, with no copy through Rust's JSON), read by sdk-core
+/// through its JSON view.
+pub(crate) fn answer(
+    core: &Shared,
+    call: &Call,
+    status: u16,
+    body: &str,
+) -> Result<JsValue, JsValue> {
+    let json = if call.answer_is_bytes() && (200..300).contains(&status) {
+        None
+    } else {
+        json::Js::parse(body)
+    };
     let made = core
         .borrow_mut()
-        .complete_answer(call, status, body.as_bytes())
-        .map_err(to_js_error)?;
-    let not_json = |_| to_js_error(Error::Decode("the answer is not JSON".into()));
+        .complete_view(call, status, json.as_ref(), body);
+    let not_json = || to_js_error(Error::Decode("the answer is not JSON".into()));
     match made {
-        Answer::Value(v) => js_sys::JSON::parse(&v.to_string()).map_err(not_json),
-        Answer::Bytes => Ok(JsValue::NULL),
-        _ => js_sys::JSON::parse(body).map_err(not_json),
+        Ok(Answer::Json(text)) => js_sys::JSON::parse(&text).map_err(|_| not_json()),
+        Ok(Answer::Bytes) => Ok(JsValue::NULL),
+        Ok(_) => json.map(|j| j.0).ok_or_else(not_json),
+        Err(e) => {
+            let errors = json
+                .and_then(|j| j.get("errors"))
+                .filter(JsonView::is_object)
+                .map_or(JsValue::UNDEFINED, |e| e.0);
+            Err(to_js_error_with(e, errors))
+        }
     }
 }
 

@@ -2,73 +2,66 @@
 //! every SDK maps it the same way.
 
 use crate::Error;
+use crate::json::JsonView;
 
 /// The query-string parameters for the JavaScript SDK's `db.find(collection,
 /// query, options)`: `query` is a `where` string, a Mongo-style object or
 /// `null`; `options` may hold `where`, `q`, `sortBy`, `offset`, `pageSize`,
 /// `select`, `distinct`, `load`, `after` (strings, numbers or arrays of them),
 /// `count: true` and `params` (more `field: value` equalities).
-pub fn find_params(
-    query: &serde_json::Value,
-    options: &serde_json::Value,
-) -> Result<Vec<(String, String)>, Error> {
-    use serde_json::Value;
+pub fn find_params<J: JsonView>(query: &J, options: &J) -> Result<Vec<(String, String)>, Error> {
     let bad = |m: &str| Error::InvalidArgument(m.to_owned());
-    let text = |v: &Value| -> Option<String> {
-        match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            Value::Null => Some("null".into()),
-            _ => None,
-        }
-    };
     let mut out = Vec::new();
-    match query {
-        Value::Null => {}
-        Value::String(w) => out.push(("where".into(), w.clone())),
-        Value::Object(_) => out.push(("q".into(), query.to_string())),
-        _ => return Err(bad("the query must be a where string or a query object")),
+    if let Some(w) = query.string() {
+        out.push(("where".into(), w));
+    } else if query.is_object() {
+        out.push(("q".into(), query.to_json()));
+    } else if !query.is_null() {
+        return Err(bad("the query must be a where string or a query object"));
     }
-    let opts = match options {
-        Value::Null => return Ok(out),
-        Value::Object(m) => m,
-        _ => return Err(bad("options must be an object")),
+    if options.is_null() {
+        return Ok(out);
+    }
+    let Some(members) = options.members() else {
+        return Err(bad("options must be an object"));
     };
-    for (k, v) in opts {
-        match (k.as_str(), v) {
-            (_, Value::Null) => {}
-            ("q", Value::Object(_)) => out.push(("q".into(), v.to_string())),
-            ("count", Value::Bool(b)) => {
-                if *b {
+    for (k, v) in members {
+        if v.is_null() {
+            continue;
+        }
+        match k.as_str() {
+            "q" if v.is_object() => out.push(("q".into(), v.to_json())),
+            "count" if v.boolean().is_some() => {
+                if v.boolean() == Some(true) {
                     out.push(("count".into(), "true".into()));
                 }
             }
-            ("params", Value::Object(m)) => {
-                for (f, fv) in m {
-                    let t = text(fv)
+            "params" if v.is_object() => {
+                for (f, fv) in v.members().unwrap_or_default() {
+                    let t = fv
+                        .scalar_text()
                         .ok_or_else(|| bad("params values must be strings, numbers or booleans"))?;
-                    out.push((f.clone(), t));
+                    out.push((f, t));
                 }
             }
-            (
-                "where" | "q" | "sortBy" | "offset" | "pageSize" | "select" | "distinct" | "load"
-                | "after",
-                v,
-            ) => {
-                let t = match v {
-                    Value::Array(items) => items
+            "where" | "q" | "sortBy" | "offset" | "pageSize" | "select" | "distinct" | "load"
+            | "after" => {
+                let t = match v.items() {
+                    Some(items) => items
                         .iter()
-                        .map(|i| text(i).ok_or_else(|| bad("list options hold strings")))
+                        .map(|i| {
+                            i.scalar_text()
+                                .ok_or_else(|| bad("list options hold strings"))
+                        })
                         .collect::<Result<Vec<_>, _>>()?
                         .join(","),
-                    other => text(other).ok_or_else(|| {
-                        bad(&format!("option '{k}' must be a string, number or array"))
+                    None => v.scalar_text().ok_or_else(|| {
+                        bad(&["option '", &k, "' must be a string, number or array"].concat())
                     })?,
                 };
-                out.push((k.clone(), t));
+                out.push((k, t));
             }
-            (other, _) => return Err(bad(&format!("unknown find option '{other}'"))),
+            other => return Err(bad(&["unknown find option '", other, "'"].concat())),
         }
     }
     Ok(out)
@@ -82,8 +75,8 @@ mod tests {
     #[test]
     fn find_options_become_the_query_strings_parameters() {
         let pairs = find_params(
-            &json!("likes >= 10"),
-            &json!({"sortBy": "likes desc", "pageSize": 20, "select": ["title", "likes"],
+            &&json!("likes >= 10"),
+            &&json!({"sortBy": "likes desc", "pageSize": 20, "select": ["title", "likes"],
                     "count": false, "params": {"lang": "fr", "draft": false}, "offset": null}),
         )
         .expect("valid options");
@@ -100,7 +93,7 @@ mod tests {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         assert_eq!(got, want);
-        let q = find_params(&json!({"a": 1}), &json!({"count": true})).expect("valid");
+        let q = find_params(&&json!({"a": 1}), &&json!({"count": true})).expect("valid");
         assert_eq!(
             q,
             [
@@ -117,7 +110,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    find_params(&query, &options),
+                    find_params(&&query, &&options),
                     Err(Error::InvalidArgument(_))
                 ),
                 "{query} {options}"

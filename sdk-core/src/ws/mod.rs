@@ -80,10 +80,14 @@ impl Channel {
     /// The channel a JSON value names with `channelType` and `channelId` (strings
     /// or numbers); `None` when either is missing or null.
     pub fn of(v: &Value) -> Option<Self> {
-        let part = |k: &str| match v.get(k)? {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
+        Self::from_view(&v)
+    }
+
+    /// [`Channel::of`], however the value was parsed.
+    pub fn from_view<J: crate::json::JsonView>(v: &J) -> Option<Self> {
+        let part = |k: &str| {
+            let p = v.get(k)?;
+            p.string().or_else(|| p.number().and(p.scalar_text()))
         };
         Some(Self::new(part("channelType")?, part("channelId")?))
     }

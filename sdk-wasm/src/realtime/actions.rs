@@ -1,10 +1,23 @@
-//! `websocket.actions`: one method per Backpack action, each a typed
-//! [`ClientMessage`] sent through the link.
+//! `websocket.actions`: one method per Backpack action, each a frame built
+//! as sdk-core's `ClientMessage` reads it, sent through the link.
 
 use super::{Rcs, object, send};
-use crate::{Error, to_js_error, to_json};
-use sdk_core::ws::ClientMessage;
+use crate::{Error, json_arg, to_js_error};
+use sdk_core::json::ObjectWriter;
+use sdk_core::realtime::Outgoing;
 use wasm_bindgen::prelude::*;
+
+/// Sends the frame `w` as it is.
+fn frame(st: &Rcs, w: ObjectWriter) -> Result<(), JsValue> {
+    send(st, Outgoing::Frame(w.finish()))
+}
+
+/// A frame naming a channel of the users-information collection.
+fn channel(action: &str, users: &str, channel_type: &str) -> ObjectWriter {
+    ObjectWriter::action(action)
+        .str("usersInformationCollection", users)
+        .str("channelType", channel_type)
+}
 
 /// `websocket.actions`: one method per Backpack action.
 #[wasm_bindgen]
@@ -18,37 +31,44 @@ impl Actions {
     /// `channelType` and `channelId`, else to everyone; the server adds `userId`.
     #[wasm_bindgen(js_name = sendMessage)]
     pub fn send_message(&self, message: JsValue) -> Result<(), JsValue> {
-        send(&self.state, &ClientMessage::Message(object(&message)?))
+        send(&self.state, Outgoing::Frame(object(&message)?))
     }
 
     /// `findResource(collection, query)`: `{action: "find", collection, response}`.
     #[wasm_bindgen(js_name = findResource)]
     pub fn find_resource(&self, collection: String, query: JsValue) -> Result<(), JsValue> {
-        let query = if query.is_undefined() || query.is_null() {
-            serde_json::Value::Null
-        } else {
-            to_json(&query)?
-        };
-        send(&self.state, &ClientMessage::Find { collection, query })
+        let w = ObjectWriter::action("find").str("collection", &collection);
+        if query.is_undefined() || query.is_null() {
+            return frame(&self.state, w);
+        }
+        frame(
+            &self.state,
+            w.raw("query", &json_arg(&query, "the query", false)?),
+        )
     }
 
     /// `getCollection(collection)`: `{action: "getAll", collection, response}`.
     #[wasm_bindgen(js_name = getCollection)]
     pub fn get_collection(&self, collection: String) -> Result<(), JsValue> {
-        send(&self.state, &ClientMessage::GetAll { collection })
+        frame(
+            &self.state,
+            ObjectWriter::action("getAll").str("collection", &collection),
+        )
     }
 
     /// `getResource(collection, id)`: `{action: "getOne", collection, response}`.
     #[wasm_bindgen(js_name = getResource)]
     pub fn get_resource(&self, collection: String, id: String) -> Result<(), JsValue> {
-        send(&self.state, &ClientMessage::GetOne { collection, id })
+        let w = ObjectWriter::action("getOne").str("collection", &collection);
+        frame(&self.state, w.str("id", &id))
     }
 
     /// `createResource(collection, data)`.
     #[wasm_bindgen(js_name = createResource)]
     pub fn create_resource(&self, collection: String, data: JsValue) -> Result<(), JsValue> {
-        let data = to_json(&data)?;
-        send(&self.state, &ClientMessage::Create { collection, data })
+        let data = json_arg(&data, "data", false)?;
+        let w = ObjectWriter::action("create").str("collection", &collection);
+        frame(&self.state, w.raw("data", &data))
     }
 
     /// `overwriteResource(collection, id, data)`: `{action: "update", ...}`.
@@ -59,15 +79,9 @@ impl Actions {
         id: String,
         data: JsValue,
     ) -> Result<(), JsValue> {
-        let data = to_json(&data)?;
-        send(
-            &self.state,
-            &ClientMessage::Update {
-                collection,
-                id,
-                data,
-            },
-        )
+        let data = json_arg(&data, "data", false)?;
+        let w = ObjectWriter::action("update").str("collection", &collection);
+        frame(&self.state, w.str("id", &id).raw("data", &data))
     }
 
     /// `updateResource(collection, id, data)`: `{action: "patch", ...}`.
@@ -78,31 +92,25 @@ impl Actions {
         id: String,
         data: JsValue,
     ) -> Result<(), JsValue> {
-        let data = to_json(&data)?;
-        send(
-            &self.state,
-            &ClientMessage::Patch {
-                collection,
-                id,
-                data,
-            },
-        )
+        let data = json_arg(&data, "data", false)?;
+        let w = ObjectWriter::action("patch").str("collection", &collection);
+        frame(&self.state, w.str("id", &id).raw("data", &data))
     }
 
     /// `deleteResource(collection, id)`.
     #[wasm_bindgen(js_name = deleteResource)]
     pub fn delete_resource(&self, collection: String, id: String) -> Result<(), JsValue> {
-        send(&self.state, &ClientMessage::Delete { collection, id })
+        let w = ObjectWriter::action("delete").str("collection", &collection);
+        frame(&self.state, w.str("id", &id))
     }
 
     /// `joinUsersChannels(usersInformationCollection)`.
     #[wasm_bindgen(js_name = joinUsersChannels)]
     pub fn join_users_channels(&self, users_information_collection: String) -> Result<(), JsValue> {
-        send(
+        let w = ObjectWriter::action("joinUsersChannels");
+        frame(
             &self.state,
-            &ClientMessage::JoinUsersChannels {
-                users_information_collection,
-            },
+            w.str("usersInformationCollection", &users_information_collection),
         )
     }
 
@@ -114,14 +122,12 @@ impl Actions {
         channel_type: String,
         name: String,
     ) -> Result<(), JsValue> {
-        send(
-            &self.state,
-            &ClientMessage::CreateChannel {
-                users_information_collection,
-                channel_type,
-                name,
-            },
-        )
+        let w = channel(
+            "createChannel",
+            &users_information_collection,
+            &channel_type,
+        );
+        frame(&self.state, w.str("name", &name))
     }
 
     /// `joinChannel(usersInformationCollection, channelType, channelId)`.
@@ -132,14 +138,8 @@ impl Actions {
         channel_type: String,
         channel_id: String,
     ) -> Result<(), JsValue> {
-        send(
-            &self.state,
-            &ClientMessage::JoinChannel {
-                users_information_collection,
-                channel_type,
-                channel_id,
-            },
-        )
+        let w = channel("joinChannel", &users_information_collection, &channel_type);
+        frame(&self.state, w.str("channelId", &channel_id))
     }
 
     /// `leaveChannel(usersInformationCollection, channelType, channelId)`.
@@ -150,14 +150,8 @@ impl Actions {
         channel_type: String,
         channel_id: String,
     ) -> Result<(), JsValue> {
-        send(
-            &self.state,
-            &ClientMessage::LeaveChannel {
-                users_information_collection,
-                channel_type,
-                channel_id,
-            },
-        )
+        let w = channel("leaveChannel", &users_information_collection, &channel_type);
+        frame(&self.state, w.str("channelId", &channel_id))
     }
 
     /// `changeChannel(usersInformationCollection, channelType, channelId)`.
@@ -168,14 +162,12 @@ impl Actions {
         channel_type: String,
         channel_id: String,
     ) -> Result<(), JsValue> {
-        send(
-            &self.state,
-            &ClientMessage::ChangeChannel {
-                users_information_collection,
-                channel_type,
-                channel_id,
-            },
-        )
+        let w = channel(
+            "changeChannel",
+            &users_information_collection,
+            &channel_type,
+        );
+        frame(&self.state, w.str("channelId", &channel_id))
     }
 
     /// `deleteChannel(usersInformationCollection, channelMessagesCollection, channelType, channelId)`.
@@ -187,25 +179,26 @@ impl Actions {
         channel_type: String,
         channel_id: String,
     ) -> Result<(), JsValue> {
-        send(
-            &self.state,
-            &ClientMessage::DeleteChannel {
-                users_information_collection,
-                channel_messages_collection,
-                channel_type,
-                channel_id,
-            },
+        let w = channel(
+            "deleteChannel",
+            &users_information_collection,
+            &channel_type,
         )
+        .str("channelMessagesCollection", &channel_messages_collection);
+        frame(&self.state, w.str("channelId", &channel_id))
     }
 
     /// `open(message)`: to everyone, with the sender's `userId`.
     pub fn open(&self, message: JsValue) -> Result<(), JsValue> {
-        send(&self.state, &ClientMessage::Open(object(&message)?))
+        send(&self.state, Outgoing::Frame(with_action("open", &message)?))
     }
 
     /// `close(message)`: to everyone, with the sender's `userId`.
     pub fn close(&self, message: JsValue) -> Result<(), JsValue> {
-        send(&self.state, &ClientMessage::Close(object(&message)?))
+        send(
+            &self.state,
+            Outgoing::Frame(with_action("close", &message)?),
+        )
     }
 
     /// `subscribeNotifications([collections])`: from now on record writes arrive as
@@ -229,9 +222,14 @@ impl Actions {
                 .collect();
             Some(names.ok_or_else(bad)?)
         };
-        send(
-            &self.state,
-            &ClientMessage::SubscribeNotifications { collections },
-        )
+        send(&self.state, Outgoing::Notifications(collections))
     }
+}
+
+/// `message` with `action` set to `action`, as JSON text.
+fn with_action(action: &str, message: &JsValue) -> Result<String, JsValue> {
+    object(message)?;
+    let copy = js_sys::Object::assign(&js_sys::Object::new(), message.unchecked_ref());
+    let _ = js_sys::Reflect::set(&copy, &"action".into(), &action.into());
+    json_arg(&copy, "the message", false)
 }

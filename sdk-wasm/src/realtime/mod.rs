@@ -9,10 +9,9 @@
 //! heartbeats and queues messages while disconnected. This file only moves frames
 //! between the runtime's `WebSocket` and the link, and runs the timers.
 
-use crate::{Error, Shared, js_error, to_js_error, to_json};
-use sdk_core::realtime::{Incoming, Link, Tick};
+use crate::{Error, Shared, js_error, json, json_arg, to_js_error};
+use sdk_core::realtime::{Incoming, Link, Outgoing, Tick};
 use sdk_core::subscribe::Subscriptions;
-use sdk_core::ws::ClientMessage;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
@@ -224,7 +223,11 @@ fn on_frame(st: &Rcs, e: JsValue) {
     else {
         return;
     };
-    let incoming = st.borrow_mut().link.on_frame(&text, now());
+    let parsed = json::Js::parse(&text);
+    let incoming = st
+        .borrow_mut()
+        .link
+        .on_frame_view(&text, parsed.as_ref(), now());
     match incoming {
         Incoming::Nothing => {}
         Incoming::Deliver(t) => deliver(st, &t, &[]),
@@ -395,7 +398,7 @@ fn start_ticker(st: &Rcs) {
     s.ticker_fn = Some(f);
 }
 
-fn send(st: &Rcs, msg: &ClientMessage) -> Result<(), JsValue> {
+fn send(st: &Rcs, msg: Outgoing) -> Result<(), JsValue> {
     let (frame, ws) = {
         let mut s = st.borrow_mut();
         if s.closed {
@@ -418,13 +421,9 @@ fn send(st: &Rcs, msg: &ClientMessage) -> Result<(), JsValue> {
     Ok(())
 }
 
-fn object(v: &JsValue) -> Result<serde_json::Map<String, serde_json::Value>, JsValue> {
-    match to_json(v)? {
-        serde_json::Value::Object(m) => Ok(m),
-        _ => Err(to_js_error(Error::InvalidArgument(
-            "the message must be an object".into(),
-        ))),
-    }
+/// An application message as JSON text: it must be an object.
+fn object(v: &JsValue) -> Result<String, JsValue> {
+    json_arg(v, "the message", false)
 }
 
 #[wasm_bindgen]
@@ -527,13 +526,14 @@ impl Socket {
         query: JsValue,
         callback: js_sys::Function,
     ) -> Result<js_sys::Function, JsValue> {
-        let query = if query.is_undefined() || query.is_null() {
-            serde_json::Value::Null
-        } else if let Some(w) = query.as_string() {
-            serde_json::Value::String(w)
+        let query = if query.is_undefined() {
+            Some("null".to_owned())
         } else {
-            to_json(&query)?
+            json::stringify(&query)
         };
+        let query = query.ok_or_else(|| {
+            to_js_error(Error::InvalidArgument("the query has no JSON form".into()))
+        })?;
         let mut settlers = None;
         let ready = js_sys::Promise::new(&mut |resolve, reject| settlers = Some((resolve, reject)));
         // Nobody need await `ready`: a refusal nobody reads must not be an
@@ -543,13 +543,12 @@ impl Socket {
             callback,
             ready: settlers,
         });
-        let msg = ClientMessage::SubscribeWrites {
+        let msg = Outgoing::SubscribeWrites {
             id,
             collection,
             query,
-            since: None,
         };
-        if let Err(e) = send(&self.state, &msg) {
+        if let Err(e) = send(&self.state, msg) {
             self.state.borrow_mut().subs.remove(id);
             return Err(e);
         }
@@ -562,7 +561,7 @@ impl Socket {
                     if let Some((resolve, _)) = target.ready {
                         let _ = resolve.call0(&JsValue::NULL);
                     }
-                    let _ = send(&st, &ClientMessage::UnsubscribeWrites { id });
+                    let _ = send(&st, Outgoing::UnsubscribeWrites(id));
                 }
             }
         });
@@ -577,7 +576,9 @@ impl Socket {
     pub fn send(&self, data: JsValue) -> Result<(), JsValue> {
         let text = match data.as_string() {
             Some(text) => text,
-            None => to_json(&data)?.to_string(),
+            None => json::stringify(&data).ok_or_else(|| {
+                to_js_error(Error::InvalidArgument("data has no JSON form".into()))
+            })?,
         };
         let ws = {
             let s = self.state.borrow();
