@@ -35,33 +35,8 @@ impl Db {
     /// `after` cursor).
     #[wasm_bindgen(js_name = getCollection)]
     pub fn get_collection(&self, collection: String) -> Promise {
-        let core = self.core.clone();
-        boxed(async move {
-            let all = js_sys::Array::new();
-            let mut after: Option<String> = None;
-            loop {
-                let params: Vec<(String, String)> = after
-                    .iter()
-                    .map(|a| ("after".to_owned(), a.clone()))
-                    .collect();
-                let (page, next) =
-                    run_page(&core, Call::FindPage(collection.clone(), params)).await?;
-                if !js_sys::Array::is_array(&page) {
-                    return Err(to_js_error(Error::Decode(
-                        "the answer is not a list".into(),
-                    )));
-                }
-                for record in js_sys::Array::from(&page).iter() {
-                    all.push(&record);
-                }
-                // A server that ignored the cursor would give the same one again.
-                if next.is_none() || next == after {
-                    break;
-                }
-                after = next;
-            }
-            Ok(all.into())
-        })
+        let c = Call::FindPage(collection, Vec::new());
+        call_as(&self.core, Ok(c), Kind::All)
     }
 
     /// A query: `find(collection, query?, options?)`. `query` is a `where` string
@@ -80,21 +55,8 @@ impl Db {
     /// first does, however deep.
     #[wasm_bindgen(js_name = findPage)]
     pub fn find_page(&self, collection: String, query: JsValue, options: JsValue) -> Promise {
-        let core = self.core.clone();
-        let params = query_params(&query, &options);
-        boxed(async move {
-            let (records, after) = run_page(&core, Call::FindPage(collection, params?)).await?;
-            if !js_sys::Array::is_array(&records) {
-                return Err(to_js_error(Error::InvalidArgument(
-                    "findPage reads records, not a count".into(),
-                )));
-            }
-            let out = js_sys::Object::new();
-            let after: JsValue = after.map_or(JsValue::NULL, Into::into);
-            let _ = js_sys::Reflect::set(&out, &"records".into(), &records);
-            let _ = js_sys::Reflect::set(&out, &"after".into(), &after);
-            Ok(out.into())
-        })
+        let c = query_params(&query, &options).map(|params| Call::FindPage(collection, params));
+        call_as(&self.core, c, Kind::Page)
     }
 
     /// Creates records from an array of objects, all or nothing; resolves to them.

@@ -18,8 +18,6 @@ use sdk_core::{Error, ErrorCode};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::RequestCredentials;
 
 mod auth;
 mod db;
@@ -32,13 +30,6 @@ pub use auth::Auth;
 pub use db::Db;
 pub use storage::Storage;
 use transport::*;
-
-#[wasm_bindgen]
-extern "C" {
-    /// The global `fetch` of browsers, workers and Node.js 18+.
-    #[wasm_bindgen(js_name = fetch)]
-    fn global_fetch(request: &web_sys::Request) -> js_sys::Promise;
-}
 
 #[wasm_bindgen(module = "/js/errors.js")]
 extern "C" {

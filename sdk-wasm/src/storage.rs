@@ -22,46 +22,34 @@ impl Storage {
         bucket: String,
         options: JsValue,
     ) -> Promise {
-        let upload = || -> Result<(Call, Option<Upload>), JsValue> {
-            let on_progress = if options.is_undefined() || options.is_null() {
-                None
-            } else {
-                let f = js_sys::Reflect::get(&options, &JsValue::from_str("onProgress"))
-                    .unwrap_or(JsValue::UNDEFINED);
-                if f.is_undefined() {
-                    None
-                } else {
-                    Some(f.dyn_into::<js_sys::Function>().map_err(|_| {
-                        to_js_error(Error::InvalidArgument(
-                            "options.onProgress must be a function".into(),
-                        ))
-                    })?)
-                }
-            };
-            let upload = Upload {
-                blob: as_blob(file)?,
-                on_progress,
-            };
-            Ok((Call::UploadFile { filename, bucket }, Some(upload)))
+        let on_progress = if options.is_undefined() || options.is_null() {
+            JsValue::UNDEFINED
+        } else {
+            js_sys::Reflect::get(&options, &JsValue::from_str("onProgress"))
+                .unwrap_or(JsValue::UNDEFINED)
         };
-        call_with(&self.core, upload())
+        let file = blob(&file);
+        let c = if !on_progress.is_undefined() && !on_progress.is_function() {
+            Err(to_js_error(Error::InvalidArgument(
+                "options.onProgress must be a function".into(),
+            )))
+        } else {
+            file.as_ref()
+                .map(|_| Call::UploadFile { filename, bucket })
+                .map_err(Clone::clone)
+        };
+        upload(
+            &self.core,
+            c,
+            file.as_ref().unwrap_or(&JsValue::NULL),
+            &on_progress,
+        )
     }
 
     /// Resolves to the `Response` carrying the file (call `.blob()` on it).
     #[wasm_bindgen(js_name = getFile)]
     pub fn get_file(&self, user_id: String, filename: String) -> Promise {
-        let core = self.core.clone();
-        boxed(async move {
-            let call = Call::GetFile(user_id, filename);
-            let req = core.borrow().prepare(&call).map_err(to_js_error)?;
-            let resp = fetch(req, None).await.map_err(to_js_error)?;
-            if resp.ok() {
-                return Ok(resp.into());
-            }
-            let (status, body) = read(resp).await.map_err(to_js_error)?;
-            answer(&core, &call, status, &body)?;
-            Err(to_js_error(Error::Decode("unexpected status".into())))
-        })
+        call_as(&self.core, Ok(Call::GetFile(user_id, filename)), Kind::File)
     }
 
     /// Resolves to `{ records: [...] }`: all of a user's files for the user, the public ones for others.
@@ -100,8 +88,13 @@ impl Storage {
     /// Replaces a file's bytes; resolves to `{ message: "file overwritten" }`.
     #[wasm_bindgen(js_name = overwriteFile)]
     pub fn overwrite_file(&self, file: JsValue, filename: String) -> Promise {
-        let upload = as_blob(file).map(|b| (Call::OverwriteFile(filename), Some(b.into())));
-        call_with(&self.core, upload)
+        let file = blob(&file);
+        let c = file
+            .as_ref()
+            .map(|_| Call::OverwriteFile(filename))
+            .map_err(Clone::clone);
+        let none = JsValue::UNDEFINED;
+        upload(&self.core, c, file.as_ref().unwrap_or(&none), &none)
     }
 
     /// Deletes a file; resolves to `{ deletedRecord }`.
@@ -113,33 +106,13 @@ impl Storage {
 
 /// A `Blob` (or `File`) as is; a `FormData`'s `file` entry (else its first file); a
 /// `Uint8Array`, `ArrayBuffer` or string wrapped in a `Blob`.
-fn as_blob(file: JsValue) -> Result<web_sys::Blob, JsValue> {
-    if file.is_instance_of::<web_sys::Blob>() {
-        return Ok(file.unchecked_into());
-    }
-    if let Some(form) = file.dyn_ref::<web_sys::FormData>() {
-        let named = form.get("file");
-        if named.is_instance_of::<web_sys::Blob>() {
-            return Ok(named.unchecked_into());
-        }
-        let entries = js_sys::try_iter(&form.values()).ok().flatten();
-        for entry in entries.into_iter().flatten().flatten() {
-            if entry.is_instance_of::<web_sys::Blob>() {
-                return Ok(entry.unchecked_into());
-            }
-        }
+fn blob(file: &JsValue) -> Result<JsValue, JsValue> {
+    let b = as_blob(file);
+    if b.is_null() {
         return Err(to_js_error(Error::InvalidArgument(
-            "the FormData holds no file".into(),
+            "file must be a File, Blob, Uint8Array, ArrayBuffer, string or a FormData with a file"
+                .into(),
         )));
     }
-    if file.is_instance_of::<js_sys::Uint8Array>()
-        || file.is_instance_of::<js_sys::ArrayBuffer>()
-        || file.is_string()
-    {
-        let parts = js_sys::Array::of1(&file);
-        return web_sys::Blob::new_with_u8_array_sequence(&parts);
-    }
-    Err(to_js_error(Error::InvalidArgument(
-        "file must be a File, Blob, FormData, Uint8Array, ArrayBuffer or string".into(),
-    )))
+    Ok(b)
 }

@@ -1,83 +1,225 @@
-//! Requests over the runtime's `fetch`: sending what `sdk-core` builds and
-//! handing back what it interprets.
+//! Requests over the runtime's `fetch`. sdk-core builds each request and
+//! interprets each answer; `js/http.js` only carries them (fetch, the waits
+//! between retries, an upload's progress), so the WebAssembly holds no
+//! futures, no promise machinery and no bindings to `fetch`.
 
 use super::*;
-use js_sys::Promise;
 use sdk_core::json::JsonView;
-use std::future::Future;
-use std::pin::Pin;
 
-/// The promise of a call's result: `call` is the call, or why it could not be
-/// made (a rejection). Every method that sends one call goes through here, so
-/// the promise machinery exists once in the wasm rather than once per method.
-pub(crate) fn call(core: &Shared, call: Result<Call, JsValue>) -> Promise {
-    call_with(core, call.map(|c| (c, None)))
-}
-
-/// [`call`] with the file a call sends, if any.
-pub(crate) fn call_with(core: &Shared, call: Result<(Call, Option<Upload>), JsValue>) -> Promise {
-    let core = core.clone();
-    boxed(async move {
-        let (call, file) = call?;
-        run_with(&core, call, file).await
-    })
-}
-
-/// The promise of a method's own work (one promise type for all of them).
-pub(crate) fn boxed(work: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
-    let work: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(work);
-    wasm_bindgen_futures::future_to_promise(work)
-}
-
-#[wasm_bindgen(module = "/js/upload.js")]
+#[wasm_bindgen(module = "/js/http.js")]
 extern "C" {
-    /// Sends `request` with `body` (its form), calling `on_progress({loaded, total})`
-    /// as the upload goes; resolves to the `Response`.
-    #[wasm_bindgen(js_name = sendWithProgress)]
-    fn send_with_progress(
-        request: &web_sys::Request,
-        body: &web_sys::FormData,
-        size: f64,
-        on_progress: &js_sys::Function,
-    ) -> js_sys::Promise;
+    /// The app's result of a call.
+    fn run(p: Pending) -> Promise;
+    /// One page and the next page's cursor, `{ records, after }`.
+    #[wasm_bindgen(js_name = runPage)]
+    fn run_page(p: Pending) -> Promise;
+    /// Every page of a collection.
+    #[wasm_bindgen(js_name = runAll)]
+    fn run_all(p: Pending) -> Promise;
+    /// A file's `Response`.
+    #[wasm_bindgen(js_name = runFile)]
+    fn run_file(p: Pending) -> Promise;
+    /// A call with a file as its form's part `file`.
+    #[wasm_bindgen(js_name = runUpload)]
+    fn run_upload(p: Pending, file: &JsValue, on_progress: &JsValue) -> Promise;
+    /// The `Blob` a file argument stands for, or `null`.
+    #[wasm_bindgen(js_name = asBlob)]
+    pub(crate) fn as_blob(file: &JsValue) -> JsValue;
 }
 
-/// A file to send as the form part `file`, and who hears of the upload's progress.
-pub(crate) struct Upload {
-    /// The bytes.
-    pub blob: web_sys::Blob,
-    /// `onProgress`, when given.
-    pub on_progress: Option<js_sys::Function>,
+/// How a call's answer is carried and read.
+#[derive(Clone, Copy)]
+pub(crate) enum Kind {
+    /// The result, as [`run`].
+    One,
+    /// One page, as [`run_page`].
+    Page,
+    /// Every page, as [`run_all`].
+    All,
+    /// A file, as [`run_file`].
+    File,
 }
 
-impl From<web_sys::Blob> for Upload {
-    fn from(blob: web_sys::Blob) -> Self {
-        Self {
-            blob,
-            on_progress: None,
-        }
+/// The promise of `call`'s result, or a rejection when the call could not be
+/// made (invalid arguments: nothing is sent).
+pub(crate) fn call(core: &Shared, call: Result<Call, JsValue>) -> Promise {
+    call_as(core, call, Kind::One)
+}
+
+/// [`call`], carried and read as `kind` says.
+pub(crate) fn call_as(core: &Shared, call: Result<Call, JsValue>, kind: Kind) -> Promise {
+    match call.and_then(|c| Pending::new(core, c)) {
+        Ok(p) => match kind {
+            Kind::One => run(p),
+            Kind::Page => run_page(p),
+            Kind::All => run_all(p),
+            Kind::File => run_file(p),
+        },
+        Err(e) => Promise::reject(&e),
     }
 }
 
-pub(crate) async fn run_with(
+/// [`call`] for a call that sends `file` (a `Blob`).
+pub(crate) fn upload(
     core: &Shared,
+    call: Result<Call, JsValue>,
+    file: &JsValue,
+    on_progress: &JsValue,
+) -> Promise {
+    match call.and_then(|c| Pending::new(core, c)) {
+        Ok(p) => run_upload(p, file, on_progress),
+        Err(e) => Promise::reject(&e),
+    }
+}
+
+/// One call on its way: the request sdk-core prepared for it, and what reads
+/// its answer.
+#[wasm_bindgen]
+pub struct Pending {
+    core: Shared,
     call: Call,
-    file: Option<Upload>,
-) -> Result<JsValue, JsValue> {
-    let req = core.borrow().prepare(&call).map_err(to_js_error)?;
-    let (status, body) = send(req, file).await.map_err(to_js_error)?;
-    answer(core, &call, status, &body)
+    req: HttpRequest,
+}
+
+impl Pending {
+    fn new(core: &Shared, call: Call) -> Result<Self, JsValue> {
+        let req = core.borrow().prepare(&call).map_err(to_js_error)?;
+        Ok(Self {
+            core: core.clone(),
+            call,
+            req,
+        })
+    }
+
+    fn pairs(pairs: &[(&'static str, String)]) -> Vec<String> {
+        pairs
+            .iter()
+            .flat_map(|(k, v)| [(*k).to_owned(), v.clone()])
+            .collect()
+    }
+}
+
+#[wasm_bindgen]
+impl Pending {
+    /// The method.
+    #[wasm_bindgen(getter)]
+    pub fn method(&self) -> String {
+        self.req.method.as_str().to_owned()
+    }
+
+    /// The absolute URL.
+    #[wasm_bindgen(getter)]
+    pub fn url(&self) -> String {
+        self.req.url.clone()
+    }
+
+    /// The headers, as `[name, value, name, value, ...]`.
+    pub fn headers(&self) -> Vec<String> {
+        Self::pairs(&self.req.headers)
+    }
+
+    /// The JSON body, if the request has one.
+    #[wasm_bindgen(getter)]
+    pub fn body(&self) -> Option<String> {
+        match &self.req.body {
+            Body::Json(text) => Some(text.clone()),
+            _ => None,
+        }
+    }
+
+    /// The text fields of a form with a file, as `[name, value, ...]`.
+    pub fn form(&self) -> Vec<String> {
+        match &self.req.body {
+            Body::FormWithFile(fields) => Self::pairs(fields),
+            _ => Vec::new(),
+        }
+    }
+
+    /// How many ms to wait before sending again after an answer with `status`
+    /// and `retry_after` (its `Retry-After`), this being attempt `attempt`;
+    /// `-1`: do not.
+    #[wasm_bindgen(js_name = retryDelay)]
+    pub fn retry_delay(&self, status: u16, retry_after: Option<String>, attempt: u32) -> f64 {
+        self.req
+            .retry_delay_ms(status, retry_after.as_deref(), attempt)
+            .map_or(-1.0, |ms| ms as f64)
+    }
+
+    /// The `SdkError` for a request that got no answer (`e`: what `fetch` threw).
+    pub fn failed(&self, e: JsValue) -> JsValue {
+        let text = js_sys::Reflect::get(&e, &JsValue::from_str("message"))
+            .ok()
+            .and_then(|m| m.as_string())
+            .or_else(|| e.as_string())
+            .unwrap_or_else(|| "the request failed".into());
+        to_js_error(Error::Transport(text))
+    }
+
+    /// The app's result for the answer `status` `body`, or the error it says.
+    pub fn complete(&self, status: u16, body: String) -> Result<JsValue, JsValue> {
+        answer(&self.core, &self.call, status, &body)
+    }
+
+    /// One page: `{ records, after }`, `after` the next page's cursor (from
+    /// the answer's `X-Next-After`, `next`) or `null` after the last page.
+    pub fn page(
+        &self,
+        status: u16,
+        body: String,
+        next: Option<String>,
+    ) -> Result<JsValue, JsValue> {
+        let records = self.records(status, &body)?;
+        let after: JsValue =
+            sdk_core::api::next_after(next.as_deref()).map_or(JsValue::NULL, Into::into);
+        let out = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&out, &"records".into(), &records);
+        let _ = js_sys::Reflect::set(&out, &"after".into(), &after);
+        Ok(out.into())
+    }
+
+    /// Adds one page's records to `all`; the call for the next page, if any.
+    pub fn collect(
+        &self,
+        all: &js_sys::Array,
+        status: u16,
+        body: String,
+        next: Option<String>,
+    ) -> Result<Option<Pending>, JsValue> {
+        let records = self.records(status, &body)?;
+        for r in js_sys::Array::from(&records).iter() {
+            all.push(&r);
+        }
+        let Call::FindPage(collection, params) = &self.call else {
+            return Ok(None);
+        };
+        let next = sdk_core::api::next_after(next.as_deref());
+        let after = params.iter().find(|(k, _)| k == "after").map(|(_, v)| v);
+        // A server that ignored the cursor would give the same one again.
+        match next {
+            Some(n) if Some(&n) != after => {
+                let call = Call::FindPage(collection.clone(), vec![("after".to_owned(), n)]);
+                Pending::new(&self.core, call).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn records(&self, status: u16, body: &str) -> Result<JsValue, JsValue> {
+        let records = answer(&self.core, &self.call, status, body)?;
+        if js_sys::Array::is_array(&records) {
+            Ok(records)
+        } else {
+            Err(to_js_error(Error::InvalidArgument(
+                "a page holds records, not a count".into(),
+            )))
+        }
+    }
 }
 
 /// The app's result for an answer: the body through the JS engine's
 /// `JSON.parse` (once, with no copy through Rust's JSON), read by sdk-core
 /// through its JSON view.
-pub(crate) fn answer(
-    core: &Shared,
-    call: &Call,
-    status: u16,
-    body: &str,
-) -> Result<JsValue, JsValue> {
+fn answer(core: &Shared, call: &Call, status: u16, body: &str) -> Result<JsValue, JsValue> {
     let json = if call.answer_is_bytes() && (200..300).contains(&status) {
         None
     } else {
@@ -99,130 +241,4 @@ pub(crate) fn answer(
             Err(to_js_error_with(e, errors))
         }
     }
-}
-
-/// Runs a [`Call::FindPage`]: the page, and the next page's `after` cursor
-/// (`None` after the last page).
-pub(crate) async fn run_page(
-    core: &Shared,
-    call: Call,
-) -> Result<(JsValue, Option<String>), JsValue> {
-    let req = core.borrow().prepare(&call).map_err(to_js_error)?;
-    let resp = fetch(req, None).await.map_err(to_js_error)?;
-    let header = resp
-        .headers()
-        .get(sdk_core::NEXT_AFTER_HEADER)
-        .ok()
-        .flatten();
-    let (status, body) = read(resp).await.map_err(to_js_error)?;
-    let page = answer(core, &call, status, &body)?;
-    Ok((page, sdk_core::api::next_after(header.as_deref())))
-}
-
-/// Carries one request and reads its answer (see [`fetch`]).
-async fn send(req: HttpRequest, file: Option<Upload>) -> Result<(u16, String), Error> {
-    read(fetch(req, file).await?).await
-}
-
-/// Carries one request with `fetch`; `file` becomes the form part `file`. An
-/// idempotent request answered `503` is sent again as sdk-core's retry policy
-/// says.
-pub(crate) async fn fetch(
-    req: HttpRequest,
-    mut file: Option<Upload>,
-) -> Result<web_sys::Response, Error> {
-    if !req.is_idempotent() {
-        // Never sent again: no copy of it is kept.
-        return fetch_once(req, file).await;
-    }
-    let mut attempt = 0;
-    loop {
-        let resp = fetch_once(req.clone(), file.take()).await?;
-        let retry_after = resp.headers().get("retry-after").ok().flatten();
-        let Some(ms) = req.retry_delay_ms(resp.status(), retry_after.as_deref(), attempt) else {
-            return Ok(resp);
-        };
-        attempt += 1;
-        sleep_ms(ms).await;
-    }
-}
-
-/// Waits `ms` milliseconds on the runtime's timer.
-async fn sleep_ms(ms: u64) {
-    let wait = js_sys::Promise::new(&mut |resolve, _| {
-        let _ = crate::realtime::set_timeout(&resolve, ms as f64);
-    });
-    let _ = JsFuture::from(wait).await;
-}
-
-pub(crate) fn transport(e: JsValue) -> Error {
-    let text = js_sys::Reflect::get(&e, &JsValue::from_str("message"))
-        .ok()
-        .and_then(|m| m.as_string())
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| "the request failed".into());
-    Error::Transport(text)
-}
-
-async fn fetch_once(req: HttpRequest, file: Option<Upload>) -> Result<web_sys::Response, Error> {
-    let mut progress = None;
-    let headers = web_sys::Headers::new().map_err(transport)?;
-    for (name, value) in &req.headers {
-        headers.append(name, value).map_err(transport)?;
-    }
-    let init = web_sys::RequestInit::new();
-    init.set_method(req.method.as_str());
-    // The session travels in the token header; the cookie goes along only to an
-    // API on the page's own origin. Cross-origin credentialed requests would need
-    // the server to list the page's origin (`--cors-origins`), and fail otherwise.
-    init.set_credentials(RequestCredentials::SameOrigin);
-    match req.body {
-        Body::Empty => {}
-        Body::Json(json) => {
-            headers
-                .append("content-type", "application/json")
-                .map_err(transport)?;
-            init.set_body(&JsValue::from_str(&json));
-        }
-        Body::FormWithFile(fields) => {
-            let form = web_sys::FormData::new().map_err(transport)?;
-            for (name, value) in &fields {
-                form.append_with_str(name, value).map_err(transport)?;
-            }
-            let file =
-                file.ok_or_else(|| Error::InvalidArgument("this call needs a file".into()))?;
-            let name = fields
-                .iter()
-                .find(|(k, _)| *k == "filename")
-                .map_or("file", |(_, v)| v);
-            form.append_with_blob_and_filename("file", &file.blob, name)
-                .map_err(transport)?;
-            init.set_body(&form);
-            if let Some(f) = file.on_progress {
-                progress = Some((form, file.blob.size(), f));
-            }
-        }
-        _ => {
-            return Err(Error::InvalidArgument(
-                "this call's body cannot be sent from a browser".into(),
-            ));
-        }
-    }
-    init.set_headers(&headers);
-    let request = web_sys::Request::new_with_str_and_init(&req.url, &init).map_err(transport)?;
-    let sent = match &progress {
-        Some((form, size, f)) => send_with_progress(&request, form, *size, f),
-        None => global_fetch(&request),
-    };
-    let resp = JsFuture::from(sent).await.map_err(transport)?;
-    resp.dyn_into::<web_sys::Response>().map_err(transport)
-}
-
-/// The status and the body text of a response.
-pub(crate) async fn read(resp: web_sys::Response) -> Result<(u16, String), Error> {
-    let status = resp.status();
-    let text = JsFuture::from(resp.text().map_err(transport)?)
-        .await
-        .map_err(transport)?;
-    Ok((status, text.as_string().unwrap_or_default()))
 }
