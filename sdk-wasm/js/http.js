@@ -1,7 +1,34 @@
-// Carries the requests sdk-core prepares (a `Pending`: method, URL, headers,
-// body) with the runtime's `fetch`, and hands each answer back to it: whether to
-// send again after a 503, what the app gets, what went wrong. Nothing here
-// decides anything about the protocol; it only moves bytes and waits.
+// The objects createSdk returns, and the carrying of their calls: each method
+// hands its arguments to the WebAssembly's `Core`, which checks them and
+// prepares the request (a `Pending`: method, URL, headers, body); the runtime's
+// `fetch` carries it, and the answer goes back to the `Pending`, which says
+// whether to send again after a 503, what the app gets, or what went wrong.
+// Nothing here decides anything about the protocol; it only moves bytes and waits.
+
+/**
+ * `{ auth, db, storage, ws() }` for `core`: one function per method it names
+ * (`db.getResource`, ...), returning a promise; `auth.session` and
+ * `auth.restoreSession` keep a session across page loads.
+ */
+export function makeSdk(core) {
+  const sdk = { auth: {}, db: {}, storage: {} };
+  for (const op of core.methods()) {
+    const [module, name] = op.split('.');
+    sdk[module][name] = (...args) => {
+      let p;
+      try {
+        p = core.prepare(op, args);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return RUN[p.kind](p);
+    };
+  }
+  Object.defineProperty(sdk.auth, 'session', { get: () => core.session, enumerable: true });
+  sdk.auth.restoreSession = (token, userId) => core.restoreSession(token, userId);
+  sdk.ws = () => core.ws();
+  return sdk;
+}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -54,7 +81,7 @@ async function freed(p, work) {
 }
 
 /** The app's result of `p`. */
-export function run(p) {
+function run(p) {
   return freed(p, async () => {
     const response = await carry(p);
     return p.complete(response.status, await text(p, response));
@@ -62,7 +89,7 @@ export function run(p) {
 }
 
 /** One page of a query and the next page's cursor: `{ records, after }`. */
-export function runPage(p) {
+function runPage(p) {
   return freed(p, async () => {
     const response = await carry(p);
     const next = response.headers.get('x-next-after') ?? undefined;
@@ -71,7 +98,7 @@ export function runPage(p) {
 }
 
 /** Every page, each after the last record of the one before. */
-export async function runAll(p) {
+async function runAll(p) {
   const all = [];
   while (p) {
     p = await freed(p, async () => {
@@ -84,7 +111,7 @@ export async function runAll(p) {
 }
 
 /** A file's `Response` (call `.blob()` on it), or the error answered. */
-export function runFile(p) {
+function runFile(p) {
   return freed(p, async () => {
     const response = await carry(p);
     if (response.ok) return response;
@@ -99,8 +126,8 @@ export function runFile(p) {
  * elsewhere (Node.js) `fetch` does, and progress is reported once, when the
  * request has been sent.
  */
-export function runUpload(p, file, onProgress) {
-  return freed(p, () => upload(p, file, onProgress));
+function runUpload(p) {
+  return freed(p, () => upload(p, p.file, p.onProgress));
 }
 
 async function upload(p, file, onProgress) {
@@ -163,3 +190,6 @@ export function asBlob(file) {
   }
   return null;
 }
+
+// By `Pending.kind`.
+const RUN = [run, runPage, runAll, runFile, runUpload];

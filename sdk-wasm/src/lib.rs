@@ -1,34 +1,29 @@
 //! `createSdk(url, apiKey)` for JavaScript, compiled to WebAssembly.
 //!
-//! The modules and methods follow the Backpack SDK document name for name:
-//! `sdk.auth.register/login/logout`, `sdk.db.getCollectionList` (also spelled
-//! `getCollectionsList`), `createNewCollection`, `getCollection`, `getResource`,
-//! `createResource`, `updateResource`, `overwriteResource`, `deleteResource`, and
-//! `sdk.ws()`. Every method returns a Promise of plain JSON values; failures reject
-//! with an `SdkError` carrying `status`, `code`, `message` and `errors`.
+//! The modules and methods follow the Backpack SDK document name for name (see
+//! [`calls`]), and `sdk.ws()`. Every method returns a Promise of plain JSON
+//! values; failures reject with an `SdkError` carrying `status`, `code`,
+//! `message` and `errors`.
 //!
-//! Requests are built and answers interpreted by `sdk-core`; this crate only
-//! carries them with the runtime's `fetch` and opens its `WebSocket` (web-sys).
+//! Requests are built and answers interpreted by `sdk-core`; the JavaScript
+//! beside this crate (`js/`) only carries them with the runtime's `fetch` and
+//! opens its `WebSocket`.
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
-use js_sys::Promise;
 use sdk_core::api::{Answer, Body, Call, Client, Credentials, HttpRequest};
 use sdk_core::{Error, ErrorCode};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
-mod auth;
-mod db;
+mod calls;
 mod json;
 mod realtime;
-mod storage;
 mod transport;
 
-pub use auth::Auth;
-pub use db::Db;
-pub use storage::Storage;
+use calls::{Args, METHODS, call_for};
+pub use transport::Pending;
 use transport::*;
 
 #[wasm_bindgen(module = "/js/errors.js")]
@@ -51,50 +46,64 @@ pub fn sdk_error_class() -> JsValue {
 
 type Shared = Rc<RefCell<Client>>;
 
-/// Creates an SDK for the server at `url` with the app's API key.
+/// Creates an SDK for the server at `url` with the app's API key: `{ auth, db,
+/// storage, ws() }`, each method returning a Promise of plain JSON values;
+/// failures reject with an `SdkError` carrying `status`, `code`, `message` and
+/// `errors`.
 #[wasm_bindgen(js_name = createSdk)]
-pub fn create_sdk(url: &str, api_key: &str) -> Sdk {
-    Sdk {
-        core: Rc::new(RefCell::new(Client::new(url, api_key))),
-    }
+pub fn create_sdk(url: &str, api_key: &str) -> JsValue {
+    make_sdk(Core {
+        client: Rc::new(RefCell::new(Client::new(url, api_key))),
+    })
 }
 
-/// The object `createSdk` returns.
+/// The sans-IO client behind one `createSdk`: sdk-core's [`Client`] (the
+/// address, the API key, the session).
 #[wasm_bindgen]
-pub struct Sdk {
-    core: Shared,
+pub struct Core {
+    client: Shared,
 }
 
 #[wasm_bindgen]
-impl Sdk {
-    /// `sdk.auth`: register, login, logout.
-    #[wasm_bindgen(getter)]
-    pub fn auth(&self) -> Auth {
-        Auth {
-            core: self.core.clone(),
-        }
+impl Core {
+    /// The methods, as `module.name` (`db.getResource`).
+    pub fn methods(&self) -> Vec<String> {
+        METHODS.iter().map(|m| (*m).to_owned()).collect()
     }
 
-    /// `sdk.db`: collections and records.
-    #[wasm_bindgen(getter)]
-    pub fn db(&self) -> Db {
-        Db {
-            core: self.core.clone(),
-        }
+    /// The call of method `op` with `args`, ready to carry; throws an
+    /// `SdkError` (`invalid_argument`) when the arguments are wrong.
+    pub fn prepare(&self, op: &str, args: js_sys::Array) -> Result<Pending, JsValue> {
+        let (call, kind) = call_for(op, &Args(args))?;
+        Pending::new(&self.client, call, kind)
     }
 
-    /// `sdk.storage`: the signed-in user's files.
+    /// The current session, `{ token, userId }` (`userId` `null` until known),
+    /// or `null` when signed out: for keeping it across page loads.
     #[wasm_bindgen(getter)]
-    pub fn storage(&self) -> Storage {
-        Storage {
-            core: self.core.clone(),
-        }
+    pub fn session(&self) -> JsValue {
+        let core = self.client.borrow();
+        let s = core.session();
+        let Some(token) = s.token() else {
+            return JsValue::NULL;
+        };
+        let o = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&o, &"token".into(), &token.into());
+        let user: JsValue = s.user_id().map_or(JsValue::NULL, Into::into);
+        let _ = js_sys::Reflect::set(&o, &"userId".into(), &user);
+        o.into()
+    }
+
+    /// Takes up a session kept from an earlier page load (see `session`).
+    #[wasm_bindgen(js_name = restoreSession)]
+    pub fn restore_session(&self, token: String, user_id: Option<String>) {
+        self.client.borrow_mut().restore_session(token, user_id);
     }
 
     /// `sdk.ws()`: the realtime connection, with `actions`, `onmessage` and
     /// `addEventListener` as a WebSocket has them; it reconnects and resumes by itself.
     pub fn ws(&self) -> Result<realtime::Socket, JsValue> {
-        realtime::open(self.core.clone())
+        realtime::open(self.client.clone())
     }
 }
 

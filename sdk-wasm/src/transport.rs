@@ -8,68 +8,32 @@ use sdk_core::json::JsonView;
 
 #[wasm_bindgen(module = "/js/http.js")]
 extern "C" {
-    /// The app's result of a call.
-    fn run(p: Pending) -> Promise;
-    /// One page and the next page's cursor, `{ records, after }`.
-    #[wasm_bindgen(js_name = runPage)]
-    fn run_page(p: Pending) -> Promise;
-    /// Every page of a collection.
-    #[wasm_bindgen(js_name = runAll)]
-    fn run_all(p: Pending) -> Promise;
-    /// A file's `Response`.
-    #[wasm_bindgen(js_name = runFile)]
-    fn run_file(p: Pending) -> Promise;
-    /// A call with a file as its form's part `file`.
-    #[wasm_bindgen(js_name = runUpload)]
-    fn run_upload(p: Pending, file: &JsValue, on_progress: &JsValue) -> Promise;
+    /// The object `createSdk` returns: one function per method of `core`.
+    #[wasm_bindgen(js_name = makeSdk)]
+    pub(crate) fn make_sdk(core: Core) -> JsValue;
     /// The `Blob` a file argument stands for, or `null`.
     #[wasm_bindgen(js_name = asBlob)]
     pub(crate) fn as_blob(file: &JsValue) -> JsValue;
 }
 
-/// How a call's answer is carried and read.
-#[derive(Clone, Copy)]
+/// How a call's answer is carried and read (`js/http.js` runs each kind).
+#[derive(Clone)]
 pub(crate) enum Kind {
-    /// The result, as [`run`].
+    /// The result.
     One,
-    /// One page, as [`run_page`].
+    /// One page and the next page's cursor.
     Page,
-    /// Every page, as [`run_all`].
+    /// Every page.
     All,
-    /// A file, as [`run_file`].
+    /// A file's `Response`.
     File,
-}
-
-/// The promise of `call`'s result, or a rejection when the call could not be
-/// made (invalid arguments: nothing is sent).
-pub(crate) fn call(core: &Shared, call: Result<Call, JsValue>) -> Promise {
-    call_as(core, call, Kind::One)
-}
-
-/// [`call`], carried and read as `kind` says.
-pub(crate) fn call_as(core: &Shared, call: Result<Call, JsValue>, kind: Kind) -> Promise {
-    match call.and_then(|c| Pending::new(core, c)) {
-        Ok(p) => match kind {
-            Kind::One => run(p),
-            Kind::Page => run_page(p),
-            Kind::All => run_all(p),
-            Kind::File => run_file(p),
-        },
-        Err(e) => Promise::reject(&e),
-    }
-}
-
-/// [`call`] for a call that sends `file` (a `Blob`).
-pub(crate) fn upload(
-    core: &Shared,
-    call: Result<Call, JsValue>,
-    file: &JsValue,
-    on_progress: &JsValue,
-) -> Promise {
-    match call.and_then(|c| Pending::new(core, c)) {
-        Ok(p) => run_upload(p, file, on_progress),
-        Err(e) => Promise::reject(&e),
-    }
+    /// A call that sends `blob` as its form's part `file`, telling `on_progress`.
+    Upload {
+        /// The bytes.
+        blob: JsValue,
+        /// `onProgress`, or `undefined`.
+        on_progress: JsValue,
+    },
 }
 
 /// One call on its way: the request sdk-core prepared for it, and what reads
@@ -79,15 +43,17 @@ pub struct Pending {
     core: Shared,
     call: Call,
     req: HttpRequest,
+    kind: Kind,
 }
 
 impl Pending {
-    fn new(core: &Shared, call: Call) -> Result<Self, JsValue> {
+    pub(crate) fn new(core: &Shared, call: Call, kind: Kind) -> Result<Self, JsValue> {
         let req = core.borrow().prepare(&call).map_err(to_js_error)?;
         Ok(Self {
             core: core.clone(),
             call,
             req,
+            kind,
         })
     }
 
@@ -101,6 +67,37 @@ impl Pending {
 
 #[wasm_bindgen]
 impl Pending {
+    /// How to carry it: 0 the result, 1 one page, 2 every page, 3 a file's
+    /// `Response`, 4 an upload.
+    #[wasm_bindgen(getter)]
+    pub fn kind(&self) -> u8 {
+        match self.kind {
+            Kind::One => 0,
+            Kind::Page => 1,
+            Kind::All => 2,
+            Kind::File => 3,
+            Kind::Upload { .. } => 4,
+        }
+    }
+
+    /// The file an upload sends (a `Blob`).
+    #[wasm_bindgen(getter)]
+    pub fn file(&self) -> JsValue {
+        match &self.kind {
+            Kind::Upload { blob, .. } => blob.clone(),
+            _ => JsValue::UNDEFINED,
+        }
+    }
+
+    /// Who hears of an upload's progress, if anyone.
+    #[wasm_bindgen(getter, js_name = onProgress)]
+    pub fn on_progress(&self) -> JsValue {
+        match &self.kind {
+            Kind::Upload { on_progress, .. } => on_progress.clone(),
+            _ => JsValue::UNDEFINED,
+        }
+    }
+
     /// The method.
     #[wasm_bindgen(getter)]
     pub fn method(&self) -> String {
@@ -198,7 +195,7 @@ impl Pending {
         match next {
             Some(n) if Some(&n) != after => {
                 let call = Call::FindPage(collection.clone(), vec![("after".to_owned(), n)]);
-                Pending::new(&self.core, call).map(Some)
+                Pending::new(&self.core, call, Kind::All).map(Some)
             }
             _ => Ok(None),
         }
