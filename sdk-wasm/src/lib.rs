@@ -19,7 +19,7 @@ use wasm_bindgen::prelude::*;
 
 mod calls;
 mod json;
-mod realtime;
+mod live;
 mod transport;
 
 use calls::{Args, METHODS, call_for};
@@ -102,8 +102,8 @@ impl Core {
 
     /// `sdk.ws()`: the realtime connection, with `actions`, `onmessage` and
     /// `addEventListener` as a WebSocket has them; it reconnects and resumes by itself.
-    pub fn ws(&self) -> Result<realtime::Socket, JsValue> {
-        realtime::open(self.client.clone())
+    pub fn ws(&self) -> Result<JsValue, JsValue> {
+        live::open_socket(live::Live::new(self.client.clone()))
     }
 }
 
