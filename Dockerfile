@@ -13,7 +13,9 @@ FROM rust:1-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nodejs npm \
  && rm -rf /var/lib/apt/lists/*
+# The browser SDK's size-optimized build rebuilds the standard library on nightly.
 RUN rustup target add wasm32-unknown-unknown \
+ && rustup toolchain install nightly --profile minimal --component rust-src \
  && cargo install wasm-pack --version 0.15.1 --locked \
  && cargo install wasm-bindgen-cli --version 0.2.130 --locked
 WORKDIR /src

@@ -6,7 +6,7 @@
 #
 #   bash bench/wasm_size.sh            # about 2 minutes after a first build
 #
-# Needs the wasm32 target and npm/'s binaryen (bash scripts/setup.sh); installs
+# Needs nightly with rust-src and npm/'s binaryen (bash scripts/setup.sh); installs
 # twiggy with cargo when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,9 +15,12 @@ WASM_OPT=npm/node_modules/.bin/wasm-opt
 [[ -x $WASM_OPT ]] || { echo "binaryen missing: npm install --prefix npm" >&2; exit 1; }
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
+# The shipped build's settings (npm/scripts/build.mjs): nightly, the standard
+# library rebuilt for size, panics an immediate trap.
 CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=true \
-  CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_PANIC=abort \
-  cargo build --quiet --release --target wasm32-unknown-unknown -p sdk-wasm
+  CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_PANIC=immediate-abort \
+  cargo +nightly build --quiet --release --target wasm32-unknown-unknown -p sdk-wasm \
+  -Zbuild-std=std,panic_abort -Zpanic-immediate-abort
 wasm-bindgen --target web --out-dir "$WORK" --out-name rucksack \
   target/wasm32-unknown-unknown/release/sdk_wasm.wasm
 # -g keeps the names section (the shipped build strips it; the code is the same).
@@ -37,22 +40,22 @@ shipped = open(sys.argv[2], "rb").read()
 glue = open(sys.argv[3], "rb").read()
 # The first match names the part: our crates by module, then the libraries.
 PARTS = [
-    (r"sdk_core::query", "sdk-core: query parsers and evaluation (subscribe filters, find)"),
+    (r"sdk_core::query", "sdk-core: find's options (find_params)"),
     (r"sdk_core::api", "sdk-core: requests and answers (api)"),
-    (r"sdk_core::", "sdk-core: the rest (ws frames, errors, names)"),
-    (r"sdk_wasm::realtime", "sdk-wasm: the socket (realtime)"),
-    (r"sdk_wasm::", "sdk-wasm: the rest (fetch transport, db, auth, storage)"),
-    (r"regex_lite", "regex-lite (`$regex` in subscribe filters)"),
+    (r"sdk_core::", "sdk-core: the rest (link, errors, names, JSON view)"),
+    (r"sdk_wasm::live|^live_", "sdk-wasm: the socket's link (live) and its entry points"),
+    (r"sdk_wasm::|^(core|pending)_|^createSdk", "sdk-wasm: calls, answers and their entry points"),
     (r"serde_json|zmij", "serde_json (with its float printing)"),
     (r"serde(_core)?::|indexmap|hashbrown", "serde, indexmap, hashbrown"),
     (r"::fmt|flt2dec|escape_debug|bignum|core::num", "core::fmt and number formatting"),
-    (r"js_sys|wasm_bindgen|web_sys|externref|multivalue shim", "wasm-bindgen, js-sys, web-sys, futures"),
+    (r"js_sys|wasm_bindgen|web_sys|externref|multivalue shim", "wasm-bindgen, js-sys"),
     (r"dlmalloc|alloc::", "allocator and alloc"),
     (r"^data segment", "data (strings, tables, constants)"),
 ]
 sizes = collections.Counter()
 for r in rows:
-    name, size = r["Name"], int(r["ShallowSize"])
+    # Crate names without their disambiguators (`sdk_core[0123abcd]::`).
+    name, size = re.sub(r"\[[0-9a-f]+\]", "", r["Name"]), int(r["ShallowSize"])
     if "subsection" in name:
         continue  # the names themselves, not shipped
     part = next((label for pat, label in PARTS if re.search(pat, name)), "other (core: strings, sorting, iterators; the exported entry points)")
@@ -73,11 +76,14 @@ for part, size in sizes.most_common():
     print(f"| {part} | {size:,} | {100 * size / total:.1f}% |")
 print(f"| all | {total:,} | 100% |")
 print()
-print("The goal is 40 KB gzipped for wasm and JS together. The query parsers and")
-print("regex-lite have left (the server evaluates subscribe filters and hands over page")
-print("cursors); what remains to leave is serde_json and serde (the JS engine can parse")
-print("and build JSON), core::fmt (no formatting on browser paths) and most of")
-print("wasm-bindgen's futures and bindings (fetch, WebSocket and timers in JavaScript,")
-print("the protocol's decisions staying in sdk-core).")
+print("The goal is 40 KB gzipped for wasm and JS together (npm/scripts/build.mjs prints")
+print("every file). What has left the wasm: the query parsers and regex-lite (the server")
+print("evaluates subscribe filters and hands over page cursors); serde_json and serde")
+print("(sdk-core reads JSON through its `JsonView`, over the JavaScript engine's")
+print("`JSON.parse` here, and writes it with `ObjectWriter`); the futures, fetch and")
+print("WebSocket bindings (`js/http.js` and `js/socket.js` move bytes, `Core`, `Pending`")
+print("and `Live` decide); and core::fmt with every panic message (no `format!` on")
+print("browser paths, and the shipped build rebuilds std on nightly with")
+print("`panic=immediate-abort`).")
 print("<!-- /wasm-parts -->")
 PY

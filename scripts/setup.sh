@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The tools the tests and the benchmarks need, installed idempotently on a fresh
 # Debian machine: Debian's chromium, wrk and jq, the wasm32 target, wasm-pack, the
-# wasm-bindgen CLI matching Cargo.lock, a nightly toolchain and cargo-fuzz (for
-# the fuzz targets), s3s-fs (an S3 server for the tests), and the npm packages. Sourced by
-# scripts/test.sh and bench/run.sh; `bash scripts/setup.sh` runs it alone.
+# wasm-bindgen CLI matching Cargo.lock, a nightly toolchain with rust-src (for
+# the browser build and the fuzz targets) and cargo-fuzz, s3s-fs (an S3 server
+# for the tests), and the npm packages. Sourced by scripts/test.sh and
+# bench/run.sh; `bash scripts/setup.sh` runs it alone.
 step() { printf '\n==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -42,9 +43,14 @@ setup() {
   if [[ "$have" != "$want" ]]; then
     cargo install wasm-bindgen-cli --version "$want" --force
   fi
-  # libFuzzer's instrumentation needs a nightly compiler; the product builds on stable.
+  # A nightly compiler: libFuzzer's instrumentation needs it, and so does the
+  # size-optimized browser build (npm/scripts/build.mjs rebuilds the standard
+  # library from rust-src). The server and the native SDK build on stable.
   if command -v rustup >/dev/null && ! rustup run nightly rustc --version >/dev/null 2>&1; then
     rustup toolchain install nightly --profile minimal
+  fi
+  if command -v rustup >/dev/null && ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src'; then
+    rustup component add rust-src --toolchain nightly
   fi
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
   # A real S3-protocol server for the tests of `--files s3://…` (file system backed).

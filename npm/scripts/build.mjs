@@ -15,21 +15,38 @@ const pkg = join(here, 'pkg');
 const wasm = join(pkg, 'rucksack_bg.wasm');
 
 // Size-first settings for the wasm build only; the server's release build keeps its own.
+// The shipped build uses the nightly compiler that the fuzz targets need too: it
+// rebuilds the standard library for size and makes a panic an immediate trap, so
+// no panic message, location or formatting code is carried (-Zbuild-std,
+// panic=immediate-abort; about 8 KB gzipped). RUCKSACK_WASM_STABLE=1 builds on
+// stable instead: larger, and not held to the budget below.
+const stable = process.env.RUCKSACK_WASM_STABLE === '1';
 const env = {
   ...process.env,
   CARGO_PROFILE_RELEASE_OPT_LEVEL: 'z',
   CARGO_PROFILE_RELEASE_LTO: 'true',
   CARGO_PROFILE_RELEASE_CODEGEN_UNITS: '1',
-  CARGO_PROFILE_RELEASE_PANIC: 'abort',
+  CARGO_PROFILE_RELEASE_PANIC: stable ? 'abort' : 'immediate-abort',
+  ...(stable ? {} : { RUSTUP_TOOLCHAIN: 'nightly' }),
 };
+const nightlyFlags = stable ? [] : ['--', '-Zbuild-std=std,panic_abort', '-Zpanic-immediate-abort'];
 // A snippet the sources no longer use must not stay behind.
 rmSync(join(pkg, 'snippets'), { recursive: true, force: true });
-execFileSync(
-  'wasm-pack',
-  ['build', join(here, '..', 'sdk-wasm'), '--release', '--target', 'web', '--no-pack',
-   '--out-dir', pkg, '--out-name', 'rucksack'],
-  { stdio: 'inherit', env },
-);
+try {
+  execFileSync(
+    'wasm-pack',
+    ['build', join(here, '..', 'sdk-wasm'), '--release', '--target', 'web', '--no-pack',
+     '--out-dir', pkg, '--out-name', 'rucksack', ...nightlyFlags],
+    { stdio: 'inherit', env },
+  );
+} catch (e) {
+  if (!stable) {
+    console.error('the size-optimized build needs the nightly toolchain with rust-src ' +
+      '(bash scripts/setup.sh, or: rustup toolchain install nightly --component rust-src); ' +
+      'RUCKSACK_WASM_STABLE=1 builds on stable instead');
+  }
+  process.exit(typeof e.status === 'number' ? e.status : 1);
+}
 rmSync(join(pkg, '.gitignore'), { force: true });
 
 const wasmOpt = join(here, 'node_modules', '.bin', 'wasm-opt');
@@ -62,7 +79,7 @@ if (esbuild) {
 // alone. The goal is 40 KB in all; until the SDK's design reaches it, the build
 // fails when the total grows past BUDGET, so it can only shrink.
 const GOAL = 40_000;
-const BUDGET = 62_000;
+const BUDGET = 54_000;
 const files = ['sdk.js', 'index.js', join('pkg', 'rucksack.js'), join('pkg', 'rucksack_bg.wasm'),
   ...jsUnder(join(pkg, 'snippets')).map((f) => relative(here, f))];
 let total = 0;
@@ -73,7 +90,7 @@ for (const f of files) {
   console.log(`${f}: ${statSync(join(here, f)).size} bytes raw, ${gz} bytes gzipped`);
 }
 console.log(`a browser downloads ${total} bytes gzipped (goal ${GOAL}, budget ${BUDGET})`);
-if (existsSync(wasmOpt) && total > BUDGET) {
+if (existsSync(wasmOpt) && !stable && total > BUDGET) {
   console.error(`the SDK grew past its budget of ${BUDGET} bytes gzipped`);
   process.exit(1);
 }
