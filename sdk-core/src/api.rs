@@ -3,7 +3,7 @@
 //! answers into results.
 
 use crate::error::Error;
-use crate::files::{check_bucket, check_filename};
+use crate::files::{BUCKET_RULE, bucket_ok, filename_problem};
 use crate::json::{JsonView, ObjectWriter};
 use crate::names::{check_collection_name, check_id};
 use crate::routes::{COLLECTIONS, HEALTH, LOGIN, LOGOUT, ME, PASSWORD, REGISTER, UPLOADS, path};
@@ -426,7 +426,7 @@ impl Client {
 
     /// The headers every request carries: the API key and, when signed in, the session token.
     pub fn auth_headers(&self) -> Vec<(&'static str, String)> {
-        let mut h = vec![(crate::AUTHORIZATION, format!("key {}", self.api_key))];
+        let mut h = vec![(crate::AUTHORIZATION, ["key ", &self.api_key].concat())];
         if let Some(t) = self.session.token() {
             h.push((crate::SESSION_HEADER, t.to_owned()));
         }
@@ -438,21 +438,30 @@ impl Client {
         use Method::*;
         let coll = |c: &str| -> Result<String, Error> {
             check_collection_name(c).map_err(|e| Error::InvalidArgument(e.message))?;
-            Ok(format!("/{c}"))
+            Ok(path(c))
         };
         let item = |c: &str, id: &str| -> Result<String, Error> {
             check_id(id).map_err(|e| Error::InvalidArgument(e.message))?;
-            Ok(format!("{}/{id}", coll(c)?))
+            Ok([coll(c)?.as_str(), "/", id].concat())
         };
+        // The same rules as the server's, without building its error bodies.
         let file = |f: &str| -> Result<String, Error> {
-            check_filename(f).map_err(|e| Error::InvalidArgument(e.message))?;
-            Ok(encode_query(f))
+            match filename_problem(f) {
+                Some(p) => Err(Error::InvalidArgument(["the file name ", p].concat())),
+                None => Ok(encode_query(f)),
+            }
         };
         let bucket = |b: &str| -> Result<(), Error> {
-            check_bucket(b).map_err(|e| Error::InvalidArgument(e.message))
+            if bucket_ok(b) {
+                Ok(())
+            } else {
+                Err(Error::InvalidArgument(
+                    ["the bucket name must be ", BUCKET_RULE].concat(),
+                ))
+            }
         };
         let user = |u: &str| -> Result<String, Error> {
-            check_id(u).map_err(|e| Error::InvalidArgument(format!("user {}", e.message)))?;
+            check_id(u).map_err(|e| Error::InvalidArgument(["user ", &e.message].concat()))?;
             Ok(u.to_owned())
         };
         let object = |v: &JsonText| -> Result<Body, Error> {
@@ -480,7 +489,7 @@ impl Client {
             Call::Me => (Get, path(ME), Body::Empty),
             Call::ChangePassword { current, new } => (
                 Post,
-                format!("/{ME}/{PASSWORD}"),
+                ["/", ME, "/", PASSWORD].concat(),
                 Body::Json(
                     ObjectWriter::new()
                         .str("currentPassword", current)
@@ -509,10 +518,10 @@ impl Client {
             Call::DeleteMany(c, params) => (Delete, with_query(coll(c)?, params), Body::Empty),
             Call::SaveCollection(c, items) => (Put, coll(c)?, array(items)?),
             Call::GetCollectionConfig(c) => {
-                (Get, format!("/{COLLECTIONS}{}", coll(c)?), Body::Empty)
+                (Get, [path(COLLECTIONS), coll(c)?].concat(), Body::Empty)
             }
             Call::SetCollectionConfig(c, cfg) => {
-                (Put, format!("/{COLLECTIONS}{}", coll(c)?), object(cfg)?)
+                (Put, [path(COLLECTIONS), coll(c)?].concat(), object(cfg)?)
             }
             Call::GetResource(c, id) => (Get, item(c, id)?, Body::Empty),
             Call::CreateResource(c, data) => (Post, coll(c)?, object(data)?),
@@ -530,26 +539,26 @@ impl Client {
             }
             Call::GetFile(u, f) => (
                 Get,
-                format!("/{UPLOADS}/{}/{}", user(u)?, file(f)?),
+                [uploads(&user(u)?).as_str(), "/", &file(f)?].concat(),
                 Body::Empty,
             ),
-            Call::GetListOfUserFiles(u) => (Get, format!("/{UPLOADS}/{}", user(u)?), Body::Empty),
+            Call::GetListOfUserFiles(u) => (Get, uploads(&user(u)?), Body::Empty),
             Call::UpdateFile {
                 current,
                 new,
                 bucket: b,
             } => {
-                let path = format!("/{UPLOADS}/{}", file(current)?);
+                let path = uploads(&file(current)?);
                 file(new)?;
                 bucket(b)?;
                 let body = ObjectWriter::new().str("filename", new).str("bucket", b);
                 (Patch, path, Body::Json(body.finish()))
             }
             Call::OverwriteFile(f) => {
-                let path = format!("/{UPLOADS}/{}", file(f)?);
+                let path = uploads(&file(f)?);
                 (Put, path, Body::FormWithFile(vec![("filename", f.clone())]))
             }
-            Call::DeleteFile(f) => (Delete, format!("/{UPLOADS}/{}", file(f)?), Body::Empty),
+            Call::DeleteFile(f) => (Delete, uploads(&file(f)?), Body::Empty),
             Call::Health => (Get, path(HEALTH), Body::Empty),
         };
         let mut headers = self.auth_headers();
@@ -558,7 +567,7 @@ impl Client {
         }
         Ok(HttpRequest {
             method,
-            url: format!("{}{path}", self.base_url),
+            url: [self.base_url.as_str(), &path].concat(),
             headers,
             body,
         })
@@ -635,23 +644,33 @@ impl Client {
     /// the session token as query parameters.
     pub fn ws_url(&self) -> String {
         let base = if let Some(rest) = self.base_url.strip_prefix("https://") {
-            format!("wss://{rest}")
+            ["wss://", rest].concat()
         } else if let Some(rest) = self.base_url.strip_prefix("http://") {
-            format!("ws://{rest}")
+            ["ws://", rest].concat()
         } else {
             self.base_url.clone()
         };
-        let mut url = format!(
-            "{base}/{}?{}={}",
+        let key = encode_query(&self.api_key);
+        let mut url = [
+            &base,
+            "/",
             crate::routes::WS,
+            "?",
             crate::WS_API_KEY_PARAM,
-            encode_query(&self.api_key)
-        );
+            "=",
+            &key,
+        ]
+        .concat();
         if let Some(t) = self.session.token() {
-            url.push_str(&format!("&{}={}", crate::WS_TOKEN_PARAM, encode_query(t)));
+            url.push_str(&["&", crate::WS_TOKEN_PARAM, "=", &encode_query(t)].concat());
         }
         url
     }
+}
+
+/// `/uploads/<rest>`.
+fn uploads(rest: &str) -> String {
+    ["/", UPLOADS, "/", rest].concat()
 }
 
 /// `path?k=v&...`, each part percent-encoded.
@@ -676,7 +695,10 @@ pub fn encode_query(s: &str) -> String {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
         }
     }
     out

@@ -11,7 +11,18 @@ pub const MAX_BUCKET: usize = 64;
 /// Checks a file name: 1–255 bytes; no `/`, `\`, `..`, NUL or other control
 /// characters; not starting or ending with white space.
 pub fn check_filename(name: &str) -> Result<(), ErrorBody> {
-    let problem = if name.is_empty() {
+    match filename_problem(name) {
+        None => Ok(()),
+        Some(p) => Err(
+            ErrorBody::new(ErrorCode::InvalidFilename, format!("the file name {p}"))
+                .with_field("filename", p),
+        ),
+    }
+}
+
+/// What is wrong with a file name (see [`check_filename`]), if anything.
+pub fn filename_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
         Some("must not be empty")
     } else if name.len() > MAX_FILENAME {
         Some("must be at most 255 bytes")
@@ -25,33 +36,31 @@ pub fn check_filename(name: &str) -> Result<(), ErrorBody> {
         Some("must not start or end with white space")
     } else {
         None
-    };
-    match problem {
-        None => Ok(()),
-        Some(p) => Err(
-            ErrorBody::new(ErrorCode::InvalidFilename, format!("the file name {p}"))
-                .with_field("filename", p),
-        ),
     }
 }
 
+/// What a bucket name must be.
+pub const BUCKET_RULE: &str = "1-64 characters of letters, digits, '_', '-' or '.'";
+
 /// Checks a bucket name: 1–64 characters of ASCII letters, digits, `_`, `-` or `.`.
 pub fn check_bucket(bucket: &str) -> Result<(), ErrorBody> {
-    let ok = !bucket.is_empty()
-        && bucket.len() <= MAX_BUCKET
-        && bucket
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if ok {
+    if bucket_ok(bucket) {
         Ok(())
     } else {
         Err(
-            ErrorBody::new(ErrorCode::ValidationFailed, "the bucket name is not valid").with_field(
-                "bucket",
-                "1-64 characters of letters, digits, '_', '-' or '.'",
-            ),
+            ErrorBody::new(ErrorCode::ValidationFailed, "the bucket name is not valid")
+                .with_field("bucket", BUCKET_RULE),
         )
     }
+}
+
+/// Whether a bucket name is valid (see [`check_bucket`]).
+pub fn bucket_ok(bucket: &str) -> bool {
+    !bucket.is_empty()
+        && bucket.len() <= MAX_BUCKET
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// The metadata record of a stored file.

@@ -191,9 +191,9 @@ impl Link {
     /// always a numbered stream, and `resume` once there is something to resume.
     pub fn url_params(&self) -> String {
         if self.greeted_once && self.stream.is_some() {
-            format!("{WS_STREAM_PARAM}=1&{WS_RESUME_PARAM}=1")
+            [WS_STREAM_PARAM, "=1&", WS_RESUME_PARAM, "=1"].concat()
         } else {
-            format!("{WS_STREAM_PARAM}=1")
+            [WS_STREAM_PARAM, "=1"].concat()
         }
     }
 
@@ -276,9 +276,12 @@ impl Link {
         if self.outbox.len() >= MAX_OUTBOX {
             return Err(ErrorBody::new(
                 crate::ErrorCode::Unavailable,
-                format!(
-                    "not connected, and {MAX_OUTBOX} messages already wait to be sent; retry later"
-                ),
+                [
+                    "not connected, and ",
+                    &crate::json::uint_text(MAX_OUTBOX as u64),
+                    " messages already wait to be sent; retry later",
+                ]
+                .concat(),
             ));
         }
         self.outbox.push_back(frame);

@@ -60,5 +60,5 @@ pub const SEGMENTS: &[&str] = &[
 
 /// `/<segment>`: the path of a route with one segment.
 pub fn path(segment: &str) -> String {
-    format!("/{segment}")
+    ["/", segment].concat()
 }
