@@ -79,7 +79,7 @@ if (esbuild) {
 // alone. The goal is 40 KB in all; until the SDK's design reaches it, the build
 // fails when the total grows past BUDGET, so it can only shrink.
 const GOAL = 40_000;
-const BUDGET = 49_500;
+const BUDGET = 47_500;
 const files = ['sdk.js', 'index.js', join('pkg', 'rucksack.js'), join('pkg', 'rucksack_bg.wasm'),
   ...jsUnder(join(pkg, 'snippets')).map((f) => relative(here, f))];
 let total = 0;

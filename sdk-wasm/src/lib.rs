@@ -44,6 +44,10 @@ pub fn sdk_error_class() -> JsValue {
     SDK_ERROR_CLASS.with(JsValue::clone)
 }
 
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 type Shared = Rc<RefCell<Client>>;
 
 /// Creates an SDK for the server at `url` with the app's API key: `{ auth, db,
