@@ -75,12 +75,24 @@ if (esbuild) {
   }
 }
 
-// What a browser downloads (through /sdk.js or a bundler), each file gzipped
-// alone. The goal is 40 KB in all; until the SDK's design reaches it, the build
-// fails when the total grows past BUDGET, so it can only shrink.
+// The package's own files stay as written for bundlers (which minify them);
+// minified copies are what a Rucksack server serves at /sdk.js and /sdk/index.js.
+const own = [['sdk.js', join('pkg', 'sdk.min.js')], ['index.js', join('pkg', 'index.min.js')]];
+for (const [source, copy] of own) {
+  const code = readFileSync(join(here, source), 'utf8');
+  writeFileSync(join(here, copy), esbuild
+    ? esbuild.transformSync(code, {
+      minify: true, keepNames: true, format: source === 'index.js' ? 'esm' : undefined, legalComments: 'none',
+    }).code
+    : code);
+}
+
+// What a browser downloads (through /sdk.js, or a bundler's minified output),
+// each file gzipped alone. The goal is 40 KB in all; until the SDK's design
+// reaches it, the build fails when the total grows past BUDGET, so it can only shrink.
 const GOAL = 40_000;
-const BUDGET = 47_500;
-const files = ['sdk.js', 'index.js', join('pkg', 'rucksack.js'), join('pkg', 'rucksack_bg.wasm'),
+const BUDGET = 45_500;
+const files = [...own.map(([, copy]) => copy), join('pkg', 'rucksack.js'), join('pkg', 'rucksack_bg.wasm'),
   ...jsUnder(join(pkg, 'snippets')).map((f) => relative(here, f))];
 let total = 0;
 for (const f of files) {

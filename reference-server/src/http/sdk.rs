@@ -23,6 +23,12 @@ const LOADER: &str = "sdk.js";
 const MODULE_FILES: [&str; 3] = ["index.js", "pkg/rucksack.js", "pkg/rucksack_bg.wasm"];
 /// Where wasm-bindgen puts the JavaScript its Rust code imports.
 const SNIPPETS: &str = "pkg/snippets";
+/// The minified copies the npm build makes of the package's own files, served
+/// in their place when present (bundlers minify the originals themselves).
+const MINIFIED: [(&str, &str); 2] = [
+    ("sdk.js", "pkg/sdk.min.js"),
+    ("index.js", "pkg/index.min.js"),
+];
 
 /// One file, ready to answer with.
 struct Asset {
@@ -49,7 +55,11 @@ impl SdkFiles {
         snippets(&dir.join(SNIPPETS), SNIPPETS, &mut names);
         let mut files = HashMap::new();
         for name in names {
-            let Ok(body) = std::fs::read(dir.join(&name)) else {
+            let minified = MINIFIED
+                .iter()
+                .find(|(served, _)| *served == name)
+                .and_then(|(_, copy)| std::fs::read(dir.join(copy)).ok());
+            let Some(body) = minified.or_else(|| std::fs::read(dir.join(&name)).ok()) else {
                 return Self::default();
             };
             let content_type = if name.ends_with(".wasm") {
@@ -176,6 +186,22 @@ mod tests {
         std::fs::write(p.join("pkg/snippets/sdk-wasm-1/inline/a.js"), "1").expect("write");
         std::fs::write(p.join("package.json"), "{\"secret\": true}").expect("write");
         dir
+    }
+
+    #[test]
+    fn serves_the_minified_copies_of_the_packages_own_files() {
+        let dir = package();
+        std::fs::write(dir.path().join("pkg/index.min.js"), "export{};").expect("write");
+        let files = SdkFiles::load(dir.path());
+        let body = |name: &str| files.files.get(name).map(|a| a.body.clone());
+        assert_eq!(body("index.js").as_deref(), Some(&b"export{};"[..]));
+        // Without a minified copy, the file itself.
+        assert_eq!(
+            body("sdk.js").as_deref(),
+            Some(&b"window.createSdk = 1;"[..])
+        );
+        // The copies are not served under names of their own.
+        assert_eq!(files.answer("pkg/index.min.js", None).status(), 404);
     }
 
     #[test]
