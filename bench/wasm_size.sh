@@ -19,6 +19,7 @@ trap 'rm -rf "$WORK"' EXIT
 # library rebuilt for size, panics an immediate trap.
 CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=true \
   CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_PANIC=immediate-abort \
+  RUSTFLAGS="${RUSTFLAGS:-} -Ctarget-feature=-reference-types,-multivalue" \
   cargo +nightly build --quiet --release --target wasm32-unknown-unknown -p sdk-wasm \
   -Zbuild-std=std,panic_abort -Zpanic-immediate-abort
 wasm-bindgen --target web --out-dir "$WORK" --out-name rucksack \

@@ -27,7 +27,12 @@ const env = {
   CARGO_PROFILE_RELEASE_LTO: 'true',
   CARGO_PROFILE_RELEASE_CODEGEN_UNITS: '1',
   CARGO_PROFILE_RELEASE_PANIC: stable ? 'abort' : 'immediate-abort',
-  ...(stable ? {} : { RUSTUP_TOOLCHAIN: 'nightly' }),
+  ...(stable ? {} : {
+    RUSTUP_TOOLCHAIN: 'nightly',
+    // JavaScript values live in the glue's table rather than in wasm
+    // reference types: no externref shim per export (smaller in all).
+    RUSTFLAGS: [process.env.RUSTFLAGS, '-Ctarget-feature=-reference-types,-multivalue'].filter(Boolean).join(' '),
+  }),
 };
 const nightlyFlags = stable ? [] : ['--', '-Zbuild-std=std,panic_abort', '-Zpanic-immediate-abort'];
 // A snippet the sources no longer use must not stay behind.
@@ -91,7 +96,7 @@ for (const [source, copy] of own) {
 // each file gzipped alone. The goal is 40 KB in all; until the SDK's design
 // reaches it, the build fails when the total grows past BUDGET, so it can only shrink.
 const GOAL = 40_000;
-const BUDGET = 45_500;
+const BUDGET = 45_000;
 const files = [...own.map(([, copy]) => copy), join('pkg', 'rucksack.js'), join('pkg', 'rucksack_bg.wasm'),
   ...jsUnder(join(pkg, 'snippets')).map((f) => relative(here, f))];
 let total = 0;
