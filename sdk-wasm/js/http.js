@@ -21,7 +21,8 @@ export function makeSdk(core) {
       } catch (e) {
         return Promise.reject(e);
       }
-      return RUN[p.kind](p);
+      const r = request(p);
+      return RUN[r.kind](r);
     };
   }
   Object.defineProperty(sdk.auth, 'session', { get: () => core.session, enumerable: true });
@@ -32,111 +33,118 @@ export function makeSdk(core) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// The answer to `p` as `[status, text, nextAfter]`, sending it again as long as
-// `p.retryDelay` says to (an idempotent request answered 503).
-async function carry(p, init) {
+// The request a `Pending` holds, by name.
+function request(p) {
+  const [kind, method, url, headers, body, form, file, onProgress] = p.request();
+  return { p, kind, method, url, headers, body, form, file, onProgress };
+}
+
+// The response to request `r`, sent again as long as its `Pending` says to
+// (an idempotent request answered 503).
+async function carry(r) {
   for (let attempt = 0; ; attempt++) {
-    const response = await send(p, init);
-    const wait = p.retryDelay(response.status, response.headers.get('retry-after') ?? undefined, attempt);
+    const response = await send(r);
+    const wait = r.p.retryDelay(response.status, response.headers.get('retry-after') ?? undefined, attempt);
     if (wait < 0) return response;
     await sleep(wait);
   }
 }
 
-// One `fetch` of `p`, with `body` instead of `p`'s own when given (a form).
+// One `fetch` of request `r`, with `form` as its body when given (an upload).
 // The session travels in the token header; the cookie goes along only to an
 // API on the page's own origin.
-async function send(p, body) {
-  const h = p.headers();
+async function send(r, form) {
   const headers = new Headers();
-  for (let i = 0; i < h.length; i += 2) headers.append(h[i], h[i + 1]);
-  const init = { method: p.method, headers, credentials: 'same-origin' };
-  if (body !== undefined) init.body = body;
-  else if (p.body !== undefined) {
+  for (let i = 0; i < r.headers.length; i += 2) headers.append(r.headers[i], r.headers[i + 1]);
+  const init = { method: r.method, headers, credentials: 'same-origin' };
+  if (form !== undefined) init.body = form;
+  else if (r.body !== undefined) {
     headers.set('content-type', 'application/json');
-    init.body = p.body;
+    init.body = r.body;
   }
   try {
-    return await fetch(p.url, init);
+    return await fetch(r.url, init);
   } catch (e) {
-    throw p.failed(e);
+    throw r.p.failed(e);
   }
 }
 
-async function text(p, response) {
+async function text(r, response) {
   try {
     return await response.text();
   } catch (e) {
-    throw p.failed(e);
+    throw r.p.failed(e);
   }
 }
 
-// `work(p)`, then `p`'s memory in the WebAssembly is freed.
-async function freed(p, work) {
+// `work()`, then the memory of `r`'s `Pending` in the WebAssembly is freed.
+async function freed(r, work) {
   try {
-    return await work(p);
+    return await work();
   } finally {
-    p.free();
+    r.p.free();
   }
 }
 
-/** The app's result of `p`. */
-function run(p) {
-  return freed(p, async () => {
-    const response = await carry(p);
-    return p.complete(response.status, await text(p, response));
+/** The app's result of request `r`. */
+function run(r) {
+  return freed(r, async () => {
+    const response = await carry(r);
+    return r.p.complete(response.status, await text(r, response));
   });
 }
 
 /** One page of a query and the next page's cursor: `{ records, after }`. */
-function runPage(p) {
-  return freed(p, async () => {
-    const response = await carry(p);
+function runPage(r) {
+  return freed(r, async () => {
+    const response = await carry(r);
     const next = response.headers.get('x-next-after') ?? undefined;
-    return p.page(response.status, await text(p, response), next);
+    return r.p.page(response.status, await text(r, response), next);
   });
 }
 
 /** Every page, each after the last record of the one before. */
-async function runAll(p) {
+async function runAll(r) {
   const all = [];
-  while (p) {
-    p = await freed(p, async () => {
-      const response = await carry(p);
-      const next = response.headers.get('x-next-after') ?? undefined;
-      return p.collect(all, response.status, await text(p, response), next);
+  while (r) {
+    const page = r;
+    const next = await freed(page, async () => {
+      const response = await carry(page);
+      const after = response.headers.get('x-next-after') ?? undefined;
+      return page.p.collect(all, response.status, await text(page, response), after);
     });
+    r = next && request(next);
   }
   return all;
 }
 
 /** A file's `Response` (call `.blob()` on it), or the error answered. */
-function runFile(p) {
-  return freed(p, async () => {
-    const response = await carry(p);
+function runFile(r) {
+  return freed(r, async () => {
+    const response = await carry(r);
     if (response.ok) return response;
-    return p.complete(response.status, await text(p, response));
+    return r.p.complete(response.status, await text(r, response));
   });
 }
 
 /**
- * Sends `p` with `file` (a Blob) as its form's part `file`, reporting the
- * upload's progress to `onProgress({ loaded, total })` when given: `fetch`
+ * Sends request `r` with `r.file` (a Blob) as its form's part `file`, reporting
+ * the upload's progress to `r.onProgress({ loaded, total })` when given: `fetch`
  * cannot, so XMLHttpRequest carries it where there is one (in browsers);
  * elsewhere (Node.js) `fetch` does, and progress is reported once, when the
  * request has been sent.
  */
-function runUpload(p) {
-  return freed(p, () => upload(p, p.file, p.onProgress));
+function runUpload(r) {
+  return freed(r, () => upload(r));
 }
 
-async function upload(p, file, onProgress) {
+async function upload(r) {
+  const { file, onProgress } = r;
   const form = new FormData();
-  const fields = p.form();
   let name = 'file';
-  for (let i = 0; i < fields.length; i += 2) {
-    form.append(fields[i], fields[i + 1]);
-    if (fields[i] === 'filename') name = fields[i + 1];
+  for (let i = 0; i < r.form.length; i += 2) {
+    form.append(r.form[i], r.form[i + 1]);
+    if (r.form[i] === 'filename') name = r.form[i + 1];
   }
   form.append('file', file, name);
   const report = (loaded, total) => {
@@ -144,15 +152,14 @@ async function upload(p, file, onProgress) {
   };
   let response;
   if (!onProgress || typeof XMLHttpRequest === 'undefined') {
-    response = await send(p, form);
+    response = await send(r, form);
     if (onProgress) report(file.size, file.size);
   } else {
     response = await new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
-      xhr.open(p.method, p.url);
+      xhr.open(r.method, r.url);
       xhr.responseType = 'blob';
-      const h = p.headers();
-      for (let i = 0; i < h.length; i += 2) xhr.setRequestHeader(h[i], h[i + 1]);
+      for (let i = 0; i < r.headers.length; i += 2) xhr.setRequestHeader(r.headers[i], r.headers[i + 1]);
       xhr.upload.onprogress = (e) => report(e.loaded, e.lengthComputable ? e.total : undefined);
       xhr.onload = () => {
         const answered = new Headers();
@@ -163,13 +170,13 @@ async function upload(p, file, onProgress) {
         const empty = xhr.status === 204 || xhr.status === 304;
         resolve(new Response(empty ? null : xhr.response, { status: xhr.status, headers: answered }));
       };
-      xhr.onerror = () => reject(p.failed(new TypeError('Failed to fetch')));
-      xhr.onabort = () => reject(p.failed(new TypeError('the upload was aborted')));
-      xhr.ontimeout = () => reject(p.failed(new TypeError('the upload timed out')));
+      xhr.onerror = () => reject(r.p.failed(new TypeError('Failed to fetch')));
+      xhr.onabort = () => reject(r.p.failed(new TypeError('the upload was aborted')));
+      xhr.ontimeout = () => reject(r.p.failed(new TypeError('the upload timed out')));
       xhr.send(form);
     });
   }
-  return p.complete(response.status, await text(p, response));
+  return r.p.complete(response.status, await text(r, response));
 }
 
 /**

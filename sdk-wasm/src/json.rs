@@ -10,6 +10,9 @@ extern "C" {
     /// `String(v)`: how JavaScript writes a number in a URL.
     #[wasm_bindgen(js_name = String)]
     fn js_string(v: &JsValue) -> String;
+    /// `JSON.parse(text)` of a JavaScript string, without copying it through the wasm.
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    fn parse_js(text: &JsValue) -> Result<JsValue, JsValue>;
 }
 
 /// A JavaScript value read as JSON.
@@ -20,6 +23,11 @@ impl Js {
     /// `JSON.parse(text)`, or `None` when the text is not JSON.
     pub(crate) fn parse(text: &str) -> Option<Self> {
         js_sys::JSON::parse(text).ok().map(Js)
+    }
+
+    /// [`Js::parse`] of a JavaScript string.
+    pub(crate) fn parse_value(text: &JsValue) -> Option<Self> {
+        parse_js(text).ok().map(Js)
     }
 
     fn object(&self) -> Option<&js_sys::Object> {

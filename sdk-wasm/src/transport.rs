@@ -56,80 +56,46 @@ impl Pending {
             kind,
         })
     }
-
-    fn pairs(pairs: &[(&'static str, String)]) -> Vec<String> {
-        pairs
-            .iter()
-            .flat_map(|(k, v)| [(*k).to_owned(), v.clone()])
-            .collect()
-    }
 }
 
 #[wasm_bindgen]
 impl Pending {
-    /// How to carry it: 0 the result, 1 one page, 2 every page, 3 a file's
-    /// `Response`, 4 an upload.
-    #[wasm_bindgen(getter)]
-    pub fn kind(&self) -> u8 {
-        match self.kind {
-            Kind::One => 0,
-            Kind::Page => 1,
-            Kind::All => 2,
-            Kind::File => 3,
-            Kind::Upload { .. } => 4,
-        }
-    }
-
-    /// The file an upload sends (a `Blob`).
-    #[wasm_bindgen(getter)]
-    pub fn file(&self) -> JsValue {
-        match &self.kind {
-            Kind::Upload { blob, .. } => blob.clone(),
-            _ => JsValue::UNDEFINED,
-        }
-    }
-
-    /// Who hears of an upload's progress, if anyone.
-    #[wasm_bindgen(getter, js_name = onProgress)]
-    pub fn on_progress(&self) -> JsValue {
-        match &self.kind {
-            Kind::Upload { on_progress, .. } => on_progress.clone(),
-            _ => JsValue::UNDEFINED,
-        }
-    }
-
-    /// The method.
-    #[wasm_bindgen(getter)]
-    pub fn method(&self) -> String {
-        self.req.method.as_str().to_owned()
-    }
-
-    /// The absolute URL.
-    #[wasm_bindgen(getter)]
-    pub fn url(&self) -> String {
-        self.req.url.clone()
-    }
-
-    /// The headers, as `[name, value, name, value, ...]`.
-    pub fn headers(&self) -> Vec<String> {
-        Self::pairs(&self.req.headers)
-    }
-
-    /// The JSON body, if the request has one.
-    #[wasm_bindgen(getter)]
-    pub fn body(&self) -> Option<String> {
-        match &self.req.body {
-            Body::Json(text) => Some(text.clone()),
-            _ => None,
-        }
-    }
-
-    /// The text fields of a form with a file, as `[name, value, ...]`.
-    pub fn form(&self) -> Vec<String> {
-        match &self.req.body {
-            Body::FormWithFile(fields) => Self::pairs(fields),
-            _ => Vec::new(),
-        }
+    /// The request, as `[kind, method, url, headers, body, form, file,
+    /// onProgress]`: `kind` says how to carry it (0 the result, 1 one page, 2
+    /// every page, 3 a file's `Response`, 4 an upload); `headers` and `form`
+    /// (the text fields of an upload's form) are `[name, value, ...]`; `body`
+    /// is the JSON text, if any; `file` and `onProgress` are an upload's.
+    pub fn request(&self) -> js_sys::Array {
+        let strings = |pairs: &[(&'static str, String)]| -> js_sys::Array {
+            pairs
+                .iter()
+                .flat_map(|(k, v)| [JsValue::from_str(k), JsValue::from_str(v)])
+                .collect()
+        };
+        let (kind, file, on_progress) = match &self.kind {
+            Kind::One => (0, JsValue::UNDEFINED, JsValue::UNDEFINED),
+            Kind::Page => (1, JsValue::UNDEFINED, JsValue::UNDEFINED),
+            Kind::All => (2, JsValue::UNDEFINED, JsValue::UNDEFINED),
+            Kind::File => (3, JsValue::UNDEFINED, JsValue::UNDEFINED),
+            Kind::Upload { blob, on_progress } => (4, blob.clone(), on_progress.clone()),
+        };
+        let (body, form) = match &self.req.body {
+            Body::Json(text) => (JsValue::from_str(text), js_sys::Array::new()),
+            Body::FormWithFile(fields) => (JsValue::UNDEFINED, strings(fields)),
+            _ => (JsValue::UNDEFINED, js_sys::Array::new()),
+        };
+        [
+            JsValue::from(kind),
+            JsValue::from_str(self.req.method.as_str()),
+            JsValue::from_str(&self.req.url),
+            strings(&self.req.headers).into(),
+            body,
+            form.into(),
+            file,
+            on_progress,
+        ]
+        .into_iter()
+        .collect()
     }
 
     /// How many ms to wait before sending again after an answer with `status`
@@ -153,7 +119,7 @@ impl Pending {
     }
 
     /// The app's result for the answer `status` `body`, or the error it says.
-    pub fn complete(&self, status: u16, body: String) -> Result<JsValue, JsValue> {
+    pub fn complete(&self, status: u16, body: JsValue) -> Result<JsValue, JsValue> {
         answer(&self.core, &self.call, status, &body)
     }
 
@@ -162,7 +128,7 @@ impl Pending {
     pub fn page(
         &self,
         status: u16,
-        body: String,
+        body: JsValue,
         next: Option<String>,
     ) -> Result<JsValue, JsValue> {
         let records = self.records(status, &body)?;
@@ -179,7 +145,7 @@ impl Pending {
         &self,
         all: &js_sys::Array,
         status: u16,
-        body: String,
+        body: JsValue,
         next: Option<String>,
     ) -> Result<Option<Pending>, JsValue> {
         let records = self.records(status, &body)?;
@@ -201,7 +167,7 @@ impl Pending {
         }
     }
 
-    fn records(&self, status: u16, body: &str) -> Result<JsValue, JsValue> {
+    fn records(&self, status: u16, body: &JsValue) -> Result<JsValue, JsValue> {
         let records = answer(&self.core, &self.call, status, body)?;
         if js_sys::Array::is_array(&records) {
             Ok(records)
@@ -213,18 +179,24 @@ impl Pending {
     }
 }
 
-/// The app's result for an answer: the body through the JS engine's
-/// `JSON.parse` (once, with no copy through Rust's JSON), read by sdk-core
-/// through its JSON view.
-fn answer(core: &Shared, call: &Call, status: u16, body: &str) -> Result<JsValue, JsValue> {
-    let json = if call.answer_is_bytes() && (200..300).contains(&status) {
+/// The app's result for an answer: the body (a JavaScript string, never
+/// copied into the wasm unless it is an error that is not JSON) through the JS
+/// engine's `JSON.parse`, read by sdk-core through its JSON view.
+fn answer(core: &Shared, call: &Call, status: u16, body: &JsValue) -> Result<JsValue, JsValue> {
+    let ok = (200..300).contains(&status);
+    let json = if call.answer_is_bytes() && ok {
         None
     } else {
-        json::Js::parse(body)
+        json::Js::parse_value(body)
+    };
+    let text = if ok {
+        String::new()
+    } else {
+        body.as_string().unwrap_or_default()
     };
     let made = core
         .borrow_mut()
-        .complete_view(call, status, json.as_ref(), body);
+        .complete_view(call, status, json.as_ref(), &text);
     let not_json = || to_js_error(Error::Decode("the answer is not JSON".into()));
     match made {
         Ok(Answer::Json(text)) => js_sys::JSON::parse(&text).map_err(|_| not_json()),
