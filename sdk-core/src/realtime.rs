@@ -45,6 +45,8 @@ pub const MAX_CHANNELS: usize = 4_096;
 pub enum Incoming {
     /// Hand this frame (as JSON text, without the link's own fields) to the app.
     Deliver(String),
+    /// Hand the frame to the app exactly as it was received.
+    Unchanged,
     /// A write that concerns these write subscriptions (`subscribeWrites`):
     /// hand the frame (without `seq` and `subs`) to the app, and to each.
     Tagged {
@@ -291,20 +293,16 @@ impl Link {
     /// A text frame from the server, received at `now_ms`.
     pub fn on_frame(&mut self, text: &str, now_ms: u64) -> Incoming {
         let json = serde_json::from_str::<Value>(text).ok();
-        self.on_frame_view(text, json.as_ref().as_ref(), now_ms)
+        self.on_frame_view(json.as_ref().as_ref(), now_ms)
     }
 
     /// [`Link::on_frame`] for a frame already parsed (`json`, `None` when it
-    /// is not JSON), whoever parsed it (a browser's `JSON.parse`).
-    pub fn on_frame_view<J: JsonView>(
-        &mut self,
-        text: &str,
-        json: Option<&J>,
-        now_ms: u64,
-    ) -> Incoming {
+    /// is not JSON), whoever parsed it (a browser's `JSON.parse`): the link
+    /// never needs the text itself, so a browser need not copy it.
+    pub fn on_frame_view<J: JsonView>(&mut self, json: Option<&J>, now_ms: u64) -> Incoming {
         self.last_frame_ms = now_ms;
         let Some(m) = json.filter(|m| m.is_object()) else {
-            return Incoming::Deliver(text.to_owned());
+            return Incoming::Unchanged;
         };
         let action = m.str_at("action").unwrap_or_default();
         let uint = |k: &str| m.get(k).and_then(|v| v.uint());
@@ -369,7 +367,7 @@ impl Link {
                     self.stream = Some(s);
                 }
                 if gap {
-                    return Incoming::Deliver(text.to_owned());
+                    return Incoming::Unchanged;
                 }
                 return Incoming::Nothing;
             }
@@ -395,10 +393,11 @@ impl Link {
         };
         self.track_channels(m, &action);
         let own: &[&str] = if write { &["seq", "subs"] } else { &["seq"] };
-        let text = if numbered.is_some() || (write && m.get("subs").is_some()) {
-            m.to_json_without(own)
-        } else {
-            text.to_owned()
+        // Only a frame that carries the link's own fields is written anew.
+        let Some(text) = (numbered.is_some() || (write && m.get("subs").is_some()))
+            .then(|| m.to_json_without(own))
+        else {
+            return Incoming::Unchanged;
         };
         // Tagged or not: a write that concerned other subscriptions may
         // concern the one being made too.
@@ -648,10 +647,16 @@ mod tests {
             l.on_frame(r#"{"action":"resume","stream":"s1","seq":9}"#, 0),
             Incoming::Nothing
         );
-        assert!(matches!(
+        assert_eq!(
             l.on_frame(r#"{"action":"resume","gap":true}"#, 0),
-            Incoming::Deliver(_)
-        ));
+            Incoming::Unchanged
+        );
+        // A frame without the link's fields reaches the app as it came.
+        assert_eq!(
+            l.on_frame(r#"{"action":"typing",  "userId":"u"}"#, 0),
+            Incoming::Unchanged
+        );
+        assert_eq!(l.on_frame("not json", 0), Incoming::Unchanged);
     }
 
     #[test]

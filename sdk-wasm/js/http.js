@@ -12,7 +12,7 @@
  */
 export function makeSdk(core) {
   const sdk = { auth: {}, db: {}, storage: {} };
-  for (const op of core.methods()) {
+  for (const op of core.methods().split(',')) {
     const [module, name] = op.split('.');
     sdk[module][name] = (...args) => {
       let p;

@@ -179,7 +179,7 @@ export function openSocket(live) {
   };
 
   const actions = {};
-  for (const name of live.actions()) {
+  for (const name of live.actions().split(',')) {
     actions[name] = (...args) => {
       usable();
       push(live.action(name, args, Date.now()));

@@ -15,36 +15,36 @@ use super::*;
 use sdk_core::api::JsonText;
 use sdk_core::query::find_params;
 
-/// Every method, as `module.name`.
-pub(crate) const METHODS: &[&str] = &[
-    "auth.register",
-    "auth.login",
-    "auth.me",
-    "auth.changePassword",
-    "auth.deleteAccount",
-    "auth.logout",
-    "db.getCollectionList",
-    "db.getCollectionsList",
-    "db.createNewCollection",
-    "db.getCollection",
-    "db.find",
-    "db.findPage",
-    "db.insertMany",
-    "db.updateMany",
-    "db.deleteMany",
-    "db.getResource",
-    "db.createResource",
-    "db.updateResource",
-    "db.overwriteResource",
-    "db.deleteResource",
-    "storage.uploadFile",
-    "storage.getFile",
-    "storage.getListOfUserFiles",
-    "storage.updateFile",
-    "storage.updateFil",
-    "storage.overwriteFile",
+/// Every method, as `module.name`, separated by commas.
+pub(crate) const METHODS: &str = concat!(
+    "auth.register,",
+    "auth.login,",
+    "auth.me,",
+    "auth.changePassword,",
+    "auth.deleteAccount,",
+    "auth.logout,",
+    "db.getCollectionList,",
+    "db.getCollectionsList,",
+    "db.createNewCollection,",
+    "db.getCollection,",
+    "db.find,",
+    "db.findPage,",
+    "db.insertMany,",
+    "db.updateMany,",
+    "db.deleteMany,",
+    "db.getResource,",
+    "db.createResource,",
+    "db.updateResource,",
+    "db.overwriteResource,",
+    "db.deleteResource,",
+    "storage.uploadFile,",
+    "storage.getFile,",
+    "storage.getListOfUserFiles,",
+    "storage.updateFile,",
+    "storage.updateFil,",
+    "storage.overwriteFile,",
     "storage.deleteFile",
-];
+);
 
 /// A method's arguments, as JavaScript passed them.
 pub(crate) struct Args(pub js_sys::Array);

@@ -20,12 +20,7 @@ extern "C" {
 pub(crate) struct Js(pub JsValue);
 
 impl Js {
-    /// `JSON.parse(text)`, or `None` when the text is not JSON.
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        js_sys::JSON::parse(text).ok().map(Js)
-    }
-
-    /// [`Js::parse`] of a JavaScript string.
+    /// `JSON.parse(text)` of a JavaScript string, or `None` when it is not JSON.
     pub(crate) fn parse_value(text: &JsValue) -> Option<Self> {
         parse_js(text).ok().map(Js)
     }

@@ -70,9 +70,9 @@ pub struct Core {
 
 #[wasm_bindgen]
 impl Core {
-    /// The methods, as `module.name` (`db.getResource`).
-    pub fn methods(&self) -> Vec<String> {
-        METHODS.iter().map(|m| (*m).to_owned()).collect()
+    /// The methods, as `module.name` (`db.getResource`), separated by commas.
+    pub fn methods(&self) -> String {
+        METHODS.to_owned()
     }
 
     /// The call of method `op` with `args`, ready to carry; throws an

@@ -24,26 +24,26 @@ extern "C" {
     pub(crate) fn open_socket(live: Live) -> Result<JsValue, JsValue>;
 }
 
-/// The Backpack actions of `websocket.actions`.
-const ACTIONS: &[&str] = &[
-    "sendMessage",
-    "findResource",
-    "getCollection",
-    "getResource",
-    "createResource",
-    "overwriteResource",
-    "updateResource",
-    "deleteResource",
-    "joinUsersChannels",
-    "createChannel",
-    "joinChannel",
-    "leaveChannel",
-    "changeChannel",
-    "deleteChannel",
-    "open",
-    "close",
+/// The Backpack actions of `websocket.actions`, separated by commas.
+const ACTIONS: &str = concat!(
+    "sendMessage,",
+    "findResource,",
+    "getCollection,",
+    "getResource,",
+    "createResource,",
+    "overwriteResource,",
+    "updateResource,",
+    "deleteResource,",
+    "joinUsersChannels,",
+    "createChannel,",
+    "joinChannel,",
+    "leaveChannel,",
+    "changeChannel,",
+    "deleteChannel,",
+    "open,",
+    "close,",
     "subscribeNotifications",
-];
+);
 
 /// One realtime connection's state across its sockets.
 #[wasm_bindgen]
@@ -194,16 +194,21 @@ impl Live {
     /// place, or refused with `error`; hand it `missed` first) or `[2, send,
     /// greeting?]` (connected: send the frames `send`, then hand `greeting` to
     /// the app).
-    pub fn frame(&mut self, text: String, now: f64) -> JsValue {
-        let parsed = json::Js::parse(&text);
+    pub fn frame(&mut self, text: JsValue, now: f64) -> JsValue {
+        // The text stays a JavaScript string: parsed there, handed back as it is.
+        let parsed = json::Js::parse_value(&text);
         let strings =
             |v: Vec<String>| -> js_sys::Array { v.into_iter().map(JsValue::from).collect() };
         let out = js_sys::Array::new();
-        match self.link.on_frame_view(&text, parsed.as_ref(), now as u64) {
+        match self.link.on_frame_view(parsed.as_ref(), now as u64) {
             Incoming::Nothing => return JsValue::UNDEFINED,
             Incoming::Deliver(t) => {
                 out.push(&0.into());
                 out.push(&t.into());
+            }
+            Incoming::Unchanged => {
+                out.push(&0.into());
+                out.push(&text);
             }
             Incoming::Tagged { text, subs } => {
                 out.push(&0.into());
@@ -230,9 +235,9 @@ impl Live {
         out.into()
     }
 
-    /// The names of `websocket.actions`.
-    pub fn actions(&self) -> Vec<String> {
-        ACTIONS.iter().map(|a| (*a).to_owned()).collect()
+    /// The names of `websocket.actions`, separated by commas.
+    pub fn actions(&self) -> String {
+        ACTIONS.to_owned()
     }
 
     /// Action `name` with `args`, at `now`: the frame to send now, or

@@ -406,6 +406,11 @@ async fn serve(
                             return End::Closed;
                         }
                     }
+                    Incoming::Unchanged => {
+                        if !feed.deliver(ServerMessage::parse(&text), &[]).await {
+                            return End::Closed;
+                        }
+                    }
                     Incoming::Tagged { text, subs } => {
                         if !feed.deliver(ServerMessage::parse(&text), &subs).await {
                             return End::Closed;
