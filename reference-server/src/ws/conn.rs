@@ -1,7 +1,8 @@
 //! One WebSocket connection: greeting, actions, fan-out of events, heartbeats,
-//! resume.
+//! resume. Its write subscriptions are in [`super::writes`].
 
 use super::Socket;
+use super::writes::{matched_since, own_write, subscribe_writes, write_for};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::realtime::{Event, EventKind, WriteItem};
@@ -9,13 +10,11 @@ use crate::service::records::{self, Outcome, QueryInput};
 use crate::service::{Caller, Ctx, Origin};
 use futures_util::{SinkExt, StreamExt};
 use sdk_core::collection::Access;
-use sdk_core::subscribe::{
-    MAX_SUBSCRIPTION_REGEXES, MAX_WRITE_SUBSCRIPTIONS, WriteFilters, subscription_filter,
-};
+use sdk_core::subscribe::{MAX_WRITE_SUBSCRIPTIONS, WriteFilters};
 use sdk_core::ws::{
     ClientMessage, PONG_FRAME, WriteAction, WriteSubscription, channel_frame, connection_frame,
     error_frame, notifications, notifications_frame, read_frame, subscribed_frame,
-    subscription_error_frame, tagged_frame, unsubscribed_frame,
+    subscription_error_frame, unsubscribed_frame,
 };
 use sdk_core::{ErrorBody, ErrorCode};
 use serde_json::{Map, Value, json};
@@ -381,7 +380,7 @@ fn take_event(
 
 /// The frame for this connection: shared as it is, or with `"seq": n` in front
 /// of its fields for numbered connections.
-fn numbered(conn: &Conn, seq: u64, text: &Utf8Bytes) -> Utf8Bytes {
+pub(super) fn numbered(conn: &Conn, seq: u64, text: &Utf8Bytes) -> Utf8Bytes {
     if conn.numbered && text.starts_with('{') {
         format!("{{\"seq\":{seq},{}", &text.as_str()[1..]).into()
     } else {
@@ -389,88 +388,9 @@ fn numbered(conn: &Conn, seq: u64, text: &Utf8Bytes) -> Utf8Bytes {
     }
 }
 
-/// A write frame for this connection: numbered as [`numbered`] does, and
-/// tagged with the ids of the write subscriptions `record` (as this user sees
-/// it) concerns.
-fn write_for(
-    conn: &mut Conn,
-    seq: u64,
-    action: WriteAction,
-    collection: &str,
-    record: &Value,
-    text: &Utf8Bytes,
-) -> Utf8Bytes {
-    if conn.writes.is_empty() {
-        return numbered(conn, seq, text);
-    }
-    let subs = conn
-        .writes
-        .on_write(collection, record, action == WriteAction::Delete);
-    if subs.is_empty() {
-        return numbered(conn, seq, text);
-    }
-    tagged_frame(text.as_str(), conn.numbered.then_some(seq), &subs).into()
-}
-
-/// Puts a write subscription in place, or says why not: the collection must
-/// be one this user may read, the query must parse, and a connection holds
-/// [`MAX_WRITE_SUBSCRIPTIONS`] at most.
-fn subscribe_writes(app: &App, conn: &mut Conn, sub: WriteSubscription) -> Result<(), ErrorBody> {
-    if conn.writes.has(sub.id, &sub.collection, &sub.query) {
-        // The same one again (restored by resume, then sent from the
-        // client's queue): kept with the records it remembers.
-        return Ok(());
-    }
-    sdk_core::names::check_collection_name(&sub.collection)?;
-    if !conn.writes.contains(sub.id) && conn.writes.len() >= MAX_WRITE_SUBSCRIPTIONS {
-        return Err(ErrorBody::new(
-            ErrorCode::RateLimited,
-            format!(
-                "a connection may hold {MAX_WRITE_SUBSCRIPTIONS} write subscriptions at most; \
-                 end one first"
-            ),
-        ));
-    }
-    let cfg = app.collection(&sub.collection);
-    match cfg
-        .config
-        .rules
-        .read
-        .access(conn.user.as_deref(), conn.admin)
-    {
-        Access::All | Access::Only(_) => {}
-        Access::SignIn => {
-            return Err(ErrorBody::new(
-                ErrorCode::Unauthenticated,
-                format!("sign in to read '{}'", sub.collection),
-            ));
-        }
-        Access::Refused => {
-            return Err(ErrorBody::new(
-                ErrorCode::Forbidden,
-                format!("'{}' may not be read by this user", sub.collection),
-            ));
-        }
-    }
-    let filter =
-        subscription_filter(&sub.query, conn.user.as_deref()).map_err(|e| e.to_error_body())?;
-    let regexes = filter.as_ref().map_or(0, |f| f.regexes());
-    if regexes > 0 && conn.writes.regexes_besides(sub.id) + regexes > MAX_SUBSCRIPTION_REGEXES {
-        return Err(ErrorBody::new(
-            ErrorCode::RateLimited,
-            format!(
-                "a connection's subscriptions may hold {MAX_SUBSCRIPTION_REGEXES} regular \
-                 expressions at most; end one first"
-            ),
-        ));
-    }
-    conn.writes.add(sub.id, sub.collection, sub.query, filter);
-    Ok(())
-}
-
 /// A write event's collection configuration: the one it carries, else the
 /// current one (kept in `slot`), borrowed so fan-out clones nothing.
-fn config_of<'a>(
+pub(super) fn config_of<'a>(
     app: &App,
     carried: &'a Option<Arc<crate::app::Collection>>,
     collection: &str,
@@ -484,7 +404,7 @@ fn config_of<'a>(
 
 /// Whether this connection is sent `item` of a write: it names no channel or
 /// one the connection is in, and the read rule lets its user read it.
-fn sees(config: &crate::app::Collection, conn: &Conn, item: &WriteItem) -> bool {
+pub(super) fn sees(config: &crate::app::Collection, conn: &Conn, item: &WriteItem) -> bool {
     item.channel
         .as_ref()
         .is_none_or(|c| conn.channels.contains(c))
@@ -493,81 +413,18 @@ fn sees(config: &crate::app::Collection, conn: &Conn, item: &WriteItem) -> bool 
 
 /// A record as this connection's user reads it through the On GET script
 /// `src`: hidden fields go; `None` when the script cancels it.
-fn as_read(app: &App, conn: &Conn, collection: &str, src: &str, record: &Value) -> Option<Value> {
+pub(super) fn as_read(
+    app: &App,
+    conn: &Conn,
+    collection: &str,
+    src: &str,
+    record: &Value,
+) -> Option<Value> {
     let me = conn.user.as_deref().map(|id| crate::scripts::Me {
         id,
         user: conn.me.get(),
     });
     crate::scripts::read(app, collection, src, record.clone(), me, None).ok()
-}
-
-/// Most recent records looked at for a new subscription's `since` (a bound
-/// on the work one `subscribeWrites` can ask of the server).
-const SUBSCRIBE_LOOKBACK: usize = 1_024;
-
-/// The numbers of the writes this connection was sent after `since` (among
-/// the last [`SUBSCRIBE_LOOKBACK`] records) that the new subscription `id`
-/// concerns: the ones its subscriber received between asking for it and the
-/// server having it in place, untagged. In ascending order.
-async fn matched_since(app: &Arc<App>, conn: &mut Conn, id: u64, since: u64) -> Vec<u64> {
-    let since = since.max(conn.first_seq);
-    if since >= conn.last_seq || conn.notify.is_some() {
-        return Vec::new();
-    }
-    let Some(events) = app.bus.since(since).await else {
-        return Vec::new();
-    };
-    // The newest events whose records fit the budget, looked at in order.
-    let mut start = events.len();
-    let mut records = 0;
-    while start > 0 {
-        let n = match &events[start - 1].kind {
-            EventKind::Write { items, .. } => items.len(),
-            _ => 0,
-        };
-        if records + n > SUBSCRIBE_LOOKBACK {
-            break;
-        }
-        records += n;
-        start -= 1;
-    }
-    let mut matched = Vec::new();
-    for ev in &events[start..] {
-        if ev.seq <= since || ev.last_seq() > conn.last_seq || ev.except == Some(conn.id) {
-            continue;
-        }
-        let EventKind::Write {
-            action,
-            collection,
-            config,
-            items,
-        } = &ev.kind
-        else {
-            continue;
-        };
-        if !conn.writes.watches(collection) {
-            continue;
-        }
-        let mut looked_up = None;
-        let config = config_of(app, config, collection, &mut looked_up);
-        let deleted = *action == WriteAction::Delete;
-        for (i, item) in items.iter().enumerate() {
-            if !sees(config, conn, item) {
-                continue;
-            }
-            let hit = match &config.config.events.get {
-                None => conn
-                    .writes
-                    .on_write_one(id, collection, &item.record, deleted),
-                Some(src) => as_read(app, conn, collection, src, &item.record)
-                    .is_some_and(|seen| conn.writes.on_write_one(id, collection, &seen, deleted)),
-            };
-            if hit {
-                matched.push(ev.seq + i as u64);
-            }
-        }
-    }
-    matched
 }
 
 /// Whether this connection's user may read `record` of `collection`.
@@ -723,24 +580,6 @@ async fn answer(app: &Arc<App>, conn: &mut Conn, m: Message, out: &mut Out) {
     if let Err(e) = act(app, conn, msg, out).await {
         out.push(error_frame(&e, Some(&action)));
     }
-}
-
-/// The answer to the author's own record write, `{action, collection,
-/// response}`, tagged with the write subscriptions it concerns as the
-/// broadcast to everyone else is.
-fn own_write(conn: &mut Conn, action: WriteAction, collection: &str, text: &str) -> String {
-    let name = action.as_str();
-    let frame = read_frame(name, collection, text);
-    if !conn.writes.watches(collection) {
-        return frame;
-    }
-    let Ok(record) = serde_json::from_str::<Value>(text) else {
-        return frame;
-    };
-    let subs = conn
-        .writes
-        .on_write(collection, &record, action == WriteAction::Delete);
-    tagged_frame(&frame, None, &subs)
 }
 
 fn body(outcome: Outcome) -> Result<String, ErrorBody> {
