@@ -35,6 +35,13 @@ pub trait JsonView: Sized {
     /// (`"a"` → `a`, `1.5` → `1.5`, `true` → `true`); `None` for arrays and objects.
     fn scalar_text(&self) -> Option<String>;
 
+    /// The value as serde_json's, where serde_json parsed it; `None` in the
+    /// browser, whose SDK reads such values (an error's per-field `errors`)
+    /// from its own JSON values.
+    fn owned(&self) -> Option<Value> {
+        None
+    }
+
     /// A non-negative whole number up to 2^53 (event numbers, subscription ids).
     fn uint(&self) -> Option<u64> {
         let n = self.number()?;
@@ -50,6 +57,10 @@ pub trait JsonView: Sized {
 impl JsonView for &Value {
     fn get(&self, key: &str) -> Option<Self> {
         Value::get(self, key)
+    }
+
+    fn owned(&self) -> Option<Value> {
+        Some((*self).clone())
     }
 
     fn string(&self) -> Option<String> {

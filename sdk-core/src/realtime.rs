@@ -97,6 +97,9 @@ pub enum Outgoing {
         collection: String,
         /// The query as JSON text: a `where` string, a Mongo-style object, or `null`.
         query: String,
+        /// The last event number the caller had received, when it knows
+        /// better than the link (by default, the link's own).
+        since: Option<u64>,
     },
     /// `unsubscribeWrites`.
     UnsubscribeWrites(u64),
@@ -112,11 +115,12 @@ impl From<&ClientMessage> for Outgoing {
                 id,
                 collection,
                 query,
-                ..
+                since,
             } => Self::SubscribeWrites {
                 id: *id,
                 collection: collection.clone(),
                 query: query.to_string(),
+                since: *since,
             },
             ClientMessage::UnsubscribeWrites { id } => Self::UnsubscribeWrites(*id),
             other => Self::Frame(other.to_json()),
@@ -237,6 +241,7 @@ impl Link {
                 id,
                 collection,
                 query,
+                since,
             } => {
                 // Numbered from what was received so far, so the answer can
                 // name the writes that arrive before the server has it.
@@ -244,7 +249,7 @@ impl Link {
                     .uint("id", id)
                     .str("collection", &collection)
                     .raw("query", &query)
-                    .uint("since", self.last_seq)
+                    .uint("since", since.unwrap_or(self.last_seq))
                     .finish();
                 let sent = self.send_text(frame, now_ms)?;
                 // Kept only once it is sent or queued.
@@ -336,7 +341,16 @@ impl Link {
                     self.writes.retain(|w| w.id != id);
                     self.answered(id);
                     let body = match error_parts(m) {
-                        Some((code, message)) => ErrorBody::new(code, message),
+                        Some((code, message)) => ErrorBody {
+                            code,
+                            message,
+                            // Where the parser is serde_json's; a browser reads
+                            // them from the frame it parsed.
+                            errors: m.get("errors").and_then(|e| match e.owned() {
+                                Some(Value::Object(map)) => Some(map),
+                                _ => None,
+                            }),
+                        },
                         None => ErrorBody::new(
                             crate::ErrorCode::Internal,
                             "the subscription was refused",
@@ -752,6 +766,19 @@ mod tests {
             panic!("expected the refusal of 2, got {refused:?}");
         };
         assert_eq!(e.code, crate::ErrorCode::InvalidQuery);
+        // The per-field problems of a refusal reach the caller.
+        l.send(&sub(6, json!("a >>> 1")), 0).expect("sent");
+        let refused = l.on_frame(
+            r#"{"code":"invalid_query","message":"no","errors":{"where":"bad"},"action":"error","request":"subscribeWrites","id":6}"#,
+            0,
+        );
+        let Incoming::Subscribed { result: Err(e), .. } = refused else {
+            panic!("expected the refusal of 6, got {refused:?}");
+        };
+        assert_eq!(
+            e.errors.and_then(|m| m.get("where").cloned()),
+            Some(json!("bad"))
+        );
         l.send(&ClientMessage::UnsubscribeWrites { id: 3 }, 0)
             .expect("sent");
         assert_eq!(
@@ -858,7 +885,8 @@ mod tests {
             sent(Outgoing::SubscribeWrites {
                 id: 2,
                 collection: "tasks".into(),
-                query: r#"{"n":{"$gt":1}}"#.into()
+                query: r#"{"n":{"$gt":1}}"#.into(),
+                since: None
             }),
             ClientMessage::SubscribeWrites {
                 id: 2,
@@ -881,6 +909,7 @@ mod tests {
                 id: 5,
                 collection: "c".into(),
                 query: "null".into(),
+                since: None,
             },
             0,
         )

@@ -54,15 +54,17 @@ async function carry(r) {
 // The session travels in the token header; the cookie goes along only to an
 // API on the page's own origin.
 async function send(r, form) {
-  const headers = new Headers();
-  for (let i = 0; i < r.headers.length; i += 2) headers.append(r.headers[i], r.headers[i + 1]);
-  const init = { method: r.method, headers, credentials: 'same-origin' };
-  if (form !== undefined) init.body = form;
-  else if (r.body !== undefined) {
-    headers.set('content-type', 'application/json');
-    init.body = r.body;
-  }
   try {
+    // A header the runtime refuses (a key with a line break, say) fails the
+    // request as a network error, as fetch's own refusals do.
+    const headers = new Headers();
+    for (let i = 0; i < r.headers.length; i += 2) headers.append(r.headers[i], r.headers[i + 1]);
+    const init = { method: r.method, headers, credentials: 'same-origin' };
+    if (form !== undefined) init.body = form;
+    else if (r.body !== undefined) {
+      headers.set('content-type', 'application/json');
+      init.body = r.body;
+    }
     return await fetch(r.url, init);
   } catch (e) {
     throw r.p.failed(e);
@@ -157,9 +159,14 @@ async function upload(r) {
   } else {
     response = await new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
-      xhr.open(r.method, r.url);
+      try {
+        xhr.open(r.method, r.url);
+        for (let i = 0; i < r.headers.length; i += 2) xhr.setRequestHeader(r.headers[i], r.headers[i + 1]);
+      } catch (e) {
+        reject(r.p.failed(e));
+        return;
+      }
       xhr.responseType = 'blob';
-      for (let i = 0; i < r.headers.length; i += 2) xhr.setRequestHeader(r.headers[i], r.headers[i + 1]);
       xhr.upload.onprogress = (e) => report(e.loaded, e.lengthComputable ? e.total : undefined);
       xhr.onload = () => {
         const answered = new Headers();

@@ -19,6 +19,8 @@ export function openSocket(live) {
   let ws = null;
   let openedOnce = false;
   let closed = false;
+  // Whether the app has been told the connection ended (once).
+  let ended = false;
   let ticker = null;
   let retry = null;
   let handshake = null;
@@ -116,16 +118,24 @@ export function openSocket(live) {
     ws = null;
     live.closed();
     clearInterval(ticker);
-    ticker = null;
+    clearTimeout(handshake);
+    ticker = handshake = null;
     old.onopen = old.onmessage = old.onerror = old.onclose = null;
     try { old.close(); } catch { /* already closing */ }
     if (closed || !openedOnce) {
       closed = true;
-      failPending();
-      emit('close', { type: 'close' });
+      end();
       return;
     }
     retryLater();
+  };
+
+  // The connection is over: pending subscriptions fail, the app hears `close` once.
+  const end = () => {
+    failPending();
+    if (ended) return;
+    ended = true;
+    emit('close', { type: 'close' });
   };
 
   const retryLater = () => {
@@ -200,8 +210,9 @@ export function openSocket(live) {
       listeners.push([kind, f]);
     },
     removeEventListener(kind, f) {
-      const i = listeners.findIndex((l) => l[0] === kind && l[1] === f);
-      if (i >= 0) listeners.splice(i, 1);
+      for (let i = listeners.length - 1; i >= 0; i--) {
+        if (listeners[i][0] === kind && listeners[i][1] === f) listeners.splice(i, 1);
+      }
     },
     /**
      * Calls `callback(message)` for each write to `collection` whose record
@@ -244,7 +255,12 @@ export function openSocket(live) {
      * the open connection; not kept for a reconnect.
      */
     send(data) {
-      const text = typeof data === 'string' ? data : JSON.stringify(data);
+      let text;
+      try {
+        text = typeof data === 'string' ? data : JSON.stringify(data);
+      } catch {
+        // A BigInt or a cycle.
+      }
       if (text === undefined) throw new SdkError('data has no JSON form', 0, 'invalid_argument');
       if (closed || !live.connected || !ws) {
         throw unavailable('the connection is not open: send after onopen, or use actions, which wait');
@@ -258,9 +274,12 @@ export function openSocket(live) {
       clearTimeout(retry);
       clearTimeout(handshake);
       ticker = retry = handshake = null;
-      failPending();
-      if (ws) ws.close();
-      else emit('close', { type: 'close' });
+      if (ws) {
+        failPending();
+        ws.close(); // its close event ends the connection
+      } else {
+        end();
+      }
     },
   };
   connect();

@@ -99,7 +99,17 @@ impl JsonView for Js {
     fn scalar_text(&self) -> Option<String> {
         if self.is_null() {
             Some("null".into())
-        } else if self.0.is_object() || self.0.is_function() {
+        } else if self.0.is_object() || self.0.as_f64().is_some_and(|n| !n.is_finite()) {
+            // As JSON.stringify gives it: a Date through its toJSON, NaN as null.
+            let seen = stringify(&self.0)
+                .map(|t| JsValue::from_str(&t))
+                .and_then(|t| parse_js(&t).ok())?;
+            if seen.is_object() {
+                None
+            } else {
+                Js(seen).scalar_text()
+            }
+        } else if self.0.is_function() {
             None
         } else {
             Some(js_string(&self.0))

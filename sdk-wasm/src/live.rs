@@ -12,8 +12,8 @@
 //! missed, exactly once, then what was queued meanwhile).
 
 use crate::calls::Args;
-use crate::{Error, Shared, json, json_arg, to_js_error};
-use sdk_core::json::ObjectWriter;
+use crate::{Error, Shared, json, json_arg, to_js_error, to_js_error_with};
+use sdk_core::json::{JsonView, ObjectWriter};
 use sdk_core::realtime::{Incoming, Link, Outgoing, Tick};
 use wasm_bindgen::prelude::*;
 
@@ -221,7 +221,15 @@ impl Live {
                 out.push(&(id as f64).into());
                 let error = match result {
                     Ok(()) => JsValue::UNDEFINED,
-                    Err(e) => to_js_error(Error::from_body(e)),
+                    Err(e) => {
+                        // The refusal's per-field problems, as the frame holds them.
+                        let errors = parsed
+                            .as_ref()
+                            .and_then(|m| m.get("errors"))
+                            .filter(JsonView::is_object)
+                            .map_or(JsValue::UNDEFINED, |e| e.0);
+                        to_js_error_with(Error::from_body(e), errors)
+                    }
                 };
                 out.push(&error);
                 out.push(&strings(missed));
@@ -275,6 +283,7 @@ impl Live {
             id: id as u64,
             collection,
             query,
+            since: None,
         };
         self.send(out, now)
     }
