@@ -235,15 +235,21 @@ impl ErrorBody {
     /// optionally an `errors` object (read by hand rather than by serde, so
     /// the browser build carries no typed decoding).
     pub fn from_json(v: &Value) -> Option<Self> {
-        let (code, message) = error_parts(&v)?;
+        Self::from_view(&v)
+    }
+
+    /// [`ErrorBody::from_json`], however the value was parsed; the per-field
+    /// `errors` are kept where the parser is serde_json's ([`JsonView::owned_at`]).
+    pub fn from_view<J: JsonView>(v: &J) -> Option<Self> {
+        let (code, message) = error_parts(v)?;
+        let errors = match v.owned_at("errors") {
+            Some(Value::Object(m)) => Some(m),
+            _ => None,
+        };
         Some(Self {
             code,
             message,
-            errors: match v.get("errors") {
-                None | Some(Value::Null) => None,
-                Some(Value::Object(m)) => Some(m.clone()),
-                Some(_) => return None,
-            },
+            errors,
         })
     }
 

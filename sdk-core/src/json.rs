@@ -35,10 +35,10 @@ pub trait JsonView: Sized {
     /// (`"a"` → `a`, `1.5` → `1.5`, `true` → `true`); `None` for arrays and objects.
     fn scalar_text(&self) -> Option<String>;
 
-    /// The value as serde_json's, where serde_json parsed it; `None` in the
-    /// browser, whose SDK reads such values (an error's per-field `errors`)
-    /// from its own JSON values.
-    fn owned(&self) -> Option<Value> {
+    /// The member `key` as serde_json's value, where serde_json parsed it;
+    /// `None` in the browser, whose SDK reads such members (an error's
+    /// per-field `errors`) from its own JSON values.
+    fn owned_at(&self, _key: &str) -> Option<Value> {
         None
     }
 
@@ -59,8 +59,8 @@ impl JsonView for &Value {
         Value::get(self, key)
     }
 
-    fn owned(&self) -> Option<Value> {
-        Some((*self).clone())
+    fn owned_at(&self, key: &str) -> Option<Value> {
+        Value::get(self, key).cloned()
     }
 
     fn string(&self) -> Option<String> {

@@ -13,7 +13,7 @@
 //! missed, or answers `gap: true` when the history no longer reaches back that far
 //! (then the app should re-read what it shows).
 
-use crate::error::{ErrorBody, error_parts};
+use crate::error::ErrorBody;
 use crate::json::{JsonView, ObjectWriter, push_string, push_uint};
 use crate::ws::{Channel, ClientMessage};
 use serde_json::Value;
@@ -340,22 +340,10 @@ impl Link {
                 if let Some(id) = uint("id") {
                     self.writes.retain(|w| w.id != id);
                     self.answered(id);
-                    let body = match error_parts(m) {
-                        Some((code, message)) => ErrorBody {
-                            code,
-                            message,
-                            // Where the parser is serde_json's; a browser reads
-                            // them from the frame it parsed.
-                            errors: m.get("errors").and_then(|e| match e.owned() {
-                                Some(Value::Object(map)) => Some(map),
-                                _ => None,
-                            }),
-                        },
-                        None => ErrorBody::new(
-                            crate::ErrorCode::Internal,
-                            "the subscription was refused",
-                        ),
-                    };
+                    // A browser reads the per-field errors from the frame it parsed.
+                    let body = ErrorBody::from_view(m).unwrap_or_else(|| {
+                        ErrorBody::new(crate::ErrorCode::Internal, "the subscription was refused")
+                    });
                     return Incoming::Subscribed {
                         id,
                         result: Err(body),
