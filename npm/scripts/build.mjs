@@ -56,9 +56,43 @@ rmSync(join(pkg, '.gitignore'), { force: true });
 
 const wasmOpt = join(here, 'node_modules', '.bin', 'wasm-opt');
 if (existsSync(wasmOpt)) {
-  execFileSync(wasmOpt, ['-Oz', '--strip-debug', '--strip-producers', wasm, '-o', wasm], { stdio: 'inherit' });
+  // The names the glue and the wasm know each other by (wasm-bindgen's carry a
+  // hash: `__wbg_String_e464a15f453fb08e`) become one or two letters in both;
+  // about 1.5 KB gzipped. wasm-opt prints the mapping.
+  const mapping = execFileSync(wasmOpt, ['-Oz', '--strip-debug', '--strip-producers',
+    '--minify-imports-and-exports-and-modules', wasm, '-o', wasm], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  renameInGlue(JSON.parse(mapping), readFileSync(wasm));
 } else {
   console.warn('wasm-opt not installed (npm install in npm/); the wasm is not size-optimized');
+}
+
+/**
+ * Rewrites wasm-bindgen's glue (pkg/rucksack.js) to the import, export and
+ * module names wasm-opt gave the wasm (`mapping`: `{ imports: [[module, name,
+ * new]], exports: [[name, new]] }`). The glue names an import as a key of the
+ * imports object, the module as its quoted key, and an export as `wasm.name`.
+ * The build fails if any old name is left.
+ */
+function renameInGlue(mapping, bytes) {
+  const glue = join(pkg, 'rucksack.js');
+  let code = readFileSync(glue, 'utf8');
+  const word = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const modules = [...new Set(mapping.imports.map(([m]) => m))];
+  const minified = [...new Set(WebAssembly.Module.imports(new WebAssembly.Module(bytes)).map((i) => i.module))];
+  if (modules.length !== 1 || minified.length !== 1) {
+    throw new Error(`expected the wasm to import from one module, found ${modules} and ${minified}`);
+  }
+  code = code.replaceAll(JSON.stringify(modules[0]), JSON.stringify(minified[0]));
+  for (const [, from, to] of mapping.imports) {
+    code = code.replace(new RegExp(`(?<![\\w$])${word(from)}(?=\\s*:)`, 'g'), to);
+  }
+  for (const [from, to] of mapping.exports) {
+    code = code.replace(new RegExp(`\\bwasm\\.${word(from)}(?![\\w$])`, 'g'), `wasm.${to}`);
+  }
+  const left = [...mapping.imports.map(([, from]) => from), ...mapping.exports.map(([from]) => `wasm.${from}`), modules[0]]
+    .filter((name) => new RegExp(`(?<![\\w$])${word(name)}(?![\\w$])`).test(code));
+  if (left.length) throw new Error(`the glue still names ${left.join(', ')} after renaming`);
+  writeFileSync(glue, code);
 }
 
 // The generated JavaScript (wasm-bindgen's glue and the snippets it copies) is
@@ -96,7 +130,7 @@ for (const [source, copy] of own) {
 // each file gzipped alone. The goal is 40 KB in all; until the SDK's design
 // reaches it, the build fails when the total grows past BUDGET, so it can only shrink.
 const GOAL = 40_000;
-const BUDGET = 44_200;
+const BUDGET = 42_400;
 const files = [...own.map(([, copy]) => copy), join('pkg', 'rucksack.js'), join('pkg', 'rucksack_bg.wasm'),
   ...jsUnder(join(pkg, 'snippets')).map((f) => relative(here, f))];
 let total = 0;
