@@ -285,10 +285,9 @@ size_of() { # SERVER FILES... -> raw and gzip -9 sizes, each file compressed alo
   done
   result "{\"section\":\"client\",\"name\":\"package size\",\"server\":\"$1\",\"raw\":$raw,\"gzip\":$gz,\"files\":\"$(for f in "${@:2}"; do basename "$f"; done | paste -sd' ')\"}"
 }
-# As npm/scripts/build.mjs counts it: the loaders' minified copies, the glue,
-# the wasm and the snippets.
-size_of rucksack npm/pkg/sdk.min.js npm/pkg/index.min.js npm/pkg/rucksack.js npm/pkg/rucksack_bg.wasm \
-  npm/pkg/snippets/*/js/*.js
+# As npm/scripts/build.mjs counts it: what a page fetches through /sdk.js (the
+# loader, one module holding index.js, the glue and the snippets, the wasm).
+size_of rucksack npm/pkg/sdk.min.js npm/pkg/index.min.js npm/pkg/rucksack_bg.wasm
 (cd "$WORK" && npm pack --silent "pocketbase@$PBJS_VERSION" >/dev/null && tar xzf pocketbase-*.tgz)
 size_of pocketbase "$WORK/package/dist/pocketbase.es.mjs"
 ID=$(head -1 "$WORK/rs.messages.ids")

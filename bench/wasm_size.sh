@@ -27,19 +27,14 @@ wasm-bindgen --target web --out-dir "$WORK" --out-name rucksack \
 # -g keeps the names section (the shipped build strips it; the code is the same).
 "$WASM_OPT" -Oz -g --enable-bulk-memory --enable-nontrapping-float-to-int \
   "$WORK/rucksack_bg.wasm" -o "$WORK/named.wasm"
-"$WASM_OPT" -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int \
-  "$WORK/rucksack_bg.wasm" -o "$WORK/shipped.wasm"
-# The glue as shipped: minified as npm/scripts/build.mjs does.
-node -e "const e=require('./npm/node_modules/esbuild'),f=require('fs'),p=process.argv[1];
-f.writeFileSync(p,e.transformSync(f.readFileSync(p,'utf8'),{minify:true,keepNames:true,format:'esm',legalComments:'none'}).code)" "$WORK/rucksack.js"
 twiggy top -n 1000000 --format csv "$WORK/named.wasm" >"$WORK/top.csv"
-# What a browser downloads, as npm/scripts/build.mjs leaves it (built when
-# missing), beside the PocketBase JS SDK's one file.
-[[ -f npm/pkg/index.min.js ]] || npm run build --prefix npm --silent >/dev/null
+# What a browser downloads, as npm/scripts/build.mjs leaves it (built afresh),
+# beside the PocketBase JS SDK's one file.
+npm run build --prefix npm --silent >/dev/null
 source bench/lib.sh
 (cd "$WORK" && npm pack --silent "pocketbase@$PBJS_VERSION" >/dev/null && tar xzf pocketbase-*.tgz)
-DOWNLOADS=(npm/pkg/sdk.min.js npm/pkg/index.min.js npm/pkg/rucksack.js npm/pkg/rucksack_bg.wasm npm/pkg/snippets/*/js/*.js)
-python3 - "$WORK/top.csv" "$WORK/shipped.wasm" "$WORK/rucksack.js" "$WORK/package/dist/pocketbase.es.mjs" "$PBJS_VERSION" "${DOWNLOADS[@]}" <<'PY'
+DOWNLOADS=(npm/pkg/sdk.min.js npm/pkg/index.min.js npm/pkg/rucksack_bg.wasm)
+python3 - "$WORK/top.csv" npm/pkg/rucksack_bg.wasm npm/pkg/index.min.js "$WORK/package/dist/pocketbase.es.mjs" "$PBJS_VERSION" "${DOWNLOADS[@]}" <<'PY'
 import collections, csv, gzip, os, re, sys
 
 rows = list(csv.DictReader(open(sys.argv[1])))
@@ -75,9 +70,9 @@ def gzsize(path):
 print("<!-- wasm-parts: measured by bench/wasm_size.sh -->")
 print("## What a browser downloads")
 print()
-print("Each file as `npm run build --prefix npm` leaves it, gzipped alone (gzip -9); the")
-print("loader files are the minified copies a Rucksack server serves at `/sdk.js` and")
-print("`/sdk/index.js` (a bundler minifies the package's own the same way):")
+print("Each file a page fetches through `<script src=/sdk.js>`, as `npm run build --prefix npm`")
+print("leaves it, gzipped alone (gzip -9): the loader, one module (index.js, the wasm-bindgen")
+print("glue and its snippets, bundled and minified) and the wasm. A bundler's output is alike:")
 print()
 print("| file | raw | gzipped |")
 print("|---|---:|---:|")
@@ -100,7 +95,7 @@ print()
 print("## What the browser SDK's WebAssembly is made of")
 print()
 print(f"`bash bench/wasm_size.sh`: the shipped wasm is {len(shipped):,} bytes, {gz:,} gzipped (gzip -9), plus the")
-print(f"wasm-bindgen glue, minified ({len(glue):,} bytes, {len(gzip.compress(glue, 9)):,} gzipped). twiggy's shallow sizes of the")
+print(f"JavaScript module ({len(glue):,} bytes, {len(gzip.compress(glue, 9)):,} gzipped). twiggy's shallow sizes of the")
 print("same build with its names kept, summed per part (bytes before gzip; gzip shrinks")
 print("the parts alike, roughly):")
 print()

@@ -97,7 +97,7 @@ function renameInGlue(mapping, bytes) {
 
 // The generated JavaScript (wasm-bindgen's glue and the snippets it copies) is
 // minified with esbuild; the package's own files (index.js, sdk.js) stay as
-// written. `keepNames` keeps class and function names (SdkError's, say).
+// written. SdkError names itself (js/errors.js), so no names need keeping.
 const generated = [join(pkg, 'rucksack.js'), ...jsUnder(join(pkg, 'snippets'))];
 let esbuild = null;
 try {
@@ -108,31 +108,40 @@ try {
 if (esbuild) {
   for (const f of generated) {
     const out = esbuild.transformSync(readFileSync(f, 'utf8'), {
-      minify: true, keepNames: true, format: 'esm', legalComments: 'none',
+      minify: true, format: 'esm', legalComments: 'none',
     });
     writeFileSync(f, out.code);
   }
 }
 
-// The package's own files stay as written for bundlers (which minify them);
-// minified copies are what a Rucksack server serves at /sdk.js and /sdk/index.js.
-const own = [['sdk.js', join('pkg', 'sdk.min.js')], ['index.js', join('pkg', 'index.min.js')]];
-for (const [source, copy] of own) {
-  const code = readFileSync(join(here, source), 'utf8');
-  writeFileSync(join(here, copy), esbuild
-    ? esbuild.transformSync(code, {
-      minify: true, keepNames: true, format: source === 'index.js' ? 'esm' : undefined, legalComments: 'none',
-    }).code
-    : code);
+// The package's own files stay as written for bundlers (which minify them).
+// What a Rucksack server serves is made here: /sdk.js, the script-tag loader,
+// minified; /sdk/index.js, one minified module holding index.js, the glue and
+// the snippets (with the wasm, all a page downloads). Each file a page fetches
+// costs a round trip and is compressed alone, so one file is smaller too.
+const loader = join('pkg', 'sdk.min.js');
+const bundle = join('pkg', 'index.min.js');
+const loaderCode = readFileSync(join(here, 'sdk.js'), 'utf8');
+writeFileSync(join(here, loader), esbuild
+  ? esbuild.transformSync(loaderCode, { minify: true, legalComments: 'none' }).code
+  : loaderCode);
+if (esbuild) {
+  await esbuild.build({
+    entryPoints: [join(here, 'index.js')], outfile: join(here, bundle), bundle: true, minify: true,
+    format: 'esm', platform: 'neutral', legalComments: 'none', logLevel: 'warning',
+  });
+} else {
+  writeFileSync(join(here, bundle), readFileSync(join(here, 'index.js')));
 }
 
-// What a browser downloads (through /sdk.js, or a bundler's minified output),
-// each file gzipped alone. The goal is 40 KB in all; until the SDK's design
-// reaches it, the build fails when the total grows past BUDGET, so it can only shrink.
+// What a browser downloads through /sdk.js (a bundler's minified output is
+// alike), each file gzipped alone. The goal is 40 KB in all; until the SDK's
+// design reaches it, the build fails when the total grows past BUDGET, so it
+// can only shrink.
 const GOAL = 40_000;
 const BUDGET = 42_400;
-const files = [...own.map(([, copy]) => copy), join('pkg', 'rucksack.js'), join('pkg', 'rucksack_bg.wasm'),
-  ...jsUnder(join(pkg, 'snippets')).map((f) => relative(here, f))];
+const files = [loader, bundle, join('pkg', 'rucksack_bg.wasm'), ...(esbuild ? [] : [join('pkg', 'rucksack.js'),
+  ...jsUnder(join(pkg, 'snippets')).map((f) => relative(here, f))])];
 let total = 0;
 for (const f of files) {
   const body = readFileSync(join(here, f));

@@ -11,3 +11,5 @@ export class SdkError extends Error {
     this.errors = errors;
   }
 }
+// Its name survives minification (for `err.constructor.name` and stack traces).
+Object.defineProperty(SdkError, 'name', { value: 'SdkError' });

@@ -54,6 +54,7 @@ const page = (apiUrl) => `<!doctype html>
     r.fileDeleted = await sdk.storage.deleteFile('new_photo_name.jpg');
     r.logout = await sdk.auth.logout();
     r.afterLogout = await sdk.db.createResource('messages', { text: 'no' }).catch((e) => ({ status: e.status, code: e.code }));
+    r.errorClass = rucksack.SdkError.name;
     r.done = true;
   })().catch((e) => { window.results.error = String(e && e.message || e); });
 </script>
@@ -117,6 +118,11 @@ test('a plain page with <script src=/sdk.js> runs the Backpack examples as writt
   const p = await browser.newPage();
   const errors = [];
   p.on('pageerror', (e) => errors.push(String(e)));
+  const fetched = [];
+  p.on('request', (req) => {
+    const u = new URL(req.url());
+    if (u.origin === new URL(api.url).origin && u.pathname.startsWith('/sdk')) fetched.push(u.pathname);
+  });
   await p.goto(`http://localhost:${site.address().port}/`);
   await p.waitForFunction(() => window.results.done || window.results.error, null, { timeout: 30_000 });
   await p.waitForFunction(() => window.results.inbox.some((m) => m.action === 'userTyping'), null, { timeout: 10_000 });
@@ -146,6 +152,9 @@ test('a plain page with <script src=/sdk.js> runs the Backpack examples as writt
   assert.equal(r.overwritten.message, 'file overwritten');
   assert.equal(r.fileDeleted.deletedRecord.filename, 'new_photo_name.jpg');
   assert.deepEqual(r.afterLogout, { status: 401, code: 'unauthenticated' });
+  assert.equal(r.errorClass, 'SdkError');
+  // The whole SDK is three downloads: the loader, one module, the wasm.
+  assert.deepEqual(fetched, ['/sdk.js', '/sdk/index.js', '/sdk/pkg/rucksack_bg.wasm']);
 
   // The socket opened before the SDK loaded: greeted, and its own broadcast came back.
   const actions = r.inbox.map((m) => m.action);

@@ -23,8 +23,10 @@ const LOADER: &str = "sdk.js";
 const MODULE_FILES: [&str; 3] = ["index.js", "pkg/rucksack.js", "pkg/rucksack_bg.wasm"];
 /// Where wasm-bindgen puts the JavaScript its Rust code imports.
 const SNIPPETS: &str = "pkg/snippets";
-/// The minified copies the npm build makes of the package's own files, served
-/// in their place when present (bundlers minify the originals themselves).
+/// What the npm build makes of the package's own files, served in their place
+/// when present (bundlers minify the originals themselves): the loader
+/// minified, and `index.js` bundled with the glue and the snippets into one
+/// minified module, so a page fetches only it and the wasm.
 const MINIFIED: [(&str, &str); 2] = [
     ("sdk.js", "pkg/sdk.min.js"),
     ("index.js", "pkg/index.min.js"),
