@@ -28,11 +28,11 @@ pub fn filename_problem(name: &str) -> Option<&'static str> {
         Some("must be at most 255 bytes")
     } else if name.contains(['/', '\\']) {
         Some("must not contain '/' or '\\'")
-    } else if name.contains("..") {
+    } else if name.as_bytes().windows(2).any(|w| w == b"..") {
         Some("must not contain '..'")
     } else if name.chars().any(char::is_control) {
         Some("must not contain control characters")
-    } else if name.trim() != name {
+    } else if name.starts_with(char::is_whitespace) || name.ends_with(char::is_whitespace) {
         Some("must not start or end with white space")
     } else {
         None
@@ -162,6 +162,8 @@ mod tests {
             "x..y",
             " lead",
             "trail ",
+            "\u{a0}lead",
+            "trail\u{2003}",
             long.as_str(),
         ] {
             let e = check_filename(n).expect_err(n);

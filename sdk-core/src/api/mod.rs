@@ -135,8 +135,9 @@ impl JsonText {
         &self.0
     }
 
-    fn starts_with(&self, c: char) -> bool {
-        self.0.trim_start().starts_with(c)
+    /// Whether the value starts with `c` (JSON's white space is ASCII).
+    fn starts_with(&self, c: u8) -> bool {
+        self.0.trim_ascii_start().as_bytes().first() == Some(&c)
     }
 }
 
@@ -278,7 +279,8 @@ impl Call {
 /// answer to [`Call::FindPage`] (form-urlencoded there); `None` after the last
 /// page.
 pub fn next_after(header: Option<&str>) -> Option<String> {
-    let h = header?.trim();
+    // HTTP's white space around a header value is ASCII.
+    let h = header?.trim_ascii();
     if h.is_empty() {
         return None;
     }
@@ -295,11 +297,9 @@ fn url_decode(s: &str) -> Option<String> {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = s.get(i + 1..i + 3)?;
-                if !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
-                    return None;
-                }
-                out.push(u8::from_str_radix(hex, 16).ok()?);
+                let digit = |j: usize| char::from(*b.get(j)?).to_digit(16);
+                // Two hex digits make at most 255.
+                out.push((digit(i + 1)? * 16 + digit(i + 2)?) as u8);
                 i += 2;
             }
             c => out.push(c),
@@ -380,7 +380,7 @@ impl HttpRequest {
             return None;
         }
         let asked = retry_after?
-            .trim()
+            .trim_ascii()
             .parse::<u64>()
             .map_or(0, |secs| secs.saturating_mul(1000));
         let backoff = RETRY_BACKOFF_MS.saturating_mul(1 << attempt.min(16));
@@ -465,14 +465,14 @@ impl Client {
             Ok(u.to_owned())
         };
         let object = |v: &JsonText| -> Result<Body, Error> {
-            if v.starts_with('{') {
+            if v.starts_with(b'{') {
                 Ok(Body::Json(v.0.clone()))
             } else {
                 Err(Error::InvalidArgument("data must be an object".into()))
             }
         };
         let array = |v: &JsonText| -> Result<Body, Error> {
-            if v.starts_with('[') {
+            if v.starts_with(b'[') {
                 Ok(Body::Json(v.0.clone()))
             } else {
                 Err(Error::InvalidArgument("objects must be an array".into()))

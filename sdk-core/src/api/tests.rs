@@ -13,7 +13,7 @@ fn the_next_pages_cursor_is_read_from_its_header() {
     assert_eq!(next_after(None), None);
     assert_eq!(next_after(Some(" ")), None);
     // Not percent-encoding, or not UTF-8: no cursor rather than a wrong one.
-    for bad in ["%zz", "%+f", "%", "%C3"] {
+    for bad in ["%zz", "%+f", "%", "%4", "%4g", "%\u{e9}", "%C3"] {
         assert_eq!(next_after(Some(bad)), None, "{bad}");
     }
     let c = Client::new("http://h", "k");
@@ -182,12 +182,17 @@ fn bad_arguments_are_refused_before_sending() {
         Call::GetResource("m".into(), "a/b".into()),
         Call::CreateResource("m".into(), json!([1, 2]).into()),
         Call::CreateNewCollection("users".into()),
+        Call::CreateResource("m".into(), JsonText::new(" \n\"{}\"".into())),
+        Call::InsertMany("m".into(), JsonText::new("\t{}".into())),
     ] {
         assert!(
             matches!(c.prepare(&call), Err(Error::InvalidArgument(_))),
             "{call:?}"
         );
     }
+    // JSON text may start with JSON's white space.
+    let spaced = Call::CreateResource("m".into(), JsonText::new(" \r\n\t{\"a\":1}".into()));
+    assert!(c.prepare(&spaced).is_ok());
 }
 
 #[test]
