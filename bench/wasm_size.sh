@@ -113,6 +113,9 @@ print("`JSON.parse` here, and writes it with `ObjectWriter`); the futures, fetch
 print("WebSocket bindings (`js/http.js` and `js/socket.js` move bytes, `Core`, `Pending`")
 print("and `Live` decide); and core::fmt with every panic message (no `format!` on")
 print("browser paths, and the shipped build rebuilds std on nightly with")
-print("`panic=immediate-abort`).")
+print("`panic=immediate-abort`); std's substring search and Unicode trim (JSON's and")
+print("HTTP's white space is ASCII). Beside the wasm: the names the wasm and its glue")
+print("share are minified by wasm-opt and the glue rewritten to match, and the JS is one")
+print("bundled module rather than six files compressed alone.")
 print("<!-- /wasm-parts -->")
 PY
