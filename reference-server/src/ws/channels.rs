@@ -7,7 +7,8 @@
 //! a user joins only channels they may read, and deletes only those the delete
 //! rule lets them.
 
-use super::conn::{Conn, deliver};
+use super::conn::Conn;
+use super::deliver::deliver;
 use crate::app::App;
 use crate::error::ApiError;
 use crate::service::records;

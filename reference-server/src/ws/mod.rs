@@ -2,6 +2,7 @@
 
 pub mod channels;
 pub mod conn;
+mod deliver;
 mod writes;
 
 use crate::realtime::{Full, open_slot};

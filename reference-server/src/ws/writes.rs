@@ -2,7 +2,8 @@
 //! place, tagging the write frames it concerns, and naming the writes a new
 //! one missed while it was being made.
 
-use super::conn::{Conn, as_read, config_of, numbered, sees};
+use super::conn::Conn;
+use super::deliver::{as_read, config_of, numbered, sees};
 use crate::app::App;
 use crate::realtime::EventKind;
 use sdk_core::collection::Access;
