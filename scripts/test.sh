@@ -61,9 +61,10 @@ step "npm package: build"
 npm run build --prefix npm
 
 step "npm package: its contents and its TypeScript declarations"
-# What `npm publish` would ship must hold the wasm, the glue and the licences.
+# What `npm publish` would ship must hold the wasm, the glue, the files a server
+# serves (the minified loader and bundled module) and the licences.
 packed=$(cd npm && npm pack --dry-run --ignore-scripts --json 2>/dev/null)
-for f in pkg/rucksack_bg.wasm pkg/rucksack.js index.d.ts sdk.js LICENSE-MIT LICENSE-APACHE; do
+for f in pkg/rucksack_bg.wasm pkg/rucksack.js pkg/sdk.min.js pkg/index.min.js index.d.ts sdk.js LICENSE-MIT LICENSE-APACHE; do
   grep -q "\"path\": \"$f\"" <<<"$packed" || die "the npm package would ship without $f"
 done
 # A typed usage file: what apps write must type-check, what is wrong must not.

@@ -84,10 +84,10 @@ function renameInGlue(mapping, bytes) {
   }
   code = code.replaceAll(JSON.stringify(modules[0]), JSON.stringify(minified[0]));
   for (const [, from, to] of mapping.imports) {
-    code = code.replace(new RegExp(`(?<![\\w$])${word(from)}(?=\\s*:)`, 'g'), to);
+    code = code.replace(new RegExp(`(?<![\\w$])${word(from)}(?=\\s*:)`, 'g'), () => to);
   }
   for (const [from, to] of mapping.exports) {
-    code = code.replace(new RegExp(`\\bwasm\\.${word(from)}(?![\\w$])`, 'g'), `wasm.${to}`);
+    code = code.replace(new RegExp(`\\bwasm\\.${word(from)}(?![\\w$])`, 'g'), () => `wasm.${to}`);
   }
   const left = [...mapping.imports.map(([, from]) => from), ...mapping.exports.map(([from]) => `wasm.${from}`), modules[0]]
     .filter((name) => new RegExp(`(?<![\\w$])${word(name)}(?![\\w$])`).test(code));
@@ -136,7 +136,8 @@ if (esbuild) {
 
 // What a browser downloads through /sdk.js (a bundler's minified output is
 // alike), each file gzipped alone. The build fails when it grows past GOAL,
-// 40 KB in all (when built as shipped: nightly, wasm-opt, esbuild).
+// 40 KB in all (when built as shipped: nightly, wasm-opt, esbuild);
+// RUCKSACK_SIZE_CHECK=0 only reports (bench/wasm_size.sh measures either way).
 const GOAL = 40_000;
 const files = [loader, bundle, join('pkg', 'rucksack_bg.wasm'), ...(esbuild ? [] : [join('pkg', 'rucksack.js'),
   ...jsUnder(join(pkg, 'snippets')).map((f) => relative(here, f))])];
@@ -148,7 +149,7 @@ for (const f of files) {
   console.log(`${f}: ${statSync(join(here, f)).size} bytes raw, ${gz} bytes gzipped`);
 }
 console.log(`a browser downloads ${total} bytes gzipped (goal ${GOAL})`);
-if (existsSync(wasmOpt) && esbuild && !stable && total > GOAL) {
+if (existsSync(wasmOpt) && esbuild && !stable && total > GOAL && process.env.RUCKSACK_SIZE_CHECK !== '0') {
   console.error(`the SDK grew past its goal of ${GOAL} bytes gzipped`);
   process.exit(1);
 }

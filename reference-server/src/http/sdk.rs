@@ -18,8 +18,9 @@ use warp::http::{Response, StatusCode};
 
 /// The file `/sdk.js` serves: the loader for a script tag.
 const LOADER: &str = "sdk.js";
-/// The files under `/sdk/` that the loader imports, beside the wasm-bindgen
-/// snippets under `pkg/snippets/`.
+/// The package's files under `/sdk/`, beside the wasm-bindgen snippets under
+/// `pkg/snippets/`. The loader imports `index.js`, which loads the wasm (and,
+/// when not bundled, the glue and the snippets).
 const MODULE_FILES: [&str; 3] = ["index.js", "pkg/rucksack.js", "pkg/rucksack_bg.wasm"];
 /// Where wasm-bindgen puts the JavaScript its Rust code imports.
 const SNIPPETS: &str = "pkg/snippets";
