@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# What the browser SDK's WebAssembly is made of: builds sdk-wasm as the npm
-# build does (opt-level z, LTO, wasm-bindgen, binaryen's wasm-opt -Oz) but keeps
-# the function names, and sums twiggy's shallow sizes per crate and per module of
+# What the browser SDK's WebAssembly is made of: runs the npm build, takes the
+# same compiler output through wasm-bindgen and binaryen's wasm-opt -Oz with
+# the function names kept, and sums twiggy's shallow sizes per crate and per module of
 # our own crates. Prints a Markdown section for BENCHMARKS.md.
 #
 #   bash bench/wasm_size.sh            # about 2 minutes after a first build
@@ -15,22 +15,17 @@ WASM_OPT=npm/node_modules/.bin/wasm-opt
 [[ -x $WASM_OPT ]] || { echo "binaryen missing: npm install --prefix npm" >&2; exit 1; }
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-# The shipped build's settings (npm/scripts/build.mjs): nightly, the standard
-# library rebuilt for size, panics an immediate trap.
-CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=true \
-  CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_PANIC=immediate-abort \
-  RUSTFLAGS="${RUSTFLAGS:-} -Ctarget-feature=-reference-types,-multivalue" \
-  cargo +nightly build --quiet --release --target wasm32-unknown-unknown -p sdk-wasm \
-  -Zbuild-std=std,panic_abort -Zpanic-immediate-abort
+# The shipped build (npm/scripts/build.mjs, its settings in one place), which
+# leaves the compiler's output, names kept, in target/ before wasm-bindgen.
+RUCKSACK_SIZE_CHECK=0 npm run build --prefix npm --silent >/dev/null
 wasm-bindgen --target web --out-dir "$WORK" --out-name rucksack \
   target/wasm32-unknown-unknown/release/sdk_wasm.wasm
 # -g keeps the names section (the shipped build strips it; the code is the same).
 "$WASM_OPT" -Oz -g --enable-bulk-memory --enable-nontrapping-float-to-int \
   "$WORK/rucksack_bg.wasm" -o "$WORK/named.wasm"
 twiggy top -n 1000000 --format csv "$WORK/named.wasm" >"$WORK/top.csv"
-# What a browser downloads, as npm/scripts/build.mjs leaves it (built afresh),
-# beside the PocketBase JS SDK's one file.
-RUCKSACK_SIZE_CHECK=0 npm run build --prefix npm --silent >/dev/null
+# What a browser downloads, as npm/scripts/build.mjs left it above, beside the
+# PocketBase JS SDK's one file.
 source bench/lib.sh
 (cd "$WORK" && npm pack --silent "pocketbase@$PBJS_VERSION" >/dev/null && tar xzf pocketbase-*.tgz)
 DOWNLOADS=(npm/pkg/sdk.min.js npm/pkg/index.min.js npm/pkg/rucksack_bg.wasm)

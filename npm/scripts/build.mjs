@@ -2,7 +2,7 @@
 // shrinks it with binaryen's wasm-opt from node_modules when installed
 // (`npm install` here). Prints the raw and gzipped sizes.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -146,7 +146,7 @@ for (const f of files) {
   const body = readFileSync(join(here, f));
   const gz = gzipSync(body, { level: 9 }).length;
   total += gz;
-  console.log(`${f}: ${statSync(join(here, f)).size} bytes raw, ${gz} bytes gzipped`);
+  console.log(`${f}: ${body.length} bytes raw, ${gz} bytes gzipped`);
 }
 console.log(`a browser downloads ${total} bytes gzipped (goal ${GOAL})`);
 if (existsSync(wasmOpt) && esbuild && !stable && total > GOAL && process.env.RUCKSACK_SIZE_CHECK !== '0') {
